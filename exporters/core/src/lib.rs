@@ -1,0 +1,15 @@
+//! Shared runtime of the suite's Prometheus exporters.
+//!
+//! Every exporter binary wires its collectors into this crate and gets the same surface as the Go
+//! exporters: `--web.*` and `--log.*` flags, exporter-toolkit web-config (TLS, basic auth), a
+//! landing page, health endpoints, per-collector success metrics and `process_*` self-metrics.
+//! The runtime never knows what a collector talks to; a collector never knows about HTTP.
+
+pub mod collector;
+pub mod encode;
+pub mod metric;
+
+pub use collector::{
+    blocking, BlockingCollector, BoxFuture, CollectError, CollectResult, Collector,
+};
+pub use metric::{Label, MetricFamily, MetricType, Sample};

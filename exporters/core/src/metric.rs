@@ -1,0 +1,240 @@
+//! The in-memory form of what a collector returns: metric families with their samples.
+//!
+//! Deliberately tiny: collectors build fresh families on every scrape (no registry, no caching),
+//! and the encoder writes them straight to the text exposition format.
+
+use std::borrow::Cow;
+
+/// The Prometheus metric type written on the `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Untyped,
+    Histogram,
+    Summary,
+}
+
+impl MetricType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Untyped => "untyped",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+        }
+    }
+}
+
+/// A label pair. Names are usually static; values come from the target.
+pub type Label = (Cow<'static, str>, String);
+
+/// One line of the exposition: `name{suffix}{labels} value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// `""` for plain metrics, `"_bucket"`, `"_sum"`, `"_count"` for histogram parts.
+    pub suffix: &'static str,
+    pub labels: Vec<Label>,
+    pub value: f64,
+}
+
+/// A named metric with its help text, type and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricType,
+    pub samples: Vec<Sample>,
+}
+
+impl MetricFamily {
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricType) -> Self {
+        MetricFamily {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Counter)
+    }
+
+    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Gauge)
+    }
+
+    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Untyped)
+    }
+
+    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Histogram)
+    }
+
+    /// Adds a sample whose label names are static strings.
+    pub fn push(&mut self, labels: &[(&'static str, &str)], value: f64) {
+        self.samples.push(Sample {
+            suffix: "",
+            labels: labels
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+                .collect(),
+            value,
+        });
+    }
+
+    /// Adds a sample with labels built by the caller (dynamic label names, e.g. textfile input).
+    pub fn push_labels(&mut self, labels: Vec<Label>, value: f64) {
+        self.samples.push(Sample {
+            suffix: "",
+            labels,
+            value,
+        });
+    }
+
+    /// Builder form of [`push`](Self::push) for single-sample families.
+    pub fn with(mut self, labels: &[(&'static str, &str)], value: f64) -> Self {
+        self.push(labels, value);
+        self
+    }
+
+    /// Adds one histogram series. `buckets` are `(upper_bound, cumulative_count)` pairs in
+    /// ascending order; the `+Inf` bucket is added from `count`.
+    pub fn push_histogram(
+        &mut self,
+        labels: &[(&'static str, &str)],
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+    ) {
+        let base: Vec<Label> = labels
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .collect();
+        let bounds = buckets
+            .iter()
+            .map(|&(le, n)| (le, n as f64))
+            .chain(std::iter::once((f64::INFINITY, count as f64)));
+        for (le, n) in bounds {
+            let mut l = base.clone();
+            l.push((Cow::Borrowed("le"), format_value(le)));
+            self.samples.push(Sample {
+                suffix: "_bucket",
+                labels: l,
+                value: n,
+            });
+        }
+        self.samples.push(Sample {
+            suffix: "_sum",
+            labels: base.clone(),
+            value: sum,
+        });
+        self.samples.push(Sample {
+            suffix: "_count",
+            labels: base,
+            value: count as f64,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// Formats a sample value the way Prometheus parses it back losslessly.
+pub fn format_value(v: f64) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
+}
+
+pub(crate) fn write_value(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v != 0.0 && (v.abs() >= 1e15 || v.abs() < 1e-5) {
+        // Display never switches to exponent notation: keep very large/small values short.
+        let _ = write!(out, "{v:e}");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Merges families that share a name (a textfile may add to a collector's family) and sorts them
+/// by name, so the exposition is stable between scrapes. A family whose type disagrees with an
+/// earlier one of the same name is dropped and reported by name.
+pub fn merge_and_sort(mut families: Vec<MetricFamily>) -> (Vec<MetricFamily>, Vec<String>) {
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    let mut conflicts = Vec::new();
+    for fam in families {
+        match merged.last_mut() {
+            Some(last) if last.name == fam.name => {
+                if last.kind == fam.kind {
+                    last.samples.extend(fam.samples);
+                } else {
+                    conflicts.push(fam.name);
+                }
+            }
+            _ => merged.push(fam),
+        }
+    }
+    merged.retain(|f| !f.samples.is_empty());
+    (merged, conflicts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_through_text() {
+        for v in [
+            0.0,
+            1.0,
+            -2.5,
+            1e-9,
+            123456789.0,
+            2.4683656e10,
+            1.8e19,
+            0.005,
+        ] {
+            assert_eq!(format_value(v).parse::<f64>().unwrap(), v, "{v}");
+        }
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(3.0), "3");
+    }
+
+    #[test]
+    fn histogram_adds_inf_bucket_sum_and_count() {
+        let mut h = MetricFamily::histogram("x_seconds", "x");
+        h.push_histogram(&[("q", "a")], &[(0.1, 1), (1.0, 3)], 2.5, 4);
+        let suffixes: Vec<_> = h.samples.iter().map(|s| s.suffix).collect();
+        assert_eq!(
+            suffixes,
+            ["_bucket", "_bucket", "_bucket", "_sum", "_count"]
+        );
+        assert_eq!(h.samples[2].labels[1].1, "+Inf");
+        assert_eq!(h.samples[2].value, 4.0);
+    }
+
+    #[test]
+    fn merge_joins_same_name_and_drops_type_conflicts() {
+        let a = MetricFamily::gauge("b", "").with(&[("x", "1")], 1.0);
+        let b = MetricFamily::gauge("b", "").with(&[("x", "2")], 2.0);
+        let c = MetricFamily::counter("b", "").with(&[], 3.0);
+        let d = MetricFamily::gauge("a", "").with(&[], 0.0);
+        let (m, conflicts) = merge_and_sort(vec![a, b, c, d]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].name, "a");
+        assert_eq!(m[1].samples.len(), 2);
+        assert_eq!(conflicts, vec!["b".to_string()]);
+    }
+}

@@ -1,0 +1,1 @@
+//! Support code shared by the suite's integration tests, examples and benchmarks.
