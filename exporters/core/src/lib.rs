@@ -13,3 +13,13 @@ pub use collector::{
     blocking, BlockingCollector, BoxFuture, CollectError, CollectResult, Collector,
 };
 pub use metric::{Label, MetricFamily, MetricType, Sample};
+pub mod exporter;
+pub mod flags;
+pub mod log;
+pub mod process;
+pub mod run;
+pub mod server;
+pub mod web_config;
+
+pub use exporter::Exporter;
+pub use server::{Server, ServerConfig};

@@ -4,4 +4,16 @@ pub mod collector;
 pub mod config;
 pub mod util;
 
+use exporter_core::Exporter;
+
 pub use config::NodeConfig;
+
+/// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]).
+pub fn build_exporter(cfg: &NodeConfig, enabled: &[&str]) -> Exporter {
+    let collectors = enabled
+        .iter()
+        .filter_map(|name| collector::find(name))
+        .map(|spec| (spec.build)(cfg))
+        .collect();
+    Exporter::new("node", collectors)
+}

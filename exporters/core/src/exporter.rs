@@ -1,0 +1,131 @@
+//! An exporter: a namespace and its collectors, gathered into one exposition per scrape.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::collector::{outcomes_to_families, run_collectors, Collector};
+use crate::encode::encode_text;
+use crate::metric::{merge_and_sort, MetricFamily};
+use crate::process::process_metrics;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("EXPORTER_GIT_REVISION");
+pub const RUST_VERSION: &str = env!("EXPORTER_RUST_VERSION");
+
+/// `--version` output, in the Go exporters' layout.
+pub fn version_text(program: &str) -> String {
+    format!(
+        "{program}, version {VERSION} (revision: {REVISION})\n  build with: rustc {RUST_VERSION}"
+    )
+}
+
+pub struct Exporter {
+    namespace: &'static str,
+    collectors: Vec<Arc<dyn Collector>>,
+    exporter_metrics: bool,
+}
+
+impl Exporter {
+    /// `namespace` prefixes the self-metrics: `<ns>_scrape_collector_success`,
+    /// `<ns>_exporter_build_info`.
+    pub fn new(namespace: &'static str, collectors: Vec<Arc<dyn Collector>>) -> Self {
+        Exporter {
+            namespace,
+            collectors,
+            exporter_metrics: true,
+        }
+    }
+
+    /// `--web.disable-exporter-metrics`: drop process_* and build info.
+    pub fn with_exporter_metrics(mut self, enabled: bool) -> Self {
+        self.exporter_metrics = enabled;
+        self
+    }
+
+    pub fn namespace(&self) -> &'static str {
+        self.namespace
+    }
+
+    pub fn collector_names(&self) -> Vec<&'static str> {
+        self.collectors.iter().map(|c| c.name()).collect()
+    }
+
+    /// Runs every collector under `deadline` and returns the merged, sorted families, including
+    /// the per-collector success and duration families.
+    pub async fn gather(&self, deadline: Duration) -> Vec<MetricFamily> {
+        let outcomes = run_collectors(&self.collectors, deadline).await;
+        let mut families = outcomes_to_families(self.namespace, outcomes);
+        if self.exporter_metrics {
+            families.push(self.build_info());
+            families.extend(process_metrics());
+        }
+        let (families, conflicts) = merge_and_sort(families);
+        for name in conflicts {
+            tracing::warn!(metric = %name, "dropped a family whose type disagrees with another of the same name");
+        }
+        families
+    }
+
+    /// [`gather`](Self::gather), encoded in the text format.
+    pub async fn render(&self, deadline: Duration) -> String {
+        let families = self.gather(deadline).await;
+        let mut out = String::with_capacity(64 * 1024);
+        encode_text(&families, &mut out);
+        out
+    }
+
+    fn build_info(&self) -> MetricFamily {
+        MetricFamily::gauge(
+            format!("{}_exporter_build_info", self.namespace),
+            format!(
+                "A metric with a constant '1' value labeled by version, revision, and rustversion from which {}_exporter was built.",
+                self.namespace
+            ),
+        )
+        .with(
+            &[
+                ("revision", REVISION),
+                ("rustversion", RUST_VERSION),
+                ("version", VERSION),
+            ],
+            1.0,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{blocking, BlockingCollector, CollectResult};
+
+    struct One;
+    impl BlockingCollector for One {
+        fn name(&self) -> &'static str {
+            "one"
+        }
+        fn collect(&self) -> CollectResult {
+            Ok(vec![MetricFamily::gauge("t_one", "One.").with(&[], 1.0)])
+        }
+    }
+
+    #[tokio::test]
+    async fn render_includes_collector_self_and_process_metrics() {
+        let text = Exporter::new("t", vec![blocking(One)])
+            .render(Duration::from_secs(1))
+            .await;
+        for want in [
+            "t_one 1\n",
+            "t_scrape_collector_success{collector=\"one\"} 1\n",
+            "# TYPE t_scrape_collector_duration_seconds gauge\n",
+            "t_exporter_build_info{",
+            "process_cpu_seconds_total ",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        let bare = Exporter::new("t", vec![blocking(One)])
+            .with_exporter_metrics(false)
+            .render(Duration::from_secs(1))
+            .await;
+        assert!(!bare.contains("process_") && !bare.contains("build_info"));
+    }
+}

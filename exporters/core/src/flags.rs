@@ -1,0 +1,103 @@
+//! The flags every exporter shares, named as in the Go exporters (exporter-toolkit + promlog).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::log::{LogFormat, LogLevel};
+
+#[derive(Debug, Clone, Args)]
+pub struct WebFlags {
+    /// Addresses on which to expose metrics and web interface (repeatable). ":9100" means all
+    /// interfaces.
+    #[arg(
+        long = "web.listen-address",
+        id = "web.listen-address",
+        value_name = "ADDR"
+    )]
+    pub listen_address: Vec<String>,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        id = "web.telemetry-path",
+        default_value = "/metrics",
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit
+    /// format).
+    #[arg(long = "web.config.file", id = "web.config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Exclude metrics about the exporter itself (process_*, build info).
+    #[arg(
+        long = "web.disable-exporter-metrics",
+        id = "web.disable-exporter-metrics"
+    )]
+    pub disable_exporter_metrics: bool,
+
+    /// Maximum number of parallel scrape requests. Use 0 to disable.
+    #[arg(
+        long = "web.max-requests",
+        id = "web.max-requests",
+        default_value_t = 40,
+        value_name = "N"
+    )]
+    pub max_requests: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogFlags {
+    /// Only log messages with the given severity or above.
+    #[arg(
+        long = "log.level",
+        id = "log.level",
+        value_enum,
+        default_value = "info"
+    )]
+    pub level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(
+        long = "log.format",
+        id = "log.format",
+        value_enum,
+        default_value = "logfmt"
+    )]
+    pub format: LogFormat,
+}
+
+/// Resolves a Go-style listen address: `:9100` listens on every interface.
+pub fn resolve_listen_address(addr: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("--web.listen-address {addr:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--web.listen-address {addr:?}: resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_style_addresses_resolve() {
+        assert_eq!(
+            resolve_listen_address(":9100").unwrap().to_string(),
+            "0.0.0.0:9100"
+        );
+        assert_eq!(
+            resolve_listen_address("127.0.0.1:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
+        assert!(resolve_listen_address("nonsense").is_err());
+        assert!(resolve_listen_address("127.0.0.1:99999").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! `process_*` self-metrics, the same set the Go client library's process collector exposes.
+
+use crate::metric::MetricFamily;
+
+/// Collects the exporter's own process metrics. Cheap: a clock read, one small procfs file and a
+/// directory count.
+pub fn process_metrics() -> Vec<MetricFamily> {
+    let mut out = vec![MetricFamily::counter(
+        "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.",
+    )
+    .with(&[], process_cpu_seconds())];
+
+    if let Some(limit) = rlimit(libc::RLIMIT_NOFILE) {
+        out.push(
+            MetricFamily::gauge(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+            )
+            .with(&[], limit),
+        );
+    }
+    if let Some(limit) = rlimit(libc::RLIMIT_AS) {
+        out.push(
+            MetricFamily::gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+            )
+            .with(&[], limit),
+        );
+    }
+    #[cfg(target_os = "linux")]
+    linux::push(&mut out);
+    out
+}
+
+/// CPU time with nanosecond resolution (procfs only counts 10 ms ticks).
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the OS defines.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
+
+/// The soft limit of a resource; `RLIM_INFINITY` is reported as the largest u64, as Go does.
+fn rlimit(resource: Resource) -> Option<f64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit struct.
+    let rc = unsafe { libc::getrlimit(resource, &mut lim) };
+    (rc == 0).then_some(lim.rlim_cur as f64)
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::sync::OnceLock;
+
+    use crate::metric::MetricFamily;
+
+    pub fn push(out: &mut Vec<MetricFamily>) {
+        if let Some((virt, rss)) = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| parse_statm(&s))
+        {
+            let page = page_size();
+            out.push(
+                MetricFamily::gauge(
+                    "process_virtual_memory_bytes",
+                    "Virtual memory size in bytes.",
+                )
+                .with(&[], virt as f64 * page),
+            );
+            out.push(
+                MetricFamily::gauge(
+                    "process_resident_memory_bytes",
+                    "Resident memory size in bytes.",
+                )
+                .with(&[], rss as f64 * page),
+            );
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            // The directory handle used for counting is itself one of the entries.
+            let open = dir.count().saturating_sub(1);
+            out.push(
+                MetricFamily::gauge("process_open_fds", "Number of open file descriptors.")
+                    .with(&[], open as f64),
+            );
+        }
+        if let Some(start) = start_time() {
+            out.push(
+                MetricFamily::gauge(
+                    "process_start_time_seconds",
+                    "Start time of the process since unix epoch in seconds.",
+                )
+                .with(&[], start),
+            );
+        }
+    }
+
+    fn page_size() -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if p > 0 {
+            p as f64
+        } else {
+            4096.0
+        }
+    }
+
+    /// `/proc/self/statm`: size and resident set, in pages.
+    pub(super) fn parse_statm(text: &str) -> Option<(u64, u64)> {
+        let mut f = text.split_whitespace();
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    }
+
+    /// Start time never changes: compute it once from the process's start ticks and boot time.
+    fn start_time() -> Option<f64> {
+        static START: OnceLock<Option<f64>> = OnceLock::new();
+        *START.get_or_init(|| {
+            let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+            let ticks = parse_start_ticks(&stat)?;
+            let btime = std::fs::read_to_string("/proc/stat")
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("btime "))?
+                .trim()
+                .parse::<f64>()
+                .ok()?;
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+            let hz = if hz > 0 { hz as f64 } else { 100.0 };
+            Some(btime + ticks as f64 / hz)
+        })
+    }
+
+    /// Field 22 of `/proc/self/stat`; the command name (field 2) may contain spaces and parens,
+    /// so count from the last `)`.
+    pub(super) fn parse_start_ticks(stat: &str) -> Option<u64> {
+        let after = &stat[stat.rfind(')')? + 1..];
+        // After the comm field come fields 3.. ; starttime is field 22, i.e. index 19 here.
+        after.split_whitespace().nth(19)?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_the_go_client_set_on_linux() {
+        let names: Vec<String> = process_metrics().into_iter().map(|f| f.name).collect();
+        for want in ["process_cpu_seconds_total", "process_max_fds"] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+        #[cfg(target_os = "linux")]
+        for want in [
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn parses_proc_self_files_and_rejects_garbage() {
+        assert_eq!(
+            linux::parse_statm("1000 200 30 4 0 5 0\n"),
+            Some((1000, 200))
+        );
+        assert_eq!(linux::parse_statm("x"), None);
+        let stat =
+            "12 (my (odd) name) S 1 12 12 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 4242 1000 200";
+        assert_eq!(linux::parse_start_ticks(stat), Some(4242));
+        assert_eq!(linux::parse_start_ticks("12 (x) S 1"), None);
+        assert_eq!(linux::parse_start_ticks("garbage"), None);
+    }
+}
