@@ -19,6 +19,8 @@ pub mod log;
 pub mod process;
 pub mod run;
 pub mod server;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod web_config;
 
 pub use exporter::Exporter;

@@ -1,0 +1,211 @@
+//! Helpers for the suite's tests (feature `testkit`): free ports, child processes that are killed
+//! when the test ends (even on failure), polling, and a structural view of an exposition.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// Kills and reaps the child when dropped, so a failing test leaves no server behind.
+pub struct ChildGuard {
+    pub child: Child,
+    pub name: String,
+}
+
+impl ChildGuard {
+    pub fn spawn(name: &str, cmd: &mut Command) -> ChildGuard {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        ChildGuard {
+            child,
+            name: name.to_string(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// GETs a URL; `None` on any failure (connection refused while a server starts, non-2xx).
+pub fn http_get(url: &str) -> Option<String> {
+    ureq::get(url)
+        .timeout(Duration::from_secs(30))
+        .call()
+        .ok()?
+        .into_string()
+        .ok()
+}
+
+/// Waits until `url` answers 2xx and returns the body.
+pub fn wait_http(url: &str, timeout: Duration) -> String {
+    wait_for(url, timeout, || http_get(url))
+}
+
+/// The shape of one metric family: its type and the label names seen on its samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyShape {
+    pub kind: String,
+    pub label_names: BTreeSet<String>,
+}
+
+/// Family name -> shape, from a text exposition. Histogram/summary sample suffixes and their
+/// `le`/`quantile` labels are folded into the family.
+pub fn family_shapes(text: &str) -> BTreeMap<String, FamilyShape> {
+    let mut out: BTreeMap<String, FamilyShape> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
+                out.entry(name.to_string()).or_insert(FamilyShape {
+                    kind: kind.to_string(),
+                    label_names: BTreeSet::new(),
+                });
+            }
+            continue;
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, labels, _)) = parse_sample(line) else {
+            continue;
+        };
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                let base = name.strip_suffix(s)?;
+                out.get(base)
+                    .filter(|f| f.kind == "histogram" || f.kind == "summary")
+                    .map(|_| base.to_string())
+            })
+            .unwrap_or_else(|| name.clone());
+        let entry = out.entry(family).or_insert(FamilyShape {
+            kind: "untyped".into(),
+            label_names: BTreeSet::new(),
+        });
+        for (k, _) in labels {
+            if k != "le" && k != "quantile" {
+                entry.label_names.insert(k);
+            }
+        }
+    }
+    out
+}
+
+/// One sample line: name, labels, value.
+pub type ParsedSample = (String, Vec<(String, String)>, f64);
+
+/// Every sample line of an exposition.
+pub fn samples(text: &str) -> Vec<ParsedSample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(parse_sample)
+        .collect()
+}
+
+/// The value of the first sample named `name` whose labels include all of `labels`.
+pub fn sample_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples(text).into_iter().find_map(|(n, l, v)| {
+        (n == name
+            && labels
+                .iter()
+                .all(|(k, want)| l.iter().any(|(lk, lv)| lk == k && lv == want)))
+        .then_some(v)
+    })
+}
+
+fn parse_sample(line: &str) -> Option<ParsedSample> {
+    let name_end = line.find(['{', ' '])?;
+    let name = line[..name_end].to_string();
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(r) = rest.strip_prefix('{') {
+        let mut chars = r.char_indices().peekable();
+        let mut key = String::new();
+        loop {
+            let (i, c) = chars.next()?;
+            match c {
+                '}' => {
+                    rest = &r[i + 1..];
+                    break;
+                }
+                ',' | ' ' => {}
+                '=' => {
+                    if chars.next()?.1 != '"' {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        let (_, c) = chars.next()?;
+                        match c {
+                            '\\' => match chars.next()?.1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    labels.push((std::mem::take(&mut key), value));
+                }
+                c => key.push(c),
+            }
+        }
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some((name, labels, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_fold_histogram_parts() {
+        let text = "# TYPE h histogram\nh_bucket{a=\"1\",le=\"+Inf\"} 2\nh_sum{a=\"1\"} 3\nh_count{a=\"1\"} 2\n\
+                    # TYPE g gauge\ng{x=\"a,b\\\"c\",y=\"\"} 1.5\n";
+        let s = family_shapes(text);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s["h"].label_names, BTreeSet::from(["a".to_string()]));
+        assert_eq!(
+            s["g"].label_names,
+            BTreeSet::from(["x".to_string(), "y".to_string()])
+        );
+        assert_eq!(sample_value(text, "g", &[("x", "a,b\"c")]), Some(1.5));
+        assert_eq!(sample_value(text, "h_bucket", &[("le", "+Inf")]), Some(2.0));
+    }
+}

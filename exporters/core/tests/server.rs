@@ -1,0 +1,357 @@
+//! The runtime's HTTP surface over real loopback sockets: routes, content negotiation, the
+//! request limit, scrape deadlines, basic auth and TLS (with and without client certificates).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use exporter_core::collector::{blocking, BlockingCollector, CollectResult};
+use exporter_core::web_config::WebConfig;
+use exporter_core::{Exporter, MetricFamily, Server, ServerConfig};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+struct Slow(Duration);
+impl BlockingCollector for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+    fn collect(&self) -> CollectResult {
+        std::thread::sleep(self.0);
+        Ok(vec![
+            MetricFamily::gauge("test_value", "A value.").with(&[], 42.0)
+        ])
+    }
+}
+
+/// A server on a free loopback port, stopped when dropped.
+struct Running {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(web: WebConfig, max_requests: usize, delay: Duration) -> Running {
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let exporter = Arc::new(Exporter::new("test", vec![blocking(Slow(delay))]));
+            let server = Server::bind(
+                ServerConfig {
+                    listen: vec!["127.0.0.1:0".into()],
+                    telemetry_path: "/metrics".into(),
+                    web,
+                    max_requests,
+                    title: "Test Exporter".into(),
+                },
+                exporter,
+            )
+            .await
+            .unwrap();
+            addr_tx.send(server.local_addrs()[0]).unwrap();
+            server
+                .serve_until(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Running {
+        base: format!("{scheme}://localhost:{}", addr.port()),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+fn status_of(r: Result<ureq::Response, ureq::Error>) -> u16 {
+    match r {
+        Ok(resp) => resp.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+#[test]
+fn serves_metrics_landing_page_and_health() {
+    let s = start(WebConfig::default(), 40, Duration::ZERO);
+    let resp = ureq::get(&format!("{}/metrics", s.base)).call().unwrap();
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = resp.into_string().unwrap();
+    assert!(body.contains("test_value 42\n"));
+    assert!(body.contains("test_scrape_collector_success{collector=\"slow\"} 1\n"));
+
+    let landing = ureq::get(&s.base).call().unwrap().into_string().unwrap();
+    assert!(landing.contains("Test Exporter") && landing.contains("href=\"/metrics\""));
+    for path in ["/-/healthy", "/-/ready"] {
+        assert_eq!(
+            status_of(ureq::get(&format!("{}{path}", s.base)).call()),
+            200
+        );
+    }
+    assert_eq!(
+        status_of(ureq::get(&format!("{}/nope", s.base)).call()),
+        404
+    );
+    assert_eq!(
+        status_of(ureq::post(&format!("{}/metrics", s.base)).call()),
+        405
+    );
+}
+
+#[test]
+fn gzip_when_asked() {
+    let s = start(WebConfig::default(), 40, Duration::ZERO);
+    // ureq decompresses transparently; ask via a raw request to see the header.
+    use std::io::{Read, Write};
+    let port = s.base.rsplit(':').next().unwrap();
+    let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let head =
+        String::from_utf8_lossy(&raw[..raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap()])
+            .to_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&raw[body_start..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("test_value 42"));
+}
+
+#[test]
+fn requests_beyond_the_limit_get_503() {
+    let s = start(WebConfig::default(), 1, Duration::from_millis(800));
+    let url = format!("{}/metrics", s.base);
+    let slow = std::thread::spawn({
+        let url = url.clone();
+        move || status_of(ureq::get(&url).call())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(status_of(ureq::get(&url).call()), 503);
+    assert_eq!(slow.join().unwrap(), 200);
+}
+
+#[test]
+fn scrape_timeout_header_bounds_a_slow_collector() {
+    let s = start(WebConfig::default(), 40, Duration::from_secs(3));
+    let started = Instant::now();
+    let body = ureq::get(&format!("{}/metrics", s.base))
+        .set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert!(body.contains("test_scrape_collector_success{collector=\"slow\"} 0\n"));
+    assert!(!body.contains("test_value"));
+}
+
+#[test]
+fn basic_auth_rejects_missing_and_wrong_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(&file, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
+    let s = start(WebConfig::load(&file).unwrap(), 40, Duration::ZERO);
+    let url = format!("{}/metrics", s.base);
+
+    match ureq::get(&url).call() {
+        Err(ureq::Error::Status(401, resp)) => {
+            assert!(resp
+                .header("www-authenticate")
+                .unwrap()
+                .starts_with("Basic"))
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let basic = |user: &str, pass: &str| format!("Basic {}", b64(&format!("{user}:{pass}")));
+    assert_eq!(
+        status_of(
+            ureq::get(&url)
+                .set("Authorization", &basic("alice", "wrong"))
+                .call()
+        ),
+        401
+    );
+    assert_eq!(
+        status_of(
+            ureq::get(&url)
+                .set("Authorization", &basic("bob", "s3cret"))
+                .call()
+        ),
+        401
+    );
+    assert_eq!(
+        status_of(
+            ureq::get(&url)
+                .set("Authorization", &basic("alice", "s3cret"))
+                .call()
+        ),
+        200
+    );
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+    ca_cert: rcgen::Certificate,
+    ca_key: KeyPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = params.self_signed(&ca_key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
+        Pki {
+            dir,
+            ca_pem: ca_cert.pem(),
+            ca_cert,
+            ca_key,
+        }
+    }
+
+    /// Issues a certificate signed by the CA; returns (cert PEM, key PEM).
+    fn issue(&self, names: &[&str]) -> (String, String) {
+        let params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn web_config(&self, extra: &str) -> WebConfig {
+        let (cert, key) = self.issue(&["localhost"]);
+        let d = self.dir.path();
+        std::fs::write(d.join("server.crt"), cert).unwrap();
+        std::fs::write(d.join("server.key"), key).unwrap();
+        let file = d.join("web.yml");
+        // Relative paths resolve against the config file's directory.
+        std::fs::write(
+            &file,
+            format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n{extra}"),
+        )
+        .unwrap();
+        WebConfig::load(&file).unwrap()
+    }
+
+    fn agent(&self, client: Option<(String, String)>) -> ureq::Agent {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()],
+                    PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+                )
+                .unwrap(),
+        };
+        ureq::AgentBuilder::new()
+            .tls_config(Arc::new(config))
+            .build()
+    }
+}
+
+#[test]
+fn tls_handshake_with_a_generated_certificate() {
+    let pki = Pki::new();
+    let s = start(pki.web_config(""), 40, Duration::ZERO);
+    let body = pki
+        .agent(None)
+        .get(&format!("{}/metrics", s.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(body.contains("test_value 42"));
+    // Plain HTTP to the TLS port does not get metrics.
+    let plain = s.base.replace("https://", "http://");
+    assert!(ureq::get(&format!("{plain}/metrics")).call().is_err());
+}
+
+#[test]
+fn client_certificates_are_required_and_verified() {
+    let pki = Pki::new();
+    let s = start(
+        pki.web_config(
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+        ),
+        40,
+        Duration::ZERO,
+    );
+    let url = format!("{}/metrics", s.base);
+    assert!(pki.agent(None).get(&url).call().is_err());
+    let other_ca = Pki::new();
+    assert!(pki
+        .agent(Some(other_ca.issue(&["intruder"])))
+        .get(&url)
+        .call()
+        .is_err());
+    let ok = pki
+        .agent(Some(pki.issue(&["client"])))
+        .get(&url)
+        .call()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
