@@ -1,0 +1,98 @@
+//! The binary's start-up contract: bad flags and bad config files fail at once with a message
+//! naming the culprit; a host without some kernel features still gets a 200 with success 0.
+
+use std::process::Command;
+use std::time::Duration;
+
+use exporter_core::testkit::{free_port, sample_value, wait_http, ChildGuard};
+
+const BIN: &str = env!("CARGO_BIN_EXE_node-exporter");
+
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[test]
+fn unknown_flag_is_rejected() {
+    let (code, out) = run_to_exit(&["--collector.nonexistent"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("--collector.nonexistent"), "{out}");
+}
+
+#[test]
+fn version_names_the_program() {
+    let (code, out) = run_to_exit(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("node_exporter, version "), "{out}");
+}
+
+#[test]
+fn bad_regex_names_the_flag() {
+    let (code, out) = run_to_exit(&["--collector.filesystem.mount-points-exclude", "(unclosed"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("--collector.filesystem.mount-points-exclude"), "{out}");
+}
+
+#[test]
+fn bad_web_config_names_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yml");
+    std::fs::write(&file, "tls_server_config:\n  cert_file: a\n  key_file: b\n  bogus: 1\n").unwrap();
+    let port = free_port();
+    let (code, out) = run_to_exit(&[
+        "--web.config.file",
+        file.to_str().unwrap(),
+        "--web.listen-address",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("web.yml") && out.contains("bogus"), "{out}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, out) = run_to_exit(&["--web.listen-address", &addr]);
+    assert_eq!(code, 1);
+    assert!(out.contains("cannot listen"), "{out}");
+}
+
+#[test]
+fn empty_procfs_and_sysfs_still_answer_with_success_zero() {
+    let empty = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = ChildGuard::spawn(
+        "node-exporter",
+        Command::new(BIN).args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--path.procfs",
+            empty.path().to_str().unwrap(),
+            "--path.sysfs",
+            empty.path().to_str().unwrap(),
+            "--log.level",
+            "error",
+        ]),
+    );
+    let body = wait_http(
+        &format!("http://127.0.0.1:{port}/metrics"),
+        Duration::from_secs(20),
+    );
+    for collector in ["cpu", "meminfo", "loadavg", "pressure", "conntrack", "diskstats"] {
+        assert_eq!(
+            sample_value(&body, "node_scrape_collector_success", &[("collector", collector)]),
+            Some(0.0),
+            "{collector}"
+        );
+    }
+    // Collectors that do not read procfs keep working.
+    assert_eq!(
+        sample_value(&body, "node_scrape_collector_success", &[("collector", "uname")]),
+        Some(1.0)
+    );
+}
