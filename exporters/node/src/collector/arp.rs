@@ -1,15 +1,56 @@
-//! PLACEHOLDER: to be replaced by the real `arp` collector.
+//! `node_arp_entries{device}` from /proc/net/arp.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::read_file;
 
-pub struct ArpCollector;
+/// `IP address  HW type  Flags  HW address  Mask  Device` splits into 9 words.
+const HEADER_WIDTH: usize = 9;
+const ENTRY_WIDTH: usize = 6;
+
+pub struct ArpCollector {
+    path: PathBuf,
+}
 
 impl ArpCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        ArpCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        ArpCollector {
+            path: cfg.proc_path("net/arp"),
+        }
     }
+}
+
+/// Counts the entries of /proc/net/arp per device (last column), sorted by device.
+pub fn parse_arp(text: &str) -> Result<BTreeMap<&str, u32>, CollectError> {
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let mut device = None;
+        let mut width = 0;
+        for (i, c) in line.split_whitespace().enumerate() {
+            width = i + 1;
+            if i == ENTRY_WIDTH - 1 {
+                device = Some(c);
+            }
+        }
+        match width {
+            0 | HEADER_WIDTH => {}
+            ENTRY_WIDTH => {
+                if let Some(dev) = device {
+                    *counts.entry(dev).or_insert(0) += 1;
+                }
+            }
+            _ => {
+                return Err(CollectError::Parse(format!(
+                    "arp: {width} columns, {ENTRY_WIDTH} expected: {line:?}"
+                )))
+            }
+        }
+    }
+    Ok(counts)
 }
 
 impl BlockingCollector for ArpCollector {
@@ -18,6 +59,61 @@ impl BlockingCollector for ArpCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let text = read_file(&self.path)?;
+        let mut fam = MetricFamily::gauge("node_arp_entries", "ARP entries by device");
+        for (dev, n) in parse_arp(&text)? {
+            fam.push(&[("device", dev)], n as f64);
+        }
+        Ok(vec![fam])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+IP address       HW type     Flags       HW address            Mask     Device
+192.0.2.1        0x1         0x2         02:fc:00:00:00:05     *        eth0
+192.0.2.7        0x1         0x0         00:00:00:00:00:00     *        eth0
+10.0.0.1         0x1         0x2         52:54:00:12:34:56     *        br-lan
+";
+
+    #[test]
+    fn counts_entries_per_device() {
+        let counts = parse_arp(SAMPLE).unwrap();
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [("br-lan", 1), ("eth0", 2)]
+        );
+    }
+
+    #[test]
+    fn header_only_is_empty() {
+        assert!(parse_arp(SAMPLE.lines().next().unwrap())
+            .unwrap()
+            .is_empty());
+        assert!(parse_arp("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn truncated_line_is_an_error() {
+        assert!(parse_arp("192.0.2.1 0x1 0x2 02:fc:00:00:00:05\n").is_err());
+        assert!(parse_arp("garbage\n").is_err());
+    }
+
+    #[test]
+    fn collects_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("net")).unwrap();
+        std::fs::write(dir.path().join("net/arp"), SAMPLE).unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().to_path_buf(),
+            ..NodeConfig::default()
+        };
+        let fams = ArpCollector::new(&cfg).collect().unwrap();
+        assert_eq!(fams[0].name, "node_arp_entries");
+        assert_eq!(fams[0].samples[1].labels[0].1, "eth0");
+        assert_eq!(fams[0].samples[1].value, 2.0);
     }
 }

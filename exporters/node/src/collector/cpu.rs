@@ -1,15 +1,373 @@
-//! PLACEHOLDER: to be replaced by the real `cpu` collector.
+//! Per-CPU statistics:
+//! - `node_cpu_seconds_total{cpu,mode}` and (`--collector.cpu.guest`) `node_cpu_guest_seconds_total`
+//!   from /proc/stat;
+//! - `node_cpu_info{...}` from /proc/cpuinfo (`--collector.cpu.info`);
+//! - `node_cpu_isolated{cpu}` from /sys/devices/system/cpu/isolated (read once, at start, as
+//!   upstream does: isolation is a boot parameter);
+//! - `node_cpu_core_throttles_total` / `node_cpu_package_throttles_total` from
+//!   /sys/devices/system/cpu/cpu*/thermal_throttle (x86 bare metal only).
+//!
+//! Sample order follows upstream's exposition, which sorts series by label values as strings
+//! (cpu "10" before cpu "2").
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::{read_attr, read_file, sorted_dir_names, USER_HZ};
 
-pub struct CpuCollector;
+pub struct CpuCollector {
+    stat: PathBuf,
+    cpuinfo: PathBuf,
+    cpu_dir: PathBuf,
+    info: bool,
+    guest: bool,
+    isolated: Vec<String>,
+    /// Last exported times per CPU label: counters are kept monotonic across scrapes (see
+    /// [`update_times`]).
+    last: Mutex<BTreeMap<String, CpuTimes>>,
+}
 
 impl CpuCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        CpuCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        let cpu_dir = cfg.sys_path("devices/system/cpu");
+        let isolated_path = cpu_dir.join("isolated");
+        let isolated = match std::fs::read_to_string(&isolated_path) {
+            Ok(text) => match parse_cpu_list(&text) {
+                Ok(mut cpus) => {
+                    cpus.sort_unstable();
+                    cpus.dedup();
+                    let mut labels: Vec<String> = cpus.iter().map(u32::to_string).collect();
+                    labels.sort();
+                    labels
+                }
+                Err(e) => {
+                    tracing::warn!(path = %isolated_path.display(), %e, "ignoring isolated CPU list");
+                    Vec::new()
+                }
+            },
+            Err(_) => Vec::new(),
+        };
+        CpuCollector {
+            stat: cfg.proc_path("stat"),
+            cpuinfo: cfg.proc_path("cpuinfo"),
+            cpu_dir,
+            info: cfg.cpu_info,
+            guest: cfg.cpu_guest,
+            isolated,
+            last: Mutex::new(BTreeMap::new()),
+        }
     }
+}
+
+/// Times of one CPU, in seconds.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct CpuTimes {
+    pub user: f64,
+    pub nice: f64,
+    pub system: f64,
+    pub idle: f64,
+    pub iowait: f64,
+    pub irq: f64,
+    pub softirq: f64,
+    pub steal: f64,
+    pub guest: f64,
+    pub guest_nice: f64,
+}
+
+/// Parses the per-CPU lines (`cpuN ...`) of /proc/stat into `(cpu label, times)`. The aggregate
+/// `cpu` line is skipped. Columns added by later kernels (iowait 2.5.41, irq/softirq 2.6.0,
+/// steal 2.6.11, guest 2.6.24, guest_nice 2.6.33) are 0 when absent; a line with fewer than the
+/// four original columns, or any non-number, is an error.
+pub fn parse_cpu_stat(text: &str) -> Result<Vec<(&str, CpuTimes)>, CollectError> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(cpu) = fields.next().and_then(|f| f.strip_prefix("cpu")) else {
+            continue;
+        };
+        if cpu.is_empty() {
+            continue;
+        }
+        if !cpu.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CollectError::Parse(format!("invalid cpu line {line:?}")));
+        }
+        let mut cols = [0.0f64; 10];
+        let mut n = 0;
+        for (slot, raw) in cols.iter_mut().zip(fields) {
+            let ticks: f64 = raw
+                .parse()
+                .map_err(|_| CollectError::Parse(format!("invalid value {raw:?} for cpu{cpu}")))?;
+            *slot = ticks / USER_HZ;
+            n += 1;
+        }
+        if n < 4 {
+            return Err(CollectError::Parse(format!("truncated cpu line {line:?}")));
+        }
+        let [user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice] = cols;
+        out.push((
+            cpu,
+            CpuTimes {
+                user,
+                nice,
+                system,
+                idle,
+                iowait,
+                irq,
+                softirq,
+                steal,
+                guest,
+                guest_nice,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// If a CPU's idle time goes back by this many seconds, it was most likely hot-unplugged and
+/// re-plugged (its counters restarted): its previous values are forgotten.
+const JUMP_BACK_SECONDS: f64 = 3.0;
+
+/// Merges fresh readings into the last exported ones the way upstream does: some kernels
+/// (notably with NO_HZ and iowait accounting) make counters go slightly backwards, which
+/// `rate()` would read as a counter reset; such a decrease keeps the previous value instead.
+/// A large idle jump back means a CPU hotplug and resets that CPU.
+pub fn update_times(last: &mut BTreeMap<String, CpuTimes>, fresh: &[(&str, CpuTimes)]) {
+    for (cpu, new) in fresh {
+        let entry = match last.get_mut(*cpu) {
+            Some(e) => e,
+            None => last.entry((*cpu).to_string()).or_default(),
+        };
+        if entry.idle - new.idle >= JUMP_BACK_SECONDS {
+            tracing::debug!(
+                cpu,
+                old = entry.idle,
+                new = new.idle,
+                "CPU idle counter jumped backwards, possible hotplug event, resetting CPU stats"
+            );
+            *entry = CpuTimes::default();
+        }
+        let keep_max = |old: &mut f64, new: f64| {
+            if new >= *old {
+                *old = new;
+            }
+        };
+        keep_max(&mut entry.idle, new.idle);
+        keep_max(&mut entry.user, new.user);
+        keep_max(&mut entry.nice, new.nice);
+        keep_max(&mut entry.system, new.system);
+        keep_max(&mut entry.iowait, new.iowait);
+        keep_max(&mut entry.irq, new.irq);
+        keep_max(&mut entry.softirq, new.softirq);
+        keep_max(&mut entry.steal, new.steal);
+        keep_max(&mut entry.guest, new.guest);
+        keep_max(&mut entry.guest_nice, new.guest_nice);
+    }
+}
+
+/// The /proc/cpuinfo fields exported by `node_cpu_info`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CpuInfo {
+    pub processor: String,
+    pub vendor: String,
+    pub family: String,
+    pub model: String,
+    pub model_name: String,
+    pub stepping: String,
+    pub microcode: String,
+    pub cache_size: String,
+    pub physical_id: String,
+    pub core_id: String,
+}
+
+/// Parses /proc/cpuinfo: one block per `processor : N` line. The file must start with a
+/// `processor` line (x86, arm64, riscv, ppc layouts); fields a platform does not report stay
+/// empty. Values are taken verbatim after `": "`, as upstream does.
+pub fn parse_cpuinfo(text: &str) -> Result<Vec<CpuInfo>, CollectError> {
+    let mut out: Vec<CpuInfo> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some(colon) = line.find(':') else {
+            if out.is_empty() {
+                return Err(CollectError::Parse(format!(
+                    "invalid cpuinfo line {line:?}"
+                )));
+            }
+            continue;
+        };
+        let key = line[..colon].trim();
+        let value = line
+            .find(": ")
+            .and_then(|i| line.get(i + 2..))
+            .unwrap_or_default();
+        if key == "processor" {
+            let n: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| CollectError::Parse(format!("invalid cpuinfo processor {value:?}")))?;
+            out.push(CpuInfo {
+                processor: n.to_string(),
+                ..CpuInfo::default()
+            });
+            continue;
+        }
+        let Some(cpu) = out.last_mut() else {
+            return Err(CollectError::Parse(format!(
+                "cpuinfo does not start with a processor line: {line:?}"
+            )));
+        };
+        let slot = match key {
+            "vendor" | "vendor_id" => &mut cpu.vendor,
+            "cpu family" => &mut cpu.family,
+            "model" => &mut cpu.model,
+            "model name" => &mut cpu.model_name,
+            "stepping" => &mut cpu.stepping,
+            "microcode" => &mut cpu.microcode,
+            "cache size" => &mut cpu.cache_size,
+            "physical id" => &mut cpu.physical_id,
+            "core id" => &mut cpu.core_id,
+            _ => continue,
+        };
+        *slot = value.to_string();
+    }
+    Ok(out)
+}
+
+/// Parses a kernel CPU list (`0-3,8,10-11\n`, empty when none).
+pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, CollectError> {
+    let bad = |part: &str| CollectError::Parse(format!("invalid cpu list entry {part:?}"));
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: u32 = a.parse().map_err(|_| bad(part))?;
+                let b: u32 = b.parse().map_err(|_| bad(part))?;
+                if b < a || b - a > 65535 {
+                    return Err(bad(part));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad(part))?),
+        }
+    }
+    Ok(out)
+}
+
+/// Thermal throttle counts: per (package, core) and per package.
+#[derive(Debug, Default, PartialEq)]
+pub struct Throttles {
+    pub core: BTreeMap<(u64, u64), u64>,
+    pub package: BTreeMap<u64, u64>,
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    read_attr(path)?.parse().ok()
+}
+
+/// Reads thermal_throttle counters for every `cpuN` under `cpu_dir`. Cores are shared by SMT
+/// siblings and packages by all their cores, so each is read once. CPUs without topology or
+/// without a thermal_throttle directory (VMs, non-Intel) are skipped, and so is a missing
+/// `cpu_dir`: like upstream's glob, absence just means no throttle metrics.
+fn read_throttles(cpu_dir: &Path) -> Throttles {
+    let mut t = Throttles::default();
+    let Ok(names) = sorted_dir_names(cpu_dir) else {
+        return t;
+    };
+    for name in names {
+        let Some(n) = name.strip_prefix("cpu") else {
+            continue;
+        };
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let dir = cpu_dir.join(&name);
+        let throttle = dir.join("thermal_throttle");
+        if !throttle.is_dir() {
+            continue;
+        }
+        let (Some(package), Some(core)) = (
+            read_u64(&dir.join("topology/physical_package_id")),
+            read_u64(&dir.join("topology/core_id")),
+        ) else {
+            continue;
+        };
+        if let std::collections::btree_map::Entry::Vacant(e) = t.core.entry((package, core)) {
+            if let Some(v) = read_u64(&throttle.join("core_throttle_count")) {
+                e.insert(v);
+            }
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) = t.package.entry(package) {
+            if let Some(v) = read_u64(&throttle.join("package_throttle_count")) {
+                e.insert(v);
+            }
+        }
+    }
+    t
+}
+
+/// Sorts a family's samples by label values (labels are pushed in name order), reproducing
+/// upstream's exposition order.
+fn sort_samples(fam: &mut MetricFamily) {
+    fam.samples.sort_by(|a, b| {
+        a.labels
+            .iter()
+            .map(|l| &l.1)
+            .cmp(b.labels.iter().map(|l| &l.1))
+    });
+}
+
+fn info_family(infos: &[CpuInfo]) -> MetricFamily {
+    let mut fam = MetricFamily::gauge("node_cpu_info", "CPU information from /proc/cpuinfo.");
+    for c in infos {
+        fam.push(
+            &[
+                ("cachesize", &c.cache_size),
+                ("core", &c.core_id),
+                ("cpu", &c.processor),
+                ("family", &c.family),
+                ("microcode", &c.microcode),
+                ("model", &c.model),
+                ("model_name", &c.model_name),
+                ("package", &c.physical_id),
+                ("stepping", &c.stepping),
+                ("vendor", &c.vendor),
+            ],
+            1.0,
+        );
+    }
+    sort_samples(&mut fam);
+    fam
+}
+
+fn throttle_families(t: &Throttles) -> Vec<MetricFamily> {
+    let mut core = MetricFamily::counter(
+        "node_cpu_core_throttles_total",
+        "Number of times this CPU core has been throttled.",
+    );
+    for (&(package, core_id), &v) in &t.core {
+        core.push(
+            &[
+                ("core", &core_id.to_string()),
+                ("package", &package.to_string()),
+            ],
+            v as f64,
+        );
+    }
+    sort_samples(&mut core);
+    let mut package = MetricFamily::counter(
+        "node_cpu_package_throttles_total",
+        "Number of times this CPU package has been throttled.",
+    );
+    for (&p, &v) in &t.package {
+        package.push(&[("package", &p.to_string())], v as f64);
+    }
+    sort_samples(&mut package);
+    vec![core, package]
 }
 
 impl BlockingCollector for CpuCollector {
@@ -18,6 +376,367 @@ impl BlockingCollector for CpuCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let mut fams = Vec::with_capacity(6);
+        if self.info {
+            fams.push(info_family(&parse_cpuinfo(&read_file(&self.cpuinfo)?)?));
+        }
+
+        let text = read_file(&self.stat)?;
+        let fresh = parse_cpu_stat(&text)?;
+        let mut seconds = MetricFamily::counter(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+        );
+        let mut guest = MetricFamily::counter(
+            "node_cpu_guest_seconds_total",
+            "Seconds the CPUs spent in guests (VMs) for each mode.",
+        );
+        {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            update_times(&mut last, &fresh);
+            // Upstream keeps exporting a CPU that went offline with its last values.
+            for (cpu, t) in last.iter() {
+                let cpu = cpu.as_str();
+                for (mode, v) in [
+                    ("idle", t.idle),
+                    ("iowait", t.iowait),
+                    ("irq", t.irq),
+                    ("nice", t.nice),
+                    ("softirq", t.softirq),
+                    ("steal", t.steal),
+                    ("system", t.system),
+                    ("user", t.user),
+                ] {
+                    seconds.push(&[("cpu", cpu), ("mode", mode)], v);
+                }
+                if self.guest {
+                    // Guest time is also included in user and nice.
+                    guest.push(&[("cpu", cpu), ("mode", "nice")], t.guest_nice);
+                    guest.push(&[("cpu", cpu), ("mode", "user")], t.guest);
+                }
+            }
+        }
+        fams.push(seconds);
+        if self.guest {
+            fams.push(guest);
+        }
+
+        if !self.isolated.is_empty() {
+            let mut iso = MetricFamily::gauge(
+                "node_cpu_isolated",
+                "Whether each core is isolated, information from /sys/devices/system/cpu/isolated.",
+            );
+            for cpu in &self.isolated {
+                iso.push(&[("cpu", cpu)], 1.0);
+            }
+            fams.push(iso);
+        }
+
+        fams.extend(throttle_families(&read_throttles(&self.cpu_dir)));
+        fams.retain(|f| !f.is_empty());
+        Ok(fams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
+cpu0 6227 0 1827 41123 76 0 30 59 0 0
+cpu1 7751 0 2836 37609 939 0 115 76 12 3
+intr 246228 0 0 0
+ctxt 402506
+btime 1795613456
+";
+
+    #[test]
+    fn parses_per_cpu_lines() {
+        let cpus = parse_cpu_stat(STAT).unwrap();
+        assert_eq!(cpus.len(), 2);
+        assert_eq!(cpus[0].0, "0");
+        assert_eq!(
+            cpus[1].1,
+            CpuTimes {
+                user: 77.51,
+                nice: 0.0,
+                system: 28.36,
+                idle: 376.09,
+                iowait: 9.39,
+                irq: 0.0,
+                softirq: 1.15,
+                steal: 0.76,
+                guest: 0.12,
+                guest_nice: 0.03,
+            }
+        );
+    }
+
+    #[test]
+    fn old_kernels_lack_later_columns() {
+        // 2.6.18 (RHEL 5): no guest_nice; OpenVZ: no guest either.
+        let cpus = parse_cpu_stat("cpu0 1 2 3 4 5 6 7 8\ncpu1 1 2 3 4\n").unwrap();
+        assert_eq!(cpus[0].1.steal, 0.08);
+        assert_eq!(cpus[0].1.guest, 0.0);
+        assert_eq!(cpus[1].1.idle, 0.04);
+        assert_eq!(cpus[1].1.iowait, 0.0);
+    }
+
+    #[test]
+    fn truncated_or_garbage_stat_is_an_error() {
+        assert!(parse_cpu_stat("cpu0 1 2 3\n").is_err());
+        assert!(parse_cpu_stat("cpu0 1 2 x 4\n").is_err());
+        assert!(parse_cpu_stat("cpuX 1 2 3 4\n").is_err());
+        assert!(parse_cpu_stat("").unwrap().is_empty());
+        assert!(parse_cpu_stat("cpu 1 2 3 4\n").unwrap().is_empty());
+    }
+
+    fn times(idle: f64, user: f64) -> CpuTimes {
+        CpuTimes {
+            idle,
+            user,
+            ..CpuTimes::default()
+        }
+    }
+
+    #[test]
+    fn counters_never_go_backwards_but_hotplug_resets() {
+        let mut last = BTreeMap::new();
+        update_times(&mut last, &[("0", times(100.0, 50.0))]);
+        // Small decrease: keep the old values.
+        update_times(&mut last, &[("0", times(99.0, 49.0))]);
+        assert_eq!(last["0"], times(100.0, 50.0));
+        // Normal increase.
+        update_times(&mut last, &[("0", times(101.0, 51.0))]);
+        assert_eq!(last["0"], times(101.0, 51.0));
+        // Idle jumps back by >= 3 s: counters restarted.
+        update_times(&mut last, &[("0", times(2.0, 1.0))]);
+        assert_eq!(last["0"], times(2.0, 1.0));
+    }
+
+    const CPUINFO: &str = "processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+stepping\t: 1
+microcode\t: 0x1000065
+cpu MHz\t\t: 2445.404
+cache size\t: 512 KB
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: fpu vme de pse
+power management:
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+stepping\t: 1
+microcode\t: 0x1000065
+cache size\t: 512 KB
+physical id\t: 0
+core id\t\t: 1
+";
+
+    #[test]
+    fn parses_cpuinfo() {
+        let infos = parse_cpuinfo(CPUINFO).unwrap();
+        assert_eq!(infos.len(), 2);
+        assert_eq!(
+            infos[1],
+            CpuInfo {
+                processor: "1".into(),
+                vendor: "AuthenticAMD".into(),
+                family: "25".into(),
+                model: "1".into(),
+                model_name: "AMD EPYC".into(),
+                stepping: "1".into(),
+                microcode: "0x1000065".into(),
+                cache_size: "512 KB".into(),
+                physical_id: "0".into(),
+                core_id: "1".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn parses_arm64_cpuinfo() {
+        let arm = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\nCPU implementer\t: 0x41\n\nprocessor\t: 1\nBogoMIPS\t: 50.00\n";
+        let infos = parse_cpuinfo(arm).unwrap();
+        assert_eq!(infos.len(), 2);
+        assert_eq!(infos[1].processor, "1");
+        assert_eq!(infos[1].vendor, "");
+    }
+
+    #[test]
+    fn truncated_or_garbage_cpuinfo_is_an_error() {
+        assert!(parse_cpuinfo("vendor_id\t: GenuineIntel\n").is_err());
+        assert!(parse_cpuinfo("processor\t: x\n").is_err());
+        assert!(parse_cpuinfo("garbage\n").is_err());
+        assert!(parse_cpuinfo("processor\t:\n").is_err());
+        // Cut mid-block: what was read is kept.
+        assert_eq!(
+            parse_cpuinfo("processor\t: 0\nvendor_id\t: Genu").unwrap()[0].vendor,
+            "Genu"
+        );
+        assert!(parse_cpuinfo("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parses_cpu_lists() {
+        assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
+        assert_eq!(parse_cpu_list("2-4,8\n").unwrap(), vec![2, 3, 4, 8]);
+        assert!(parse_cpu_list("4-2").is_err());
+        assert!(parse_cpu_list("a").is_err());
+        assert!(parse_cpu_list("1-").is_err());
+        assert!(parse_cpu_list("0-4294967295").is_err());
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn fixture() -> (tempfile::TempDir, NodeConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        write(&p.join("proc/stat"), STAT);
+        write(&p.join("proc/cpuinfo"), CPUINFO);
+        for cpu in ["cpu0", "cpu1"] {
+            write(
+                &p.join(format!("sys/devices/system/cpu/{cpu}/topology/core_id")),
+                "0\n",
+            );
+            write(
+                &p.join(format!(
+                    "sys/devices/system/cpu/{cpu}/topology/physical_package_id"
+                )),
+                "0\n",
+            );
+        }
+        write(&p.join("sys/devices/system/cpu/isolated"), "\n");
+        let cfg = NodeConfig {
+            procfs: p.join("proc"),
+            sysfs: p.join("sys"),
+            ..NodeConfig::default()
+        };
+        (dir, cfg)
+    }
+
+    #[test]
+    fn collects_like_this_vm() {
+        let (_dir, cfg) = fixture();
+        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["node_cpu_seconds_total", "node_cpu_guest_seconds_total"]
+        );
+        let first: Vec<_> = fams[0].samples[..3]
+            .iter()
+            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.as_str(), s.value))
+            .collect();
+        assert_eq!(
+            first,
+            [
+                ("0", "idle", 411.23),
+                ("0", "iowait", 0.76),
+                ("0", "irq", 0.0)
+            ]
+        );
+        assert_eq!(fams[0].samples.len(), 16);
+        let guest: Vec<_> = fams[1]
+            .samples
+            .iter()
+            .map(|s| (s.labels[1].1.as_str(), s.value))
+            .collect();
+        assert_eq!(
+            guest,
+            [("nice", 0.0), ("user", 0.0), ("nice", 0.03), ("user", 0.12)]
+        );
+    }
+
+    #[test]
+    fn collects_info_isolated_and_throttles() {
+        let (dir, mut cfg) = fixture();
+        let p = dir.path();
+        cfg.cpu_info = true;
+        cfg.cpu_guest = false;
+        write(&p.join("sys/devices/system/cpu/isolated"), "1,10\n");
+        for cpu in ["cpu0", "cpu1"] {
+            let t = p.join(format!("sys/devices/system/cpu/{cpu}/thermal_throttle"));
+            write(&t.join("core_throttle_count"), "5\n");
+            write(&t.join("package_throttle_count"), "7\n");
+        }
+        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_cpu_info",
+                "node_cpu_seconds_total",
+                "node_cpu_isolated",
+                "node_cpu_core_throttles_total",
+                "node_cpu_package_throttles_total"
+            ]
+        );
+        let info = &fams[0].samples[0].labels;
+        let label_names: Vec<_> = info.iter().map(|l| l.0.as_ref()).collect();
+        assert_eq!(
+            label_names,
+            [
+                "cachesize",
+                "core",
+                "cpu",
+                "family",
+                "microcode",
+                "model",
+                "model_name",
+                "package",
+                "stepping",
+                "vendor"
+            ]
+        );
+        let iso: Vec<_> = fams[2]
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_str())
+            .collect();
+        assert_eq!(iso, ["1", "10"]);
+        // Both CPUs share core 0 of package 0: read once.
+        assert_eq!(fams[3].samples.len(), 1);
+        assert_eq!(fams[3].samples[0].value, 5.0);
+        assert_eq!(fams[4].samples[0].value, 7.0);
+    }
+
+    #[test]
+    fn missing_sources() {
+        let (dir, cfg) = fixture();
+        std::fs::remove_file(dir.path().join("proc/stat")).unwrap();
+        assert!(matches!(
+            CpuCollector::new(&cfg).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
+        let (dir, mut cfg) = fixture();
+        cfg.cpu_info = true;
+        write(&dir.path().join("proc/cpuinfo"), "garbage\n");
+        assert!(matches!(
+            CpuCollector::new(&cfg).collect(),
+            Err(CollectError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn output_order_is_upstreams_string_order() {
+        let mut last = BTreeMap::new();
+        let fresh: Vec<(String, CpuTimes)> = (0..12)
+            .map(|i| (i.to_string(), CpuTimes::default()))
+            .collect();
+        let fresh: Vec<(&str, CpuTimes)> = fresh.iter().map(|(c, t)| (c.as_str(), *t)).collect();
+        update_times(&mut last, &fresh);
+        let order: Vec<_> = last.keys().map(String::as_str).take(4).collect();
+        assert_eq!(order, ["0", "1", "10", "11"]);
     }
 }

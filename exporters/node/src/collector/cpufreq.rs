@@ -1,15 +1,153 @@
-//! PLACEHOLDER: to be replaced by the real `cpufreq` collector.
+//! CPU frequencies from /sys/devices/system/cpu/cpu*/cpufreq: `node_cpu_frequency_{,min_,max_}hertz`,
+//! `node_cpu_scaling_frequency_{,min_,max_}hertz` and `node_cpu_scaling_governor{cpu,governor}`.
+//!
+//! Attributes a driver does not provide (or that are root-only, like `cpuinfo_cur_freq`) are
+//! skipped. A host without cpufreq (most VMs) succeeds with no metrics, as upstream 1.5 does.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::{Path, PathBuf};
+
+use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::{read_attr, sorted_dir_names};
 
-pub struct CpufreqCollector;
+pub struct CpufreqCollector {
+    cpu_dir: PathBuf,
+}
 
 impl CpufreqCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        CpufreqCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        CpufreqCollector {
+            cpu_dir: cfg.sys_path("devices/system/cpu"),
+        }
     }
+}
+
+/// The cpufreq attributes of one CPU, in Hz.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CpuFreq {
+    pub cpu: String,
+    pub cur: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub scaling_cur: Option<f64>,
+    pub scaling_min: Option<f64>,
+    pub scaling_max: Option<f64>,
+    pub governor: Option<String>,
+    pub available_governors: Option<String>,
+}
+
+/// Parses a cpufreq frequency attribute (kHz) into Hz. `<unknown>` (intel_pstate's
+/// `scaling_cur_freq` on some kernels) and garbage are None: the attribute is skipped.
+pub fn parse_khz(text: &str) -> Option<f64> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|khz| khz as f64 * 1000.0)
+}
+
+/// `cpu12` -> `12`; other entries of devices/system/cpu (`cpufreq`, `cpuidle`, ...) are None.
+fn cpu_number(name: &str) -> Option<&str> {
+    let n = name.strip_prefix("cpu")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+}
+
+fn read_cpu(cpu: &str, dir: &Path) -> CpuFreq {
+    let khz = |f: &str| read_attr(&dir.join(f)).as_deref().and_then(parse_khz);
+    CpuFreq {
+        cpu: cpu.to_string(),
+        cur: khz("cpuinfo_cur_freq"),
+        min: khz("cpuinfo_min_freq"),
+        max: khz("cpuinfo_max_freq"),
+        scaling_cur: khz("scaling_cur_freq"),
+        scaling_min: khz("scaling_min_freq"),
+        scaling_max: khz("scaling_max_freq"),
+        governor: read_attr(&dir.join("scaling_governor")).filter(|g| !g.is_empty()),
+        available_governors: read_attr(&dir.join("scaling_available_governors")),
+    }
+}
+
+/// Most drivers answer frequency reads from a cached value, but some (x86 APERF/MPERF sampling
+/// on older kernels, firmware-backed drivers) sleep per read; reading CPUs on a few threads
+/// bounds the scrape time on large hosts, as upstream's parallel reads do.
+const MAX_READERS: usize = 8;
+
+fn read_all(cpus: &[(String, PathBuf)]) -> Vec<CpuFreq> {
+    if cpus.len() <= 1 {
+        return cpus.iter().map(|(c, d)| read_cpu(c, d)).collect();
+    }
+    let chunk = cpus.len().div_ceil(MAX_READERS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = cpus
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || part.iter().map(|(c, d)| read_cpu(c, d)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| Vec::new()))
+            .collect()
+    })
+}
+
+/// Builds the families from per-CPU readings; families with no samples are dropped later.
+pub fn families(cpus: &[CpuFreq]) -> Vec<MetricFamily> {
+    let mut cur = MetricFamily::gauge(
+        "node_cpu_frequency_hertz",
+        "Current cpu thread frequency in hertz.",
+    );
+    let mut min = MetricFamily::gauge(
+        "node_cpu_frequency_min_hertz",
+        "Minimum cpu thread frequency in hertz.",
+    );
+    let mut max = MetricFamily::gauge(
+        "node_cpu_frequency_max_hertz",
+        "Maximum cpu thread frequency in hertz.",
+    );
+    let mut scur = MetricFamily::gauge(
+        "node_cpu_scaling_frequency_hertz",
+        "Current scaled CPU thread frequency in hertz.",
+    );
+    let mut smin = MetricFamily::gauge(
+        "node_cpu_scaling_frequency_min_hertz",
+        "Minimum scaled CPU thread frequency in hertz.",
+    );
+    let mut smax = MetricFamily::gauge(
+        "node_cpu_scaling_frequency_max_hertz",
+        "Maximum scaled CPU thread frequency in hertz.",
+    );
+    let mut governor = MetricFamily::gauge(
+        "node_cpu_scaling_governor",
+        "Current enabled CPU frequency governor.",
+    );
+    for c in cpus {
+        let l = [("cpu", c.cpu.as_str())];
+        for (fam, v) in [
+            (&mut cur, c.cur),
+            (&mut min, c.min),
+            (&mut max, c.max),
+            (&mut scur, c.scaling_cur),
+            (&mut smin, c.scaling_min),
+            (&mut smax, c.scaling_max),
+        ] {
+            if let Some(v) = v {
+                fam.push(&l, v);
+            }
+        }
+        if let Some(active) = &c.governor {
+            for g in c
+                .available_governors
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+            {
+                let on = if g == active { 1.0 } else { 0.0 };
+                governor.push(&[("cpu", c.cpu.as_str()), ("governor", g)], on);
+            }
+        }
+    }
+    vec![cur, min, max, scur, smin, smax, governor]
 }
 
 impl BlockingCollector for CpufreqCollector {
@@ -18,6 +156,128 @@ impl BlockingCollector for CpufreqCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        // Lexicographic order (cpu0, cpu1, cpu10, cpu2) is the order upstream exposes.
+        let cpus: Vec<(String, PathBuf)> = sorted_dir_names(&self.cpu_dir)?
+            .iter()
+            .filter_map(|name| {
+                let n = cpu_number(name)?;
+                let dir = self.cpu_dir.join(name).join("cpufreq");
+                dir.is_dir().then(|| (n.to_string(), dir))
+            })
+            .collect();
+        let mut fams = families(&read_all(&cpus));
+        fams.retain(|f| !f.is_empty());
+        Ok(fams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exporter_core::CollectError;
+
+    #[test]
+    fn parses_khz() {
+        assert_eq!(parse_khz("2445404\n"), Some(2_445_404_000.0));
+        assert_eq!(parse_khz("<unknown>\n"), None);
+        assert_eq!(parse_khz(""), None);
+        assert_eq!(parse_khz("-5"), None);
+    }
+
+    #[test]
+    fn cpu_numbers() {
+        assert_eq!(cpu_number("cpu0"), Some("0"));
+        assert_eq!(cpu_number("cpu17"), Some("17"));
+        assert_eq!(cpu_number("cpufreq"), None);
+        assert_eq!(cpu_number("cpu"), None);
+        assert_eq!(cpu_number("online"), None);
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn cfg(dir: &Path) -> NodeConfig {
+        NodeConfig {
+            sysfs: dir.into(),
+            ..NodeConfig::default()
+        }
+    }
+
+    #[test]
+    fn host_without_cpufreq_succeeds_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let cpu = dir.path().join("devices/system/cpu");
+        std::fs::create_dir_all(cpu.join("cpu0/topology")).unwrap();
+        std::fs::create_dir_all(cpu.join("cpufreq")).unwrap();
+        let fams = CpufreqCollector::new(&cfg(dir.path())).collect().unwrap();
+        assert!(fams.is_empty());
+
+        let missing = cfg(&dir.path().join("nope"));
+        assert!(matches!(
+            CpufreqCollector::new(&missing).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
+    }
+
+    #[test]
+    fn reads_present_attributes_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cpu = dir.path().join("devices/system/cpu");
+        // acpi-cpufreq style: everything readable.
+        let c0 = cpu.join("cpu0/cpufreq");
+        write(&c0.join("cpuinfo_cur_freq"), "1800000\n");
+        write(&c0.join("cpuinfo_min_freq"), "800000\n");
+        write(&c0.join("cpuinfo_max_freq"), "3600000\n");
+        write(&c0.join("scaling_cur_freq"), "1799998\n");
+        write(&c0.join("scaling_min_freq"), "800000\n");
+        write(&c0.join("scaling_max_freq"), "3600000\n");
+        write(&c0.join("scaling_governor"), "schedutil\n");
+        write(
+            &c0.join("scaling_available_governors"),
+            "conservative ondemand userspace powersave performance schedutil \n",
+        );
+        // intel_pstate style: no cpuinfo_cur_freq, "<unknown>" scaling_cur_freq.
+        let c10 = cpu.join("cpu10/cpufreq");
+        write(&c10.join("cpuinfo_max_freq"), "4700000\n");
+        write(&c10.join("scaling_cur_freq"), "<unknown>\n");
+        write(&c10.join("scaling_governor"), "powersave\n");
+        write(
+            &c10.join("scaling_available_governors"),
+            "performance powersave\n",
+        );
+        // A CPU without cpufreq.
+        std::fs::create_dir_all(cpu.join("cpu2")).unwrap();
+
+        let fams = CpufreqCollector::new(&cfg(dir.path())).collect().unwrap();
+        let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
+        let cur = get("node_cpu_frequency_hertz");
+        assert_eq!(cur.samples.len(), 1);
+        assert_eq!(cur.samples[0].value, 1.8e9);
+        let max: Vec<_> = get("node_cpu_frequency_max_hertz")
+            .samples
+            .iter()
+            .map(|s| (s.labels[0].1.as_str(), s.value))
+            .collect();
+        assert_eq!(max, [("0", 3.6e9), ("10", 4.7e9)]);
+        let gov: Vec<_> = get("node_cpu_scaling_governor")
+            .samples
+            .iter()
+            .filter(|s| s.value == 1.0)
+            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.as_str()))
+            .collect();
+        assert_eq!(gov, [("0", "schedutil"), ("10", "powersave")]);
+        assert_eq!(get("node_cpu_scaling_governor").samples.len(), 8);
+    }
+
+    #[test]
+    fn parallel_reads_keep_cpu_order() {
+        let cpus: Vec<(String, PathBuf)> = (0..20)
+            .map(|i| (i.to_string(), PathBuf::from("/nonexistent")))
+            .collect();
+        let got: Vec<String> = read_all(&cpus).into_iter().map(|c| c.cpu).collect();
+        let want: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        assert_eq!(got, want);
     }
 }

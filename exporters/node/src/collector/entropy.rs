@@ -1,15 +1,32 @@
-//! PLACEHOLDER: to be replaced by the real `entropy` collector.
+//! `node_entropy_available_bits` and `node_entropy_pool_size_bits` from
+//! /proc/sys/kernel/random/{entropy_avail,poolsize}.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::{parse_field, read_file};
 
-pub struct EntropyCollector;
+pub struct EntropyCollector {
+    entropy_avail: PathBuf,
+    poolsize: PathBuf,
+}
 
 impl EntropyCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        EntropyCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        EntropyCollector {
+            entropy_avail: cfg.proc_path("sys/kernel/random/entropy_avail"),
+            poolsize: cfg.proc_path("sys/kernel/random/poolsize"),
+        }
     }
+}
+
+/// Parses a one-number sysctl file (`256\n`). Upstream reads these as unsigned integers.
+pub fn parse_sysctl_uint(text: &str, what: &str) -> Result<f64, CollectError> {
+    let mut fields = text.split_whitespace();
+    let v: u64 = parse_field(fields.next(), what)?;
+    Ok(v as f64)
 }
 
 impl BlockingCollector for EntropyCollector {
@@ -18,6 +35,53 @@ impl BlockingCollector for EntropyCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let avail = parse_sysctl_uint(&read_file(&self.entropy_avail)?, "entropy_avail")?;
+        let pool = parse_sysctl_uint(&read_file(&self.poolsize)?, "poolsize")?;
+        Ok(vec![
+            MetricFamily::gauge("node_entropy_available_bits", "Bits of available entropy.")
+                .with(&[], avail),
+            MetricFamily::gauge("node_entropy_pool_size_bits", "Bits of entropy pool.")
+                .with(&[], pool),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_values() {
+        assert_eq!(parse_sysctl_uint("256\n", "x").unwrap(), 256.0);
+        // Pre-5.18 kernels: 4096-bit pool with a varying estimate.
+        assert_eq!(parse_sysctl_uint("3742", "x").unwrap(), 3742.0);
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        assert!(parse_sysctl_uint("", "x").is_err());
+        assert!(parse_sysctl_uint("\n", "x").is_err());
+        assert!(parse_sysctl_uint("-1", "x").is_err());
+        assert!(parse_sysctl_uint("abc", "x").is_err());
+    }
+
+    #[test]
+    fn collects_from_a_fixture_and_needs_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let random = dir.path().join("sys/kernel/random");
+        std::fs::create_dir_all(&random).unwrap();
+        std::fs::write(random.join("entropy_avail"), "256\n").unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().into(),
+            ..NodeConfig::default()
+        };
+        let c = EntropyCollector::new(&cfg);
+        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+
+        std::fs::write(random.join("poolsize"), "4096\n").unwrap();
+        let fams = c.collect().unwrap();
+        assert_eq!(fams[0].samples[0].value, 256.0);
+        assert_eq!(fams[1].name, "node_entropy_pool_size_bits");
+        assert_eq!(fams[1].samples[0].value, 4096.0);
     }
 }

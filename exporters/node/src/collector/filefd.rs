@@ -1,15 +1,32 @@
-//! PLACEHOLDER: to be replaced by the real `filefd` collector.
+//! `node_filefd_allocated` and `node_filefd_maximum` from /proc/sys/fs/file-nr.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::{parse_field, read_file};
 
-pub struct FilefdCollector;
+pub struct FilefdCollector {
+    path: PathBuf,
+}
 
 impl FilefdCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        FilefdCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        FilefdCollector {
+            path: cfg.proc_path("sys/fs/file-nr"),
+        }
     }
+}
+
+/// Parses file-nr (`allocated  free  maximum`) into `(allocated, maximum)`. The middle field has
+/// been always 0 since Linux 2.6, so upstream does not export it.
+pub fn parse_file_nr(text: &str) -> Result<(f64, f64), CollectError> {
+    let mut fields = text.split_whitespace();
+    let allocated = parse_field(fields.next(), "allocated")?;
+    let _free: f64 = parse_field(fields.next(), "free")?;
+    let maximum = parse_field(fields.next(), "maximum")?;
+    Ok((allocated, maximum))
 }
 
 impl BlockingCollector for FilefdCollector {
@@ -18,6 +35,59 @@ impl BlockingCollector for FilefdCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let (allocated, maximum) = parse_file_nr(&read_file(&self.path)?)?;
+        Ok(vec![
+            MetricFamily::gauge(
+                "node_filefd_allocated",
+                "File descriptor statistics: allocated.",
+            )
+            .with(&[], allocated),
+            MetricFamily::gauge(
+                "node_filefd_maximum",
+                "File descriptor statistics: maximum.",
+            )
+            .with(&[], maximum),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_file_nr() {
+        assert_eq!(
+            parse_file_nr("294\t0\t2466174\n").unwrap(),
+            (294.0, 2466174.0)
+        );
+        // 64-bit maximum as seen with fs.file-max = LONG_MAX.
+        assert_eq!(
+            parse_file_nr("1024 0 9223372036854775807").unwrap(),
+            (1024.0, 9223372036854775807.0)
+        );
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        assert!(parse_file_nr("").is_err());
+        assert!(parse_file_nr("294\t0").is_err());
+        assert!(parse_file_nr("a\t0\t5").is_err());
+        assert!(parse_file_nr("1\t0\tmax").is_err());
+    }
+
+    #[test]
+    fn collects_from_a_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys/fs")).unwrap();
+        std::fs::write(dir.path().join("sys/fs/file-nr"), "142\t0\t2466174\n").unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().into(),
+            ..NodeConfig::default()
+        };
+        let fams = FilefdCollector::new(&cfg).collect().unwrap();
+        assert_eq!(fams[0].samples[0].value, 142.0);
+        assert_eq!(fams[1].name, "node_filefd_maximum");
+        assert_eq!(fams[1].samples[0].value, 2466174.0);
     }
 }

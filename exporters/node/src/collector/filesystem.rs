@@ -1,14 +1,286 @@
-//! PLACEHOLDER: to be replaced by the real `filesystem` collector.
+//! `node_filesystem_*`: space and inode usage of mounted filesystems, from the mount table and
+//! statfs(2).
+//!
+//! A hung mount (stale NFS, dead FUSE daemon) blocks statfs in the kernel, uninterruptibly. So
+//! statfs runs on a long-lived worker thread and the scrape waits at most `mount_timeout` for it.
+//! On timeout the mount point is marked stuck and skipped (device_error 1) until its pending
+//! statfs returns, and the worker, still blocked, is abandoned for a fresh one so the remaining
+//! mounts are served. Each stuck mount costs one blocked thread, never more, because a stuck mount
+//! is not retried until it has answered.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::config::NodeConfig;
+use crate::config::{FilesystemConfig, NodeConfig};
 
-pub struct FilesystemCollector;
+/// One line of the mount table (`/proc/<pid>/mounts`, fstab(5) layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    pub device: String,
+    pub mount_point: String,
+    pub fs_type: String,
+    pub options: String,
+}
+
+impl MountEntry {
+    fn read_only(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+/// Decodes the `\ooo` octal escapes the kernel writes for space, tab, newline and backslash in
+/// mount points. Anything that is not a complete escape is kept as is.
+pub fn unescape_octal(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if let Some(&[d0, d1, d2]) = b.get(i + 1..i + 4) {
+                let octal = |d: u8| (b'0'..=b'7').contains(&d).then(|| d - b'0');
+                if let (Some(a), Some(m), Some(c)) = (octal(d0), octal(d1), octal(d2)) {
+                    if a <= 3 {
+                        out.push((a << 6) | (m << 3) | c);
+                        i += 4;
+                        continue;
+                    }
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Parses the mount table. A line with fewer than 4 fields fails the whole table, as upstream's
+/// does: the kernel never writes one, so the file is not a mount table.
+pub fn parse_mounts(text: &str) -> Result<Vec<MountEntry>, CollectError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut f = line.split_whitespace();
+        let (Some(device), Some(mount_point), Some(fs_type), Some(options)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(CollectError::Parse(format!(
+                "mount table line {}: malformed mount point information: {line:?}",
+                i + 1
+            )));
+        };
+        out.push(MountEntry {
+            // Upstream decodes only the mount point; keep the device label byte-identical.
+            device: device.to_string(),
+            mount_point: unescape_octal(mount_point).into_owned(),
+            fs_type: fs_type.to_string(),
+            options: options.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Drops excluded mount points and filesystem types, and mounts listed twice (over-mounts, bind
+/// mounts of the same device at the same place): the first one wins, as in upstream's output.
+pub fn select_mounts(mut mounts: Vec<MountEntry>, cfg: &FilesystemConfig) -> Vec<MountEntry> {
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<(&str, &str, &str)> = HashSet::new();
+        mounts
+            .iter()
+            .map(|m| {
+                if cfg.mount_points_exclude.is_match(&m.mount_point) {
+                    tracing::debug!(mountpoint = %m.mount_point, "Ignoring mount point");
+                    return false;
+                }
+                if cfg.fs_types_exclude.is_match(&m.fs_type) {
+                    tracing::debug!(fstype = %m.fs_type, "Ignoring fs type");
+                    return false;
+                }
+                seen.insert((&m.device, &m.mount_point, &m.fs_type))
+            })
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    mounts.retain(|_| keep.next().unwrap_or(false));
+    mounts
+}
+
+/// What statfs tells us, already in bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FsStats {
+    pub size: f64,
+    pub free: f64,
+    pub avail: f64,
+    pub files: f64,
+    pub files_free: f64,
+}
+
+/// The statfs implementation; replaceable so tests can simulate a hung mount.
+pub type StatfsFn = Arc<dyn Fn(&Path) -> io::Result<FsStats> + Send + Sync>;
+
+/// statfs(2). Sizes use `f_bsize`, like upstream.
+pub fn statfs(path: &Path) -> io::Result<FsStats> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: statfs only writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c_path.as_ptr(), &mut buf) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let bsize = buf.f_bsize as f64;
+    Ok(FsStats {
+        size: buf.f_blocks as f64 * bsize,
+        free: buf.f_bfree as f64 * bsize,
+        avail: buf.f_bavail as f64 * bsize,
+        files: buf.f_files as f64,
+        files_free: buf.f_ffree as f64,
+    })
+}
+
+struct Request {
+    path: PathBuf,
+    mount_point: String,
+    reply: mpsc::Sender<io::Result<FsStats>>,
+}
+
+/// Mount points whose statfs has not returned yet. Shared with the workers, which clear an entry
+/// when the blocked call finally comes back.
+type StuckSet = Arc<Mutex<HashSet<String>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn worker_loop(rx: mpsc::Receiver<Request>, statfs: StatfsFn, stuck: StuckSet) {
+    // Ends when the collector drops the sender: after a timeout, or with the collector.
+    while let Ok(req) = rx.recv() {
+        let result = statfs(&req.path);
+        // Reply under the lock: the collector re-checks the reply channel under the same lock
+        // before marking a mount stuck, so a late answer is never mistaken for a hang.
+        let mut stuck = lock(&stuck);
+        if stuck.remove(&req.mount_point) {
+            tracing::info!(mountpoint = %req.mount_point, "Mount point has recovered, monitoring will resume");
+        }
+        let _ = req.reply.send(result);
+    }
+}
+
+enum StatOutcome {
+    Done(io::Result<FsStats>),
+    TimedOut,
+}
+
+pub struct FilesystemCollector {
+    cfg: NodeConfig,
+    statfs: StatfsFn,
+    /// The current worker's queue. Held for a whole collect, so a request never waits behind
+    /// another scrape's hung statfs (which would make a healthy mount look stuck).
+    worker: Mutex<Option<mpsc::Sender<Request>>>,
+    stuck: StuckSet,
+}
 
 impl FilesystemCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        FilesystemCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        Self::with_statfs(cfg, Arc::new(statfs))
+    }
+
+    /// Builds the collector with another statfs (fault injection in tests).
+    pub fn with_statfs(cfg: &NodeConfig, statfs: StatfsFn) -> Self {
+        FilesystemCollector {
+            cfg: cfg.clone(),
+            statfs,
+            worker: Mutex::new(None),
+            stuck: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn read_mount_table(&self) -> Result<String, CollectError> {
+        // /proc/1/mounts shows the host's mounts when we run in a container sharing the host's
+        // PID namespace; hidepid hides it, so fall back to our own view.
+        let primary = self.cfg.proc_path("1/mounts");
+        match std::fs::read_to_string(&primary) {
+            Ok(text) => Ok(text),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                tracing::debug!(err = %e, "Reading root mounts failed, falling back to self mounts");
+                crate::util::read_file(&self.cfg.proc_path("self/mounts"))
+            }
+            Err(e) => Err(CollectError::io(primary.display().to_string(), e)),
+        }
+    }
+
+    fn spawn_worker(&self) -> Result<mpsc::Sender<Request>, CollectError> {
+        let (tx, rx) = mpsc::channel();
+        let statfs = Arc::clone(&self.statfs);
+        let stuck = Arc::clone(&self.stuck);
+        std::thread::Builder::new()
+            .name("statfs".into())
+            .spawn(move || worker_loop(rx, statfs, stuck))
+            .map_err(|e| CollectError::io("spawning statfs worker", e))?;
+        Ok(tx)
+    }
+
+    fn stat_mount(
+        &self,
+        worker: &mut Option<mpsc::Sender<Request>>,
+        mount_point: &str,
+    ) -> Result<StatOutcome, CollectError> {
+        let (reply, reply_rx) = mpsc::channel();
+        let mut req = Request {
+            path: self.cfg.root_path(mount_point),
+            mount_point: mount_point.to_string(),
+            reply,
+        };
+        // A send fails only if the worker died (a panicking statfs); one fresh worker is enough.
+        for _ in 0..2 {
+            let tx = match worker {
+                Some(tx) => tx,
+                None => worker.insert(self.spawn_worker()?),
+            };
+            match tx.send(req) {
+                Ok(()) => break,
+                Err(mpsc::SendError(r)) => {
+                    req = r;
+                    *worker = None;
+                }
+            }
+        }
+        if worker.is_none() {
+            return Err(CollectError::Other("statfs worker keeps dying".into()));
+        }
+        match reply_rx.recv_timeout(self.cfg.filesystem.mount_timeout) {
+            Ok(result) => Ok(StatOutcome::Done(result)),
+            Err(RecvTimeoutError::Disconnected) => {
+                *worker = None;
+                Ok(StatOutcome::Done(Err(io::Error::other(
+                    "statfs worker died",
+                ))))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let mut stuck = lock(&self.stuck);
+                if let Ok(result) = reply_rx.try_recv() {
+                    return Ok(StatOutcome::Done(result));
+                }
+                stuck.insert(mount_point.to_string());
+                // The old worker exits once its statfs returns and it finds the queue closed.
+                *worker = None;
+                Ok(StatOutcome::TimedOut)
+            }
+        }
     }
 }
 
@@ -18,6 +290,399 @@ impl BlockingCollector for FilesystemCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let mounts = select_mounts(
+            parse_mounts(&self.read_mount_table()?)?,
+            &self.cfg.filesystem,
+        );
+
+        let mut size =
+            MetricFamily::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
+        let mut free = MetricFamily::gauge(
+            "node_filesystem_free_bytes",
+            "Filesystem free space in bytes.",
+        );
+        let mut avail = MetricFamily::gauge(
+            "node_filesystem_avail_bytes",
+            "Filesystem space available to non-root users in bytes.",
+        );
+        let mut files =
+            MetricFamily::gauge("node_filesystem_files", "Filesystem total file nodes.");
+        let mut files_free = MetricFamily::gauge(
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+        );
+        let mut readonly =
+            MetricFamily::gauge("node_filesystem_readonly", "Filesystem read-only status.");
+        let mut device_error = MetricFamily::gauge(
+            "node_filesystem_device_error",
+            "Whether an error occurred while getting statistics for the given device.",
+        );
+
+        let mut worker = lock(&self.worker);
+        for m in &mounts {
+            // Sorted by label name, the order upstream's client library writes them in.
+            let labels = [
+                ("device", m.device.as_str()),
+                ("fstype", m.fs_type.as_str()),
+                ("mountpoint", m.mount_point.as_str()),
+            ];
+            if lock(&self.stuck).contains(&m.mount_point) {
+                tracing::debug!(mountpoint = %m.mount_point, "Mount point is in an unresponsive state");
+                device_error.push(&labels, 1.0);
+                continue;
+            }
+            let stats = match self.stat_mount(&mut worker, &m.mount_point)? {
+                StatOutcome::Done(Ok(s)) => s,
+                StatOutcome::Done(Err(err)) => {
+                    tracing::debug!(mountpoint = %m.mount_point, %err, "Error on statfs() system call");
+                    device_error.push(&labels, 1.0);
+                    continue;
+                }
+                StatOutcome::TimedOut => {
+                    tracing::warn!(
+                        mountpoint = %m.mount_point,
+                        timeout = ?self.cfg.filesystem.mount_timeout,
+                        "Mount point timed out, it is being labeled as stuck and will not be monitored"
+                    );
+                    device_error.push(&labels, 1.0);
+                    continue;
+                }
+            };
+            device_error.push(&labels, 0.0);
+            size.push(&labels, stats.size);
+            free.push(&labels, stats.free);
+            avail.push(&labels, stats.avail);
+            files.push(&labels, stats.files);
+            files_free.push(&labels, stats.files_free);
+            readonly.push(&labels, if m.read_only() { 1.0 } else { 0.0 });
+        }
+        drop(worker);
+
+        Ok(vec![
+            size,
+            free,
+            avail,
+            files,
+            files_free,
+            readonly,
+            device_error,
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    // From this machine's /proc/1/mounts.
+    const MOUNTS: &str = "proc /proc proc rw,relatime 0 0
+sysfs /sys sysfs rw,relatime 0 0
+devtmpfs /dev devtmpfs rw,relatime,size=12334432k,nr_inodes=3083608,mode=755 0 0
+tmpfs /dev/shm tmpfs rw,relatime,size=24683656k 0 0
+/dev/vda / ext4 rw,relatime,discard,resv_strict,resuid=65534,resgid=65534 0 0
+tmpfs /dev/shm tmpfs rw,relatime,size=24683656k 0 0
+cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+";
+
+    fn default_fs() -> FilesystemConfig {
+        NodeConfig::default().filesystem
+    }
+
+    #[test]
+    fn parses_mount_table() {
+        let m = parse_mounts(MOUNTS).unwrap();
+        assert_eq!(m.len(), 8);
+        assert_eq!(
+            m[4],
+            MountEntry {
+                device: "/dev/vda".into(),
+                mount_point: "/".into(),
+                fs_type: "ext4".into(),
+                options: "rw,relatime,discard,resv_strict,resuid=65534,resgid=65534".into(),
+            }
+        );
+        assert!(!m[4].read_only());
+    }
+
+    #[test]
+    fn decodes_octal_escapes_in_mount_points() {
+        let m = parse_mounts(
+            "/dev/sdb1 /media/My\\040Disk vfat ro,nosuid 0 0\n\
+             host:/x /mnt/a\\011b\\012c\\134d nfs4 rw 0 0\n\
+             sshfs#u@h:/a\\040b /srv/fuse fuse.sshfs rw 0 0\n",
+        )
+        .unwrap();
+        assert_eq!(m[0].mount_point, "/media/My Disk");
+        assert!(m[0].read_only());
+        assert_eq!(m[1].mount_point, "/mnt/a\tb\nc\\d");
+        assert_eq!(
+            m[2].device, "sshfs#u@h:/a\\040b",
+            "device kept as upstream shows it"
+        );
+    }
+
+    #[test]
+    fn incomplete_escapes_are_kept_verbatim() {
+        assert_eq!(unescape_octal("/a\\04"), "/a\\04");
+        assert_eq!(unescape_octal("/a\\"), "/a\\");
+        assert_eq!(unescape_octal("/a\\089"), "/a\\089");
+        assert_eq!(unescape_octal("/a\\777"), "/a\\777", "out of byte range");
+        assert_eq!(unescape_octal("/é\\040ü"), "/é ü");
+        assert!(matches!(unescape_octal("/plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn malformed_mount_table_is_an_error() {
+        assert!(parse_mounts("").unwrap().is_empty());
+        assert!(parse_mounts("\n  \n").unwrap().is_empty());
+        let err = parse_mounts("/dev/vda / ext4 rw 0 0\n/dev/vdb /x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn excludes_and_dedupes_like_upstream() {
+        let kept = select_mounts(parse_mounts(MOUNTS).unwrap(), &default_fs());
+        let points: Vec<_> = kept.iter().map(|m| m.mount_point.as_str()).collect();
+        assert_eq!(points, ["/"]);
+
+        let table = "tmpfs /data tmpfs rw 0 0\n\
+                     tmpfs /data tmpfs ro 0 0\n\
+                     other /data tmpfs rw 0 0\n\
+                     tmpfs /run/user/1000 tmpfs rw 0 0\n\
+                     /dev/sr0 /cdrom iso9660 ro 0 0\n\
+                     /dev/sdb /var/lib/docker/overlay2/x ext4 rw 0 0\n\
+                     /dev/sdc /var/lib/docker ext4 rw 0 0\n";
+        let kept = select_mounts(parse_mounts(table).unwrap(), &default_fs());
+        let got: Vec<_> = kept
+            .iter()
+            .map(|m| {
+                (
+                    m.device.as_str(),
+                    m.mount_point.as_str(),
+                    m.options.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("tmpfs", "/data", "rw"),
+                ("other", "/data", "rw"),
+                ("/dev/sdc", "/var/lib/docker", "rw"),
+            ]
+        );
+    }
+
+    fn fixture(mounts: &str, timeout: Duration) -> (tempfile::TempDir, NodeConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::write(dir.path().join("proc/1/mounts"), mounts).unwrap();
+        let mut cfg = NodeConfig {
+            procfs: dir.path().join("proc"),
+            rootfs: "/".into(),
+            ..NodeConfig::default()
+        };
+        cfg.filesystem.mount_timeout = timeout;
+        (dir, cfg)
+    }
+
+    fn value(fams: &[MetricFamily], name: &str, mp: &str) -> Option<f64> {
+        fams.iter()
+            .find(|f| f.name == name)?
+            .samples
+            .iter()
+            .find(|s| s.labels[2].1 == mp)
+            .map(|s| s.value)
+    }
+
+    const STATS: FsStats = FsStats {
+        size: 1000.0,
+        free: 500.0,
+        avail: 400.0,
+        files: 10.0,
+        files_free: 5.0,
+    };
+
+    #[test]
+    fn real_statfs_on_this_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = statfs(dir.path()).unwrap();
+        assert!(
+            s.size > 0.0 && s.avail <= s.free && s.free <= s.size,
+            "{s:?}"
+        );
+        assert!(statfs(Path::new("/nonexistent/for/sure")).is_err());
+    }
+
+    #[test]
+    fn statfs_error_reports_device_error_without_sizes() {
+        let (_dir, cfg) = fixture(
+            "/dev/a /ok ext4 ro 0 0\n/dev/b /gone ext4 rw 0 0\n",
+            Duration::from_secs(5),
+        );
+        let f: StatfsFn = Arc::new(|p: &Path| {
+            if p.ends_with("gone") {
+                Err(io::Error::from_raw_os_error(libc::ENOENT))
+            } else {
+                Ok(STATS)
+            }
+        });
+        let fams = FilesystemCollector::with_statfs(&cfg, f).collect().unwrap();
+        assert_eq!(
+            value(&fams, "node_filesystem_device_error", "/ok"),
+            Some(0.0)
+        );
+        assert_eq!(value(&fams, "node_filesystem_readonly", "/ok"), Some(1.0));
+        assert_eq!(
+            value(&fams, "node_filesystem_avail_bytes", "/ok"),
+            Some(400.0)
+        );
+        assert_eq!(
+            value(&fams, "node_filesystem_device_error", "/gone"),
+            Some(1.0)
+        );
+        assert_eq!(value(&fams, "node_filesystem_size_bytes", "/gone"), None);
+        let labels: Vec<_> = fams[0].samples[0]
+            .labels
+            .iter()
+            .map(|l| l.0.as_ref())
+            .collect();
+        assert_eq!(labels, ["device", "fstype", "mountpoint"]);
+    }
+
+    #[test]
+    fn panicking_statfs_only_fails_its_mount() {
+        let (_dir, cfg) = fixture(
+            "/dev/a /boom ext4 rw 0 0\n/dev/b /ok ext4 rw 0 0\n",
+            Duration::from_secs(5),
+        );
+        let f: StatfsFn = Arc::new(|p: &Path| {
+            if p.ends_with("boom") {
+                panic!("injected");
+            }
+            Ok(STATS)
+        });
+        let c = FilesystemCollector::with_statfs(&cfg, f);
+        for _ in 0..2 {
+            let fams = c.collect().unwrap();
+            assert_eq!(
+                value(&fams, "node_filesystem_device_error", "/boom"),
+                Some(1.0)
+            );
+            assert_eq!(
+                value(&fams, "node_filesystem_size_bytes", "/ok"),
+                Some(1000.0)
+            );
+        }
+    }
+
+    #[test]
+    fn hung_mount_is_skipped_until_its_statfs_returns() {
+        let (_dir, cfg) = fixture(
+            "/dev/a /fast ext4 rw 0 0\nsrv:/x /slow nfs4 rw 0 0\n/dev/c /after ext4 rw 0 0\n",
+            Duration::from_millis(500),
+        );
+        let hung = Arc::new(AtomicBool::new(true));
+        let slow_calls = Arc::new(AtomicUsize::new(0));
+        let f: StatfsFn = {
+            let (hung, slow_calls) = (Arc::clone(&hung), Arc::clone(&slow_calls));
+            Arc::new(move |p: &Path| {
+                if p.ends_with("slow") {
+                    slow_calls.fetch_add(1, Ordering::SeqCst);
+                    while hung.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                Ok(STATS)
+            })
+        };
+        let c = FilesystemCollector::with_statfs(&cfg, f);
+
+        // First scrape waits one timeout for /slow, then carries on with a fresh worker.
+        let t = Instant::now();
+        let fams = c.collect().unwrap();
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert_eq!(
+            value(&fams, "node_filesystem_device_error", "/slow"),
+            Some(1.0)
+        );
+        assert_eq!(value(&fams, "node_filesystem_size_bytes", "/slow"), None);
+        assert_eq!(
+            value(&fams, "node_filesystem_size_bytes", "/fast"),
+            Some(1000.0)
+        );
+        assert_eq!(
+            value(&fams, "node_filesystem_size_bytes", "/after"),
+            Some(1000.0)
+        );
+
+        // While it hangs, /slow is skipped without another statfs and without waiting.
+        let t = Instant::now();
+        let fams = c.collect().unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            value(&fams, "node_filesystem_device_error", "/slow"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&fams, "node_filesystem_size_bytes", "/after"),
+            Some(1000.0)
+        );
+        assert_eq!(slow_calls.load(Ordering::SeqCst), 1);
+
+        // Once the blocked call returns, the mount is retried and reported again.
+        hung.store(false, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lock(&c.stuck).contains("/slow") {
+            assert!(Instant::now() < deadline, "mount never recovered");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let fams = c.collect().unwrap();
+        assert_eq!(
+            value(&fams, "node_filesystem_device_error", "/slow"),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&fams, "node_filesystem_size_bytes", "/slow"),
+            Some(1000.0)
+        );
+        assert_eq!(slow_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn falls_back_to_self_mounts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/self")).unwrap();
+        std::fs::write(
+            dir.path().join("proc/self/mounts"),
+            "/dev/a /x ext4 rw 0 0\n",
+        )
+        .unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().join("proc"),
+            ..NodeConfig::default()
+        };
+        let c = FilesystemCollector::with_statfs(&cfg, Arc::new(|_: &Path| Ok(STATS)));
+        let fams = c.collect().unwrap();
+        assert_eq!(value(&fams, "node_filesystem_files", "/x"), Some(10.0));
+
+        let empty = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig {
+            procfs: empty.path().to_path_buf(),
+            ..NodeConfig::default()
+        };
+        assert!(matches!(
+            FilesystemCollector::new(&cfg).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
     }
 }

@@ -3,9 +3,8 @@
 //! `COLLECTORS` lists every collector with whether it is on by default; the binary turns it into
 //! `--collector.<name>` / `--no-collector.<name>` flags.
 
-use std::sync::Arc;
 
-use exporter_core::{blocking, Collector};
+use exporter_core::{blocking, AnyCollector};
 
 use crate::config::NodeConfig;
 
@@ -45,7 +44,7 @@ pub struct CollectorSpec {
     pub name: &'static str,
     pub default_enabled: bool,
     pub help: &'static str,
-    pub build: fn(&NodeConfig) -> Arc<dyn Collector>,
+    pub build: fn(&NodeConfig) -> AnyCollector,
 }
 
 macro_rules! spec {

@@ -1,15 +1,85 @@
-//! PLACEHOLDER: to be replaced by the real `netdev` collector.
+//! `node_network_{receive,transmit}_*_total{device}` from /proc/net/dev.
+//!
+//! Upstream 1.5 reads these over rtnetlink by default and folds the detailed counters back into
+//! the /proc/net/dev columns (its "legacy" names). The kernel does the same folding when it prints
+//! /proc/net/dev, so the 16 columns are equal; the one netlink counter /proc/net/dev lacks,
+//! `rx_nohandler`, comes from sysfs (`statistics/rx_nohandler`) so the family set is the same.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
 
-use crate::config::NodeConfig;
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-pub struct NetdevCollector;
+use crate::config::{DeviceFilter, NodeConfig};
+use crate::util::{read_attr, read_file};
+
+/// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
+const COLUMNS: [&str; 16] = [
+    "receive_bytes",
+    "receive_packets",
+    "receive_errs",
+    "receive_drop",
+    "receive_fifo",
+    "receive_frame",
+    "receive_compressed",
+    "receive_multicast",
+    "transmit_bytes",
+    "transmit_packets",
+    "transmit_errs",
+    "transmit_drop",
+    "transmit_fifo",
+    "transmit_colls",
+    "transmit_carrier",
+    "transmit_compressed",
+];
+
+pub struct NetdevCollector {
+    path: PathBuf,
+    class_net: PathBuf,
+    filter: DeviceFilter,
+}
 
 impl NetdevCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        NetdevCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        NetdevCollector {
+            path: cfg.proc_path("net/dev"),
+            class_net: cfg.sys_path("class/net"),
+            filter: cfg.netdev.clone(),
+        }
     }
+}
+
+/// One device's line of /proc/net/dev.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetDevLine<'a> {
+    pub device: &'a str,
+    pub values: [u64; 16],
+}
+
+/// Parses /proc/net/dev: two header lines, then `  eth0: <8 receive> <8 transmit>` per device.
+/// The name ends at the last ':' because old kernels print `eth0:123` with no space.
+pub fn parse_netdev(text: &str) -> Result<Vec<NetDevLine<'_>>, CollectError> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(2) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (name, rest) = line
+            .rsplit_once(':')
+            .ok_or_else(|| CollectError::Parse(format!("net/dev: no ':' in {line:?}")))?;
+        let device = name.trim();
+        let mut values = [0u64; 16];
+        let mut fields = rest.split_whitespace();
+        for (slot, stem) in values.iter_mut().zip(COLUMNS) {
+            let raw = fields
+                .next()
+                .ok_or_else(|| CollectError::Parse(format!("net/dev: {device}: missing {stem}")))?;
+            *slot = raw.parse().map_err(|_| {
+                CollectError::Parse(format!("net/dev: {device}: invalid {stem}: {raw:?}"))
+            })?;
+        }
+        out.push(NetDevLine { device, values });
+    }
+    Ok(out)
 }
 
 impl BlockingCollector for NetdevCollector {
@@ -18,6 +88,131 @@ impl BlockingCollector for NetdevCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let text = read_file(&self.path)?;
+        let lines = parse_netdev(&text)?;
+
+        let mut families: Vec<MetricFamily> = COLUMNS
+            .iter()
+            .map(|stem| {
+                MetricFamily::counter(
+                    format!("node_network_{stem}_total"),
+                    format!("Network device statistic {stem}."),
+                )
+            })
+            .collect();
+        let mut nohandler = MetricFamily::counter(
+            "node_network_receive_nohandler_total",
+            "Network device statistic receive_nohandler.",
+        );
+
+        let mut attr = PathBuf::new();
+        for dev in lines.iter().filter(|d| !self.filter.ignored(d.device)) {
+            for (fam, v) in families.iter_mut().zip(dev.values) {
+                fam.push(&[("device", dev.device)], v as f64);
+            }
+            attr.clone_from(&self.class_net);
+            attr.push(dev.device);
+            attr.push("statistics/rx_nohandler");
+            if let Some(v) = read_attr(&attr).and_then(|s| s.parse::<u64>().ok()) {
+                nohandler.push(&[("device", dev.device)], v as f64);
+            }
+        }
+        families.push(nohandler);
+        Ok(families)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:   62948      63    0    0    0     0          0         0    62948      63    0    0    0     0       0          0
+  ifb0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+  eth0: 115678237    4277    1    2    3     4          5         6   206497    2387    7    8    9    10      11         12
+";
+
+    #[test]
+    fn parses_all_columns() {
+        let lines = parse_netdev(SAMPLE).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].device, "lo");
+        assert_eq!(lines[2].device, "eth0");
+        assert_eq!(
+            lines[2].values,
+            [115678237, 4277, 1, 2, 3, 4, 5, 6, 206497, 2387, 7, 8, 9, 10, 11, 12]
+        );
+    }
+
+    #[test]
+    fn old_kernel_format_without_space_after_colon() {
+        let text = "h1\nh2\n  eth0:1234 5 0 0 0 0 0 0 99 3 0 0 0 0 0 0\n";
+        let lines = parse_netdev(text).unwrap();
+        assert_eq!(lines[0].device, "eth0");
+        assert_eq!(lines[0].values[0], 1234);
+        assert_eq!(lines[0].values[8], 99);
+    }
+
+    #[test]
+    fn headers_only_or_empty_is_no_devices() {
+        assert!(parse_netdev("").unwrap().is_empty());
+        assert!(parse_netdev("a\nb\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        assert!(parse_netdev("h1\nh2\n  eth0: 1 2 3\n").is_err());
+        assert!(parse_netdev("h1\nh2\n  eth0 1 2 3\n").is_err());
+        assert!(parse_netdev("h1\nh2\n  eth0: 1 2 3 4 5 6 7 x 9 10 11 12 13 14 15 16\n").is_err());
+        assert!(parse_netdev("h1\nh2\n  eth0: -1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n").is_err());
+    }
+
+    #[test]
+    fn collect_filters_devices_and_reads_nohandler() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_net = dir.path().join("proc/net");
+        std::fs::create_dir_all(&proc_net).unwrap();
+        std::fs::write(proc_net.join("dev"), SAMPLE).unwrap();
+        let stats = dir.path().join("sys/class/net/eth0/statistics");
+        std::fs::create_dir_all(&stats).unwrap();
+        std::fs::write(stats.join("rx_nohandler"), "7\n").unwrap();
+
+        let cfg = NodeConfig {
+            procfs: dir.path().join("proc"),
+            sysfs: dir.path().join("sys"),
+            netdev: DeviceFilter {
+                include: None,
+                exclude: Some(regex::Regex::new("^lo$").unwrap()),
+            },
+            ..NodeConfig::default()
+        };
+        let fams = NetdevCollector::new(&cfg).collect().unwrap();
+        assert_eq!(fams.len(), 17);
+        let bytes = &fams[0];
+        assert_eq!(bytes.name, "node_network_receive_bytes_total");
+        let devs: Vec<_> = bytes
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_str())
+            .collect();
+        assert_eq!(devs, ["ifb0", "eth0"]);
+        let nh = fams.last().unwrap();
+        assert_eq!(nh.name, "node_network_receive_nohandler_total");
+        assert_eq!(nh.samples.len(), 1);
+        assert_eq!(nh.samples[0].value, 7.0);
+    }
+
+    #[test]
+    fn missing_file_is_not_available() {
+        let cfg = NodeConfig {
+            procfs: "/nonexistent".into(),
+            ..NodeConfig::default()
+        };
+        assert!(matches!(
+            NetdevCollector::new(&cfg).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
     }
 }

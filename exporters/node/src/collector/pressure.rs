@@ -1,15 +1,82 @@
-//! PLACEHOLDER: to be replaced by the real `pressure` collector.
+//! Pressure stall information (PSI) from /proc/pressure/{cpu,io,memory}, as the cumulative stall
+//! times: `node_pressure_<resource>_waiting_seconds_total` ("some" line) and, for io and memory,
+//! `node_pressure_<resource>_stalled_seconds_total` ("full" line).
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
 
-pub struct PressureCollector;
+pub struct PressureCollector {
+    cpu: PathBuf,
+    io: PathBuf,
+    memory: PathBuf,
+}
 
 impl PressureCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        PressureCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        PressureCollector {
+            cpu: cfg.proc_path("pressure/cpu"),
+            io: cfg.proc_path("pressure/io"),
+            memory: cfg.proc_path("pressure/memory"),
+        }
     }
+}
+
+/// The `total=` stall times (microseconds) of one PSI file. A line absent from the file is None:
+/// kernels before 5.13 have no "full" line for cpu.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct PsiTotals {
+    pub some: Option<u64>,
+    pub full: Option<u64>,
+}
+
+/// Parses a PSI file:
+/// `some avg10=0.65 avg60=1.35 avg300=1.57 total=10818772` (and a `full ...` line).
+/// Lines with another prefix are ignored, as upstream does; a some/full line without a valid
+/// `total=` is an error.
+pub fn parse_psi(text: &str) -> Result<PsiTotals, CollectError> {
+    let mut out = PsiTotals::default();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let slot = match fields.next() {
+            Some("some") => &mut out.some,
+            Some("full") => &mut out.full,
+            _ => continue,
+        };
+        let total = fields
+            .find_map(|f| f.strip_prefix("total="))
+            .ok_or_else(|| CollectError::Parse(format!("no total in PSI line {line:?}")))?;
+        let total = total
+            .parse()
+            .map_err(|_| CollectError::Parse(format!("invalid PSI total {total:?}")))?;
+        *slot = Some(total);
+    }
+    Ok(out)
+}
+
+/// Microseconds to seconds, with upstream's two divisions: a single division by 1e6 rounds some
+/// values differently in the last bit (2934547 µs gives 2.9345470000000002 upstream).
+fn micros_to_seconds(us: u64) -> f64 {
+    us as f64 / 1000.0 / 1000.0
+}
+
+/// Reads one PSI file. PSI compiled in but disabled at boot (`psi=0`) makes reads fail with
+/// EOPNOTSUPP: that is "not available" too, not a failure.
+fn read_psi(path: &std::path::Path) -> Result<PsiTotals, CollectError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_psi(&text),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Err(CollectError::NotAvailable(
+            format!("{}: PSI disabled (psi=0)", path.display()),
+        )),
+        Err(e) => Err(CollectError::io(path.display().to_string(), e)),
+    }
+}
+
+fn required(v: Option<u64>, what: &str) -> Result<f64, CollectError> {
+    v.map(micros_to_seconds)
+        .ok_or_else(|| CollectError::Parse(format!("PSI {what} line missing")))
 }
 
 impl BlockingCollector for PressureCollector {
@@ -18,6 +85,123 @@ impl BlockingCollector for PressureCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let cpu = read_psi(&self.cpu)?;
+        let io = read_psi(&self.io)?;
+        let memory = read_psi(&self.memory)?;
+        let counter =
+            |name: &str, help: &str, v: f64| MetricFamily::counter(name, help).with(&[], v);
+        Ok(vec![
+            counter(
+                "node_pressure_cpu_waiting_seconds_total",
+                "Total time in seconds that processes have waited for CPU time",
+                required(cpu.some, "cpu some")?,
+            ),
+            counter(
+                "node_pressure_io_waiting_seconds_total",
+                "Total time in seconds that processes have waited due to IO congestion",
+                required(io.some, "io some")?,
+            ),
+            counter(
+                "node_pressure_io_stalled_seconds_total",
+                "Total time in seconds no process could make progress due to IO congestion",
+                required(io.full, "io full")?,
+            ),
+            counter(
+                "node_pressure_memory_waiting_seconds_total",
+                "Total time in seconds that processes have waited for memory",
+                required(memory.some, "memory some")?,
+            ),
+            counter(
+                "node_pressure_memory_stalled_seconds_total",
+                "Total time in seconds no process could make progress due to memory congestion",
+                required(memory.full, "memory full")?,
+            ),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IO: &str = "some avg10=8.73 avg60=6.26 avg300=2.01 total=9307764
+full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
+";
+
+    #[test]
+    fn parses_some_and_full() {
+        assert_eq!(
+            parse_psi(IO).unwrap(),
+            PsiTotals {
+                some: Some(9307764),
+                full: Some(8938718)
+            }
+        );
+        // Kernels before 5.13 have no "full" line in the cpu file.
+        assert_eq!(
+            parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n").unwrap(),
+            PsiTotals {
+                some: Some(42),
+                full: None
+            }
+        );
+    }
+
+    #[test]
+    fn seconds_match_upstream_rounding() {
+        assert_eq!(micros_to_seconds(2934547), 2.9345470000000002);
+        assert_eq!(micros_to_seconds(3948241), 3.948241);
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        assert!(parse_psi("some avg10=0.00 avg60=0.00\n").is_err());
+        assert!(parse_psi("some avg10=0.00 total=abc\n").is_err());
+        assert!(parse_psi("full total=-1\n").is_err());
+        // Unknown prefixes are skipped.
+        assert_eq!(parse_psi("junk\n\n").unwrap(), PsiTotals::default());
+    }
+
+    #[test]
+    fn collects_from_a_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pressure");
+        std::fs::create_dir_all(&p).unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().into(),
+            ..NodeConfig::default()
+        };
+        let c = PressureCollector::new(&cfg);
+        std::fs::write(
+            p.join("cpu"),
+            "some avg10=0.65 avg60=1.35 avg300=1.57 total=3948241\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("io"), "some avg10=0 avg60=0 avg300=0 total=3076346\nfull avg10=0 avg60=0 avg300=0 total=2934547\n").unwrap();
+        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+
+        std::fs::write(p.join("memory"), "some avg10=0 avg60=0 avg300=0 total=0\n").unwrap();
+        assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
+
+        std::fs::write(
+            p.join("memory"),
+            "some avg10=0 avg60=0 avg300=0 total=0\nfull avg10=0 avg60=0 avg300=0 total=0\n",
+        )
+        .unwrap();
+        let fams = c.collect().unwrap();
+        let values: Vec<_> = fams
+            .iter()
+            .map(|f| (f.name.as_str(), f.samples[0].value))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("node_pressure_cpu_waiting_seconds_total", 3.948241),
+                ("node_pressure_io_waiting_seconds_total", 3.076346),
+                ("node_pressure_io_stalled_seconds_total", 2.9345470000000002),
+                ("node_pressure_memory_waiting_seconds_total", 0.0),
+                ("node_pressure_memory_stalled_seconds_total", 0.0),
+            ]
+        );
     }
 }

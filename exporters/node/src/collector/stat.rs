@@ -1,15 +1,55 @@
-//! PLACEHOLDER: to be replaced by the real `stat` collector.
+//! Kernel activity counters from /proc/stat: boot time, context switches, forks, interrupts and
+//! the number of running/blocked processes. Per-CPU times belong to the `cpu` collector.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::{parse_field, read_file};
 
-pub struct StatCollector;
+pub struct StatCollector {
+    path: PathBuf,
+}
 
 impl StatCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        StatCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        StatCollector {
+            path: cfg.proc_path("stat"),
+        }
     }
+}
+
+/// The non-CPU lines of /proc/stat. Lines missing from the file stay 0, as upstream reports them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct KernelStat {
+    pub boot_time: f64,
+    pub context_switches: f64,
+    pub forks: f64,
+    pub interrupts: f64,
+    pub procs_running: f64,
+    pub procs_blocked: f64,
+}
+
+/// Parses /proc/stat, reading only the lines this collector exports (`intr` is its total, the
+/// first number; the per-IRQ counts that follow are skipped).
+pub fn parse_stat(text: &str) -> Result<KernelStat, CollectError> {
+    let mut st = KernelStat::default();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(key) = fields.next() else { continue };
+        let slot = match key {
+            "btime" => &mut st.boot_time,
+            "ctxt" => &mut st.context_switches,
+            "processes" => &mut st.forks,
+            "intr" => &mut st.interrupts,
+            "procs_running" => &mut st.procs_running,
+            "procs_blocked" => &mut st.procs_blocked,
+            _ => continue,
+        };
+        *slot = parse_field(fields.next(), key)?;
+    }
+    Ok(st)
 }
 
 impl BlockingCollector for StatCollector {
@@ -18,6 +58,109 @@ impl BlockingCollector for StatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let st = parse_stat(&read_file(&self.path)?)?;
+        Ok(vec![
+            MetricFamily::counter("node_intr_total", "Total number of interrupts serviced.")
+                .with(&[], st.interrupts),
+            MetricFamily::counter(
+                "node_context_switches_total",
+                "Total number of context switches.",
+            )
+            .with(&[], st.context_switches),
+            MetricFamily::counter("node_forks_total", "Total number of forks.").with(&[], st.forks),
+            MetricFamily::gauge("node_boot_time_seconds", "Node boot time, in unixtime.")
+                .with(&[], st.boot_time),
+            MetricFamily::gauge(
+                "node_procs_running",
+                "Number of processes in runnable state.",
+            )
+            .with(&[], st.procs_running),
+            MetricFamily::gauge(
+                "node_procs_blocked",
+                "Number of processes blocked waiting for I/O to complete.",
+            )
+            .with(&[], st.procs_blocked),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
+cpu0 6227 0 1827 41123 76 0 30 59 0 0
+cpu1 7751 0 2836 37609 939 0 115 76 0 0
+intr 246228 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 1 9 0 0 0 0 98 64 0 20 1 70318
+ctxt 402506
+btime 1795613456
+processes 7417
+procs_running 2
+procs_blocked 0
+softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
+";
+
+    #[test]
+    fn parses_this_machines_stat() {
+        let st = parse_stat(SAMPLE).unwrap();
+        assert_eq!(
+            st,
+            KernelStat {
+                boot_time: 1795613456.0,
+                context_switches: 402506.0,
+                forks: 7417.0,
+                interrupts: 246228.0,
+                procs_running: 2.0,
+                procs_blocked: 0.0,
+            }
+        );
+    }
+
+    #[test]
+    fn missing_lines_stay_zero() {
+        // Old kernels (< 2.6.23) had no procs_running/procs_blocked lines.
+        let st = parse_stat("cpu  1 2 3 4\nintr 5\nctxt 6\nbtime 7\nprocesses 8\n").unwrap();
+        assert_eq!(st.interrupts, 5.0);
+        assert_eq!(st.procs_running, 0.0);
+        assert_eq!(parse_stat("").unwrap(), KernelStat::default());
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        assert!(parse_stat("ctxt\n").is_err());
+        assert!(parse_stat("btime abc\n").is_err());
+        assert!(parse_stat("intr -\n").is_err());
+    }
+
+    #[test]
+    fn collects_from_a_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stat"), SAMPLE).unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().into(),
+            ..NodeConfig::default()
+        };
+        let fams = StatCollector::new(&cfg).collect().unwrap();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_intr_total",
+                "node_context_switches_total",
+                "node_forks_total",
+                "node_boot_time_seconds",
+                "node_procs_running",
+                "node_procs_blocked"
+            ]
+        );
+
+        let missing = NodeConfig {
+            procfs: dir.path().join("nope"),
+            ..NodeConfig::default()
+        };
+        assert!(matches!(
+            StatCollector::new(&missing).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
     }
 }

@@ -1,15 +1,52 @@
-//! PLACEHOLDER: to be replaced by the real `vmstat` collector.
+//! `node_vmstat_<field>` (untyped) for the /proc/vmstat fields matching `--collector.vmstat.fields`.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use std::path::PathBuf;
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
 
 use crate::config::NodeConfig;
+use crate::util::read_file;
 
-pub struct VmstatCollector;
+pub struct VmstatCollector {
+    path: PathBuf,
+    fields: Regex,
+}
 
 impl VmstatCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
-        VmstatCollector
+    pub fn new(cfg: &NodeConfig) -> Self {
+        VmstatCollector {
+            path: cfg.proc_path("vmstat"),
+            fields: cfg.vmstat_fields.clone(),
+        }
     }
+}
+
+/// Parses /proc/vmstat (`name value` lines), keeping the fields `keep` matches, in file order.
+/// Like upstream, any unparsable value fails the scrape, selected or not: a malformed file is
+/// not trusted piecemeal.
+pub fn parse_vmstat<'a>(text: &'a str, keep: &Regex) -> Result<Vec<(&'a str, f64)>, CollectError> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(name) = parts.next() else { continue };
+        let raw = parts
+            .next()
+            .ok_or_else(|| CollectError::Parse(format!("invalid line in vmstat: {line:?}")))?;
+        let value: f64 = raw
+            .parse()
+            .map_err(|_| CollectError::Parse(format!("invalid value for {name}: {raw:?}")))?;
+        if keep.is_match(name) {
+            out.push((name, value));
+        }
+    }
+    Ok(out)
+}
+
+/// A vmstat field name is used as a metric-name part; the kernel only uses `[a-z0-9_]`, but an
+/// unexpected character must not corrupt the exposition.
+fn valid_name_part(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl BlockingCollector for VmstatCollector {
@@ -18,6 +55,80 @@ impl BlockingCollector for VmstatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        Err(CollectError::NotAvailable("not implemented yet".into()))
+        let text = read_file(&self.path)?;
+        Ok(parse_vmstat(&text, &self.fields)?
+            .into_iter()
+            .filter(|(name, _)| valid_name_part(name))
+            .map(|(name, value)| {
+                MetricFamily::untyped(
+                    format!("node_vmstat_{name}"),
+                    format!("/proc/vmstat information field {name}."),
+                )
+                .with(&[], value)
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_VMSTAT_FIELDS;
+
+    const SAMPLE: &str = "nr_free_pages 1208361
+nr_zone_inactive_anon 3059
+pgpgin 751961
+pgpgout 593088
+pswpin 0
+pswpout 0
+pgfault 983598
+pgmajfault 659
+pgrefill 0
+oom_kill 0
+thp_fault_alloc 0
+";
+
+    #[test]
+    fn keeps_default_fields() {
+        let re = Regex::new(DEFAULT_VMSTAT_FIELDS).unwrap();
+        let got = parse_vmstat(SAMPLE, &re).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("pgpgin", 751961.0),
+                ("pgpgout", 593088.0),
+                ("pswpin", 0.0),
+                ("pswpout", 0.0),
+                ("pgfault", 983598.0),
+                ("pgmajfault", 659.0),
+                ("oom_kill", 0.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_or_garbage_is_an_error() {
+        let all = Regex::new(".*").unwrap();
+        assert!(parse_vmstat("pgfault\n", &all).is_err());
+        assert!(parse_vmstat("pgfault x\n", &all).is_err());
+        // Upstream parses the value before filtering.
+        let none = Regex::new("^$").unwrap();
+        assert!(parse_vmstat("nr_free_pages x\n", &none).is_err());
+        assert_eq!(parse_vmstat("\n\n", &all).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn collects_from_a_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vmstat"), SAMPLE).unwrap();
+        let cfg = NodeConfig {
+            procfs: dir.path().into(),
+            ..NodeConfig::default()
+        };
+        let fams = VmstatCollector::new(&cfg).collect().unwrap();
+        assert_eq!(fams.len(), 7);
+        assert_eq!(fams[0].name, "node_vmstat_pgpgin");
+        assert_eq!(fams[0].help, "/proc/vmstat information field pgpgin.");
+        assert_eq!(fams[0].kind, exporter_core::MetricType::Untyped);
     }
 }
