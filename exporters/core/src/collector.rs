@@ -6,7 +6,9 @@
 //! A collector that errors, panics or overruns the deadline reports success 0; the scrape goes on.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,48 +56,59 @@ pub trait Collector: Send + Sync + 'static {
     fn collect(&self) -> BoxFuture<'_, CollectResult>;
 }
 
-/// A collector that does blocking work (reading /proc and /sys). It runs on the blocking pool so a
-/// slow file system cannot stall the server's event loop.
+/// A collector that does blocking work (reading /proc and /sys). Blocking collectors run on a few
+/// pool threads ("lanes") that take the next collector from a shared queue: two thread hand-offs
+/// per scrape instead of one per collector, while a hung collector still stalls only its lane.
 pub trait BlockingCollector: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn collect(&self) -> CollectResult;
 }
 
-/// Adapts a [`BlockingCollector`] to [`Collector`] by running it on tokio's blocking pool.
-pub struct Blocking<C>(pub Arc<C>);
+/// A collector as registered with an exporter.
+#[derive(Clone)]
+pub enum AnyCollector {
+    Async(Arc<dyn Collector>),
+    Blocking(Arc<dyn BlockingCollector>),
+}
 
-impl<C: BlockingCollector> Collector for Blocking<C> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-
-    fn collect(&self) -> BoxFuture<'_, CollectResult> {
-        let inner = Arc::clone(&self.0);
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || inner.collect())
-                .await
-                .unwrap_or_else(|e| Err(join_error(e)))
-        })
+impl AnyCollector {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyCollector::Async(c) => c.name(),
+            AnyCollector::Blocking(c) => c.name(),
+        }
     }
 }
 
-/// Boxes a blocking collector for a collector table.
-pub fn blocking<C: BlockingCollector>(c: C) -> Arc<dyn Collector> {
-    Arc::new(Blocking(Arc::new(c)))
+/// Registers a blocking collector.
+pub fn blocking<C: BlockingCollector>(c: C) -> AnyCollector {
+    AnyCollector::Blocking(Arc::new(c))
+}
+
+/// Registers an asynchronous collector.
+pub fn asynchronous<C: Collector>(c: C) -> AnyCollector {
+    AnyCollector::Async(Arc::new(c))
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> CollectError {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    CollectError::Other(format!("collector panicked: {msg}"))
 }
 
 fn join_error(e: tokio::task::JoinError) -> CollectError {
     if e.is_panic() {
-        let payload = e.into_panic();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        CollectError::Other(format!("collector panicked: {msg}"))
+        panic_message(e.into_panic())
     } else {
         CollectError::Other("collector task cancelled".into())
     }
+}
+
+fn timeout_error(deadline: Duration) -> CollectError {
+    CollectError::Other(format!("timed out after {:.3}s", deadline.as_secs_f64()))
 }
 
 /// The outcome of one collector in one scrape.
@@ -106,44 +119,98 @@ pub struct CollectorOutcome {
     pub result: CollectResult,
 }
 
-/// Runs every collector concurrently, each bounded by `deadline`. Panics are caught (each
-/// collector runs in its own task) and reported as errors; overruns as timeouts.
+/// Upper bound on blocking lanes: enough to overlap slow sysfs reads, few enough to keep thread
+/// hand-offs (the dominant cost of a cheap collector) low.
+const MAX_BLOCKING_LANES: usize = 4;
+
+/// Runs every collector concurrently, all bounded by `deadline`. Panics are caught and reported as
+/// errors; collectors that have not finished by the deadline as timeouts. Outcomes come back in
+/// the order of `collectors`.
 pub async fn run_collectors(
-    collectors: &[Arc<dyn Collector>],
+    collectors: &[AnyCollector],
     deadline: Duration,
 ) -> Vec<CollectorOutcome> {
-    let handles: Vec<_> = collectors
+    let until = tokio::time::Instant::now() + deadline;
+    let mut slots: Vec<Option<(Duration, CollectResult)>> =
+        collectors.iter().map(|_| None).collect();
+
+    let async_tasks: Vec<_> = collectors
         .iter()
-        .map(|c| {
-            let c = Arc::clone(c);
-            let name = c.name();
-            let handle = tokio::spawn(async move {
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            AnyCollector::Async(c) => Some((i, Arc::clone(c))),
+            AnyCollector::Blocking(_) => None,
+        })
+        .map(|(i, c)| {
+            let task = tokio::spawn(async move {
                 let start = Instant::now();
-                let result = match tokio::time::timeout(deadline, c.collect()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(CollectError::Other(format!(
-                        "timed out after {:.3}s",
-                        deadline.as_secs_f64()
-                    ))),
-                };
+                let result = tokio::time::timeout_at(until, c.collect())
+                    .await
+                    .unwrap_or_else(|_| Err(timeout_error(deadline)));
                 (start.elapsed(), result)
             });
-            (name, handle)
+            (i, task)
         })
         .collect();
 
-    let mut outcomes = Vec::with_capacity(handles.len());
-    for (name, handle) in handles {
-        let (duration, result) = handle
-            .await
-            .unwrap_or_else(|e| (Duration::ZERO, Err(join_error(e))));
-        outcomes.push(CollectorOutcome {
-            name,
-            duration,
-            result,
-        });
+    let queue: Arc<[(usize, Arc<dyn BlockingCollector>)]> = collectors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            AnyCollector::Blocking(c) => Some((i, Arc::clone(c))),
+            AnyCollector::Async(_) => None,
+        })
+        .collect();
+    if !queue.is_empty() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let next = Arc::new(AtomicUsize::new(0));
+        let lanes = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, MAX_BLOCKING_LANES)
+            .min(queue.len());
+        for _ in 0..lanes {
+            let (queue, next, tx) = (Arc::clone(&queue), Arc::clone(&next), tx.clone());
+            tokio::task::spawn_blocking(move || {
+                // Stop taking work once the scrape has given up on us (receiver dropped).
+                while !tx.is_closed() {
+                    let Some((slot, c)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let start = Instant::now();
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| c.collect()))
+                        .unwrap_or_else(|p| Err(panic_message(p)));
+                    let _ = tx.send((*slot, start.elapsed(), result));
+                }
+            });
+        }
+        drop(tx);
+        let _ = tokio::time::timeout_at(until, async {
+            while let Some((slot, duration, result)) = rx.recv().await {
+                slots[slot] = Some((duration, result));
+            }
+        })
+        .await;
     }
-    outcomes
+
+    for (i, task) in async_tasks {
+        slots[i] = Some(
+            task.await
+                .unwrap_or_else(|e| (Duration::ZERO, Err(join_error(e)))),
+        );
+    }
+
+    collectors
+        .iter()
+        .zip(slots)
+        .map(|(c, slot)| {
+            let (duration, result) = slot.unwrap_or((deadline, Err(timeout_error(deadline))));
+            CollectorOutcome {
+                name: c.name(),
+                duration,
+                result,
+            }
+        })
+        .collect()
 }
 
 /// Turns outcomes into the collected families plus the per-collector success/duration families.
@@ -205,7 +272,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn failing_panicking_and_slow_collectors_only_lose_their_own_metrics() {
-        let collectors = vec![
+        let collectors = [
             blocking(Fixed("ok", 0)),
             blocking(Fixed("err", 1)),
             blocking(Fixed("panic", 2)),

@@ -1,9 +1,8 @@
 //! An exporter: a namespace and its collectors, gathered into one exposition per scrape.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::collector::{outcomes_to_families, run_collectors, Collector};
+use crate::collector::{outcomes_to_families, run_collectors, AnyCollector};
 use crate::encode::encode_text;
 use crate::metric::{merge_and_sort, MetricFamily};
 use crate::process::process_metrics;
@@ -21,14 +20,14 @@ pub fn version_text(program: &str) -> String {
 
 pub struct Exporter {
     namespace: &'static str,
-    collectors: Vec<Arc<dyn Collector>>,
+    collectors: Vec<AnyCollector>,
     exporter_metrics: bool,
 }
 
 impl Exporter {
     /// `namespace` prefixes the self-metrics: `<ns>_scrape_collector_success`,
     /// `<ns>_exporter_build_info`.
-    pub fn new(namespace: &'static str, collectors: Vec<Arc<dyn Collector>>) -> Self {
+    pub fn new(namespace: &'static str, collectors: Vec<AnyCollector>) -> Self {
         Exporter {
             namespace,
             collectors,

@@ -10,7 +10,8 @@ pub mod encode;
 pub mod metric;
 
 pub use collector::{
-    blocking, BlockingCollector, BoxFuture, CollectError, CollectResult, Collector,
+    asynchronous, blocking, AnyCollector, BlockingCollector, BoxFuture, CollectError,
+    CollectResult, Collector,
 };
 pub use metric::{Label, MetricFamily, MetricType, Sample};
 pub mod exporter;

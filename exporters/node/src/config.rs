@@ -12,6 +12,8 @@ pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
 pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str =
     r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+/// Debian's build leaves the loopback device out of netdev.
+pub const DEFAULT_NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
 pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 pub const DEFAULT_VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
@@ -68,7 +70,10 @@ impl Default for NodeConfig {
                 fs_types_exclude: re(DEFAULT_FS_TYPES_EXCLUDE),
                 mount_timeout: Duration::from_secs(5),
             },
-            netdev: DeviceFilter::default(),
+            netdev: DeviceFilter {
+                include: None,
+                exclude: Some(re(DEFAULT_NETDEV_DEVICE_EXCLUDE)),
+            },
             netclass_ignored_devices: Some(re("^$")),
             diskstats_device_exclude: Some(re(DEFAULT_DISKSTATS_DEVICE_EXCLUDE)),
             netstat_fields: re(DEFAULT_NETSTAT_FIELDS),

@@ -66,9 +66,10 @@ struct Flags {
     /// Regexp of net devices to exclude (mutually exclusive to device-include).
     #[arg(
         long = "collector.netdev.device-exclude",
-        id = "collector.netdev.device-exclude"
+        id = "collector.netdev.device-exclude",
+        default_value = config::DEFAULT_NETDEV_DEVICE_EXCLUDE
     )]
-    netdev_exclude: Option<String>,
+    netdev_exclude: String,
     /// Regexp of net devices to ignore for netclass collector.
     #[arg(
         long = "collector.netclass.ignored-devices",
@@ -110,7 +111,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n * 60.0,
         _ => return Err(format!("invalid duration unit in {s:?} (ms, s, m)")),
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {s:?}"))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("invalid duration {s:?} (must be above zero)")),
+    }
 }
 
 fn command() -> Command {
@@ -189,11 +193,11 @@ fn node_config(f: &Flags) -> Result<NodeConfig, String> {
                 .as_deref()
                 .map(|r| regex("collector.netdev.device-include", r))
                 .transpose()?,
-            exclude: f
-                .netdev_exclude
-                .as_deref()
-                .map(|r| regex("collector.netdev.device-exclude", r))
-                .transpose()?,
+            // The default exclude only applies when no include list is given.
+            exclude: match f.netdev_include {
+                Some(_) => None,
+                None => Some(regex("collector.netdev.device-exclude", &f.netdev_exclude)?),
+            },
         },
         netclass_ignored_devices: Some(regex(
             "collector.netclass.ignored-devices",
@@ -287,5 +291,6 @@ mod tests {
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert!(parse_duration("5h").is_err());
         assert!(parse_duration("x").is_err());
+        assert!(parse_duration("0s").is_err());
     }
 }

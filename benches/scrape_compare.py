@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Side-by-side scrape benchmark: one of our exporters against its upstream Go peer, in one run.
+
+Starts both on loopback with the same collectors, warms them up, then scrapes each N times in
+alternation (so both see the same machine state) and reports p50/p99 latency, CPU per scrape
+(from /proc/<pid>/stat), response size and peak RSS, with ours/upstream ratios.
+
+    python3 benches/scrape_compare.py node [--scrapes 200]
+
+Build ours first: cargo build --release -p node-exporter
+"""
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The collectors ours enables by default; upstream gets exactly the same set.
+NODE_COLLECTORS = [
+    "arp", "conntrack", "cpu", "cpufreq", "diskstats", "edac", "entropy", "filefd",
+    "filesystem", "hwmon", "loadavg", "meminfo", "netclass", "netdev", "netstat", "os",
+    "powersupplyclass", "pressure", "schedstat", "selinux", "sockstat", "softnet", "stat",
+    "textfile", "thermal_zone", "time", "timex", "udp_queues", "uname", "vmstat",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def exporters(kind, ours_bin):
+    if kind == "node":
+        flags = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in NODE_COLLECTORS]
+        return [
+            ("ours", [ours_bin] + flags, "--web.listen-address=127.0.0.1:{port}"),
+            ("upstream", ["prometheus-node-exporter"] + flags, "--web.listen-address=127.0.0.1:{port}"),
+        ]
+    raise SystemExit(f"unknown exporter kind {kind!r}")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def scrape(conn, path):
+    start = time.perf_counter()
+    conn.request("GET", path, headers={"Accept": "text/plain"})
+    resp = conn.getresponse()
+    body = resp.read()
+    elapsed = time.perf_counter() - start
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}")
+    return elapsed, len(body), body
+
+
+def wait_ready(port, deadline=20):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            scrape(c, "/metrics")
+            return c
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"exporter on port {port} did not come up")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["node"])
+    ap.add_argument("--scrapes", type=int, default=200)
+    ap.add_argument("--ours", default=None, help="path to our binary (default: target/release)")
+    args = ap.parse_args()
+    ours_bin = args.ours or os.path.join(ROOT, "target", "release", f"{args.kind}-exporter")
+
+    procs, conns, stats = [], {}, {}
+    try:
+        for name, cmd, listen in exporters(args.kind, ours_bin):
+            port = free_port()
+            p = subprocess.Popen(cmd + [listen.format(port=port)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append((name, p))
+            conns[name] = (p, wait_ready(port))
+        for _ in range(10):
+            for name, (p, c) in conns.items():
+                scrape(c, "/metrics")
+        cpu0 = {name: cpu_seconds(p.pid) for name, (p, _) in conns.items()}
+        lat = {name: [] for name in conns}
+        size, families = {}, {}
+        for _ in range(args.scrapes):
+            for name, (p, c) in conns.items():
+                t, n, body = scrape(c, "/metrics")
+                lat[name].append(t * 1000)
+                size[name] = n
+                families[name] = body.count(b"\n# TYPE ")
+        for name, (p, _) in conns.items():
+            l = sorted(lat[name])
+            stats[name] = {
+                "p50": statistics.median(l),
+                "p99": l[int(len(l) * 0.99) - 1],
+                "cpu": (cpu_seconds(p.pid) - cpu0[name]) * 1000 / args.scrapes,
+                "bytes": size[name],
+                "rss": rss_mb(p.pid),
+                "peak": peak_rss_mb(p.pid),
+                "families": families[name],
+            }
+    finally:
+        for _, p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+
+    o, u = stats["ours"], stats["upstream"]
+    print(f"{args.kind} exporter, {args.scrapes} sequential scrapes each, same collectors\n")
+    print("| metric | ours | upstream | ours/upstream |")
+    print("|---|---|---|---|")
+    rows = [("p50 latency (ms)", "p50"), ("p99 latency (ms)", "p99"),
+            ("CPU per scrape (ms)", "cpu"), ("RSS after (MB)", "rss"),
+            ("peak RSS (MB)", "peak"), ("response bytes", "bytes"), ("families", "families")]
+    for label, key in rows:
+        ratio = o[key] / u[key] if u[key] else float("nan")
+        print(f"| {label} | {o[key]:.2f} | {u[key]:.2f} | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
