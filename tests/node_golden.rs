@@ -88,7 +88,15 @@ fn fixture_tree_renders_the_golden_exposition() {
     }
     // The fixture must actually exercise the collectors: every one succeeded but the sources this
     // machine lacks, and the broken textfile was reported.
-    for collector in ["cpu", "meminfo", "netclass", "netdev", "diskstats", "textfile", "os"] {
+    for collector in [
+        "cpu",
+        "meminfo",
+        "netclass",
+        "netdev",
+        "diskstats",
+        "textfile",
+        "os",
+    ] {
         assert!(
             golden.contains(&format!(
                 "node_scrape_collector_success{{collector=\"{collector}\"}} 1\n"
@@ -97,7 +105,9 @@ fn fixture_tree_renders_the_golden_exposition() {
         );
     }
     assert!(golden.contains("node_textfile_scrape_error 1\n"));
-    assert!(golden.contains("backup_size_bytes{job=\"postgres\",path=\"/var/backups/pg \\\"main\\\"\"} 73400320\n"));
+    assert!(golden.contains(
+        "backup_size_bytes{job=\"postgres\",path=\"/var/backups/pg \\\"main\\\"\"} 73400320\n"
+    ));
     assert!(golden.contains("model=\"QEMU_HARDDISK\""));
 }
 
@@ -136,9 +146,13 @@ fn golden_passes_promtool_except_for_upstream_names() {
         .unwrap();
     let out = promtool.wait_with_output().unwrap();
     // Exit 1 is a parse error; 3 means lint findings, which we sort below.
-    assert_ne!(out.status.code(), Some(1), "promtool could not parse the golden file");
-    let findings = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(1),
+        "promtool could not parse the golden file"
+    );
+    let findings =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let upstream = upstream_family_names();
     let ours: Vec<&str> = findings
         .lines()

@@ -34,14 +34,21 @@ fn version_names_the_program() {
 fn bad_regex_names_the_flag() {
     let (code, out) = run_to_exit(&["--collector.filesystem.mount-points-exclude", "(unclosed"]);
     assert_eq!(code, 1);
-    assert!(out.contains("--collector.filesystem.mount-points-exclude"), "{out}");
+    assert!(
+        out.contains("--collector.filesystem.mount-points-exclude"),
+        "{out}"
+    );
 }
 
 #[test]
 fn bad_web_config_names_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.yml");
-    std::fs::write(&file, "tls_server_config:\n  cert_file: a\n  key_file: b\n  bogus: 1\n").unwrap();
+    std::fs::write(
+        &file,
+        "tls_server_config:\n  cert_file: a\n  key_file: b\n  bogus: 1\n",
+    )
+    .unwrap();
     let port = free_port();
     let (code, out) = run_to_exit(&[
         "--web.config.file",
@@ -83,16 +90,31 @@ fn empty_procfs_and_sysfs_still_answer_with_success_zero() {
         &format!("http://127.0.0.1:{port}/metrics"),
         Duration::from_secs(20),
     );
-    for collector in ["cpu", "meminfo", "loadavg", "pressure", "conntrack", "diskstats"] {
+    for collector in [
+        "cpu",
+        "meminfo",
+        "loadavg",
+        "pressure",
+        "conntrack",
+        "diskstats",
+    ] {
         assert_eq!(
-            sample_value(&body, "node_scrape_collector_success", &[("collector", collector)]),
+            sample_value(
+                &body,
+                "node_scrape_collector_success",
+                &[("collector", collector)]
+            ),
             Some(0.0),
             "{collector}"
         );
     }
     // Collectors that do not read procfs keep working.
     assert_eq!(
-        sample_value(&body, "node_scrape_collector_success", &[("collector", "uname")]),
+        sample_value(
+            &body,
+            "node_scrape_collector_success",
+            &[("collector", "uname")]
+        ),
         Some(1.0)
     );
 }

@@ -53,9 +53,10 @@ fn ours_emits_every_upstream_family_with_the_same_type_and_labels() {
     for (name, shape) in their_shapes.iter().filter(|(n, _)| !exempt(n)) {
         match our_shapes.get(name) {
             None => problems.push(format!("missing: {name}")),
-            Some(o) if o.kind != shape.kind => {
-                problems.push(format!("{name}: type {} vs upstream {}", o.kind, shape.kind))
-            }
+            Some(o) if o.kind != shape.kind => problems.push(format!(
+                "{name}: type {} vs upstream {}",
+                o.kind, shape.kind
+            )),
             Some(o) if o.label_names != shape.label_names => problems.push(format!(
                 "{name}: labels {:?} vs upstream {:?}",
                 o.label_names, shape.label_names

@@ -3,7 +3,6 @@
 //! `COLLECTORS` lists every collector with whether it is on by default; the binary turns it into
 //! `--collector.<name>` / `--no-collector.<name>` flags.
 
-
 use exporter_core::{blocking, AnyCollector};
 
 use crate::config::NodeConfig;
