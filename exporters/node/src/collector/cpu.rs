@@ -23,6 +23,10 @@ pub struct CpuCollector {
     stat: PathBuf,
     cpuinfo: PathBuf,
     cpu_dir: PathBuf,
+    /// Whether any CPU has a thermal_throttle directory. The x86 therm_throt driver creates it
+    /// for every CPU when the hardware supports it, and never on VMs or other architectures:
+    /// checking once spares those hosts a sysfs scan per scrape.
+    throttles: bool,
     info: bool,
     guest: bool,
     isolated: Vec<String>,
@@ -51,10 +55,16 @@ impl CpuCollector {
             },
             Err(_) => Vec::new(),
         };
+        let throttles = sorted_dir_names(&cpu_dir).is_ok_and(|names| {
+            names.iter().any(|n| {
+                cpu_number(n).is_some() && cpu_dir.join(n).join("thermal_throttle").is_dir()
+            })
+        });
         CpuCollector {
             stat: cfg.proc_path("stat"),
             cpuinfo: cfg.proc_path("cpuinfo"),
             cpu_dir,
+            throttles,
             info: cfg.cpu_info,
             guest: cfg.cpu_guest,
             isolated,
@@ -258,6 +268,12 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, CollectError> {
     Ok(out)
 }
 
+/// `cpu12` -> `12`; other entries of devices/system/cpu (`cpufreq`, `isolated`, ...) are None.
+fn cpu_number(name: &str) -> Option<&str> {
+    let n = name.strip_prefix("cpu")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+}
+
 /// Thermal throttle counts: per (package, core) and per package.
 #[derive(Debug, Default, PartialEq)]
 pub struct Throttles {
@@ -279,10 +295,7 @@ fn read_throttles(cpu_dir: &Path) -> Throttles {
         return t;
     };
     for name in names {
-        let Some(n) = name.strip_prefix("cpu") else {
-            continue;
-        };
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        if cpu_number(&name).is_none() {
             continue;
         }
         let dir = cpu_dir.join(&name);
@@ -432,7 +445,9 @@ impl BlockingCollector for CpuCollector {
             fams.push(iso);
         }
 
-        fams.extend(throttle_families(&read_throttles(&self.cpu_dir)));
+        if self.throttles {
+            fams.extend(throttle_families(&read_throttles(&self.cpu_dir)));
+        }
         fams.retain(|f| !f.is_empty());
         Ok(fams)
     }

@@ -28,27 +28,28 @@ impl MeminfoCollector {
 /// field can never corrupt the exposition.
 fn metric_key(raw: &str) -> String {
     let mut key = String::with_capacity(raw.len() + 7);
-    match (raw.find('('), raw.rfind(')')) {
-        (Some(open), Some(close)) if open < close => {
-            key.push_str(&raw[..open]);
-            key.push('_');
-            key.push_str(&raw[open + 1..close]);
-            key.push_str(&raw[close + 1..]);
-        }
-        _ => key.push_str(raw),
-    }
-    key.chars()
-        .map(|c| {
+    let mut push = |part: &str| {
+        key.extend(part.chars().map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
                 c
             } else {
                 '_'
             }
-        })
-        .collect()
+        }))
+    };
+    match (raw.find('('), raw.rfind(')')) {
+        (Some(open), Some(close)) if open < close => {
+            push(&raw[..open]);
+            push("_");
+            push(&raw[open + 1..close]);
+            push(&raw[close + 1..]);
+        }
+        _ => push(raw),
+    }
+    key
 }
 
-/// Parses /proc/meminfo into `(metric key, value)` pairs sorted by key, values already scaled
+/// Parses /proc/meminfo into `(metric key, value)` pairs in file order, values already scaled
 /// to bytes where the line has a unit. A repeated key keeps its last value (upstream stores
 /// them in a map).
 pub fn parse_meminfo(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
@@ -77,18 +78,13 @@ pub fn parse_meminfo(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
                 )))
             }
         }
-        out.push((key, value));
-    }
-    // Stable sort keeps file order among equal keys, so the last occurrence is the one kept.
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut dedup: Vec<(String, f64)> = Vec::with_capacity(out.len());
-    for (k, v) in out {
-        match dedup.last_mut() {
-            Some(last) if last.0 == k => last.1 = v,
-            _ => dedup.push((k, v)),
+        // The kernel never repeats a key, but a repeated one must not become a duplicate series.
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(dup) => dup.1 = value,
+            None => out.push((key, value)),
         }
     }
-    Ok(dedup)
+    Ok(out)
 }
 
 impl BlockingCollector for MeminfoCollector {
@@ -145,10 +141,7 @@ DirectMap1G:    25165824 kB
         assert_eq!(get(&f, "HugePages_Total"), Some(0.0));
         assert_eq!(get(&f, "HugePages_Free"), Some(3.0));
         assert_eq!(get(&f, "Hugepagesize_bytes"), Some(2048.0 * 1024.0));
-        let keys: Vec<_> = f.iter().map(|(k, _)| k.as_str()).collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
+        assert_eq!(f[0].0, "MemTotal_bytes");
     }
 
     #[test]

@@ -164,34 +164,3 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
         ));
     }
 }
-
-#[cfg(test)]
-mod tmp_bench {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn tmp_bench_all() {
-        let cfg = NodeConfig::default();
-        let cs: Vec<Box<dyn BlockingCollector>> = vec![
-            Box::new(crate::collector::cpu::CpuCollector::new(&cfg)),
-            Box::new(crate::collector::cpufreq::CpufreqCollector::new(&cfg)),
-            Box::new(StatCollector::new(&cfg)),
-            Box::new(crate::collector::meminfo::MeminfoCollector::new(&cfg)),
-            Box::new(crate::collector::vmstat::VmstatCollector::new(&cfg)),
-            Box::new(crate::collector::filefd::FilefdCollector::new(&cfg)),
-            Box::new(crate::collector::entropy::EntropyCollector::new(&cfg)),
-            Box::new(crate::collector::pressure::PressureCollector::new(&cfg)),
-            Box::new(crate::collector::schedstat::SchedstatCollector::new(&cfg)),
-            Box::new(crate::collector::selinux::SelinuxCollector::new(&cfg)),
-            Box::new(crate::collector::processes::ProcessesCollector::new(&cfg)),
-        ];
-        for c in &cs {
-            let n = 2000;
-            let t = std::time::Instant::now();
-            for _ in 0..n {
-                let _ = std::hint::black_box(c.collect());
-            }
-            eprintln!("{:10} {:8.1} us", c.name(), t.elapsed().as_secs_f64() * 1e6 / n as f64);
-        }
-    }
-}
