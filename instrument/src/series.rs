@@ -1,0 +1,150 @@
+//! The per-request hot path's lookup structure: route template -> method -> status -> series.
+//!
+//! `prometheus`'s `with_label_values` hashes every label and takes a lock on each call. Here the
+//! labelled children are resolved once per (method, route, status) and kept in copy-on-write maps
+//! behind `ArcSwap`: a request reads them without locks or allocation; only the first request of a
+//! new combination builds the series and swaps in a new map.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use http::Method;
+use prometheus::{Histogram, IntCounter, IntGauge};
+
+use crate::metrics::{Families, Inner};
+
+/// Methods get a fixed slot; anything non-standard folds into `OTHER`, so a client cannot create
+/// series by inventing methods.
+pub(crate) const METHOD_LABELS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
+];
+
+pub(crate) fn method_slot(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::POST => 2,
+        Method::PUT => 3,
+        Method::DELETE => 4,
+        Method::CONNECT => 5,
+        Method::OPTIONS => 6,
+        Method::TRACE => 7,
+        Method::PATCH => 8,
+        _ => 9,
+    }
+}
+
+/// The request counter and duration histogram of one (method, path, status).
+pub(crate) struct Series {
+    pub requests: IntCounter,
+    pub duration: Histogram,
+}
+
+#[derive(Default)]
+struct MethodSeries {
+    in_progress: OnceLock<IntGauge>,
+    by_status: ArcSwap<Vec<(u16, Arc<Series>)>>,
+}
+
+pub(crate) struct RouteEntry {
+    path: Box<str>,
+    pub excluded: bool,
+    methods: [MethodSeries; METHOD_LABELS.len()],
+}
+
+impl RouteEntry {
+    pub fn in_progress(&self, families: &Families, method: usize) -> IntGauge {
+        self.methods[method]
+            .in_progress
+            .get_or_init(|| {
+                families
+                    .in_progress
+                    .with_label_values(&[METHOD_LABELS[method], &self.path])
+            })
+            .clone()
+    }
+
+    pub fn series(&self, families: &Families, method: usize, status: u16) -> Arc<Series> {
+        let slot = &self.methods[method].by_status;
+        if let Some((_, s)) = slot.load().iter().find(|(code, _)| *code == status) {
+            return Arc::clone(s);
+        }
+        let status_label = status.to_string();
+        let method_label = METHOD_LABELS[method];
+        let created = Arc::new(Series {
+            requests: families.requests.with_label_values(&[
+                method_label,
+                &status_label,
+                &self.path,
+            ]),
+            duration: families.duration.with_label_values(&[
+                method_label,
+                &self.path,
+                &status_label,
+            ]),
+        });
+        // Another request may have raced us: keep whichever entry got in first.
+        let mut result = Arc::clone(&created);
+        slot.rcu(|current| {
+            let mut next = Vec::clone(current);
+            match next.iter().find(|(code, _)| *code == status) {
+                Some((_, existing)) => result = Arc::clone(existing),
+                None => next.push((status, Arc::clone(&created))),
+            }
+            next
+        });
+        result
+    }
+}
+
+pub(crate) struct RouteTable {
+    routes: ArcSwap<HashMap<Box<str>, Arc<RouteEntry>>>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        RouteTable {
+            routes: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.load().len()
+    }
+
+    /// The entry for a route template, created on first use.
+    pub fn get(&self, inner: &Inner, path: &str) -> Arc<RouteEntry> {
+        if let Some(entry) = self.routes.load().get(path) {
+            return Arc::clone(entry);
+        }
+        let created = Arc::new(RouteEntry {
+            path: path.into(),
+            excluded: inner.excluded(path),
+            methods: Default::default(),
+        });
+        let mut result = Arc::clone(&created);
+        self.routes.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            result = Arc::clone(
+                next.entry(path.into())
+                    .or_insert_with(|| Arc::clone(&created)),
+            );
+            next
+        });
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_fold_into_other() {
+        assert_eq!(METHOD_LABELS[method_slot(&Method::GET)], "GET");
+        assert_eq!(METHOD_LABELS[method_slot(&Method::PATCH)], "PATCH");
+        let weird = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(METHOD_LABELS[method_slot(&weird)], "OTHER");
+    }
+}
