@@ -1,1 +1,4 @@
 //! Support code shared by the suite's integration tests, examples and benchmarks.
+
+pub mod forecaster;
+pub mod loadgen;

@@ -25,38 +25,69 @@
 //! // ... run the simulation; the timer observes when it goes out of scope ...
 //! ```
 //!
-//! The helpers panic on an invalid name or a duplicate registration: both are programming errors
-//! that show at the first use, at start-up. Use the prometheus crate's `register_*` functions
-//! directly to handle them as errors instead.
+//! The default-registry helpers panic on an invalid name or a duplicate registration: both are
+//! programming errors that show at the first use, at start-up. The `register_*` forms take a
+//! registry and return the error instead (several apps in one process, tests).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 pub use prometheus::HistogramTimer;
 
-/// A counter family registered in the default registry.
-pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|e| panic!("counter {name}: {e}"));
-    prometheus::register(Box::new(c.clone())).unwrap_or_else(|e| panic!("counter {name}: {e}"));
-    c
+/// A counter family registered in `registry`.
+pub fn register_counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
 }
 
-/// A histogram family registered in the default registry.
-pub fn histogram_vec(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+/// A histogram family registered in `registry`.
+pub fn register_histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> Result<HistogramVec, prometheus::Error> {
     let h = HistogramVec::new(
         HistogramOpts::new(name, help).buckets(buckets.to_vec()),
         labels,
-    )
-    .unwrap_or_else(|e| panic!("histogram {name}: {e}"));
-    prometheus::register(Box::new(h.clone())).unwrap_or_else(|e| panic!("histogram {name}: {e}"));
-    h
+    )?;
+    registry.register(Box::new(h.clone()))?;
+    Ok(h)
 }
 
-/// A gauge registered in the default registry.
+/// A gauge registered in `registry`.
+pub fn register_gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+) -> Result<IntGauge, prometheus::Error> {
+    let g = IntGauge::new(name, help)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+/// A counter family in the default registry (for `static` metrics).
+pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register_counter_vec(prometheus::default_registry(), name, help, labels)
+        .unwrap_or_else(|e| panic!("counter {name}: {e}"))
+}
+
+/// A histogram family in the default registry (for `static` metrics).
+pub fn histogram_vec(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+    register_histogram_vec(prometheus::default_registry(), name, help, labels, buckets)
+        .unwrap_or_else(|e| panic!("histogram {name}: {e}"))
+}
+
+/// A gauge in the default registry (for `static` metrics).
 pub fn gauge(name: &str, help: &str) -> IntGauge {
-    let g = IntGauge::new(name, help).unwrap_or_else(|e| panic!("gauge {name}: {e}"));
-    prometheus::register(Box::new(g.clone())).unwrap_or_else(|e| panic!("gauge {name}: {e}"));
-    g
+    register_gauge(prometheus::default_registry(), name, help)
+        .unwrap_or_else(|e| panic!("gauge {name}: {e}"))
 }
 
 /// Increments a gauge now and decrements it when dropped, however the scope ends (return, `?`,

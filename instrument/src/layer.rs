@@ -2,16 +2,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{InProgress, InstrumentedBody, RequestGuard, Tracking};
+use crate::body::{InstrumentedBody, RequestGuard, Tracking};
 use crate::classify::ClassifyRoute;
 use crate::metrics::{HttpMetrics, UNMATCHED_PATH};
 use crate::series::method_slot;
@@ -74,21 +72,7 @@ where
         let inner = &self.metrics.inner;
         let route = self.classify.route(&req).unwrap_or(UNMATCHED_PATH);
         let entry = inner.routes.get(inner, route);
-        let tracking = if entry.excluded {
-            None
-        } else {
-            let method = method_slot(req.method());
-            let gauge = entry.in_progress(&inner.families, method);
-            gauge.inc();
-            Some(Tracking {
-                inner: Arc::clone(inner),
-                entry,
-                method,
-                start: Instant::now(),
-                recorded: false,
-                _in_progress: InProgress(gauge),
-            })
-        };
+        let tracking = (!entry.excluded).then(|| Tracking::start(entry, method_slot(req.method())));
         ResponseFuture {
             inner: self.service.call(req),
             tracking,
@@ -133,9 +117,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let guard = tracking.map(|t| RequestGuard {
-                    series: t
-                        .entry
-                        .series(&t.inner.families, t.method, response.status().as_u16()),
+                    series: t.series_for(response.status().as_u16()),
                     tracking: t,
                 });
                 Ok(response.map(|body| InstrumentedBody::new(body, guard)))

@@ -17,8 +17,10 @@
 //! is dropped (client abort mid-body). A handler error (`Err` from the service) counts as status
 //! 500 and in the exceptions counter; so does a panic unwinding through this layer (put a
 //! catch-panic layer outside it to turn the panic into a 500 response). A request whose handler
-//! future is dropped before it produced a response (the client went away) is not counted. In every
-//! case `in_progress` is decremented: it cannot leak.
+//! future is dropped before it produced a response (the client went away) is not counted; but a
+//! client that disconnects while its request body is being read usually is, because the body
+//! extractor's error becomes a response (e.g. 400) first. In every case `in_progress` is
+//! decremented: it cannot leak.
 //!
 //! ```
 //! # #[cfg(feature = "axum")] {

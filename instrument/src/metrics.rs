@@ -182,6 +182,7 @@ impl HttpMetricsBuilder {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Families {
     pub requests: IntCounterVec,
     pub duration: HistogramVec,

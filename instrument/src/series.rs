@@ -5,12 +5,12 @@
 //! behind `ArcSwap`: a request reads them without locks or allocation; only the first request of a
 //! new combination builds the series and swaps in a new map.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use http::Method;
 use prometheus::{Histogram, IntCounter, IntGauge};
+use rustc_hash::FxHashMap;
 
 use crate::metrics::{Families, Inner};
 
@@ -50,22 +50,22 @@ struct MethodSeries {
 pub(crate) struct RouteEntry {
     path: Box<str>,
     pub excluded: bool,
+    /// The labelled families (cheap handles), so a request needs no other shared state.
+    pub families: Families,
     methods: [MethodSeries; METHOD_LABELS.len()],
 }
 
 impl RouteEntry {
-    pub fn in_progress(&self, families: &Families, method: usize) -> IntGauge {
-        self.methods[method]
-            .in_progress
-            .get_or_init(|| {
-                families
-                    .in_progress
-                    .with_label_values(&[METHOD_LABELS[method], &self.path])
-            })
-            .clone()
+    pub fn in_progress(&self, method: usize) -> &IntGauge {
+        self.methods[method].in_progress.get_or_init(|| {
+            self.families
+                .in_progress
+                .with_label_values(&[METHOD_LABELS[method], &self.path])
+        })
     }
 
-    pub fn series(&self, families: &Families, method: usize, status: u16) -> Arc<Series> {
+    pub fn series(&self, method: usize, status: u16) -> Arc<Series> {
+        let families = &self.families;
         let slot = &self.methods[method].by_status;
         if let Some((_, s)) = slot.load().iter().find(|(code, _)| *code == status) {
             return Arc::clone(s);
@@ -98,14 +98,16 @@ impl RouteEntry {
     }
 }
 
+/// Route templates are few and chosen by the application, not by clients, so a fast
+/// non-DoS-resistant hash is the right trade.
 pub(crate) struct RouteTable {
-    routes: ArcSwap<HashMap<Box<str>, Arc<RouteEntry>>>,
+    routes: ArcSwap<FxHashMap<Box<str>, Arc<RouteEntry>>>,
 }
 
 impl RouteTable {
     pub fn new() -> Self {
         RouteTable {
-            routes: ArcSwap::from_pointee(HashMap::new()),
+            routes: ArcSwap::from_pointee(FxHashMap::default()),
         }
     }
 
@@ -121,11 +123,12 @@ impl RouteTable {
         let created = Arc::new(RouteEntry {
             path: path.into(),
             excluded: inner.excluded(path),
+            families: inner.families.clone(),
             methods: Default::default(),
         });
         let mut result = Arc::clone(&created);
         self.routes.rcu(|current| {
-            let mut next = HashMap::clone(current);
+            let mut next = FxHashMap::clone(current);
             result = Arc::clone(
                 next.entry(path.into())
                     .or_insert_with(|| Arc::clone(&created)),

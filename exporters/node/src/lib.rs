@@ -2,6 +2,8 @@
 
 pub mod collector;
 pub mod config;
+#[cfg(target_os = "linux")]
+pub mod netlink;
 pub mod util;
 
 use exporter_core::Exporter;

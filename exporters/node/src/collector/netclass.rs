@@ -1,57 +1,99 @@
-//! `node_network_info`, `node_network_up` and the numeric `node_network_*` device properties from
+//! `node_network_info`, `node_network_up` and the numeric `node_network_*` device properties of
 //! /sys/class/net/<iface>/.
+//!
+//! On the live host (sysfs at /sys) one rtnetlink link dump supplies most of them: a sysfs
+//! attribute costs a path walk, an open, a read and a close, ~23 times per device. sysfs is read
+//! only for what netlink lacks (`addr_assign_type`, `name_assign_type`, `dev_id`, `speed`,
+//! `duplex`, and `flags` on kernels without IFLA_ALLMULTI), relative to a directory opened once per
+//! device. A sysfs tree elsewhere (a container's host mount, a fixture) describes another host or
+//! namespace than netlink would, so it is read entirely from files, as is /sys when netlink fails.
 //!
 //! Attributes that are absent or refuse to be read (EINVAL while a link is down, EOPNOTSUPP on
 //! virtual devices) are skipped one by one, as upstream does: the device is still reported.
 
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use exporter_core::{BlockingCollector, CollectResult, MetricFamily, MetricType};
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 use regex::Regex;
 
 use crate::config::NodeConfig;
 use crate::util::sorted_dir_names;
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
-/// `speed` is handled apart because it is scaled from Mbit/s to bytes/s.
-const PROPERTIES: [(&str, &str, MetricType); 14] = [
-    ("address_assign_type", "addr_assign_type", MetricType::Gauge),
-    ("carrier", "carrier", MetricType::Gauge),
+const PROPERTIES: [(&str, &CStr, MetricType); 17] = [
+    (
+        "address_assign_type",
+        c"addr_assign_type",
+        MetricType::Gauge,
+    ),
+    ("carrier", c"carrier", MetricType::Gauge),
     (
         "carrier_changes_total",
-        "carrier_changes",
+        c"carrier_changes",
         MetricType::Counter,
     ),
     (
         "carrier_up_changes_total",
-        "carrier_up_count",
+        c"carrier_up_count",
         MetricType::Counter,
     ),
     (
         "carrier_down_changes_total",
-        "carrier_down_count",
+        c"carrier_down_count",
         MetricType::Counter,
     ),
-    ("device_id", "dev_id", MetricType::Gauge),
-    ("dormant", "dormant", MetricType::Gauge),
-    ("flags", "flags", MetricType::Gauge),
-    ("iface_id", "ifindex", MetricType::Gauge),
-    ("iface_link", "iflink", MetricType::Gauge),
-    ("iface_link_mode", "link_mode", MetricType::Gauge),
-    ("mtu_bytes", "mtu", MetricType::Gauge),
-    ("name_assign_type", "name_assign_type", MetricType::Gauge),
-    ("net_dev_group", "netdev_group", MetricType::Gauge),
+    ("device_id", c"dev_id", MetricType::Gauge),
+    ("dormant", c"dormant", MetricType::Gauge),
+    ("flags", c"flags", MetricType::Gauge),
+    ("iface_id", c"ifindex", MetricType::Gauge),
+    ("iface_link", c"iflink", MetricType::Gauge),
+    ("iface_link_mode", c"link_mode", MetricType::Gauge),
+    ("mtu_bytes", c"mtu", MetricType::Gauge),
+    ("name_assign_type", c"name_assign_type", MetricType::Gauge),
+    ("net_dev_group", c"netdev_group", MetricType::Gauge),
+    // Scaled from Mbit/s to bytes/s.
+    ("speed_bytes", c"speed", MetricType::Gauge),
+    ("transmit_queue_length", c"tx_queue_len", MetricType::Gauge),
+    ("protocol_type", c"type", MetricType::Gauge),
 ];
 
-/// Properties emitted after `speed_bytes`, as upstream orders them.
-const TRAILING_PROPERTIES: [(&str, &str, MetricType); 2] = [
-    ("transmit_queue_length", "tx_queue_len", MetricType::Gauge),
-    ("protocol_type", "type", MetricType::Gauge),
-];
+/// Index of `speed_bytes` in PROPERTIES.
+const SPEED: usize = 14;
+
+/// Indices into PROPERTIES for the netlink path.
+#[cfg(target_os = "linux")]
+mod idx {
+    pub const ADDR_ASSIGN_TYPE: usize = 0;
+    pub const CARRIER: usize = 1;
+    pub const CARRIER_CHANGES: usize = 2;
+    pub const CARRIER_UP: usize = 3;
+    pub const CARRIER_DOWN: usize = 4;
+    pub const DEV_ID: usize = 5;
+    pub const DORMANT: usize = 6;
+    pub const FLAGS: usize = 7;
+    pub const IFINDEX: usize = 8;
+    pub const IFLINK: usize = 9;
+    pub const LINK_MODE: usize = 10;
+    pub const MTU: usize = 11;
+    pub const NAME_ASSIGN_TYPE: usize = 12;
+    pub const NETDEV_GROUP: usize = 13;
+    pub const SPEED: usize = super::SPEED;
+    pub const TX_QUEUE_LEN: usize = 15;
+    pub const TYPE: usize = 16;
+}
 
 pub struct NetclassCollector {
     class_net: PathBuf,
     ignored: Option<Regex>,
+    /// Netlink describes the exporter's own network namespace, which /sys shows; any other
+    /// sysfs root is read from files only.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    use_netlink: bool,
 }
 
 impl NetclassCollector {
@@ -59,7 +101,12 @@ impl NetclassCollector {
         NetclassCollector {
             class_net: cfg.sys_path("class/net"),
             ignored: cfg.netclass_ignored_devices.clone(),
+            use_netlink: cfg!(target_os = "linux") && cfg.sysfs == Path::new("/sys"),
         }
+    }
+
+    fn ignored(&self, device: &str) -> bool {
+        self.ignored.as_ref().is_some_and(|r| r.is_match(device))
     }
 }
 
@@ -73,10 +120,215 @@ pub fn parse_attr_int(raw: &str) -> Option<i64> {
     }
 }
 
-/// Reads one attribute into `buf` (reused across reads to avoid an allocation per file).
-/// `false` when it is missing or unreadable.
-fn read_into(path: &Path, buf: &mut String) -> bool {
-    crate::util::read_into(path, buf).is_ok()
+/// Unknown speed reads as -1 and is reported as -125000, like upstream's default.
+fn speed_bytes(mbit: i64) -> f64 {
+    mbit.saturating_mul(125_000) as f64
+}
+
+/// A directory opened once, so that attribute opens are `openat` relative to it instead of
+/// walking /sys/class/net/<dev> (a symlink into /sys/devices) again for every file.
+struct Dir(OwnedFd);
+
+#[cfg(target_os = "linux")]
+const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+#[cfg(not(target_os = "linux"))]
+const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+
+impl Dir {
+    fn open(path: &Path) -> io::Result<Dir> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(DIR_FLAGS)
+            .open(path)?;
+        Ok(Dir(file.into()))
+    }
+
+    fn open_at(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+        // SAFETY: `name` is NUL-terminated and the directory descriptor is owned by `self`.
+        let fd = unsafe { libc::openat(self.0.as_raw_fd(), name.as_ptr(), flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    fn subdir(&self, name: &CStr) -> io::Result<Dir> {
+        self.open_at(name, DIR_FLAGS).map(Dir)
+    }
+
+    /// Reads attribute `name` into `buf`; `false` when it is missing or unreadable.
+    fn read(&self, name: &CStr, buf: &mut AttrBuf) -> bool {
+        match self.open_at(name, libc::O_RDONLY | libc::O_CLOEXEC) {
+            Ok(fd) => buf.fill(File::from(fd)).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// One reusable buffer for attribute contents.
+struct AttrBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+/// Attributes are at most a page; anything past this is not a sysfs attribute.
+const MAX_ATTR: usize = 1 << 20;
+
+impl AttrBuf {
+    fn new() -> Self {
+        AttrBuf {
+            bytes: vec![0; 4096],
+            len: 0,
+        }
+    }
+
+    /// sysfs hands over a whole attribute in the first read, and regular files (fixtures) fill
+    /// the buffer unless at their end: a short read is the end, which saves a read per file.
+    fn fill(&mut self, mut file: File) -> io::Result<()> {
+        self.len = 0;
+        loop {
+            if self.len == self.bytes.len() {
+                if self.len >= MAX_ATTR {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized"));
+                }
+                self.bytes.resize(self.len * 2, 0);
+            }
+            match file.read(&mut self.bytes[self.len..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    self.len += n;
+                    if self.len < self.bytes.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn contents(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    /// The attribute trimmed, as a label value.
+    fn push_str_to(&self, out: &mut String) {
+        out.push_str(String::from_utf8_lossy(self.contents()).trim());
+    }
+
+    fn int(&self) -> Option<i64> {
+        std::str::from_utf8(self.contents())
+            .ok()
+            .and_then(parse_attr_int)
+    }
+}
+
+/// One device's values, reused across devices.
+#[derive(Default)]
+struct Device {
+    address: String,
+    broadcast: String,
+    duplex: String,
+    ifalias: String,
+    operstate: String,
+    values: [Option<f64>; PROPERTIES.len()],
+}
+
+impl Device {
+    fn clear(&mut self) {
+        self.address.clear();
+        self.broadcast.clear();
+        self.duplex.clear();
+        self.ifalias.clear();
+        self.operstate.clear();
+        self.values = [None; PROPERTIES.len()];
+    }
+
+    /// Everything from files under the device's directory.
+    fn read_sysfs(&mut self, dir: &Dir, buf: &mut AttrBuf) {
+        for (out, attr) in [
+            (&mut self.address, c"address"),
+            (&mut self.broadcast, c"broadcast"),
+            (&mut self.duplex, c"duplex"),
+            (&mut self.ifalias, c"ifalias"),
+            (&mut self.operstate, c"operstate"),
+        ] {
+            if dir.read(attr, buf) {
+                buf.push_str_to(out);
+            }
+        }
+        for (i, &(_, attr, _)) in PROPERTIES.iter().enumerate() {
+            self.values[i] =
+                read_int(dir, attr, buf).map(
+                    |v| {
+                        if i == SPEED {
+                            speed_bytes(v)
+                        } else {
+                            v as f64
+                        }
+                    },
+                );
+        }
+    }
+
+    /// Netlink's view of a device, plus the few attributes only sysfs has.
+    #[cfg(target_os = "linux")]
+    fn read_netlink(&mut self, link: &crate::netlink::Link, dir: Option<&Dir>, buf: &mut AttrBuf) {
+        use crate::netlink::{format_hw_addr, operstate_name};
+
+        // sysfs prints these with `%d`; the casts keep its reading of the kernel's integers.
+        let dec = |v: Option<u32>| v.map(|v| f64::from(v as i32));
+        let sysfs_int = |attr: &CStr, buf: &mut AttrBuf| dir.and_then(|d| read_int(d, attr, buf));
+        let running = link.is_running();
+
+        format_hw_addr(&link.address, &mut self.address);
+        format_hw_addr(&link.broadcast, &mut self.broadcast);
+        if let Some(alias) = &link.ifalias {
+            self.ifalias.push_str(alias.trim());
+        }
+        if let Some(state) = link.operstate.and_then(operstate_name) {
+            self.operstate.push_str(state);
+        }
+
+        let v = &mut self.values;
+        v[idx::ADDR_ASSIGN_TYPE] = sysfs_int(c"addr_assign_type", buf).map(|v| v as f64);
+        v[idx::CARRIER] = link.carrier.filter(|_| running).map(f64::from);
+        v[idx::CARRIER_CHANGES] = dec(link.carrier_changes);
+        v[idx::CARRIER_UP] = dec(link.carrier_up_count);
+        v[idx::CARRIER_DOWN] = dec(link.carrier_down_count);
+        v[idx::DEV_ID] = sysfs_int(c"dev_id", buf).map(|v| v as f64);
+        v[idx::DORMANT] = link.dormant().map(f64::from);
+        v[idx::FLAGS] = match link.sysfs_flags() {
+            Some(flags) => Some(f64::from(flags)),
+            None => sysfs_int(c"flags", buf).map(|v| v as f64),
+        };
+        v[idx::IFINDEX] = Some(f64::from(link.index));
+        v[idx::IFLINK] = Some(f64::from(link.iflink()));
+        v[idx::LINK_MODE] = link.link_mode.map(f64::from);
+        v[idx::MTU] = dec(link.mtu);
+        v[idx::NAME_ASSIGN_TYPE] = sysfs_int(c"name_assign_type", buf).map(|v| v as f64);
+        v[idx::NETDEV_GROUP] = dec(link.group);
+        v[idx::TX_QUEUE_LEN] = dec(link.txqlen);
+        v[idx::TYPE] = Some(f64::from(link.link_type));
+        // sysfs refuses speed and duplex (EINVAL) unless the device is running: skip the opens.
+        if running {
+            v[idx::SPEED] = sysfs_int(c"speed", buf).map(speed_bytes);
+            if let Some(dir) = dir {
+                if dir.read(c"duplex", buf) {
+                    buf.push_str_to(&mut self.duplex);
+                }
+            }
+        }
+    }
+}
+
+fn read_int(dir: &Dir, attr: &CStr, buf: &mut AttrBuf) -> Option<i64> {
+    if dir.read(attr, buf) {
+        buf.int()
+    } else {
+        None
+    }
 }
 
 fn property_family(stem: &str, kind: MetricType) -> MetricFamily {
@@ -87,112 +339,150 @@ fn property_family(stem: &str, kind: MetricType) -> MetricFamily {
     )
 }
 
+struct Families {
+    up: MetricFamily,
+    info: MetricFamily,
+    props: Vec<MetricFamily>,
+}
+
+impl Families {
+    fn new() -> Self {
+        Families {
+            up: MetricFamily::gauge(
+                "node_network_up",
+                "Value is 1 if operstate is 'up', 0 otherwise.",
+            ),
+            info: MetricFamily::gauge(
+                "node_network_info",
+                "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            ),
+            props: PROPERTIES
+                .iter()
+                .map(|&(stem, _, kind)| property_family(stem, kind))
+                .collect(),
+        }
+    }
+
+    fn push(&mut self, device: &str, dev: &Device) {
+        self.up.push(
+            &[("device", device)],
+            if dev.operstate == "up" { 1.0 } else { 0.0 },
+        );
+        self.info.push(
+            &[
+                ("address", &dev.address),
+                ("broadcast", &dev.broadcast),
+                ("device", device),
+                ("duplex", &dev.duplex),
+                ("ifalias", &dev.ifalias),
+                ("operstate", &dev.operstate),
+            ],
+            1.0,
+        );
+        for (fam, value) in self.props.iter_mut().zip(dev.values) {
+            if let Some(v) = value {
+                fam.push(&[("device", device)], v);
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<MetricFamily> {
+        let mut families = Vec::with_capacity(self.props.len() + 2);
+        families.push(self.up);
+        families.push(self.info);
+        families.extend(self.props);
+        families
+    }
+}
+
+fn is_errno(e: &io::Error, errno: libc::c_int) -> bool {
+    e.raw_os_error() == Some(errno)
+}
+
+impl NetclassCollector {
+    fn open_class_net(&self) -> Result<Dir, CollectError> {
+        Dir::open(&self.class_net)
+            .map_err(|e| CollectError::io(self.class_net.display().to_string(), e))
+    }
+
+    fn collect_sysfs(&self) -> CollectResult {
+        let devices = sorted_dir_names(&self.class_net)?;
+        let class = self.open_class_net()?;
+        let mut families = Families::new();
+        let mut dev = Device::default();
+        let mut buf = AttrBuf::new();
+        for device in devices.iter().map(String::as_str) {
+            if self.ignored(device) {
+                continue;
+            }
+            let Ok(name) = CString::new(device) else {
+                continue;
+            };
+            dev.clear();
+            match class.subdir(&name) {
+                Ok(dir) => dev.read_sysfs(&dir, &mut buf),
+                // `bonding_masters` (and any other regular file) sits beside the device links.
+                Err(e) if is_errno(&e, libc::ENOTDIR) => continue,
+                Err(_) => {}
+            }
+            families.push(device, &dev);
+        }
+        Ok(families.into_vec())
+    }
+
+    /// `None` when netlink is unusable, for the caller to fall back to sysfs.
+    #[cfg(target_os = "linux")]
+    fn collect_netlink(&self) -> Option<CollectResult> {
+        let mut links = match crate::netlink::dump_links() {
+            Ok(links) => links,
+            Err(e) => {
+                tracing::debug!(error = %e, "netclass: falling back to sysfs");
+                return None;
+            }
+        };
+        let class = match self.open_class_net() {
+            Ok(class) => class,
+            Err(e) => return Some(Err(e)),
+        };
+        links.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut families = Families::new();
+        let mut dev = Device::default();
+        let mut buf = AttrBuf::new();
+        for link in &links {
+            if self.ignored(&link.name) {
+                continue;
+            }
+            let Ok(name) = CString::new(link.name.as_str()) else {
+                continue;
+            };
+            let dir = match class.subdir(&name) {
+                Ok(dir) => Some(dir),
+                // Not in this sysfs (mounted from another network namespace): not reported,
+                // as when the listing comes from sysfs.
+                Err(e) if is_errno(&e, libc::ENOENT) || is_errno(&e, libc::ENOTDIR) => continue,
+                Err(_) => None,
+            };
+            dev.clear();
+            dev.read_netlink(link, dir.as_ref(), &mut buf);
+            families.push(&link.name, &dev);
+        }
+        Some(Ok(families.into_vec()))
+    }
+}
+
 impl BlockingCollector for NetclassCollector {
     fn name(&self) -> &'static str {
         "netclass"
     }
 
     fn collect(&self) -> CollectResult {
-        let devices = sorted_dir_names(&self.class_net)?;
-
-        let mut up = MetricFamily::gauge(
-            "node_network_up",
-            "Value is 1 if operstate is 'up', 0 otherwise.",
-        );
-        let mut info = MetricFamily::gauge(
-            "node_network_info",
-            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
-        );
-        let mut props: Vec<MetricFamily> = PROPERTIES
-            .iter()
-            .map(|&(stem, _, kind)| property_family(stem, kind))
-            .collect();
-        let mut speed = property_family("speed_bytes", MetricType::Gauge);
-        let mut trailing: Vec<MetricFamily> = TRAILING_PROPERTIES
-            .iter()
-            .map(|&(stem, _, kind)| property_family(stem, kind))
-            .collect();
-
-        let mut path = self.class_net.clone();
-        let mut buf = String::with_capacity(64);
-        for device in devices.iter().map(String::as_str) {
-            if self.ignored.as_ref().is_some_and(|r| r.is_match(device)) {
-                continue;
+        #[cfg(target_os = "linux")]
+        if self.use_netlink {
+            if let Some(result) = self.collect_netlink() {
+                return result;
             }
-            path.push(device);
-            // `bonding_masters` (and any other regular file) sits beside the device links.
-            let is_file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-            if is_file {
-                path.pop();
-                continue;
-            }
-
-            let mut read_str = |attr: &str, path: &mut PathBuf| -> String {
-                path.push(attr);
-                let ok = read_into(path, &mut buf);
-                path.pop();
-                if ok {
-                    buf.trim().to_string()
-                } else {
-                    String::new()
-                }
-            };
-            let address = read_str("address", &mut path);
-            let broadcast = read_str("broadcast", &mut path);
-            let duplex = read_str("duplex", &mut path);
-            let ifalias = read_str("ifalias", &mut path);
-            let operstate = read_str("operstate", &mut path);
-
-            up.push(
-                &[("device", device)],
-                if operstate == "up" { 1.0 } else { 0.0 },
-            );
-            info.push(
-                &[
-                    ("address", &address),
-                    ("broadcast", &broadcast),
-                    ("device", device),
-                    ("duplex", &duplex),
-                    ("ifalias", &ifalias),
-                    ("operstate", &operstate),
-                ],
-                1.0,
-            );
-
-            let mut read_int = |attr: &str, path: &mut PathBuf| -> Option<i64> {
-                path.push(attr);
-                let ok = read_into(path, &mut buf);
-                path.pop();
-                if ok {
-                    parse_attr_int(&buf)
-                } else {
-                    None
-                }
-            };
-            for (fam, &(_, attr, _)) in props.iter_mut().zip(PROPERTIES.iter()) {
-                if let Some(v) = read_int(attr, &mut path) {
-                    fam.push(&[("device", device)], v as f64);
-                }
-            }
-            // Unknown speed reads as -1 and is reported as -125000, like upstream's default.
-            if let Some(mbit) = read_int("speed", &mut path) {
-                speed.push(&[("device", device)], mbit.saturating_mul(125_000) as f64);
-            }
-            for (fam, &(_, attr, _)) in trailing.iter_mut().zip(TRAILING_PROPERTIES.iter()) {
-                if let Some(v) = read_int(attr, &mut path) {
-                    fam.push(&[("device", device)], v as f64);
-                }
-            }
-            path.pop();
         }
-
-        let mut families = Vec::with_capacity(props.len() + trailing.len() + 3);
-        families.push(up);
-        families.push(info);
-        families.extend(props);
-        families.push(speed);
-        families.extend(trailing);
-        Ok(families)
+        self.collect_sysfs()
     }
 }
 
@@ -358,5 +648,121 @@ mod tests {
             NetclassCollector::new(&cfg).collect(),
             Err(CollectError::NotAvailable(_))
         ));
+    }
+
+    #[test]
+    fn attribute_buffer_reads_empty_and_multi_page_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "7".repeat(10_000);
+        write_attrs(
+            dir.path(),
+            &[("empty", ""), ("big", &big), ("small", " 42\n")],
+        );
+        let d = Dir::open(dir.path()).unwrap();
+        let mut buf = AttrBuf::new();
+        assert!(d.read(c"empty", &mut buf));
+        assert_eq!(buf.contents(), b"");
+        assert!(d.read(c"big", &mut buf));
+        assert_eq!(buf.contents(), big.as_bytes());
+        assert!(d.read(c"small", &mut buf));
+        assert_eq!(buf.int(), Some(42));
+        assert!(!d.read(c"missing", &mut buf));
+        assert_eq!(read_int(&d, c"missing", &mut buf), None);
+        assert!(d.subdir(c"small").is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn netlink_values_read_like_sysfs() {
+        use crate::netlink::{Link, IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP};
+        let mut buf = AttrBuf::new();
+        let mut dev = Device::default();
+        let up = Link {
+            name: "eth0".into(),
+            index: 4,
+            link_type: 1,
+            flags: IFF_UP | IFF_RUNNING | IFF_LOWER_UP | IFF_DORMANT | 0x1002,
+            address: vec![0x02, 0xfc, 0, 0, 0, 1],
+            broadcast: vec![0xff; 6],
+            mtu: Some(1400),
+            operstate: Some(5),
+            txqlen: Some(1000),
+            carrier: Some(1),
+            carrier_changes: Some(u32::MAX),
+            group: Some(0),
+            ifalias: Some(" wan \n".into()),
+            link_mode: Some(1),
+            link: Some(2),
+            promiscuity: Some(1),
+            allmulti: Some(0),
+            ..Link::default()
+        };
+        dev.read_netlink(&up, None, &mut buf);
+        assert_eq!(dev.address, "02:fc:00:00:00:01");
+        assert_eq!(dev.broadcast, "ff:ff:ff:ff:ff:ff");
+        assert_eq!(dev.ifalias, "wan");
+        assert_eq!(dev.operstate, "dormant");
+        assert_eq!(dev.duplex, "");
+        let v = dev.values;
+        assert_eq!(v[idx::ADDR_ASSIGN_TYPE], None);
+        assert_eq!(v[idx::CARRIER], Some(1.0));
+        // `%d` of a wrapped counter, as sysfs prints it.
+        assert_eq!(v[idx::CARRIER_CHANGES], Some(-1.0));
+        assert_eq!(v[idx::CARRIER_UP], None);
+        assert_eq!(v[idx::DORMANT], Some(1.0));
+        assert_eq!(v[idx::FLAGS], Some(f64::from(0x1103)));
+        assert_eq!(v[idx::IFINDEX], Some(4.0));
+        assert_eq!(v[idx::IFLINK], Some(2.0));
+        assert_eq!(v[idx::LINK_MODE], Some(1.0));
+        assert_eq!(v[idx::MTU], Some(1400.0));
+        assert_eq!(v[idx::NETDEV_GROUP], Some(0.0));
+        assert_eq!(v[idx::SPEED], None);
+        assert_eq!(v[idx::TX_QUEUE_LEN], Some(1000.0));
+        assert_eq!(v[idx::TYPE], Some(1.0));
+
+        // A down device: sysfs refuses carrier and dormant; no address; an unknown operstate.
+        let down = Link {
+            name: "ifb0".into(),
+            index: 2,
+            flags: 0x82,
+            operstate: Some(9),
+            carrier: Some(0),
+            ..Link::default()
+        };
+        dev.clear();
+        dev.read_netlink(&down, None, &mut buf);
+        assert_eq!(dev.address, "");
+        assert_eq!(dev.operstate, "");
+        assert_eq!(dev.values[idx::CARRIER], None);
+        assert_eq!(dev.values[idx::DORMANT], None);
+        assert_eq!(dev.values[idx::IFLINK], Some(2.0));
+        // No IFLA_PROMISCUITY/IFLA_ALLMULTI and no sysfs: flags unknown.
+        assert_eq!(dev.values[idx::FLAGS], None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn netlink_and_sysfs_agree_on_this_host() {
+        if !Path::new("/sys/class/net").is_dir() || crate::netlink::dump_links().is_err() {
+            return;
+        }
+        let netlink = NetclassCollector::new(&NodeConfig::default());
+        assert!(netlink.use_netlink);
+        let sysfs = NetclassCollector {
+            use_netlink: false,
+            ..NetclassCollector::new(&NodeConfig::default())
+        };
+        // Counters can move between two reads; retry a few times before calling it a mismatch.
+        let mut last = None;
+        for _ in 0..5 {
+            let a = netlink.collect().unwrap();
+            let b = sysfs.collect().unwrap();
+            if a == b {
+                return;
+            }
+            last = Some((a, b));
+        }
+        let (a, b) = last.unwrap();
+        assert_eq!(a, b);
     }
 }
