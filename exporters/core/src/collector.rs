@@ -50,6 +50,17 @@ impl CollectError {
 
 pub type CollectResult = Result<Vec<MetricFamily>, CollectError>;
 
+tokio::task_local! {
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// When the current scrape must be answered. Asynchronous collectors that talk to a target read
+/// it to give up in time and still report `<ns>_up 0` (the wrapper's own timeout would drop their
+/// output entirely); `None` outside a scrape.
+pub fn scrape_deadline() -> Option<tokio::time::Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
 /// An asynchronous collector (network exporters: Redis, PostgreSQL, ...).
 pub trait Collector: Send + Sync + 'static {
     fn name(&self) -> &'static str;
@@ -142,13 +153,13 @@ pub async fn run_collectors(
             AnyCollector::Blocking(_) => None,
         })
         .map(|(i, c)| {
-            let task = tokio::spawn(async move {
+            let task = tokio::spawn(DEADLINE.scope(until, async move {
                 let start = Instant::now();
                 let result = tokio::time::timeout_at(until, c.collect())
                     .await
                     .unwrap_or_else(|_| Err(timeout_error(deadline)));
                 (start.elapsed(), result)
-            });
+            }));
             (i, task)
         })
         .collect();
@@ -268,6 +279,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    struct SeesDeadline;
+    impl Collector for SeesDeadline {
+        fn name(&self) -> &'static str {
+            "deadline"
+        }
+        fn collect(&self) -> BoxFuture<'_, CollectResult> {
+            Box::pin(async {
+                let left = scrape_deadline()
+                    .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+                    .ok_or_else(|| CollectError::Other("no deadline".into()))?;
+                Ok(vec![
+                    MetricFamily::gauge("t_left", "").with(&[], left.as_secs_f64())
+                ])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn async_collectors_see_the_scrape_deadline() {
+        assert!(scrape_deadline().is_none());
+        let outcomes = run_collectors(&[asynchronous(SeesDeadline)], Duration::from_secs(3)).await;
+        let families = outcomes.into_iter().next().unwrap().result.unwrap();
+        let left = families[0].samples[0].value;
+        assert!(left > 2.0 && left <= 3.0, "{left}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

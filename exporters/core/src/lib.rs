@@ -10,8 +10,8 @@ pub mod encode;
 pub mod metric;
 
 pub use collector::{
-    asynchronous, blocking, AnyCollector, BlockingCollector, BoxFuture, CollectError,
-    CollectResult, Collector,
+    asynchronous, blocking, scrape_deadline, AnyCollector, BlockingCollector, BoxFuture,
+    CollectError, CollectResult, Collector,
 };
 pub use metric::{Label, MetricFamily, MetricType, Sample};
 pub mod exporter;

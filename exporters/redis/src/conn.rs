@@ -1,0 +1,312 @@
+//! One connection to Redis over TCP, a unix socket or TLS, with pipelined commands.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::resp::{encode_command, parse_reply, Reply, RespError};
+use crate::target::{Endpoint, Target};
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("cannot connect: {0}")]
+    Connect(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("connection closed by the server")]
+    Closed,
+    #[error("protocol error: {0}")]
+    Protocol(#[from] RespError),
+}
+
+impl ConnError {
+    /// True when the connection may simply have gone stale (server restarted, idle timeout), so a
+    /// fresh connection is worth one more try.
+    pub fn is_stale_connection(&self) -> bool {
+        matches!(self, ConnError::Closed | ConnError::Io(_))
+    }
+}
+
+/// A command: its arguments as bytes.
+pub type Cmd = Vec<Vec<u8>>;
+
+/// Builds a command from string-like arguments.
+pub fn cmd<A: AsRef<[u8]>>(args: &[A]) -> Cmd {
+    args.iter().map(|a| a.as_ref().to_vec()).collect()
+}
+
+pub struct Connection {
+    io: Box<dyn Io>,
+    buf: Vec<u8>,
+    /// Start of unparsed bytes in `buf`.
+    start: usize,
+    out: Vec<u8>,
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+impl Connection {
+    /// Opens the transport (no AUTH: that is pipelined with the first commands).
+    pub async fn open(target: &Target, tls: &TlsSettings) -> Result<Connection, ConnError> {
+        let io: Box<dyn Io> = match &target.endpoint {
+            Endpoint::Unix(path) => {
+                #[cfg(unix)]
+                {
+                    Box::new(
+                        tokio::net::UnixStream::connect(path)
+                            .await
+                            .map_err(ConnError::Connect)?,
+                    )
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = path;
+                    return Err(ConnError::Connect(std::io::Error::other(
+                        "unix sockets are not supported on this platform",
+                    )));
+                }
+            }
+            Endpoint::Tcp {
+                host,
+                port,
+                tls: use_tls,
+            } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(ConnError::Connect)?;
+                let _ = stream.set_nodelay(true);
+                if *use_tls {
+                    let name = ServerName::try_from(host.clone()).map_err(|e| {
+                        ConnError::Tls(format!("invalid server name {host:?}: {e}"))
+                    })?;
+                    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
+                    let s = connector
+                        .connect(name, stream)
+                        .await
+                        .map_err(|e| ConnError::Tls(e.to_string()))?;
+                    Box::new(s)
+                } else {
+                    Box::new(stream)
+                }
+            }
+        };
+        Ok(Connection {
+            io,
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            out: Vec::with_capacity(1024),
+        })
+    }
+
+    /// Sends every command in one write and reads as many replies. Error replies are replies, not
+    /// errors: the caller decides what a failed command means.
+    pub async fn pipeline(&mut self, cmds: &[Cmd]) -> Result<Vec<Reply>, ConnError> {
+        self.out.clear();
+        for c in cmds {
+            encode_command(&mut self.out, c);
+        }
+        self.io.write_all(&self.out).await?;
+        self.io.flush().await?;
+        let mut replies = Vec::with_capacity(cmds.len());
+        while replies.len() < cmds.len() {
+            match parse_reply(&self.buf[self.start..])? {
+                Some((reply, used)) => {
+                    self.start += used;
+                    replies.push(reply);
+                }
+                None => {
+                    self.compact();
+                    if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                        self.buf.reserve(READ_CHUNK);
+                    }
+                    if self.io.read_buf(&mut self.buf).await? == 0 {
+                        return Err(ConnError::Closed);
+                    }
+                }
+            }
+        }
+        self.compact();
+        // Do not keep a huge buffer around after one big reply (CLIENT LIST on a busy server).
+        if self.buf.capacity() > 4 * READ_CHUNK && self.buf.is_empty() {
+            self.buf = Vec::with_capacity(READ_CHUNK);
+        }
+        Ok(replies)
+    }
+
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+/// The client side of TLS, built once at start-up from the `--tls-*` flags.
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("--{flag} {path}: {message}")]
+    File {
+        flag: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("--tls-client-cert-file and --tls-client-key-file go together")]
+    HalfClientAuth,
+    #[error("TLS client configuration: {0}")]
+    Config(String),
+}
+
+/// Where the system's CA bundle usually is (Debian/Ubuntu, Fedora/RHEL, Alpine, SUSE).
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/ca-bundle.pem",
+];
+
+impl TlsSettings {
+    /// `ca_file`: trusted CAs (default: the system bundle); `client`: certificate and key for
+    /// servers that require client authentication; `skip_verify`: accept any server certificate.
+    pub fn new(
+        ca_file: Option<&Path>,
+        client_cert: Option<&Path>,
+        client_key: Option<&Path>,
+        skip_verify: bool,
+    ) -> Result<TlsSettings, TlsSetupError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Config(e.to_string()))?;
+        let builder = if skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            match ca_file {
+                Some(path) => {
+                    let certs = load_certs("tls-ca-cert-file", path)?;
+                    for c in certs {
+                        roots.add(c).map_err(|e| TlsSetupError::File {
+                            flag: "tls-ca-cert-file",
+                            path: path.display().to_string(),
+                            message: e.to_string(),
+                        })?;
+                    }
+                }
+                None => {
+                    let bundle = std::env::var_os("SSL_CERT_FILE")
+                        .map(std::path::PathBuf::from)
+                        .into_iter()
+                        .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
+                        .find(|p| p.is_file());
+                    if let Some(bundle) = bundle {
+                        if let Ok(iter) = CertificateDer::pem_file_iter(&bundle) {
+                            let _ = roots.add_parsable_certificates(iter.flatten());
+                        }
+                    }
+                }
+            }
+            builder.with_root_certificates(roots)
+        };
+        let config = match (client_cert, client_key) {
+            (Some(cert), Some(key)) => {
+                let certs = load_certs("tls-client-cert-file", cert)?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsSetupError::File {
+                    flag: "tls-client-key-file",
+                    path: key.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| TlsSetupError::Config(e.to_string()))?
+            }
+            (None, None) => builder.with_no_client_auth(),
+            _ => return Err(TlsSetupError::HalfClientAuth),
+        };
+        Ok(TlsSettings {
+            config: Arc::new(config),
+        })
+    }
+}
+
+fn load_certs(
+    flag: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let err = |message: String| TlsSetupError::File {
+        flag,
+        path: path.display().to_string(),
+        message,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err("no PEM certificate found".into()));
+    }
+    Ok(certs)
+}
+
+/// `--skip-tls-verification`: any certificate is accepted; handshake signatures are still checked.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

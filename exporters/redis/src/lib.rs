@@ -1,0 +1,22 @@
+//! Redis metrics under the names, types and labels of oliver006/redis_exporter 1.45, on the
+//! suite's exporter runtime.
+//!
+//! Layers, from the wire up: [`resp`] (a pure RESP2 parser), [`conn`] (one connection over TCP, a
+//! unix socket or TLS, with pipelining), [`info`] and [`replies`] (pure mappings from replies to
+//! metric families), [`scrape`] (a kept connection per target and one pipelined batch per
+//! scrape), [`multi`] (`/scrape?target=`).
+
+pub mod conn;
+pub mod info;
+pub mod keys;
+pub mod metrics;
+pub mod multi;
+pub mod replies;
+pub mod resp;
+pub mod scrape;
+pub mod target;
+
+pub use info::{parse_info, Info, InfoError};
+pub use resp::{parse_reply, Reply, RespError};
+pub use scrape::{RedisCollector, ScrapeOptions, Scraper};
+pub use target::{PasswordMap, Secret, Target};

@@ -1,0 +1,83 @@
+//! A small builder for the families of one scrape, every name prefixed with the namespace.
+
+use exporter_core::{MetricFamily, MetricType, Sample};
+
+pub struct Out<'n> {
+    ns: &'n str,
+    pub families: Vec<MetricFamily>,
+}
+
+impl<'n> Out<'n> {
+    pub fn new(ns: &'n str) -> Self {
+        Out {
+            ns,
+            families: Vec::with_capacity(256),
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.ns
+    }
+
+    /// Adds one sample as its own family; families that share a name are merged by the runtime.
+    pub fn add(
+        &mut self,
+        kind: MetricType,
+        name: &str,
+        help: &str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, kind);
+        f.push(labels, value);
+        self.families.push(f);
+    }
+
+    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
+        self.add(MetricType::Gauge, name, help, labels, value);
+    }
+
+    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
+        self.add(MetricType::Counter, name, help, labels, value);
+    }
+
+    /// A summary series: `quantiles` as `(quantile, value)`, plus `_sum` and `_count`.
+    pub fn summary(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&'static str, &str)],
+        quantiles: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Summary);
+        let base: Vec<exporter_core::Label> = labels
+            .iter()
+            .map(|(k, v)| (std::borrow::Cow::Borrowed(*k), (*v).to_string()))
+            .collect();
+        for &(q, v) in quantiles {
+            let mut l = base.clone();
+            l.push((
+                std::borrow::Cow::Borrowed("quantile"),
+                exporter_core::metric::format_value(q),
+            ));
+            f.samples.push(Sample {
+                suffix: "",
+                labels: l,
+                value: v,
+            });
+        }
+        f.samples.push(Sample {
+            suffix: "_sum",
+            labels: base.clone(),
+            value: sum,
+        });
+        f.samples.push(Sample {
+            suffix: "_count",
+            labels: base,
+            value: count,
+        });
+        self.families.push(f);
+    }
+}

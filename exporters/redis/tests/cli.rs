@@ -1,0 +1,131 @@
+//! The binary's start-up contract: bad flags and files fail at once with a message naming the
+//! culprit (and never a password); a Redis that is not there is no start-up error.
+
+mod common;
+
+use std::process::Command;
+
+use common::{get, write, Exporter, OURS};
+use exporter_core::testkit::sample_value;
+
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(OURS)
+        .args(args)
+        .env_remove("REDIS_ADDR")
+        .env_remove("REDIS_PASSWORD")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[test]
+fn unknown_flag_is_rejected() {
+    let (code, out) = run_to_exit(&["--no-such-flag"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("--no-such-flag"), "{out}");
+}
+
+#[test]
+fn version_names_the_program() {
+    let (code, out) = run_to_exit(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("redis_exporter, version "), "{out}");
+    // Go-style single dash, as upstream's users write it.
+    let (code, out) = run_to_exit(&["-version"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn bad_address_names_the_flag_without_the_password() {
+    let (code, out) = run_to_exit(&["--redis.addr", "http://user:hunter2@host:6379"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("--redis.addr") && out.contains("scheme"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
+    let (code, out) = run_to_exit(&["--redis.addr", "redis://h:notaport"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("port"), "{out}");
+}
+
+#[test]
+fn bad_files_name_flag_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write(dir.path(), "pw.json", r#"{"redis://a": "topsecret",}"#);
+    let (code, out) = run_to_exit(&["--redis.password-file", pw.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("--redis.password-file") && out.contains("pw.json"),
+        "{out}"
+    );
+    assert!(!out.contains("topsecret"), "{out}");
+
+    let (code, out) = run_to_exit(&["--redis.password-file", "/nonexistent/pw.json"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("/nonexistent/pw.json"), "{out}");
+
+    let (code, out) = run_to_exit(&["--tls-ca-cert-file", "/nonexistent/ca.pem"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("--tls-ca-cert-file"), "{out}");
+
+    let not_pem = write(dir.path(), "ca.pem", "not a certificate");
+    let (code, out) = run_to_exit(&["--tls-ca-cert-file", not_pem.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("--tls-ca-cert-file") && out.contains("ca.pem"),
+        "{out}"
+    );
+
+    let (code, out) = run_to_exit(&["--tls-client-cert-file", not_pem.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("--tls-client-key-file"), "{out}");
+
+    let (code, out) = run_to_exit(&["--script", "/nonexistent/s.lua"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("--script /nonexistent/s.lua"), "{out}");
+}
+
+#[test]
+fn bad_values_name_the_flag() {
+    for (args, flag) in [
+        (&["--namespace", "bad-ns"][..], "--namespace"),
+        (&["--check-keys", "a=b=c"], "--check-keys"),
+        (&["--count-keys", "dbx=*"], "--count-keys"),
+        (&["--connection-timeout", "soon"], "--connection-timeout"),
+        (&["--connection-timeout", "0s"], "--connection-timeout"),
+    ] {
+        let (code, out) = run_to_exit(args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(out.contains(flag), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, out) = run_to_exit(&["--web.listen-address", &addr]);
+    assert_eq!(code, 1);
+    assert!(out.contains("cannot listen"), "{out}");
+}
+
+#[test]
+fn starts_without_redis_and_serves_up_zero() {
+    let exp = Exporter::start(&["--redis.addr", "redis://127.0.0.1:1", "-redis-only-metrics"]);
+    let (status, body) = get(&exp.url("/metrics"));
+    assert_eq!(status, 200);
+    assert_eq!(sample_value(&body, "redis_up", &[]), Some(0.0));
+    assert!(!body.contains("process_cpu_seconds_total"), "{body}");
+    assert!(!body.contains("redis_exporter_build_info"), "{body}");
+    let (status, landing) = get(&exp.url("/"));
+    assert_eq!(status, 200);
+    assert!(
+        landing.contains("Redis Exporter") && landing.contains("/scrape"),
+        "{landing}"
+    );
+    assert_eq!(get(&exp.url("/-/healthy")).0, 200);
+}

@@ -1,0 +1,153 @@
+//! Helpers shared by the integration tests: real redis-server instances on free loopback ports in
+//! temp dirs, the exporter binary, and scraping.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use exporter_core::testkit::{free_port, wait_for, ChildGuard};
+
+pub const OURS: &str = env!("CARGO_BIN_EXE_redis-exporter");
+
+/// A redis-server that is killed when dropped.
+pub struct Redis {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub guard: Option<ChildGuard>,
+    args: Vec<String>,
+}
+
+impl Redis {
+    /// Starts `redis-server` on a free port with persistence off, plus `extra` arguments.
+    pub fn start(extra: &[&str]) -> Redis {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Redis {
+            port: free_port(),
+            dir,
+            guard: None,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        r.restart();
+        r
+    }
+
+    /// (Re)starts the server on the same port and directory.
+    pub fn restart(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.guard = Some(ChildGuard::spawn("redis-server", &mut cmd));
+        let port = self.port;
+        wait_for("redis-server to answer", Duration::from_secs(20), || {
+            let reply = raw(port, "PING\r\n")?;
+            (reply.starts_with("+PONG") || reply.starts_with("-NOAUTH")).then_some(())
+        });
+    }
+
+    pub fn stop(&mut self) {
+        self.guard = None;
+    }
+
+    pub fn addr(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs redis-cli against this server (with `auth` as `-a` when given).
+    pub fn cli(&self, auth: Option<&str>, args: &[&str]) -> String {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(a) = auth {
+            cmd.args(["--no-auth-warning", "-a", a]);
+        }
+        let out = cmd.args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.guard.as_ref().map(|g| g.pid()).unwrap_or(0)
+    }
+}
+
+/// Sends raw text to a port and returns what came back first.
+pub fn raw(port: u16, text: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(text.as_bytes()).ok()?;
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// Our exporter, with its stderr in a file.
+pub struct Exporter {
+    pub port: u16,
+    pub guard: ChildGuard,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    pub fn start(args: &[&str]) -> Exporter {
+        Self::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stderr.log");
+        let port = free_port();
+        let mut cmd = Command::new(OURS);
+        cmd.args(args)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .env_remove("REDIS_ADDR")
+            .env_remove("REDIS_PASSWORD")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let guard = ChildGuard::spawn("redis-exporter", &mut cmd);
+        wait_for("the exporter to listen", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Exporter {
+            port,
+            guard,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn metrics(&self) -> String {
+        get(&self.url("/metrics")).1
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// GET returning (status, body), whatever the status.
+pub fn get(url: &str) -> (u16, String) {
+    match ureq::get(url).timeout(Duration::from_secs(30)).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
