@@ -7,7 +7,7 @@ use std::task::{ready, Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::series::{RouteEntry, Series, METHOD_LABELS};
+use crate::series::{RouteEntry, SeriesRef, METHOD_LABELS};
 
 /// A tracked request from the moment the service was called. Dropping it decrements the
 /// in-progress gauge, however the request ends: completed, dropped (client abort,
@@ -33,13 +33,15 @@ impl Tracking {
         }
     }
 
-    pub fn series_for(&self, status: u16) -> Arc<Series> {
+    pub fn series_for(&self, status: u16) -> SeriesRef {
         self.entry.series(self.method, status)
     }
 
-    pub fn record(&mut self, series: &Series) {
-        series.requests.inc();
-        series.duration.observe(self.start.elapsed().as_secs_f64());
+    pub fn record(&mut self, series: &SeriesRef) {
+        if let Some(s) = self.entry.resolve(self.method, series) {
+            s.requests.inc();
+            s.duration.observe(self.start.elapsed().as_secs_f64());
+        }
         self.recorded = true;
     }
 
@@ -69,13 +71,12 @@ impl Drop for Tracking {
 /// Records the request's count and duration when dropped: at the end of the body.
 pub(crate) struct RequestGuard {
     pub tracking: Tracking,
-    pub series: Arc<Series>,
+    pub series: SeriesRef,
 }
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        let series = Arc::clone(&self.series);
-        self.tracking.record(&series);
+        self.tracking.record(&self.series);
     }
 }
 

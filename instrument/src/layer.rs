@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::{Request, Response};
@@ -12,7 +13,7 @@ use tower_service::Service;
 use crate::body::{InstrumentedBody, RequestGuard, Tracking};
 use crate::classify::ClassifyRoute;
 use crate::metrics::{HttpMetrics, UNMATCHED_PATH};
-use crate::series::method_slot;
+use crate::series::{method_slot, RouteCache};
 
 /// Records request metrics for every request of the wrapped service.
 #[derive(Clone)]
@@ -41,6 +42,7 @@ impl<S, C: Clone> Layer<S> for HttpMetricsLayer<C> {
     fn layer(&self, service: S) -> Self::Service {
         HttpMetricsService {
             service,
+            routes: self.metrics.inner.routes.cache(),
             metrics: self.metrics.clone(),
             classify: self.classify.clone(),
         }
@@ -52,6 +54,7 @@ impl<S, C: Clone> Layer<S> for HttpMetricsLayer<C> {
 pub struct HttpMetricsService<S, C> {
     service: S,
     metrics: HttpMetrics,
+    routes: RouteCache,
     classify: C,
 }
 
@@ -71,7 +74,10 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let inner = &self.metrics.inner;
         let route = self.classify.route(&req).unwrap_or(UNMATCHED_PATH);
-        let entry = inner.routes.get(inner, route);
+        let entry = match self.routes.load().get(route) {
+            Some(entry) => Arc::clone(entry),
+            None => inner.routes.get(inner, route),
+        };
         let tracking = (!entry.excluded).then(|| Tracking::start(entry, method_slot(req.method())));
         ResponseFuture {
             inner: self.service.call(req),

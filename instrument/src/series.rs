@@ -1,10 +1,13 @@
 //! The per-request hot path's lookup structure: route template -> method -> status -> series.
 //!
 //! `prometheus`'s `with_label_values` hashes every label and takes a lock on each call. Here the
-//! labelled children are resolved once per (method, route, status) and kept in copy-on-write maps
-//! behind `ArcSwap`: a request reads them without locks or allocation; only the first request of a
-//! new combination builds the series and swaps in a new map.
+//! labelled children are resolved once per (method, route, status): routes live in a
+//! copy-on-write map behind `ArcSwap` (each service reads it through its own `arc_swap::Cache`,
+//! a pointer comparison per request), statuses in a small table of atomically claimed slots. A
+//! request takes no lock and allocates nothing; only the first request of a new combination
+//! builds its series.
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -41,10 +44,28 @@ pub(crate) struct Series {
     pub duration: Histogram,
 }
 
+/// A route answers with few distinct status codes: this many slots per method, with a shared
+/// fallback beyond (still correct, just slower).
+const STATUS_SLOTS: usize = 16;
+
+#[derive(Default)]
+struct StatusSlot {
+    /// 0 while free; claimed once with a compare-exchange, never released.
+    status: AtomicU16,
+    series: OnceLock<Series>,
+}
+
 #[derive(Default)]
 struct MethodSeries {
     in_progress: OnceLock<IntGauge>,
-    by_status: ArcSwap<Vec<(u16, Arc<Series>)>>,
+    statuses: [StatusSlot; STATUS_SLOTS],
+}
+
+/// Which series a finished request records into.
+pub(crate) enum SeriesRef {
+    Slot(usize),
+    /// The status table of this route and method is full.
+    Overflow(Series),
 }
 
 pub(crate) struct RouteEntry {
@@ -64,51 +85,80 @@ impl RouteEntry {
         })
     }
 
-    pub fn series(&self, method: usize, status: u16) -> Arc<Series> {
-        let families = &self.families;
-        let slot = &self.methods[method].by_status;
-        if let Some((_, s)) = slot.load().iter().find(|(code, _)| *code == status) {
-            return Arc::clone(s);
+    /// Finds (or claims) the slot of `status`, building its series on first use.
+    pub fn series(&self, method: usize, status: u16) -> SeriesRef {
+        let slots = &self.methods[method].statuses;
+        let start = usize::from(status) % STATUS_SLOTS;
+        for probe in 0..STATUS_SLOTS {
+            let index = (start + probe) % STATUS_SLOTS;
+            let slot = &slots[index];
+            let claimed = match slot.status.load(Ordering::Acquire) {
+                s if s == status => true,
+                0 => match slot.status.compare_exchange(
+                    0,
+                    status,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => true,
+                    Err(other) => other == status,
+                },
+                _ => false,
+            };
+            if claimed {
+                slot.series.get_or_init(|| self.new_series(method, status));
+                return SeriesRef::Slot(index);
+            }
         }
+        SeriesRef::Overflow(self.new_series(method, status))
+    }
+
+    /// The series a [`SeriesRef`] from [`series`](Self::series) points at.
+    pub fn resolve<'a>(&'a self, method: usize, series: &'a SeriesRef) -> Option<&'a Series> {
+        match series {
+            SeriesRef::Slot(index) => self.methods[method].statuses[*index].series.get(),
+            SeriesRef::Overflow(s) => Some(s),
+        }
+    }
+
+    fn new_series(&self, method: usize, status: u16) -> Series {
         let status_label = status.to_string();
         let method_label = METHOD_LABELS[method];
-        let created = Arc::new(Series {
-            requests: families.requests.with_label_values(&[
+        Series {
+            requests: self.families.requests.with_label_values(&[
                 method_label,
                 &status_label,
                 &self.path,
             ]),
-            duration: families.duration.with_label_values(&[
+            duration: self.families.duration.with_label_values(&[
                 method_label,
                 &self.path,
                 &status_label,
             ]),
-        });
-        // Another request may have raced us: keep whichever entry got in first.
-        let mut result = Arc::clone(&created);
-        slot.rcu(|current| {
-            let mut next = Vec::clone(current);
-            match next.iter().find(|(code, _)| *code == status) {
-                Some((_, existing)) => result = Arc::clone(existing),
-                None => next.push((status, Arc::clone(&created))),
-            }
-            next
-        });
-        result
+        }
     }
 }
 
 /// Route templates are few and chosen by the application, not by clients, so a fast
 /// non-DoS-resistant hash is the right trade.
+pub(crate) type RouteMap = FxHashMap<Box<str>, Arc<RouteEntry>>;
+
+/// A service's lock-free, debt-free view of the route map: re-reads it only when it changed.
+pub(crate) type RouteCache = arc_swap::Cache<Arc<ArcSwap<RouteMap>>, Arc<RouteMap>>;
+
 pub(crate) struct RouteTable {
-    routes: ArcSwap<FxHashMap<Box<str>, Arc<RouteEntry>>>,
+    routes: Arc<ArcSwap<RouteMap>>,
 }
 
 impl RouteTable {
     pub fn new() -> Self {
         RouteTable {
-            routes: ArcSwap::from_pointee(FxHashMap::default()),
+            routes: Arc::new(ArcSwap::from_pointee(FxHashMap::default())),
         }
+    }
+
+    pub fn cache(&self) -> RouteCache {
+        arc_swap::Cache::new(Arc::clone(&self.routes))
     }
 
     pub fn len(&self) -> usize {
@@ -142,6 +192,36 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_claim_slots_then_overflow_and_always_resolve() {
+        let m = crate::HttpMetrics::builder()
+            .registry(prometheus::Registry::new())
+            .build()
+            .unwrap();
+        let entry = m.inner.routes.get(&m.inner, "/x");
+        let statuses: Vec<u16> = (200..200 + STATUS_SLOTS as u16 + 4).collect();
+        let refs: Vec<SeriesRef> = statuses.iter().map(|s| entry.series(0, *s)).collect();
+        let slots = refs
+            .iter()
+            .filter(|r| matches!(r, SeriesRef::Slot(_)))
+            .count();
+        assert_eq!(slots, STATUS_SLOTS);
+        for (status, r) in statuses.iter().zip(&refs) {
+            let series = entry.resolve(0, r).unwrap();
+            series.requests.inc();
+            // The same status finds the same series again.
+            if let (SeriesRef::Slot(a), SeriesRef::Slot(b)) = (r, &entry.series(0, *status)) {
+                assert_eq!(a, b);
+            }
+        }
+        let families = m.registry().gather();
+        let total = families
+            .iter()
+            .find(|f| f.name() == "flask_http_request_total")
+            .unwrap();
+        assert_eq!(total.get_metric().len(), statuses.len());
+    }
 
     #[test]
     fn unknown_methods_fold_into_other() {
