@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: our postgres-exporter against Debian's prometheus-postgres-exporter 0.11,
+both scraping the same PostgreSQL 15, in one run.
+
+Creates a throw-away PostgreSQL cluster (initdb into a temp dir, a free loopback port; as root the
+server runs as `nobody`), starts both exporters with default flags against it, warms them up, then
+scrapes each N times in alternation and reports per exporter:
+
+  * p50 / p99 scrape latency;
+  * exporter CPU per scrape (utime+stime of the exporter process, /proc/<pid>/stat);
+  * exporter RSS after the run and its peak (VmHWM);
+  * PostgreSQL-side CPU per scrape: measured around every single scrape as the CPU time of the
+    postmaster and all its children (/proc/<pid>/schedstat, nanoseconds) plus the CPU of children
+    that exited meanwhile (the postmaster's cutime+cstime), so connection churn is counted too.
+
+    python3 benches/postgres_compare.py [--scrapes 200] [--interval 0]
+
+`--interval S` waits S seconds between rounds. Back to back (the default) PostgreSQL flushes its
+statistics about once a second, so ours re-reads the size of its own database (which its scrapes
+themselves touch) only about once a second; with `--interval 1.5` every scrape re-reads it, as at
+a real scrape interval. Run both to see the range.
+
+Build ours first: cargo build --release -p postgres-exporter
+"""
+
+import argparse
+import http.client
+import os
+import pwd
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG_BIN = "/usr/lib/postgresql/15/bin"
+UPSTREAM = "/usr/bin/prometheus-postgres-exporter"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PASSWORD = "bench-pw"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_owner(cmd):
+    if os.geteuid() != 0:
+        return cmd
+    nobody = pwd.getpwnam("nobody")
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"] + cmd
+
+
+def start_postgres(tmp):
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(tmp, 0o755)
+    pwfile = os.path.join(tmp, "pw")
+    with open(pwfile, "w") as f:
+        f.write(PASSWORD)
+    if os.geteuid() == 0:
+        for p in (tmp, pwfile):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+    data = os.path.join(tmp, "data")
+    subprocess.run(as_owner([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres",
+                             "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync"]),
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    log = open(os.path.join(tmp, "server.log"), "w")
+    proc = subprocess.Popen(as_owner([f"{PG_BIN}/postgres", "-D", data, "-k", tmp,
+                                      "-c", "listen_addresses=127.0.0.1", "-p", str(port)]),
+                            stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(600):
+        if subprocess.run([f"{PG_BIN}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("PostgreSQL did not start")
+    # A little data, so sizes and statistics are not trivially empty.
+    subprocess.run([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-qAtX", "-c",
+                    "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g"],
+                   env=dict(os.environ, PGPASSWORD=PASSWORD), check=True)
+    return proc, port
+
+
+def exporter_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def status_mb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children_of(ppid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == ppid:
+                out.append(int(entry))
+        except OSError:
+            pass
+    return out
+
+
+def postgres_cpu_ns(postmaster):
+    """CPU of the postmaster, its live children, and children it has reaped."""
+    total = 0
+    for pid in [postmaster] + children_of(postmaster):
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    with open(f"/proc/{postmaster}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    reaped_ticks = int(fields[13]) + int(fields[14])
+    return total + reaped_ticks * 1_000_000_000 // CLK_TCK
+
+
+def scrape(conn):
+    start = time.perf_counter()
+    conn.request("GET", "/metrics", headers={"Accept": "text/plain"})
+    resp = conn.getresponse()
+    body = resp.read()
+    elapsed = time.perf_counter() - start
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}")
+    return elapsed, body
+
+
+def wait_ready(port, deadline=30):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            _, body = scrape(c)
+            if b"pg_up 1" in body:
+                return c
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"exporter on port {port} did not come up with pg_up 1")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scrapes", type=int, default=200)
+    ap.add_argument("--interval", type=float, default=0.0, help="seconds between rounds")
+    ap.add_argument("--ours", default=os.path.join(ROOT, "target", "release", "postgres-exporter"))
+    args = ap.parse_args()
+    for binary in (args.ours, UPSTREAM, f"{PG_BIN}/postgres"):
+        if not os.path.exists(binary):
+            raise SystemExit(f"missing {binary}")
+
+    tmp = tempfile.mkdtemp(prefix="pgbench", dir="/tmp")
+    procs = []
+    try:
+        pg, pg_port = start_postgres(tmp)
+        dsn = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{pg_port}/postgres?sslmode=disable"
+        conns = {}
+        for name, binary in (("ours", args.ours), ("upstream", UPSTREAM)):
+            port = free_port()
+            p = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
+                                 env=dict(os.environ, DATA_SOURCE_NAME=dsn),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            conns[name] = (p, wait_ready(port))
+        for _ in range(10):
+            for _, (p, c) in conns.items():
+                scrape(c)
+        cpu0 = {n: exporter_cpu_seconds(p.pid) for n, (p, _) in conns.items()}
+        lat = {n: [] for n in conns}
+        pg_ns = {n: 0 for n in conns}
+        size, families = {}, {}
+        for _ in range(args.scrapes):
+            if args.interval:
+                time.sleep(args.interval)
+            for name, (p, c) in conns.items():
+                before = postgres_cpu_ns(pg.pid)
+                t, body = scrape(c)
+                pg_ns[name] += postgres_cpu_ns(pg.pid) - before
+                lat[name].append(t * 1000)
+                size[name] = len(body)
+                families[name] = body.count(b"\n# TYPE ") + 1
+        stats = {}
+        for name, (p, _) in conns.items():
+            l = sorted(lat[name])
+            stats[name] = {
+                "p50": statistics.median(l),
+                "p99": l[max(0, int(len(l) * 0.99) - 1)],
+                # Includes the exporter's idle CPU between rounds (timers, none expected).
+                "cpu": (exporter_cpu_seconds(p.pid) - cpu0[name]) * 1000 / args.scrapes,
+                "pgcpu": pg_ns[name] / 1e6 / args.scrapes,
+                "rss": status_mb(p.pid, "VmRSS"),
+                "peak": status_mb(p.pid, "VmHWM"),
+                "bytes": size[name],
+                "families": families[name],
+            }
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+        if "pg" in locals():
+            pg.terminate()
+            pg.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    o, u = stats["ours"], stats["upstream"]
+    pace = f"{args.interval}s between rounds" if args.interval else "back to back"
+    print(f"postgres exporter, {args.scrapes} alternating scrapes each ({pace}), default flags, same PostgreSQL 15\n")
+    print("| metric | ours | upstream 0.11 | ours/upstream |")
+    print("|---|---|---|---|")
+    rows = [("p50 latency (ms)", "p50"), ("p99 latency (ms)", "p99"),
+            ("exporter CPU per scrape (ms)", "cpu"), ("PostgreSQL CPU per scrape (ms)", "pgcpu"),
+            ("RSS after (MB)", "rss"), ("peak RSS (MB)", "peak"),
+            ("response bytes", "bytes"), ("families", "families")]
+    for label, key in rows:
+        ratio = o[key] / u[key] if u[key] else float("nan")
+        print(f"| {label} | {o[key]:.2f} | {u[key]:.2f} | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+//! `pg_database_size_bytes{datname}`: one query for every database. A database the role may not
+//! connect to (and whose size it may not read) is left out instead of failing the query.
+//!
+//! pg_database_size() walks every file of a database, the dearest call of a scrape. A database
+//! whose files have not changed need not be walked again: files only change in transactions, so
+//! the size is re-read when pg_stat_database shows transactions (committed or rolled back) in
+//! that database since the last read, and reused otherwise (template0, idle databases). A size
+//! can thus lag by the statistics flush interval (about a second) after a write.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use exporter_core::MetricFamily;
+
+use super::{decode, gauge, map_rows, Col, CollectorConfig, Null, PgCollector, PgFuture};
+use crate::instance::Instance;
+use crate::value::Cell;
+
+const COLUMNS: &[Col] = &[gauge("size_bytes", "Disk space used by the database")];
+
+/// Rows: datname, size (NULL when not readable, or when unchanged since `$1`/`$2`: the oids
+/// and activity counts of the sizes we hold), oid, activity count.
+pub fn sql(version: u32) -> String {
+    let readable = if version >= 100000 {
+        "(has_database_privilege(d.oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))"
+    } else {
+        "has_database_privilege(d.oid, 'CONNECT')"
+    };
+    format!(
+        "SELECT datname, CASE WHEN {readable} AND ($2::int8[])[array_position($1::oid[], d.oid)] \
+         IS DISTINCT FROM a.n THEN pg_database_size(d.oid) END, d.oid, a.n \
+         FROM pg_database d LEFT JOIN LATERAL (SELECT COALESCE(s.xact_commit + s.xact_rollback, -1) AS n \
+         FROM pg_stat_database s WHERE s.datid = d.oid) a ON true"
+    )
+}
+
+/// Sizes read earlier, by database oid: (activity count then, size).
+pub type Known = HashMap<u32, (i64, Cell)>;
+
+/// Fills in sizes the query did not re-read because the database saw no transaction since, and
+/// records the ones it did read. Rows become (datname, size).
+pub fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
+    let mut seen = Known::new();
+    let out = rows
+        .into_iter()
+        .filter_map(|mut row| {
+            if row.len() < 4 {
+                return None;
+            }
+            let oid = row[2].as_f64()? as u32;
+            let activity = row[3].as_f64().unwrap_or(-1.0) as i64;
+            if row[1].is_null() {
+                match known.get(&oid) {
+                    Some((n, size)) if *n == activity => row[1] = size.clone(),
+                    _ => return None,
+                }
+            }
+            seen.insert(oid, (activity, row[1].clone()));
+            row.truncate(2);
+            Some(row)
+        })
+        .collect();
+    *known = seen;
+    out
+}
+
+pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
+    map_rows("pg_database", &["datname"], COLUMNS, rows, base, Null::Skip)
+}
+
+pub struct Database {
+    /// Per server: (session id, sizes read on that connection).
+    known: Mutex<HashMap<String, (u64, Known)>>,
+}
+
+impl Database {
+    pub fn new(_: &CollectorConfig) -> Self {
+        Database {
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl PgCollector for Database {
+    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
+        Box::pin(async move {
+            let session = inst.main.session().await?;
+            let mut known = self
+                .known
+                .lock()
+                .ok()
+                .and_then(|m| m.get(inst.server()).cloned())
+                .filter(|(id, _)| *id == session.id)
+                .map(|(_, k)| k)
+                .unwrap_or_default();
+            let oids: Vec<u32> = known.keys().copied().collect();
+            let counts: Vec<i64> = oids.iter().map(|o| known[o].0).collect();
+            let text = sql(session.version_num);
+            let rows = inst
+                .main
+                .query_params(&session, &text, &[&oids, &counts])
+                .await?;
+            let rows = merge_known(decode(&rows), &mut known);
+            if let Ok(mut m) = self.known.lock() {
+                m.insert(inst.server().to_string(), (session.id, known));
+            }
+            Ok(map(&rows, &inst.labels))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn sizes_per_database_and_unreadable_ones_skipped() {
+        let rows = vec![vec![text("postgres"), Cell::Int(7_634_279)]];
+        let fams = map(&rows, &base());
+        assert_eq!(
+            series(family(&fams, "pg_database_size_bytes")),
+            vec![(
+                vec!["datname=postgres".into(), "server=h:5432".into()],
+                7_634_279.0
+            )]
+        );
+    }
+
+    #[test]
+    fn unchanged_databases_reuse_their_size() {
+        let mut known = Known::new();
+        let row = |name: &str, size: Cell, oid: i64, n: i64| {
+            vec![text(name), size, Cell::Int(oid), Cell::Int(n)]
+        };
+        let first = merge_known(
+            vec![
+                row("postgres", Cell::Int(10), 5, 3),
+                row("template0", Cell::Int(7), 4, 0),
+                row("secret", Cell::Null, 9, 1),
+            ],
+            &mut known,
+        );
+        assert_eq!(first.len(), 2, "unreadable database left out");
+        assert_eq!(known.len(), 2);
+        // template0 unchanged (size not re-read), postgres re-read.
+        let later = merge_known(
+            vec![
+                row("postgres", Cell::Int(11), 5, 4),
+                row("template0", Cell::Null, 4, 0),
+            ],
+            &mut known,
+        );
+        assert_eq!(
+            later,
+            vec![
+                vec![text("postgres"), Cell::Int(11)],
+                vec![text("template0"), Cell::Int(7)]
+            ]
+        );
+        // A NULL size for a database whose activity changed is unreadable now: left out.
+        let gone = merge_known(vec![row("template0", Cell::Null, 4, 1)], &mut known);
+        assert!(gone.is_empty() && known.is_empty());
+        assert!(
+            sql(150000).contains("array_position") && !sql(90600).contains("pg_read_all_stats")
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! PostgreSQL metrics under the names of prometheus-community/postgres_exporter 0.11, for less
+//! work on the database: one pooled connection per server, statements prepared once, the
+//! settings in one query, and a scrape that never fails as a whole.
+
+pub mod collector;
+pub mod config;
+pub mod dsn;
+pub mod instance;
+pub mod meta;
+pub mod probe;
+pub mod queries;
+pub mod target;
+pub mod tls;
+pub mod value;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use exporter_core::{asynchronous, AnyCollector, Exporter};
+
+use crate::collector::{CollectorConfig, Running, ScrapeStats};
+use crate::dsn::Dsn;
+use crate::instance::{DiscoveryFilter, Instance};
+use crate::meta::{ExporterCollector, QueriesFile};
+use crate::queries::{UserQuery, UserQueryCollector};
+
+/// Everything but the data sources: what to collect and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Names from [`collector::COLLECTORS`].
+    pub collectors: Vec<&'static str>,
+    pub collector_config: CollectorConfig,
+    /// `--constantLabels`.
+    pub constant_labels: Vec<(String, String)>,
+    /// `--auto-discover-databases` with its include/exclude lists.
+    pub discovery: Option<DiscoveryFilter>,
+    /// Connection (and `pg_up` check) timeout unless the DSN sets `connect_timeout`.
+    pub connect_timeout: Duration,
+    pub user_queries: Vec<Arc<UserQuery>>,
+    pub queries_file: Option<QueriesFile>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            collectors: collector::COLLECTORS
+                .iter()
+                .filter(|c| c.default_enabled)
+                .map(|c| c.name)
+                .collect(),
+            collector_config: CollectorConfig::default(),
+            constant_labels: Vec::new(),
+            discovery: None,
+            connect_timeout: Duration::from_secs(3),
+            user_queries: Vec::new(),
+            queries_file: None,
+        }
+    }
+}
+
+impl Options {
+    /// The enabled collectors minus those a user query of the same namespace replaces.
+    pub fn effective_collectors(&self) -> Vec<&'static collector::CollectorSpec> {
+        self.collectors
+            .iter()
+            .filter_map(|n| collector::find(n))
+            .filter(|spec| {
+                let replaced = self.user_queries.iter().any(|q| q.name == spec.namespace);
+                if replaced {
+                    tracing::info!(
+                        collector = spec.name,
+                        query = spec.namespace,
+                        "user query replaces the built-in collector"
+                    );
+                }
+                !replaced
+            })
+            .collect()
+    }
+}
+
+/// Builds the exporter for `dsns` (several DSNs: one set of series per server, told apart by
+/// the `server` label). Fails only on TLS files that cannot be read.
+pub fn build_exporter(dsns: Vec<Dsn>, opts: &Options) -> Result<Exporter, String> {
+    let mut instances = Vec::new();
+    for dsn in dsns {
+        let tls = tls::client_config(&dsn).map_err(|e| format!("{}: {e}", dsn.redacted()))?;
+        instances.push(Arc::new(Instance::new(
+            dsn,
+            tls,
+            &opts.constant_labels,
+            opts.discovery.clone(),
+            opts.connect_timeout,
+        )));
+    }
+    let instances: Arc<[Arc<Instance>]> = instances.into();
+    let stats = Arc::new(ScrapeStats::default());
+    let mut collectors: Vec<AnyCollector> = vec![asynchronous(ExporterCollector {
+        instances: Arc::clone(&instances),
+        stats: Arc::clone(&stats),
+        up_timeout: opts.connect_timeout,
+        queries_file: opts.queries_file.clone(),
+        constant_labels: opts
+            .constant_labels
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone()))
+            .collect(),
+    })];
+    if !instances.is_empty() {
+        for spec in opts.effective_collectors() {
+            collectors.push(asynchronous(Running {
+                name: spec.name,
+                inner: (spec.build)(&opts.collector_config),
+                instances: Arc::clone(&instances),
+                stats: Arc::clone(&stats),
+            }));
+        }
+        for q in &opts.user_queries {
+            collectors.push(asynchronous(Running {
+                name: q.collector_name,
+                inner: Arc::new(UserQueryCollector::new(Arc::clone(q))),
+                instances: Arc::clone(&instances),
+                stats: Arc::clone(&stats),
+            }));
+        }
+    }
+    Ok(Exporter::new("pg", collectors))
+}
+
+/// SHA-256 of a file's contents, hex (upstream's `hashsum` label).
+pub fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
