@@ -41,10 +41,6 @@ impl Exporter {
         self
     }
 
-    pub fn namespace(&self) -> &'static str {
-        self.namespace
-    }
-
     pub fn collector_names(&self) -> Vec<&'static str> {
         self.collectors.iter().map(|c| c.name()).collect()
     }

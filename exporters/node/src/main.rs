@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
-use exporter_core::flags::{LogFlags, WebFlags};
+use clap::{ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
 use exporter_core::run::{run, Program};
 use node_exporter::collector::COLLECTORS;
 use node_exporter::config::{self, DeviceFilter, NodeConfig};
@@ -118,53 +118,23 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn command() -> Command {
-    let mut cmd = Flags::augment_args(
+    let cmd = Flags::augment_args(
         Command::new("node-exporter")
             .about("Prometheus exporter for machine metrics, drop-in for node_exporter.")
             .disable_version_flag(true),
     );
-    for c in COLLECTORS {
-        let state = if c.default_enabled {
-            "enabled"
-        } else {
-            "disabled"
-        };
-        let on = format!("collector.{}", c.name);
-        let off = format!("no-collector.{}", c.name);
-        cmd = cmd
-            .arg(
-                Arg::new(on.clone())
-                    .long(on.clone())
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(off.clone())
-                    .help(format!(
-                        "Enable the {} collector (default: {state}). {}",
-                        c.name, c.help
-                    )),
-            )
-            .arg(
-                Arg::new(off.clone())
-                    .long(off)
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(on)
-                    .hide(true),
-            );
-    }
-    cmd
+    add_collector_flags(
+        cmd,
+        COLLECTORS
+            .iter()
+            .map(|c| (c.name, c.default_enabled, c.help)),
+    )
 }
 
 fn enabled_collectors(m: &ArgMatches, disable_defaults: bool) -> Vec<&'static str> {
     COLLECTORS
         .iter()
-        .filter(|c| {
-            if m.get_flag(&format!("no-collector.{}", c.name)) {
-                false
-            } else if m.get_flag(&format!("collector.{}", c.name)) {
-                true
-            } else {
-                c.default_enabled && !disable_defaults
-            }
-        })
+        .filter(|c| collector_choice(m, c.name).unwrap_or(c.default_enabled && !disable_defaults))
         .map(|c| c.name)
         .collect()
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
-use exporter_core::flags::{LogFlags, WebFlags};
+use clap::{ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
 use exporter_core::run::{run, Program};
 use postgres_exporter::collector::{CollectorConfig, COLLECTORS};
 use postgres_exporter::config::Config;
@@ -91,7 +91,7 @@ struct Flags {
 }
 
 fn command() -> Command {
-    let mut cmd = Flags::augment_args(
+    let cmd = Flags::augment_args(
         Command::new("postgres-exporter")
             .about("Prometheus exporter for PostgreSQL server metrics, drop-in for postgres_exporter.")
             .after_help(
@@ -101,51 +101,23 @@ fn command() -> Command {
             )
             .disable_version_flag(true),
     );
-    for c in COLLECTORS {
-        let state = if c.default_enabled {
-            "enabled"
-        } else {
-            "disabled"
-        };
-        let on = format!("collector.{}", c.name);
-        let off = format!("no-collector.{}", c.name);
-        cmd = cmd
-            .arg(
-                Arg::new(on.clone())
-                    .long(on.clone())
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(off.clone())
-                    .help(format!(
-                        "Enable the {} collector (default: {state}). {}",
-                        c.name, c.help
-                    )),
-            )
-            .arg(
-                Arg::new(off.clone())
-                    .long(off)
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(on)
-                    .hide(true),
-            );
-    }
-    cmd
+    add_collector_flags(
+        cmd,
+        COLLECTORS
+            .iter()
+            .map(|c| (c.name, c.default_enabled, c.help)),
+    )
 }
 
 fn enabled_collectors(m: &ArgMatches, f: &Flags) -> Vec<&'static str> {
     COLLECTORS
         .iter()
         .filter(|c| {
-            if m.get_flag(&format!("no-collector.{}", c.name)) {
-                false
-            } else if m.get_flag(&format!("collector.{}", c.name)) {
-                true
-            } else if (c.builtin_map && f.disable_default_metrics)
-                || (c.name == "settings" && f.disable_settings_metrics)
-            {
-                false
-            } else {
-                c.default_enabled
-            }
+            collector_choice(m, c.name).unwrap_or_else(|| {
+                let disabled_by_flag = (c.builtin_map && f.disable_default_metrics)
+                    || (c.name == "settings" && f.disable_settings_metrics);
+                c.default_enabled && !disabled_by_flag
+            })
         })
         .map(|c| c.name)
         .collect()
