@@ -28,12 +28,12 @@ import http.client
 import os
 import pwd
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from benchlib import cpu_seconds as exporter_cpu_seconds, free_port, status_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -42,10 +42,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench-pw"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def as_owner(cmd):
@@ -87,18 +83,8 @@ def start_postgres(tmp):
     return proc, port
 
 
-def exporter_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def status_mb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def children_of(ppid):

@@ -24,22 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from benchlib import cpu_seconds, free_port, status_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
-    """utime + stime in clock ticks, as /proc/<pid>/stat reports them."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def sched_ns(pid):
@@ -54,12 +45,6 @@ def sched_ns(pid):
     return total
 
 
-def status_mb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def resp(*args):

@@ -13,14 +13,13 @@ Build ours first: cargo build --release -p node-exporter
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
+from benchlib import cpu_seconds, free_port, status_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The collectors ours enables by default; upstream gets exactly the same set.
 NODE_COLLECTORS = [
@@ -31,10 +30,6 @@ NODE_COLLECTORS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def exporters(kind, ours_bin):
@@ -47,26 +42,10 @@ def exporters(kind, ours_bin):
     raise SystemExit(f"unknown exporter kind {kind!r}")
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def scrape(conn, path):
@@ -127,8 +106,8 @@ def main():
                 "p99": l[int(len(l) * 0.99) - 1],
                 "cpu": (cpu_seconds(p.pid) - cpu0[name]) * 1000 / args.scrapes,
                 "bytes": size[name],
-                "rss": rss_mb(p.pid),
-                "peak": peak_rss_mb(p.pid),
+                "rss": status_mb(p.pid, "VmRSS"),
+                "peak": status_mb(p.pid, "VmHWM"),
                 "families": families[name],
             }
     finally:
