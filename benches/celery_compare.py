@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Event-consumption benchmark: our celery-exporter against Flower's /metrics, both subscribed to
+the same Redis broker in the same run, plus our RSS with 100,000 tracked tasks.
+
+The stream is real: the envelopes captured from a celery 5.4.0 prefork worker and client
+(exporters/celery/tests/fixtures/celery-5.4.0-events.jsonl: task-sent singles and task.multi
+batches), replayed with a fresh uuid per task so every replayed task is a new one.
+
+Method. A redis-server on loopback (temp dir, persistence off, no pub/sub output-buffer limit so
+the slow consumer is not disconnected). Ours (release build) and Flower (`celery flower`, same
+venv as the tests) subscribe; both are then SIGSTOPped, the whole stream is PUBLISHed at full
+speed (Redis queues it in each subscriber's output buffer), and both are SIGCONTed at the same
+instant. Each one's rate is the events it consumed over the time it took, read from its own
+counter (ours: celery_exporter_events_received_total; Flower: the sum of flower_events_total).
+The stream holds task events only, which both count. Ours also reports events per CPU-second
+(utime+stime): its rate on one core whatever else ran. Flower is given --window seconds at most.
+
+    cargo build --release -p celery-exporter
+    python3 benches/celery_compare.py [--tasks 100000] [--window 60]
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE = os.path.join(ROOT, "exporters/celery/tests/fixtures/celery-5.4.0-events.jsonl")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def get(url, timeout=30):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def metric_sum(text, name):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_until(what, timeout, f):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            v = f()
+            if v:
+                return v
+        except Exception:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def resp_command(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def redis_call(port, *args):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(resp_command(*[a.encode() if isinstance(a, str) else a for a in args]))
+        return s.recv(65536)
+
+
+def pattern_subscribers(port):
+    """Clients with a pattern subscription (PUBSUB NUMPAT counts patterns, not clients)."""
+    clients = redis_call(port, "CLIENT", "LIST").decode(errors="replace")
+    return sum(1 for line in clients.splitlines() if " psub=" in line and " psub=0 " not in line)
+
+
+def load_templates():
+    """(channel, envelope prefix, decoded body, envelope suffix, events) of every captured task
+    message, and the uuids they mention."""
+    templates, uuids = [], []
+    with open(FIXTURE) as f:
+        for line in f:
+            m = json.loads(line)
+            channel = m["channel"]
+            if "/0.celeryev/task." not in channel:
+                continue
+            env = json.loads(m["data"])
+            body = base64.b64decode(env["body"]).decode()
+            events = json.loads(body)
+            events = events if isinstance(events, list) else [events]
+            for e in events:
+                if e["uuid"] not in uuids:
+                    uuids.append(e["uuid"])
+            marker = "\x00BODY\x00"
+            env["body"] = marker
+            text = json.dumps(env)
+            prefix, suffix = text.split(json.dumps(marker)[1:-1])
+            templates.append((channel, prefix, body, suffix, len(events)))
+    return templates, uuids
+
+
+def build_stream(tasks):
+    """RESP bytes of every PUBLISH, the message count and the event count."""
+    templates, uuids = load_templates()
+    rounds = -(-tasks // len(uuids))
+    chunks, messages, events = [], 0, 0
+    for _ in range(rounds):
+        fresh = {u: str(uuid.uuid4()) for u in uuids}
+        for channel, prefix, body, suffix, n in templates:
+            for old, new in fresh.items():
+                if old in body:
+                    body = body.replace(old, new)
+            payload = prefix + base64.b64encode(body.encode()).decode() + suffix
+            chunks.append(resp_command(b"PUBLISH", channel.encode(), payload.encode()))
+            messages += 1
+            events += n
+    return b"".join(chunks), messages, events, rounds * len(uuids)
+
+
+def publish(port, stream, messages):
+    """Writes the whole stream and waits for every reply."""
+    s = socket.create_connection(("127.0.0.1", port))
+    got = [0]
+
+    def reader():
+        buf = b""
+        while got[0] < messages:
+            data = s.recv(1 << 20)
+            if not data:
+                break
+            buf += data
+            got[0] += buf.count(b"\r\n")
+            buf = buf[buf.rfind(b"\r\n") + 2:]
+
+    t = threading.Thread(target=reader)
+    t.start()
+    start = time.time()
+    view = memoryview(stream)
+    for i in range(0, len(stream), 1 << 20):
+        s.sendall(view[i:i + (1 << 20)])
+    t.join()
+    s.close()
+    return time.time() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=100_000)
+    ap.add_argument("--window", type=float, default=60.0, help="max seconds given to Flower")
+    args = ap.parse_args()
+
+    ours_bin = os.path.join(ROOT, "target/release/celery-exporter")
+    if not os.access(ours_bin, os.X_OK):
+        sys.exit("build first: cargo build --release -p celery-exporter")
+    venv = os.path.join(ROOT, "target/celery-venv")
+    subprocess.run(["bash", os.path.join(ROOT, "tests/celery/setup-venv.sh"), venv, "--with-flower"], check=True)
+
+    procs = []
+    tmp = tempfile.mkdtemp(prefix="celery-bench-")
+    try:
+        rport = free_port()
+        procs.append(subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "", "--appendonly", "no",
+             "--dir", tmp, "--client-output-buffer-limit", "pubsub 0 0 0"],
+            stdout=subprocess.DEVNULL))
+        wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
+        broker = f"redis://127.0.0.1:{rport}/0"
+
+        oport = free_port()
+        ours = subprocess.Popen(
+            [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{oport}",
+             "--max-tasks", "100000", "--log.level", "warn"])
+        procs.append(ours)
+        fport = free_port()
+        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"))
+        flower = subprocess.Popen(
+            [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
+             f"--port={fport}", "--logging=warning"],
+            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "flower.log"), "w"))
+        procs.append(flower)
+        ours_url = f"http://127.0.0.1:{oport}/metrics"
+        flower_url = f"http://127.0.0.1:{fport}/metrics"
+        wait_until("ours", 20, lambda: get(ours_url))
+        wait_until("flower", 60, lambda: get(flower_url))
+        wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
+        time.sleep(1)
+        ours_idle_kb = status_kb(ours.pid, "VmRSS")
+        flower_idle_kb = status_kb(flower.pid, "VmRSS")
+
+        t = time.time()
+        stream, messages, events, tasks = build_stream(args.tasks)
+        print(f"stream: {messages} messages, {events} events, {tasks} tasks, {len(stream) / 1e6:.0f} MB "
+              f"(built in {time.time() - t:.1f} s)")
+
+        base_ours = metric_sum(get(ours_url), "celery_exporter_events_received_total")
+        base_flower = metric_sum(get(flower_url), "flower_events_total")
+        for p in (ours, flower):
+            os.kill(p.pid, signal.SIGSTOP)
+        took = publish(rport, stream, messages)
+        print(f"published in {took:.2f} s ({messages / took:,.0f} messages/s) while both were stopped")
+
+        ours_cpu0 = cpu_seconds(ours.pid)
+        start = time.time()
+        for p in (ours, flower):
+            os.kill(p.pid, signal.SIGCONT)
+        ours_done = None
+        flower_seen, flower_at = 0.0, start
+        last_flower_poll = 0.0
+        while True:
+            now = time.time()
+            if ours_done is None:
+                got = metric_sum(get(ours_url), "celery_exporter_events_received_total") - base_ours
+                if got >= events:
+                    ours_done = time.time() - start
+                    ours_cpu = cpu_seconds(ours.pid) - ours_cpu0
+            if now - last_flower_poll >= 1.0:
+                last_flower_poll = now
+                try:
+                    flower_seen = metric_sum(get(flower_url, timeout=60), "flower_events_total") - base_flower
+                    flower_at = time.time() - start
+                except Exception:
+                    pass
+            if ours_done is not None and (flower_seen >= events or time.time() - start > args.window):
+                break
+            time.sleep(0.02 if ours_done is None else 0.5)
+
+        text = get(ours_url)
+        tracked = metric_sum(text, "celery_exporter_tracked_tasks")
+        ours_rss = status_kb(ours.pid, "VmRSS")
+        ours_hwm = status_kb(ours.pid, "VmHWM")
+        flower_rss = status_kb(flower.pid, "VmRSS")
+        ours_rate = events / ours_done
+        flower_rate = flower_seen / flower_at if flower_at > 0 else 0.0
+        print()
+        print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
+        print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {events:>10} {ours_done:>8.2f} "
+              f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
+        print(f"{'flower 2.0.1':24} {flower_rate:>12,.0f} {int(flower_seen):>10} {flower_at:>8.2f} "
+              f"{flower_idle_kb / 1024:>12.1f} {flower_rss / 1024:>13.1f}")
+        print()
+        print(f"ours: {events / ours_cpu:,.0f} events per CPU-second (one thread), "
+              f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
+        print(f"ours: {int(tracked)} tracked tasks, RSS {ours_rss / 1024:.1f} MB (peak {ours_hwm / 1024:.1f} MB)")
+        ok = ours_rate >= 50_000 and (flower_rate == 0 or ours_rate >= 20 * flower_rate) and ours_rss <= 10 * 1024
+        print("targets (>= 50,000 events/s, >= 20x Flower, RSS <= 10 MB):", "met" if ok else "NOT met")
+    finally:
+        for p in reversed(procs):
+            try:
+                os.kill(p.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+//! The event consumer: one subscribed connection, PSUBSCRIBE to every Celery event, decode and
+//! apply. Reconnects with capped exponential backoff; `celery_up` is 0 while disconnected and the
+//! counters carry on afterwards (events published meanwhile are lost: pub/sub does not queue).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::conn::{ConnError, Connection, Connector};
+use crate::event::{decode_message, Undecodable};
+use crate::resp::Value;
+use crate::state::State;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A subscribed connection is silent between events: ping it so a dead peer (network gone, no
+/// FIN) is noticed; no reply within two periods means reconnect.
+const PING_EVERY: Duration = Duration::from_secs(10);
+
+/// The state shared by the consumer (writer) and the collectors (readers), with the clock that
+/// turns `Instant`s into the state machine's seconds.
+pub struct Shared {
+    state: Mutex<State>,
+    epoch: Instant,
+}
+
+impl Shared {
+    pub fn new(state: State) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            epoch: Instant::now(),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves counters that are still counters: carry on.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Monotonic seconds since start.
+    pub fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+}
+
+/// Runs forever: connect, subscribe, consume; on any failure wait and start over.
+pub async fn run(connector: Arc<Connector>, pattern: String, shared: Arc<Shared>) {
+    let mut backoff = MIN_BACKOFF;
+    let mut was_connected = false;
+    loop {
+        match subscribe(&connector, &pattern).await {
+            Ok(mut conn) => {
+                {
+                    let mut st = shared.lock();
+                    if was_connected {
+                        st.reconnects += 1;
+                    }
+                    st.connected = true;
+                }
+                tracing::info!(broker = %connector.redacted(), %pattern, "subscribed to Celery events");
+                was_connected = true;
+                backoff = MIN_BACKOFF;
+                let err = consume(&mut conn, &shared).await;
+                shared.lock().connected = false;
+                tracing::warn!(broker = %connector.redacted(), %err, "lost the event stream; reconnecting");
+            }
+            Err(err) => {
+                tracing::warn!(broker = %connector.redacted(), %err, retry_in = ?backoff, "cannot subscribe to Celery events");
+            }
+        }
+        tokio::time::sleep(jitter(backoff)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Up to +25%, so many exporters do not reconnect in lockstep after a broker restart.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d + d.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
+async fn subscribe(connector: &Connector, pattern: &str) -> Result<Connection, ConnError> {
+    let mut conn = connector.connect(CONNECT_TIMEOUT).await?;
+    let reply = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        conn.request(&[b"PSUBSCRIBE" as &[u8], pattern.as_bytes()]),
+    )
+    .await
+    .map_err(|_| ConnError::Timeout("PSUBSCRIBE"))??;
+    match reply.as_array() {
+        Some([kind, ..]) if kind.as_bytes() == Some(b"psubscribe") => Ok(conn),
+        _ => match reply {
+            crate::resp::Reply::Error(message) => Err(ConnError::Server {
+                command: "PSUBSCRIBE",
+                message,
+            }),
+            _ => Err(ConnError::Unexpected("PSUBSCRIBE")),
+        },
+    }
+}
+
+/// Reads and applies until the connection fails; returns why.
+async fn consume(conn: &mut Connection, shared: &Shared) -> ConnError {
+    let mut scratch = Vec::new();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut last_rx = Instant::now();
+    loop {
+        tokio::select! {
+            read = conn.fill() => {
+                if let Err(e) = read {
+                    return e;
+                }
+                last_rx = Instant::now();
+                let mut st = shared.lock();
+                let now = shared.now();
+                let mut failure = None;
+                let drained = conn.drain(|frame| match handle_frame(frame, &mut st, &mut scratch, now) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failure = Some(e);
+                        false
+                    }
+                });
+                if let Err(e) = drained {
+                    return e;
+                }
+                if let Some(e) = failure {
+                    return e;
+                }
+            }
+            _ = ping.tick() => {
+                if last_rx.elapsed() > 2 * PING_EVERY {
+                    return ConnError::Timeout("waiting for the broker (no reply to PING)");
+                }
+                conn.queue(&[b"PING" as &[u8]]);
+                if let Err(e) = conn.flush().await {
+                    return e;
+                }
+            }
+        }
+    }
+}
+
+/// One frame of a subscribed connection.
+fn handle_frame(
+    frame: Value<'_>,
+    st: &mut State,
+    scratch: &mut Vec<u8>,
+    now: f64,
+) -> Result<(), ConnError> {
+    let items = match frame {
+        Value::Array(Some(items)) => items,
+        Value::Error(message) => {
+            return Err(ConnError::Server {
+                command: "PSUBSCRIBE",
+                message: String::from_utf8_lossy(message).into_owned(),
+            })
+        }
+        _ => return Ok(()),
+    };
+    let payload = match items.first().and_then(Value::as_bytes) {
+        Some(b"pmessage") => items.get(3),
+        Some(b"message") => items.get(2),
+        // Subscription confirmations and PING replies.
+        _ => return Ok(()),
+    };
+    let Some(payload) = payload.and_then(Value::as_bytes) else {
+        st.count_undecodable(Undecodable::Garbage);
+        return Ok(());
+    };
+    apply_payload(payload, st, scratch, now);
+    Ok(())
+}
+
+/// Decodes one pub/sub payload into `st`; what cannot be decoded is counted and skipped.
+pub fn apply_payload(payload: &[u8], st: &mut State, scratch: &mut Vec<u8>, now: f64) {
+    match decode_message(payload, scratch, |e| st.apply(&e, now)) {
+        Ok(d) => {
+            for _ in 0..d.bad_events {
+                st.count_undecodable(Undecodable::Event);
+            }
+        }
+        Err(why) => {
+            tracing::debug!(
+                reason = why.as_str(),
+                bytes = payload.len(),
+                "undecodable message on the event channel"
+            );
+            st.count_undecodable(why);
+        }
+    }
+}

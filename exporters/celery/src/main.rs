@@ -1,0 +1,314 @@
+//! `celery-exporter`: wires flags to the event consumer, the collectors and the shared runtime.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use celery_exporter::config::{parse_buckets, parse_duration, BrokerUrl, TransportOptions};
+use celery_exporter::state::{Options, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
+use celery_exporter::{Celery, Config};
+use clap::{ArgAction, Parser};
+use exporter_core::flags::{LogFlags, WebFlags};
+use exporter_core::run::{run, Program};
+
+/// Prometheus exporter for Celery on Redis: task and worker metrics from the broker's event
+/// stream, queue depth at scrape time.
+#[derive(Debug, Parser)]
+#[command(name = "celery-exporter", disable_version_flag = true)]
+struct Flags {
+    #[command(flatten)]
+    web: WebFlags,
+    #[command(flatten)]
+    log: LogFlags,
+
+    /// Celery broker URL: redis://[[user]:password@]host[:port][/db] or rediss://...
+    /// (?ssl_cert_reqs=required|none&ssl_ca_certs=FILE&ssl_certfile=FILE&ssl_keyfile=FILE).
+    #[arg(
+        long = "broker-url",
+        env = "CELERY_BROKER_URL",
+        default_value = "redis://localhost:6379/0",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    broker_url: String,
+
+    /// File holding the broker password (replaces the URL's; trailing newline ignored).
+    #[arg(
+        long = "broker-password-file",
+        env = "CELERY_BROKER_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    broker_password_file: Option<PathBuf>,
+
+    /// kombu transport option KEY=VALUE (repeatable): global_keyprefix, fanout_prefix,
+    /// fanout_patterns, sep, priority_steps, unacked_key.
+    #[arg(long = "broker-transport-option", value_name = "KEY=VALUE", action = ArgAction::Append)]
+    transport_options: Vec<String>,
+
+    /// Queues whose length to report (comma-separated), besides those discovered from the
+    /// _kombu.binding.* sets.
+    #[arg(long = "queues", value_delimiter = ',', value_name = "NAMES")]
+    queues: Vec<String>,
+
+    /// How often to rediscover queues from the _kombu.binding.* sets (SCAN); 0 turns
+    /// discovery off.
+    #[arg(
+        long = "queue-discovery-interval",
+        default_value = "30s",
+        value_name = "DURATION"
+    )]
+    queue_discovery_interval: String,
+
+    /// Periodically broadcast `enable_events` so workers started without -E send task events
+    /// (what Flower does).
+    #[arg(long = "enable-events")]
+    enable_events: bool,
+
+    /// How often --enable-events broadcasts.
+    #[arg(
+        long = "enable-events-interval",
+        default_value = "5s",
+        value_name = "DURATION"
+    )]
+    enable_events_interval: String,
+
+    /// A worker is down this long after its last heartbeat (default: 2 x its heartbeat
+    /// frequency, Celery's rule).
+    #[arg(long = "worker-timeout", value_name = "DURATION")]
+    worker_timeout: Option<String>,
+
+    /// Drop the series of a worker down for this long; 0 keeps them forever.
+    #[arg(
+        long = "purge-offline-worker-metrics",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
+    purge_offline_worker_metrics: String,
+
+    /// Tasks remembered (uuid -> name, queue, timestamps) so later events can be labelled.
+    #[arg(long = "max-tasks", default_value_t = 100_000, value_name = "N")]
+    max_tasks: usize,
+
+    /// Buckets of celery_task_runtime_seconds (comma-separated upper bounds, seconds).
+    #[arg(long = "buckets", default_value = DEFAULT_RUNTIME_BUCKETS, value_name = "BOUNDS")]
+    buckets: String,
+
+    /// Buckets of celery_task_queue_wait_seconds.
+    #[arg(long = "queue-wait-buckets", default_value = DEFAULT_QUEUE_WAIT_BUCKETS, value_name = "BOUNDS")]
+    queue_wait_buckets: String,
+
+    /// Also expose Flower's flower_* metric families, for dashboards built on Flower.
+    #[arg(long = "flower-metrics")]
+    flower_metrics: bool,
+
+    /// Show application version.
+    #[arg(long = "version")]
+    version: bool,
+}
+
+fn duration(flag: &str, value: &str) -> Result<Duration, String> {
+    parse_duration(value).map_err(|e| format!("--{flag}: {e}"))
+}
+
+/// Zero means "off" for these flags.
+fn optional_duration(flag: &str, value: &str) -> Result<Option<Duration>, String> {
+    duration(flag, value).map(|d| (!d.is_zero()).then_some(d))
+}
+
+fn positive_duration(flag: &str, value: &str) -> Result<Duration, String> {
+    match duration(flag, value)? {
+        d if d.is_zero() => Err(format!("--{flag}: must be above zero")),
+        d => Ok(d),
+    }
+}
+
+fn config(f: &Flags) -> Result<Config, String> {
+    let broker = BrokerUrl::parse(&f.broker_url).map_err(|e| e.to_string())?;
+    let password = match &f.broker_password_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--broker-password-file {}: {e}", path.display()))?;
+            Some(text.trim_end_matches(['\r', '\n']).to_string())
+        }
+    };
+    if f.max_tasks == 0 {
+        return Err("--max-tasks: must be at least 1".into());
+    }
+    let queues: Vec<String> = f
+        .queues
+        .iter()
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty())
+        .collect();
+    Ok(Config {
+        broker,
+        password,
+        transport: TransportOptions::parse(&f.transport_options).map_err(|e| e.to_string())?,
+        queues,
+        queue_discovery_interval: optional_duration(
+            "queue-discovery-interval",
+            &f.queue_discovery_interval,
+        )?,
+        enable_events: if f.enable_events {
+            Some(positive_duration(
+                "enable-events-interval",
+                &f.enable_events_interval,
+            )?)
+        } else {
+            None
+        },
+        state: Options {
+            max_tasks: f.max_tasks,
+            worker_timeout: f
+                .worker_timeout
+                .as_deref()
+                .map(|v| positive_duration("worker-timeout", v))
+                .transpose()?
+                .map(|d| d.as_secs_f64()),
+            purge_offline_after: optional_duration(
+                "purge-offline-worker-metrics",
+                &f.purge_offline_worker_metrics,
+            )?
+            .map(|d| d.as_secs_f64()),
+            runtime_buckets: parse_buckets("buckets", &f.buckets).map_err(|e| e.to_string())?,
+            queue_wait_buckets: parse_buckets("queue-wait-buckets", &f.queue_wait_buckets)
+                .map_err(|e| e.to_string())?,
+            flower: f.flower_metrics,
+        },
+    })
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    if flags.version {
+        println!(
+            "{}",
+            exporter_core::exporter::version_text("celery_exporter")
+        );
+        return ExitCode::SUCCESS;
+    }
+    let result = config(&flags).and_then(|cfg| {
+        let broker = cfg.broker.redacted();
+        let (exporter, start_background) =
+            Celery::new(cfg).map_err(|e| e.to_string())?.into_parts();
+        run(
+            Program {
+                title: "Celery Exporter",
+                default_listen: ":9808",
+            },
+            flags.web,
+            flags.log,
+            exporter,
+            |server| {
+                tracing::info!(%broker, "reading Celery events");
+                start_background();
+                server
+            },
+        )
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("celery-exporter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("celery-exporter").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&flags(&[])).unwrap();
+        assert_eq!(c.broker.redacted(), "redis://localhost:6379/0");
+        assert_eq!(c.state.max_tasks, 100_000);
+        assert_eq!(c.state.worker_timeout, None);
+        assert_eq!(c.state.purge_offline_after, Some(600.0));
+        assert_eq!(c.state.runtime_buckets.len(), 14);
+        assert_eq!(c.queue_discovery_interval, Some(Duration::from_secs(30)));
+        assert_eq!(c.enable_events, None);
+        assert!(!c.state.flower);
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let c = config(&flags(&[
+            "--queues",
+            "a, b,,c",
+            "--enable-events",
+            "--enable-events-interval",
+            "1s",
+            "--worker-timeout",
+            "30s",
+            "--purge-offline-worker-metrics",
+            "0",
+            "--queue-discovery-interval",
+            "0",
+            "--broker-transport-option",
+            "global_keyprefix=x:",
+            "--broker-transport-option",
+            "priority_steps=0,9",
+            "--buckets",
+            "1,2",
+            "--flower-metrics",
+        ]))
+        .unwrap();
+        assert_eq!(c.queues, ["a", "b", "c"]);
+        assert_eq!(c.enable_events, Some(Duration::from_secs(1)));
+        assert_eq!(c.state.worker_timeout, Some(30.0));
+        assert_eq!(c.state.purge_offline_after, None);
+        assert_eq!(c.queue_discovery_interval, None);
+        assert_eq!(c.transport.global_keyprefix, "x:");
+        assert_eq!(c.transport.priority_steps, [0, 9]);
+        assert_eq!(c.state.runtime_buckets, [1.0, 2.0]);
+        assert!(c.state.flower);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, want) in [
+            (&["--max-tasks", "0"][..], "--max-tasks"),
+            (&["--worker-timeout", "0s"], "--worker-timeout"),
+            (&["--worker-timeout", "soon"], "--worker-timeout"),
+            (
+                &["--enable-events", "--enable-events-interval", "0"],
+                "--enable-events-interval",
+            ),
+            (&["--buckets", "2,1"], "--buckets"),
+            (&["--queue-wait-buckets", "x"], "--queue-wait-buckets"),
+            (&["--broker-transport-option", "bogus=1"], "bogus"),
+            (&["--broker-url", "amqp://u:pw@h//"], "--broker-url"),
+            (
+                &["--broker-password-file", "/nonexistent/pw"],
+                "--broker-password-file",
+            ),
+        ] {
+            let e = config(&flags(args)).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn password_file_replaces_the_url_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let c = config(&flags(&[
+            "--broker-url",
+            "redis://:from-url@h/2",
+            "--broker-password-file",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(c.password.as_deref(), Some("from-file"));
+        assert_eq!(c.broker.db, 2);
+    }
+}

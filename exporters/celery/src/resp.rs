@@ -1,0 +1,331 @@
+//! RESP2, the Redis wire protocol: a pure, incremental parser and a command encoder.
+//!
+//! The parser borrows from the read buffer (no copy of pub/sub payloads on the hot path) and
+//! never trusts a length it reads: sizes are checked against limits before anything is allocated,
+//! nesting is bounded, and garbage is an error, never a panic.
+
+/// Largest bulk string accepted. Celery events are a few KiB; anything near this is not ours and
+/// would only make the read buffer grow.
+pub const MAX_BULK: usize = 64 * 1024 * 1024;
+/// Largest array accepted (pub/sub frames have 3 or 4 elements, SCAN/SMEMBERS replies more).
+pub const MAX_ARRAY: usize = 1024 * 1024;
+const MAX_DEPTH: usize = 8;
+
+/// One RESP2 value, borrowing its bytes from the buffer it was parsed from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Simple(&'a [u8]),
+    Error(&'a [u8]),
+    Integer(i64),
+    /// `None` is the null bulk string (`$-1`).
+    Bulk(Option<&'a [u8]>),
+    /// `None` is the null array (`*-1`).
+    Array(Option<Vec<Value<'a>>>),
+}
+
+impl<'a> Value<'a> {
+    /// The bytes of a simple or bulk string.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Value::Simple(b) | Value::Bulk(Some(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// An integer reply, or a string holding an integer (SCAN cursors are bulk strings).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Integer(i) => Some(*i),
+            other => std::str::from_utf8(other.as_bytes()?).ok()?.parse().ok(),
+        }
+    }
+
+    pub fn to_owned_value(&self) -> Reply {
+        match self {
+            Value::Simple(b) => Reply::Simple(b.to_vec()),
+            Value::Error(b) => Reply::Error(String::from_utf8_lossy(b).into_owned()),
+            Value::Integer(i) => Reply::Integer(*i),
+            Value::Bulk(b) => Reply::Bulk(b.map(<[u8]>::to_vec)),
+            Value::Array(a) => Reply::Array(
+                a.as_ref()
+                    .map(|items| items.iter().map(Value::to_owned_value).collect()),
+            ),
+        }
+    }
+}
+
+/// An owned reply, for request/response commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Simple(Vec<u8>),
+    Error(String),
+    Integer(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Simple(b) | Reply::Bulk(Some(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Reply::Integer(i) => Some(*i),
+            other => std::str::from_utf8(other.as_bytes()?).ok()?.parse().ok(),
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Reply]> {
+        match self {
+            Reply::Array(Some(items)) => Some(items),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("unexpected type byte {0:#04x}")]
+    BadType(u8),
+    #[error("malformed length or integer")]
+    BadNumber,
+    #[error("bulk string not terminated by CRLF")]
+    BadTerminator,
+    #[error("frame exceeds the size limit")]
+    TooLarge,
+    #[error("values nested too deeply")]
+    TooDeep,
+}
+
+/// Parses one value from the front of `buf`. `Ok(None)`: the value is not complete yet, read
+/// more. `Ok(Some((value, n)))`: the value took the first `n` bytes.
+pub fn parse(buf: &[u8]) -> Result<Option<(Value<'_>, usize)>, ProtocolError> {
+    parse_at(buf, 0, 0)
+}
+
+fn parse_at(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<Option<(Value<'_>, usize)>, ProtocolError> {
+    if depth > MAX_DEPTH {
+        return Err(ProtocolError::TooDeep);
+    }
+    let Some(&kind) = buf.get(pos) else {
+        return Ok(None);
+    };
+    let Some((line, after)) = line(buf, pos + 1)? else {
+        return Ok(None);
+    };
+    match kind {
+        b'+' => Ok(Some((Value::Simple(line), after))),
+        b'-' => Ok(Some((Value::Error(line), after))),
+        b':' => Ok(Some((Value::Integer(number(line)?), after))),
+        b'$' => {
+            let len = number(line)?;
+            if len == -1 {
+                return Ok(Some((Value::Bulk(None), after)));
+            }
+            let len = usize::try_from(len).map_err(|_| ProtocolError::BadNumber)?;
+            if len > MAX_BULK {
+                return Err(ProtocolError::TooLarge);
+            }
+            let end = after + len;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(ProtocolError::BadTerminator);
+            }
+            Ok(Some((Value::Bulk(Some(&buf[after..end])), end + 2)))
+        }
+        b'*' => {
+            let n = number(line)?;
+            if n == -1 {
+                return Ok(Some((Value::Array(None), after)));
+            }
+            let n = usize::try_from(n).map_err(|_| ProtocolError::BadNumber)?;
+            if n > MAX_ARRAY {
+                return Err(ProtocolError::TooLarge);
+            }
+            // Never pre-allocate from an untrusted count.
+            let mut items = Vec::with_capacity(n.min(16));
+            let mut at = after;
+            for _ in 0..n {
+                match parse_at(buf, at, depth + 1)? {
+                    Some((v, next)) => {
+                        items.push(v);
+                        at = next;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some((Value::Array(Some(items)), at)))
+        }
+        other => Err(ProtocolError::BadType(other)),
+    }
+}
+
+/// The line starting at `from` (without CRLF) and the position after its CRLF.
+fn line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, ProtocolError> {
+    let rest = buf.get(from..).unwrap_or_default();
+    match rest.iter().position(|&b| b == b'\r') {
+        Some(i) => match rest.get(i + 1) {
+            Some(b'\n') => Ok(Some((&rest[..i], from + i + 2))),
+            Some(_) => Err(ProtocolError::BadTerminator),
+            None => Ok(None),
+        },
+        // A header line is short: a long run without CR is garbage, not a slow sender.
+        None if rest.len() > 64 * 1024 => Err(ProtocolError::TooLarge),
+        None => Ok(None),
+    }
+}
+
+fn number(line: &[u8]) -> Result<i64, ProtocolError> {
+    if line.is_empty() || line.len() > 20 {
+        return Err(ProtocolError::BadNumber);
+    }
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(ProtocolError::BadNumber)
+}
+
+/// Appends one command (an array of bulk strings) to `out`.
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
+    out.push(b'*');
+    out.extend_from_slice(args.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(a.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Escapes Redis glob metacharacters so `s` matches itself in PSUBSCRIBE and SCAN MATCH.
+pub fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(buf: &[u8]) -> Value<'_> {
+        let (v, n) = parse(buf).unwrap().unwrap();
+        assert_eq!(n, buf.len());
+        v
+    }
+
+    #[test]
+    fn parses_every_type() {
+        assert_eq!(full(b"+OK\r\n"), Value::Simple(b"OK"));
+        assert_eq!(full(b"-ERR no\r\n"), Value::Error(b"ERR no"));
+        assert_eq!(full(b":-42\r\n"), Value::Integer(-42));
+        assert_eq!(full(b"$3\r\na\rb\r\n"), Value::Bulk(Some(b"a\rb")));
+        assert_eq!(full(b"$0\r\n\r\n"), Value::Bulk(Some(b"")));
+        assert_eq!(full(b"$-1\r\n"), Value::Bulk(None));
+        assert_eq!(full(b"*-1\r\n"), Value::Array(None));
+        assert_eq!(
+            full(b"*4\r\n$8\r\npmessage\r\n$3\r\np/*\r\n$3\r\np/x\r\n$2\r\n{}\r\n"),
+            Value::Array(Some(vec![
+                Value::Bulk(Some(b"pmessage")),
+                Value::Bulk(Some(b"p/*")),
+                Value::Bulk(Some(b"p/x")),
+                Value::Bulk(Some(b"{}")),
+            ]))
+        );
+        assert_eq!(
+            full(b"*2\r\n*1\r\n:1\r\n+x\r\n"),
+            Value::Array(Some(vec![
+                Value::Array(Some(vec![Value::Integer(1)])),
+                Value::Simple(b"x")
+            ]))
+        );
+    }
+
+    #[test]
+    fn every_truncation_asks_for_more() {
+        let frame = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n:7\r\n";
+        let first = frame.len() - 4;
+        for cut in 0..first {
+            assert_eq!(parse(&frame[..cut]), Ok(None), "cut at {cut}");
+        }
+        let (_, n) = parse(frame).unwrap().unwrap();
+        assert_eq!(n, first);
+        // The next frame follows.
+        assert_eq!(parse(&frame[n..]).unwrap().unwrap().0, Value::Integer(7));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            &b"?what\r\n"[..],
+            b":abc\r\n",
+            b":\r\n",
+            b"$-2\r\n",
+            b"$3\r\nabcde\r\n",
+            b"*-5\r\n",
+            b"$99999999999999999999999\r\n",
+            b"$9999999999\r\n",
+            b"*99999999\r\n",
+            b"+x\rz",
+            b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+        ] {
+            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert!(parse(&vec![b'+'; 70 * 1024]).is_err());
+    }
+
+    #[test]
+    fn pseudo_random_bytes_never_panic() {
+        // xorshift: deterministic, no dependency.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let alphabet = b"*$:+-\r\n0123456789-abc";
+        for _ in 0..20_000 {
+            let len = (x % 40) as usize;
+            let mut buf = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse(&buf);
+        }
+    }
+
+    #[test]
+    fn encodes_commands_and_round_trips() {
+        let mut out = Vec::new();
+        encode_command(&["LLEN", "q\x06\x163"], &mut out);
+        assert_eq!(out, b"*2\r\n$4\r\nLLEN\r\n$4\r\nq\x06\x163\r\n");
+        let v = full(&out);
+        assert_eq!(
+            v.to_owned_value().as_array().unwrap()[1].as_bytes(),
+            Some(&b"q\x06\x163"[..])
+        );
+        assert_eq!(Value::Bulk(Some(b"17")).as_int(), Some(17));
+    }
+
+    #[test]
+    fn glob_escape_quotes_metacharacters() {
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+        assert_eq!(glob_escape("/0.celeryev"), "/0.celeryev");
+    }
+}

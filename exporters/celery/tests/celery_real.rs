@@ -1,0 +1,400 @@
+//! Against a REAL Celery: a prefork worker and a client (celery 5.4.0 from a venv made by
+//! tests/celery/setup-venv.sh) on a real redis-server, with the exporter binary reading them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use celery_exporter::event::encode_base64;
+use support::*;
+
+const T: Duration = Duration::from_secs(40);
+
+fn total(name: &str, state: &str) -> [(&'static str, String); 3] {
+    [
+        ("name", name.to_string()),
+        ("state", state.to_string()),
+        ("queue", "celery".to_string()),
+    ]
+}
+
+fn labels<'a>(l: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    l.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn envelope(body: &[u8], content_type: &str) -> Vec<u8> {
+    format!(
+        r#"{{"body": "{}", "content-encoding": "utf-8", "content-type": "{content_type}", "headers": {{"hostname": "x"}}, "properties": {{"body_encoding": "base64", "delivery_info": {{"exchange": "celeryev", "routing_key": "task.multi"}}}}}}"#,
+        encode_base64(body)
+    )
+    .into_bytes()
+}
+
+/// Everything a hostile or broken publisher could put on the event channel.
+fn publish_malformed(redis_port: u16) {
+    // 2 MiB of an unterminated array: decoded, found wanting, dropped.
+    let mut big_body = b"[".to_vec();
+    big_body.extend(std::iter::repeat_n(&b"1,"[..], 1024 * 1024).flatten());
+    let huge = envelope(&big_body, "application/json");
+    let messages: Vec<Vec<u8>> = vec![
+        b"garbage".to_vec(),
+        Vec::new(),
+        vec![0xff, 0x00, 0xfe, b'{'],
+        br#"{"body": "#.to_vec(),
+        envelope(b"\x80\x04\x95pickle", "application/x-python-serialize"),
+        br#"{"body": "!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}"#.to_vec(),
+        envelope(br#"[{"type": "task-started"}, 7, {"type": "task-succeeded", "uuid": 5}]"#, "application/json"),
+        envelope(br#"{"type": "worker-heartbeat", "hostname": "w1@test", "freq": "often"}"#, "application/json"),
+        huge,
+    ];
+    for (i, m) in messages.iter().enumerate() {
+        let channel = if i % 2 == 0 {
+            "/0.celeryev/task.multi"
+        } else {
+            "/0.celeryev/worker.heartbeat"
+        };
+        let reply = redis_cmd(redis_port, &[b"PUBLISH", channel.as_bytes(), m]);
+        assert!(
+            reply.starts_with(b":"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+}
+
+#[test]
+fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
+    let redis = Redis::start();
+    let exporter = Exporter::start(&redis.url(), &["--queue-discovery-interval", "1s"]);
+    let celery = CeleryEnv::new(&redis.url());
+    // Heartbeats every 5 s: the timeout (10 s) cannot be what marks it down after SIGTERM.
+    let mut worker = celery.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "5"]);
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    exporter.wait_value("celery_worker_up", &[("hostname", "w1@test")], 1.0, T);
+    assert_eq!(exporter.value("celery_up", &[]), Some(1.0));
+
+    publish_malformed(redis.port);
+    let (n, m, r) = (5, 3, 2);
+    celery.client(&format!(
+        "for i in range({n}): app.add.delay(i, i)\n\
+         for i in range({m}): app.fail.delay('bad')\n\
+         for i in range({r}): app.flaky.delay(1)\n"
+    ));
+    for (name, state, want) in [
+        ("tests.add", "SUCCESS", n),
+        ("tests.fail", "FAILURE", m),
+        ("tests.flaky", "RETRY", r),
+        ("tests.flaky", "SUCCESS", r),
+    ] {
+        exporter.wait_value(
+            "celery_tasks_total",
+            &labels(&total(name, state)),
+            want as f64,
+            T,
+        );
+    }
+    // Past the attribution grace: nothing more arrives, nothing lands under another queue.
+    std::thread::sleep(Duration::from_millis(2500));
+    let text = exporter.scrape();
+    let v = |name: &str, state: &str| {
+        sample_value(&text, "celery_tasks_total", &labels(&total(name, state)))
+    };
+    let n = n as f64;
+    let (m, r) = (m as f64, r as f64);
+    for (name, state, want) in [
+        ("tests.add", "PENDING", n),
+        ("tests.add", "RECEIVED", n),
+        ("tests.add", "STARTED", n),
+        ("tests.add", "SUCCESS", n),
+        ("tests.add", "FAILURE", 0.0),
+        ("tests.add", "RETRY", 0.0),
+        ("tests.fail", "PENDING", m),
+        ("tests.fail", "STARTED", m),
+        ("tests.fail", "FAILURE", m),
+        ("tests.fail", "SUCCESS", 0.0),
+        // A retry is sent, received and started again under the same uuid.
+        ("tests.flaky", "PENDING", 2.0 * r),
+        ("tests.flaky", "RECEIVED", 2.0 * r),
+        ("tests.flaky", "STARTED", 2.0 * r),
+        ("tests.flaky", "RETRY", r),
+        ("tests.flaky", "SUCCESS", r),
+        ("tests.flaky", "FAILURE", 0.0),
+    ] {
+        assert_eq!(v(name, state), Some(want), "{name} {state}");
+    }
+    assert!(!text.contains("queue=\"unknown\""), "{text}");
+    let hist =
+        |fam: &str, name: &str| sample_value(&text, fam, &[("name", name), ("queue", "celery")]);
+    assert_eq!(
+        hist("celery_task_runtime_seconds_count", "tests.add"),
+        Some(n)
+    );
+    assert_eq!(
+        hist("celery_task_runtime_seconds_count", "tests.flaky"),
+        Some(r)
+    );
+    assert_eq!(
+        hist("celery_task_runtime_seconds_count", "tests.fail"),
+        Some(0.0)
+    );
+    assert_eq!(
+        hist("celery_task_queue_wait_seconds_count", "tests.add"),
+        Some(n)
+    );
+    assert!(hist("celery_task_queue_wait_seconds_sum", "tests.add").unwrap() >= 0.0);
+    assert!(sample_value(
+        &text,
+        "celery_worker_tasks_processed",
+        &[("hostname", "w1@test")]
+    )
+    .is_some());
+
+    // The malformed messages were counted, and broke nothing.
+    let undecodable = |reason: &str| {
+        sample_value(
+            &text,
+            "celery_exporter_messages_undecodable_total",
+            &[("reason", reason)],
+        )
+        .unwrap()
+    };
+    assert_eq!(undecodable("garbage"), 4.0, "{text}");
+    assert_eq!(undecodable("pickle"), 1.0);
+    assert_eq!(undecodable("base64"), 1.0);
+    assert_eq!(
+        undecodable("body"),
+        2.0,
+        "bad heartbeat field type, oversized body"
+    );
+    assert_eq!(undecodable("event"), 3.0);
+    assert_eq!(sample_value(&text, "celery_up", &[]), Some(1.0));
+    assert_eq!(
+        sample_value(&text, "celery_exporter_broker_reconnects_total", &[]),
+        Some(0.0)
+    );
+    assert!(
+        text.contains("celery_queue_length{queue=\"celery\"} 0"),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "celery_scrape_collector_success",
+            &[("collector", "queues")]
+        ),
+        Some(1.0)
+    );
+    if let Some(findings) = promtool_findings(&text) {
+        assert!(
+            findings.trim().is_empty(),
+            "promtool check metrics:\n{findings}"
+        );
+    }
+
+    // Graceful stop: worker-offline marks it down at once (well before the 10 s timeout).
+    worker.signal_leader(libc::SIGTERM);
+    assert!(
+        worker.wait_exit(Duration::from_secs(20)),
+        "worker did not stop"
+    );
+    let stopped = Instant::now();
+    exporter.wait_value("celery_workers", &[], 0.0, Duration::from_secs(3));
+    exporter.wait_value(
+        "celery_worker_up",
+        &[("hostname", "w1@test")],
+        0.0,
+        Duration::from_secs(1),
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(3));
+    let log = worker.log_text();
+    assert!(log.contains("succeeded"), "{log}");
+}
+
+#[test]
+fn sigkilled_worker_times_out_and_broker_restart_is_survived() {
+    let mut redis = Redis::start();
+    let exporter = Exporter::start(&redis.url(), &["--flower-metrics"]);
+    exporter.wait_value("celery_up", &[], 1.0, T);
+    let celery = CeleryEnv::new(&redis.url());
+    let mut worker = celery.worker("w2", &["-E", "-c", "1", "--heartbeat-interval", "1"]);
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    celery.client("for i in range(2): app.add.delay(i, 1)");
+    exporter.wait_value(
+        "celery_tasks_total",
+        &labels(&total("tests.add", "SUCCESS")),
+        2.0,
+        T,
+    );
+
+    // Broker down: celery_up 0 and a 200 all the same; back: reconnected, counters go on.
+    redis.stop();
+    exporter.wait_value("celery_up", &[], 0.0, Duration::from_secs(10));
+    redis.restart();
+    exporter.wait_value("celery_up", &[], 1.0, Duration::from_secs(20));
+    assert!(
+        exporter
+            .value("celery_exporter_broker_reconnects_total", &[])
+            .unwrap()
+            >= 1.0
+    );
+    // The worker reconnects on its own and its heartbeats resume.
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    celery.client("for i in range(3): app.add.delay(i, 2)");
+    exporter.wait_value(
+        "celery_tasks_total",
+        &labels(&total("tests.add", "SUCCESS")),
+        5.0,
+        T,
+    );
+    exporter.wait_value(
+        "flower_events_total",
+        &[
+            ("worker", "w2@test"),
+            ("type", "task-succeeded"),
+            ("task", "tests.add"),
+        ],
+        5.0,
+        T,
+    );
+
+    // SIGKILL: no worker-offline; the heartbeat timeout (2 x 1 s) must catch it.
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    worker.kill_group();
+    let killed = Instant::now();
+    exporter.wait_value("celery_workers", &[], 0.0, Duration::from_secs(6));
+    let took = killed.elapsed();
+    assert!(
+        took <= Duration::from_millis(2 * 1000 + 1500),
+        "took {took:?}"
+    );
+    assert_eq!(
+        exporter.value("celery_worker_up", &[("hostname", "w2@test")]),
+        Some(0.0)
+    );
+    // Flower's own flower_worker_online would stay 1 forever here; ours follows the timeout.
+    let text = exporter.scrape();
+    assert_eq!(
+        sample_value(&text, "flower_worker_online", &[("worker", "w2@test")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "flower_task_runtime_seconds_count",
+            &[("worker", "w2@test"), ("task", "tests.add")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "flower_events_total",
+            &[
+                ("worker", "producer"),
+                ("type", "task-sent"),
+                ("task", "tests.add")
+            ]
+        ),
+        Some(5.0)
+    );
+    if let Some(findings) = promtool_findings(&text) {
+        assert!(
+            findings.trim().is_empty(),
+            "promtool check metrics:\n{findings}"
+        );
+    }
+}
+
+#[test]
+fn queue_depth_unacked_and_enable_events_with_a_key_prefix() {
+    let redis = Redis::start();
+    let exporter = Exporter::start(
+        &redis.url(),
+        &[
+            "--enable-events",
+            "--enable-events-interval",
+            "1s",
+            "--queues",
+            "extra,held",
+            "--queue-discovery-interval",
+            "1s",
+            "--broker-transport-option",
+            "global_keyprefix=pfx:",
+        ],
+    );
+    exporter.wait_value("celery_up", &[], 1.0, T);
+    let mut celery = CeleryEnv::new(&redis.url());
+    celery.keyprefix = Some("pfx:".into());
+
+    // No worker yet: what was sent, at several priorities, is what is queued.
+    celery.client(
+        "for p, n in [(0, 3), (3, 2), (5, 1), (9, 4)]:\n\
+         \x20   for i in range(n): app.sleep.apply_async((0,), priority=p)\n\
+         for i in range(2): app.add.apply_async((1, 1), queue='held')\n",
+    );
+    exporter.wait_value("celery_queue_length", &[("queue", "celery")], 10.0, T);
+    let text = exporter.scrape();
+    assert_eq!(
+        sample_value(&text, "celery_queue_length", &[("queue", "held")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample_value(&text, "celery_queue_length", &[("queue", "extra")]),
+        Some(0.0)
+    );
+    assert_eq!(sample_value(&text, "celery_queue_unacked", &[]), Some(0.0));
+    // The messages really are spread over prefixed priority lists.
+    assert_eq!(redis_cmd(redis.port, &[b"LLEN", b"celery"]), b":0\r\n");
+    assert_eq!(
+        redis_cmd(redis.port, &[b"LLEN", b"pfx:celery\x06\x169"]),
+        b":4\r\n"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "celery_tasks_total",
+            &[("name", "tests.sleep"), ("state", "PENDING")]
+        ),
+        Some(10.0),
+        "task-sent events reach us through the prefixed channel"
+    );
+
+    // A worker without -E: --enable-events turns its task events on.
+    let worker = celery.worker("w3", &["-c", "1", "-Q", "celery"]);
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    wait_for("events enabled by remote", T, || {
+        worker
+            .log_text()
+            .contains("enabled by remote")
+            .then_some(())
+    });
+    exporter.wait_value("celery_queue_length", &[("queue", "celery")], 0.0, T);
+    celery.client("for i in range(4): app.add.delay(i, i)");
+    exporter.wait_value(
+        "celery_tasks_total",
+        &labels(&total("tests.add", "SUCCESS")),
+        4.0,
+        T,
+    );
+    exporter.wait_value(
+        "celery_tasks_total",
+        &labels(&total("tests.add", "RECEIVED")),
+        4.0,
+        T,
+    );
+
+    // One task runs, one is prefetched (unacked), one waits in the queue.
+    celery.client("for i in range(3): app.sleep.delay(30)");
+    exporter.wait_value("celery_queue_unacked", &[], 1.0, T);
+    exporter.wait_value("celery_queue_length", &[("queue", "celery")], 1.0, T);
+    exporter.wait_value(
+        "celery_worker_tasks_active",
+        &[("hostname", "w3@test")],
+        1.0,
+        T,
+    );
+    assert_eq!(
+        exporter.value("celery_queue_length", &[("queue", "held")]),
+        Some(2.0)
+    );
+}

@@ -1,0 +1,259 @@
+//! The binary's contract: bad flags fail at start-up naming the culprit (never echoing a
+//! password); an unreachable broker still gets HTTP 200 with `celery_up 0`; rediss:// with AUTH,
+//! a password file and a database number works end to end.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("CELERY_BROKER_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[test]
+fn unknown_flag_is_rejected() {
+    let (code, out) = run_to_exit(&["--no-such-flag"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("--no-such-flag"), "{out}");
+}
+
+#[test]
+fn version_names_the_program() {
+    let (code, out) = run_to_exit(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("celery_exporter, version "), "{out}");
+}
+
+#[test]
+fn help_lists_the_flags() {
+    let (code, out) = run_to_exit(&["--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--broker-url",
+        "--broker-password-file",
+        "--broker-transport-option",
+        "--queues",
+        "--enable-events",
+        "--worker-timeout",
+        "--purge-offline-worker-metrics",
+        "--max-tasks",
+        "--buckets",
+        "--queue-wait-buckets",
+        "--flower-metrics",
+        "--web.listen-address",
+    ] {
+        assert!(out.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[test]
+fn bad_settings_name_the_flag_and_hide_the_password() {
+    for (args, want) in [
+        (
+            &["--broker-url", "amqp://guest:hunter2@h//"][..],
+            "--broker-url",
+        ),
+        (&["--broker-url", "redis://:hunter2@h:0/0"], "invalid port"),
+        (
+            &["--broker-transport-option", "fanout_patterns=sometimes"],
+            "fanout_patterns",
+        ),
+        (
+            &["--broker-transport-option", "colour=blue"],
+            "unknown key \"colour\"",
+        ),
+        (&["--buckets", "1,0.5"], "--buckets"),
+        (&["--max-tasks", "0"], "--max-tasks"),
+        (&["--worker-timeout", "0"], "--worker-timeout"),
+    ] {
+        let (code, out) = run_to_exit(args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(out.contains(want), "{args:?}: {out}");
+        assert!(!out.contains("hunter2"), "{args:?}: {out}");
+    }
+    let (code, out) = run_to_exit(&[
+        "--broker-url",
+        "redis://h/0",
+        "--web.config.file",
+        "/nonexistent.yml",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("nonexistent.yml"), "{out}");
+}
+
+#[test]
+fn unreachable_broker_answers_200_with_up_0_and_never_logs_the_password() {
+    let closed = free_port();
+    let exporter = Exporter::start(
+        &format!("redis://:hunter2@127.0.0.1:{closed}/0"),
+        &["--enable-events", "--enable-events-interval", "100ms"],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let text = exporter.scrape();
+    assert_eq!(sample_value(&text, "celery_up", &[]), Some(0.0));
+    assert_eq!(sample_value(&text, "celery_workers", &[]), Some(0.0));
+    assert_eq!(
+        sample_value(
+            &text,
+            "celery_scrape_collector_success",
+            &[("collector", "queues")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            "celery_scrape_collector_success",
+            &[("collector", "events")]
+        ),
+        Some(1.0)
+    );
+    let log = exporter.log_text();
+    assert!(log.contains("cannot subscribe"), "{log}");
+    assert!(
+        !log.contains("hunter2") && !text.contains("hunter2"),
+        "{log}"
+    );
+    if let Some(findings) = promtool_findings(&text) {
+        assert!(
+            findings.trim().is_empty(),
+            "promtool check metrics:\n{findings}"
+        );
+    }
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_cert: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // OpenSSL takes a certificate whose subject equals its issuer as self-signed: give the
+        // CA and the leaf distinct names.
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "celery-exporter test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = params.self_signed(&ca_key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
+        Pki {
+            dir,
+            ca_cert,
+            ca_key,
+        }
+    }
+
+    fn issue(&self, name: &str, sans: &[&str]) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
+        let crt = self.dir.path().join(format!("{name}.crt"));
+        let k = self.dir.path().join(format!("{name}.key"));
+        std::fs::write(&crt, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (crt.display().to_string(), k.display().to_string())
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("ca.crt").display().to_string()
+    }
+}
+
+#[test]
+fn rediss_with_auth_password_file_and_database() {
+    let pki = Pki::new();
+    let (crt, key) = pki.issue("server", &["localhost", "127.0.0.1"]);
+    let tls_port = free_port();
+    let redis = Redis::start_with(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &crt,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &pki.ca(),
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "s3cret-pw",
+    ]);
+    let pw_dir = tempfile::tempdir().unwrap();
+    let pw_file = pw_dir.path().join("password");
+    std::fs::write(&pw_file, "s3cret-pw\n").unwrap();
+    // The URL's password is wrong on purpose: the file's wins.
+    let exporter = Exporter::start(
+        &format!(
+            "rediss://:wrong@127.0.0.1:{tls_port}/3?ssl_cert_reqs=required&ssl_ca_certs={}",
+            pki.ca()
+        ),
+        &[
+            "--broker-password-file",
+            pw_file.to_str().unwrap(),
+            "--queues",
+            "tasks",
+        ],
+    );
+    exporter.wait_value("celery_up", &[], 1.0, Duration::from_secs(20));
+
+    // A real captured heartbeat, published on database 3's event channel.
+    let fixture = include_str!("fixtures/celery-5.4.0-events.jsonl");
+    let heartbeat = fixture
+        .lines()
+        .find(|l| l.contains("worker.heartbeat"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(heartbeat).unwrap();
+    let payload = v["data"].as_str().unwrap();
+    let replies = redis_cmds(
+        redis.port,
+        &[
+            &[b"AUTH", b"s3cret-pw"],
+            &[
+                b"PUBLISH",
+                b"/3.celeryev/worker.heartbeat",
+                payload.as_bytes(),
+            ],
+            &[b"SELECT", b"3"],
+            &[b"RPUSH", b"tasks", b"m1", b"m2"],
+            &[b"RPUSH", b"tasks\x06\x166", b"m3"],
+        ],
+    );
+    assert_eq!(replies[1], b":1\r\n", "one subscriber: the exporter");
+    exporter.wait_value("celery_workers", &[], 1.0, Duration::from_secs(10));
+    exporter.wait_value(
+        "celery_worker_up",
+        &[("hostname", "w1@vm")],
+        1.0,
+        Duration::from_secs(1),
+    );
+    exporter.wait_value(
+        "celery_queue_length",
+        &[("queue", "tasks")],
+        3.0,
+        Duration::from_secs(10),
+    );
+    let log = exporter.log_text();
+    assert!(!log.contains("s3cret") && !log.contains("wrong"), "{log}");
+}
