@@ -1,6 +1,8 @@
 //! Helpers for the suite's tests (feature `testkit`): free ports, child processes that are killed
 //! when the test ends (even on failure), polling, and a structural view of an exposition.
 
+pub mod postgres;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
