@@ -37,7 +37,23 @@ impl ClassifyRoute for MatchedPathRoutes {
 /// ```
 #[derive(Clone, Debug)]
 pub struct StaticRoutes {
-    templates: std::sync::Arc<[String]>,
+    /// Split once here: per request, matching walks the path's segments once per template.
+    routes: std::sync::Arc<[Route]>,
+}
+
+#[derive(Debug)]
+struct Route {
+    template: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Literal(String),
+    /// `{name}`: any one non-empty segment.
+    Param,
+    /// `{*name}`: everything that follows.
+    Rest,
 }
 
 impl StaticRoutes {
@@ -47,36 +63,46 @@ impl StaticRoutes {
         S: Into<String>,
     {
         StaticRoutes {
-            templates: templates.into_iter().map(Into::into).collect(),
+            routes: templates
+                .into_iter()
+                .map(|t| {
+                    let template: String = t.into();
+                    let segments = template
+                        .trim_start_matches('/')
+                        .split('/')
+                        .map(|seg| match seg {
+                            s if s.starts_with("{*") => Segment::Rest,
+                            s if s.starts_with('{') && s.ends_with('}') => Segment::Param,
+                            s => Segment::Literal(s.to_string()),
+                        })
+                        .collect();
+                    Route { template, segments }
+                })
+                .collect(),
         }
     }
 }
 
-fn matches(template: &str, path: &str) -> bool {
-    let mut t = template.trim_start_matches('/').split('/');
-    let mut p = path.trim_start_matches('/').split('/');
-    loop {
-        match (t.next(), p.next()) {
-            (None, None) => return true,
-            (Some(seg), Some(_)) if seg.starts_with("{*") => return true,
-            (Some(seg), Some(actual)) => {
-                let is_param = seg.starts_with('{') && seg.ends_with('}');
-                if !(is_param && !actual.is_empty() || seg == actual) {
-                    return false;
-                }
-            }
+fn matches(segments: &[Segment], path: &str) -> bool {
+    let mut actual = path.trim_start_matches('/').split('/');
+    for segment in segments {
+        match (segment, actual.next()) {
+            (Segment::Rest, Some(_)) => return true,
+            (Segment::Param, Some(a)) if !a.is_empty() => {}
+            (Segment::Literal(l), Some(a)) if l == a => {}
             _ => return false,
         }
     }
+    actual.next().is_none()
 }
 
 impl ClassifyRoute for StaticRoutes {
     fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str> {
         let path = req.uri().path();
-        self.templates
+        self.routes
             .iter()
-            .find(|t| matches(t, path))
-            .map(String::as_str)
+            .find(|r| matches(&r.segments, path))
+            .map(|r| r.template.as_str())
     }
 }
 
@@ -84,14 +110,26 @@ impl ClassifyRoute for StaticRoutes {
 mod tests {
     use super::*;
 
+    fn route_of(templates: &[&str], path: &str) -> Option<String> {
+        let routes = StaticRoutes::new(templates.iter().copied());
+        let req = Request::get(path).body(()).unwrap();
+        routes.route(&req).map(str::to_string)
+    }
+
     #[test]
     fn segments_params_and_wildcards() {
-        assert!(matches("/", "/"));
-        assert!(matches("/a/{id}", "/a/1"));
-        assert!(!matches("/a/{id}", "/a/"));
-        assert!(!matches("/a/{id}", "/a/1/2"));
-        assert!(matches("/s/{*rest}", "/s/x/y/z"));
-        assert!(!matches("/a/b", "/a/c"));
-        assert!(!matches("/a", "/a/b"));
+        let m = |t: &str, p: &str| route_of(&[t], p).is_some();
+        assert!(m("/", "/"));
+        assert!(m("/a/{id}", "/a/1"));
+        assert!(!m("/a/{id}", "/a/"));
+        assert!(!m("/a/{id}", "/a/1/2"));
+        assert!(m("/s/{*rest}", "/s/x/y/z"));
+        assert!(!m("/a/b", "/a/c"));
+        assert!(!m("/a", "/a/b"));
+        assert!(!m("/a/b", "/a"));
+        assert_eq!(
+            route_of(&["/a/{id}", "/a/{id}/b"], "/a/1/b").as_deref(),
+            Some("/a/{id}/b")
+        );
     }
 }
