@@ -10,14 +10,8 @@ use std::time::Duration;
 use support::*;
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("CELERY_BROKER_URL")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    exporter_core::testkit::run_to_exit(
+        Command::new(BIN).args(args).env_remove("CELERY_BROKER_URL"),
     )
 }
 

@@ -9,11 +9,7 @@ use exporter_core::testkit::{free_port, sample_value, wait_http, ChildGuard};
 const BIN: &str = env!("CARGO_BIN_EXE_node-exporter");
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
-    )
+    exporter_core::testkit::run_to_exit(Command::new(BIN).args(args))
 }
 
 #[test]

@@ -9,15 +9,11 @@ use common::{get, write, Exporter, OURS};
 use exporter_core::testkit::sample_value;
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
-    let out = Command::new(OURS)
-        .args(args)
-        .env_remove("REDIS_ADDR")
-        .env_remove("REDIS_PASSWORD")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    exporter_core::testkit::run_to_exit(
+        Command::new(OURS)
+            .args(args)
+            .env_remove("REDIS_ADDR")
+            .env_remove("REDIS_PASSWORD"),
     )
 }
 

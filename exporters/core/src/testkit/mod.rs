@@ -44,6 +44,18 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Runs a command that is expected to exit (bad flags, `--version`): its exit code (-1 when
+/// killed by a signal) and stderr followed by stdout.
+pub fn run_to_exit(cmd: &mut Command) -> (i32, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
