@@ -17,6 +17,7 @@ pub use metric::{Label, MetricFamily, MetricType, Sample};
 pub mod exporter;
 pub mod flags;
 pub mod log;
+pub mod memory;
 pub mod process;
 pub mod run;
 pub mod server;

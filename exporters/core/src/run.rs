@@ -58,21 +58,13 @@ pub fn run(
 /// One event-loop thread is plenty for an exporter and keeps memory small; blocking collectors get
 /// a bounded pool so a stuck file system cannot spawn threads without limit.
 pub fn build_runtime() -> Result<tokio::runtime::Runtime, String> {
-    limit_malloc_arenas();
+    crate::memory::limit_malloc_arenas();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(16)
+        // Scrapes come every 10 s or more: a blocking thread idle for a second will not be
+        // reused, and going away it frees its stack and malloc caches (see `memory`).
+        .thread_keep_alive(crate::memory::BLOCKING_THREAD_KEEP_ALIVE)
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-/// glibc gives every thread that allocates its own malloc arena (up to 8 per core), each keeping
-/// freed memory resident. An exporter allocates little and briefly: two arenas are plenty, and the
-/// resident set stays small.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator tuning; M_ARENA_MAX takes any positive count.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
 }

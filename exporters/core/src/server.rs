@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::collector::BoxFuture;
 use crate::encode::TEXT_CONTENT_TYPE;
 use crate::exporter::{Exporter, VERSION};
+use crate::memory::ScrapesInFlight;
 use crate::web_config::WebConfig;
 
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -73,6 +74,7 @@ struct App {
     telemetry_path: String,
     web: WebConfig,
     scrape_permits: Option<Arc<Semaphore>>,
+    in_flight: Arc<ScrapesInFlight>,
     title: String,
     routes: Vec<(String, String, Arc<dyn RouteHandler>)>,
 }
@@ -101,6 +103,7 @@ impl Server {
                 web: config.web,
                 scrape_permits: (config.max_requests > 0)
                     .then(|| Arc::new(Semaphore::new(config.max_requests))),
+                in_flight: Arc::default(),
                 title: config.title,
                 routes: Vec::new(),
             },
@@ -275,6 +278,7 @@ impl App {
                         Ok(p) => p,
                         Err(resp) => return resp,
                     };
+                    let _scrape = self.in_flight.enter();
                     let resp = handler
                         .handle(RouteRequest {
                             query: req.uri().query().map(str::to_string),
@@ -308,6 +312,7 @@ impl App {
             Ok(p) => p,
             Err(resp) => return resp,
         };
+        let _scrape = self.in_flight.enter();
         let text = self.exporter.render(scrape_deadline(headers)).await;
         metrics_response(text, accepts_gzip(headers))
     }

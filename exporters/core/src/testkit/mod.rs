@@ -4,6 +4,7 @@
 pub mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free port on 127.0.0.1")
+}
+
+/// A binary of another workspace package, built by `cargo test --workspace` for that package's
+/// own tests: `target/<profile>/<name>`, beside the running test's `deps/` directory (examples
+/// are under `examples/<name>`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the running test");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binaries live in target/<profile>/deps/")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo test --workspace` (or cargo build -p <its package>)",
+        path.display()
+    );
+    path
 }
 
 /// Kills and reaps the child when dropped, so a failing test leaves no server behind.
