@@ -2,14 +2,18 @@
 //! HTTP and simulation metrics on /metrics.
 //!
 //! ```sh
-//! cargo run --release --example forecaster_api -- --listen 127.0.0.1:8000 [--error-rate 0.2] [--slow-ms 3000]
+//! cargo run --release --example forecaster_api -- --listen 127.0.0.1:8000 [--error-rate 0.2] [--slow-ms 3000 [--slow-share 0.2]]
 //! ```
+//!
+//! With `--admin-listen 127.0.0.1:8001`, the faults can be changed while it serves:
+//! `curl -X PUT 127.0.0.1:8001/faults -H 'Content-Type: application/json'
+//! -d '{"error_rate": 0.2, "slow_ms": 0, "slow_share": 1}'` (`GET /faults` shows them).
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use clap::Parser;
 use exporter_core::log::{self, LogFormat, LogLevel};
-use monitoring_suite::forecaster::{self, Config, Metrics};
+use monitoring_suite::forecaster::{self, Config, FaultSettings, Faults, Metrics};
 
 #[derive(Parser)]
 #[command(about = "Monte Carlo delivery forecaster, instrumented for Prometheus")]
@@ -20,9 +24,15 @@ struct Args {
     /// Share of /api/* requests that answer 500 (0 to 1), for the HighErrorRate alert demo.
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     error_rate: f64,
-    /// Extra latency of every accepted POST /api/simulate, for the HighResponseTime alert demo.
+    /// Extra latency of accepted POST /api/simulate requests, for the HighResponseTime alert demo.
     #[arg(long, default_value_t = 0)]
     slow_ms: u64,
+    /// Share of accepted POST /api/simulate requests that --slow-ms delays (0 to 1).
+    #[arg(long, default_value_t = 1.0, value_parser = share)]
+    slow_share: f64,
+    /// Where to serve the admin API (PUT/GET /faults); off when not given. Keep it on loopback.
+    #[arg(long, value_name = "ADDRESS")]
+    admin_listen: Option<String>,
     /// Results kept for GET /api/simulations/{id}.
     #[arg(long, default_value_t = 1000)]
     history: usize,
@@ -51,9 +61,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         // The default registry: where instrument's static custom-metric helpers register too.
         let metrics = Metrics::register(prometheus::default_registry())?;
-        let config = Config {
+        let faults = Arc::new(Faults::new(FaultSettings {
             error_rate: args.error_rate,
-            slow: Duration::from_millis(args.slow_ms),
+            slow_ms: args.slow_ms,
+            slow_share: args.slow_share,
+        })?);
+        if let Some(address) = &args.admin_listen {
+            let admin = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (--admin-listen): {e}"))?;
+            tracing::info!(address = %admin.local_addr()?, "admin API (PUT /faults) listening");
+            let app = forecaster::admin_app(Arc::clone(&faults));
+            tokio::spawn(async move { axum::serve(admin, app).await });
+        }
+        let config = Config {
+            faults,
             history: args.history,
             ..Config::new(metrics)
         };
@@ -61,6 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             address = %listener.local_addr()?,
             error_rate = args.error_rate,
             slow_ms = args.slow_ms,
+            slow_share = args.slow_share,
             "forecaster listening"
         );
         forecaster::serve(listener, config).await?;

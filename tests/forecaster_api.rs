@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,7 +14,9 @@ use exporter_core::testkit::{family_shapes, sample_value, samples};
 use http::header::{ACCEPT_ENCODING, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use monitoring_suite::forecaster::rng::Rng;
-use monitoring_suite::forecaster::{serve_until, Config, Metrics, ROUTES};
+use monitoring_suite::forecaster::{
+    admin_app, serve_until, Config, FaultSettings, Faults, Metrics, ROUTES,
+};
 use monitoring_suite::loadgen::client::{Connection, Reply};
 use monitoring_suite::loadgen::{self, LoadConfig};
 use serde_json::json;
@@ -27,19 +30,30 @@ const UNMATCHED: &str = instrument::UNMATCHED_PATH;
 struct Service {
     addr: SocketAddr,
     metrics: Metrics,
+    faults: Arc<Faults>,
 }
 
 async fn start(error_rate: f64, slow: Duration) -> Service {
     let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
-    let config = Config {
+    let faults = Faults::new(FaultSettings {
         error_rate,
-        slow,
+        slow_ms: slow.as_millis() as u64,
+        slow_share: 1.0,
+    })
+    .unwrap();
+    let faults = Arc::new(faults);
+    let config = Config {
+        faults: Arc::clone(&faults),
         ..Config::new(metrics.clone())
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve_until(listener, config, std::future::pending()));
-    Service { addr, metrics }
+    Service {
+        addr,
+        metrics,
+        faults,
+    }
 }
 
 impl Service {
@@ -495,6 +509,68 @@ async fn injected_faults_are_counted_as_500() {
         ),
         Some(0.0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_switch_through_the_admin_api_while_serving() {
+    let svc = start(0.0, Duration::ZERO).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = listener.local_addr().unwrap();
+    let app = admin_app(Arc::clone(&svc.faults));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut admin = Connection::new(admin_addr.to_string());
+    let put = async |admin: &mut Connection, body: &'static str| {
+        let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        admin
+            .request(
+                Method::PUT,
+                "/faults",
+                &json,
+                Bytes::from_static(body.as_bytes()),
+            )
+            .await
+            .unwrap()
+    };
+    let mut conn = svc.connect();
+    let status = async |conn: &mut Connection| {
+        conn.post_json(SIMULATE, valid_forecast(10))
+            .await
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(&mut conn).await, StatusCode::OK);
+
+    let all_fail = r#"{"error_rate": 1, "slow_ms": 0, "slow_share": 1}"#;
+    assert_eq!(put(&mut admin, all_fail).await.status, StatusCode::OK);
+    assert_eq!(status(&mut conn).await, StatusCode::INTERNAL_SERVER_ERROR);
+
+    // Out of range, unknown or missing fields: refused with a JSON error, nothing changes.
+    for bad in [
+        r#"{"error_rate": 2, "slow_ms": 0, "slow_share": 1}"#,
+        r#"{"error_rate": 0, "slow_ms": 0, "slow_share": 1, "x": 1}"#,
+        r#"{"error_rate": 0}"#,
+        "not json",
+    ] {
+        let reply = put(&mut admin, bad).await;
+        assert!(reply.status.is_client_error(), "{bad}: {}", reply.status);
+        assert_json_error(&reply);
+    }
+    let shown = admin.get("/faults").await.unwrap().json().unwrap();
+    assert_eq!(shown["error_rate"], 1.0);
+
+    assert_eq!(
+        put(
+            &mut admin,
+            r#"{"error_rate": 0, "slow_ms": 0, "slow_share": 1}"#
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(status(&mut conn).await, StatusCode::OK);
+    // The admin API is not part of the instrumented service.
+    let text = svc.scrape_settled(3).await;
+    assert!(!text.contains("/faults"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

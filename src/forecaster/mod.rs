@@ -17,17 +17,16 @@ mod store;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
 use instrument::MetricsHandler;
 use tokio::net::TcpListener;
 
+pub use faults::{admin_app, FaultSettings, Faults};
 pub use metrics::{Metrics, SimulationMetrics, SIMULATION_BUCKETS};
 pub use routes::{SimulateRequest, SimulationResult};
 
-use faults::Faults;
 use routes::AppState;
 use store::Store;
 
@@ -41,10 +40,8 @@ pub const ROUTES: [&str; 4] = [
 
 pub struct Config {
     pub metrics: Metrics,
-    /// Share of `/api/*` requests that answer 500, `0..=1`.
-    pub error_rate: f64,
-    /// Extra latency of every accepted `POST /api/simulate` (rejected input stays fast).
-    pub slow: Duration,
+    /// The fault switch; keep a clone to change it while serving (see [`admin_app`]).
+    pub faults: Arc<Faults>,
     /// How many results `GET /api/simulations/{id}` can still find.
     pub history: usize,
 }
@@ -54,8 +51,7 @@ impl Config {
     pub fn new(metrics: Metrics) -> Self {
         Config {
             metrics,
-            error_rate: 0.0,
-            slow: Duration::ZERO,
+            faults: Arc::new(Faults::new(FaultSettings::default()).expect("no faults is valid")),
             history: 1000,
         }
     }
@@ -65,7 +61,7 @@ pub fn app(config: Config) -> Router {
     let state = AppState {
         simulation: config.metrics.simulation.clone(),
         store: Arc::new(Store::new(config.history)),
-        faults: Arc::new(Faults::new(config.error_rate, config.slow)),
+        faults: Arc::clone(&config.faults),
         seeds: Arc::new(rng::SharedRng::from_clock()),
     };
     let api = Router::new()
