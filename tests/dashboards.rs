@@ -11,7 +11,9 @@ use std::time::Duration;
 use std::process::Stdio;
 
 use exporter_core::encode::encode_text;
-use exporter_core::testkit::{family_shapes, free_port, http_get, wait_for, ChildGuard};
+use exporter_core::testkit::{
+    family_shapes, free_port, http_get, wait_for, workspace_binary, ChildGuard,
+};
 use monitoring_suite::forecaster;
 use serde_json::Value;
 
@@ -247,19 +249,6 @@ fn emitted_families() -> BTreeSet<String> {
     out.extend(postgres_exporter_families());
     out.extend(celery_exporter_families());
     out
-}
-
-/// A binary of another workspace package, built by `cargo test --workspace` for that package's
-/// own integration tests (target/<profile>/ beside this test's deps/ directory).
-fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} not built: run `cargo test --workspace` (or cargo build -p {name})",
-        path.display()
-    );
-    path
 }
 
 /// A redis-server on a free port; stopped when the guard drops.

@@ -1,0 +1,145 @@
+//! Faults injected into the live stack, each followed by its recovery. Every fault's alert must
+//! reach exactly the receivers its severity routes to, through Prometheus and through vmalert,
+//! then resolve. Tracks that touch different services run at the same time; within a service
+//! they run one after another, because a critical alert inhibits the service's warnings.
+
+use std::time::Duration;
+
+use exporter_core::testkit::postgres::Postgres;
+
+use crate::observe::Evaluator::{Prometheus, Vmalert};
+use crate::observe::{Mark, Observer, CRITICAL, WARNING};
+use crate::stack::{Celery, Redis, StateDir, Web};
+
+/// From a fault to its notification: the rule's window filling, `for:`, group_wait. From recovery
+/// to the resolved notification: the 5 m rate windows diluting the bad samples.
+const FIRE: Duration = Duration::from_secs(150);
+const RESOLVE: Duration = Duration::from_secs(300);
+
+/// The alert reached `receivers` through Prometheus, and through vmalert too (before recovery,
+/// so that a short fault is seen by both evaluators).
+fn fired(observer: &Observer, since: Mark, alert: &str, receivers: &[&str]) {
+    observer.wait_delivered(since, Prometheus, alert, "firing", receivers, FIRE);
+    observer.wait_delivered(since, Vmalert, alert, "firing", receivers, FIRE);
+}
+
+fn resolved(observer: &Observer, since: Mark, alert: &str, receivers: &[&str]) {
+    observer.wait_delivered(since, Prometheus, alert, "resolved", receivers, RESOLVE);
+}
+
+fn step(what: &str) {
+    eprintln!("e2e: {what}");
+}
+
+/// The example service at a 20% error rate (HighErrorRate), then with a slow tail
+/// (HighResponseTime), switched while it serves.
+pub fn web(observer: &Observer, web: &Web) {
+    step("web: 20% errors");
+    let t = observer.mark();
+    web.set_faults(0.2, 0, 1.0);
+    fired(observer, t, "HighErrorRate", CRITICAL);
+    step("web: errors fixed");
+    let t = observer.mark();
+    web.set_faults(0.0, 0, 1.0);
+    resolved(observer, t, "HighErrorRate", CRITICAL);
+
+    // 3 s for half the accepted simulations: a slow tail of over a quarter of all requests.
+    step("web: a slow handler");
+    let t = observer.mark();
+    web.set_faults(0.0, 3000, 0.5);
+    fired(observer, t, "HighResponseTime", WARNING);
+    step("web: healthy");
+    let t = observer.mark();
+    web.set_faults(0.0, 0, 1.0);
+    resolved(observer, t, "HighResponseTime", WARNING);
+}
+
+pub fn postgres(observer: &Observer, postgres: &mut Postgres) {
+    step("postgres: stopped");
+    let t = observer.mark();
+    postgres.stop();
+    fired(observer, t, "PostgreSQLDown", CRITICAL);
+    step("postgres: started");
+    let t = observer.mark();
+    postgres.run();
+    resolved(observer, t, "PostgreSQLDown", CRITICAL);
+}
+
+/// The worker SIGKILLed (CeleryWorkersDown) while tasks pile up (TooManyPendingTasks, inhibited
+/// by the critical), a backlog with the worker's consumer paused (TooManyPendingTasks, delivered),
+/// then failing tasks (HighTaskFailureRate).
+pub fn celery(observer: &Observer, celery: &mut Celery, state: &StateDir) {
+    step("celery: worker SIGKILLed");
+    let t = observer.mark();
+    // ChildGuard's drop is SIGKILL: no worker-offline event, only missing heartbeats.
+    celery.worker = None;
+    fired(observer, t, "CeleryWorkersDown", CRITICAL);
+
+    step("celery: 150 tasks pile up with no worker");
+    celery.python("from demo_tasks import flaky\nfor _ in range(150): flaky.delay(0)");
+    observer.wait_alert(Prometheus, "TooManyPendingTasks", "firing", FIRE);
+    assert_inhibited(observer, t, "TooManyPendingTasks");
+
+    step("celery: worker restarted");
+    let t = observer.mark();
+    celery.start_worker(state);
+    resolved(observer, t, "CeleryWorkersDown", CRITICAL);
+    // The backlog drains; once the warning is over in both evaluators, it can fire afresh.
+    for evaluator in [Prometheus, Vmalert] {
+        observer.wait_alert(evaluator, "TooManyPendingTasks", "inactive", RESOLVE);
+    }
+
+    step("celery: consumer paused, 150 tasks queued");
+    let t = observer.mark();
+    celery.control(&["cancel_consumer", "celery"]);
+    celery.python("from demo_tasks import flaky\nfor _ in range(150): flaky.delay(0)");
+    fired(observer, t, "TooManyPendingTasks", WARNING);
+    step("celery: consumer resumed");
+    let t = observer.mark();
+    celery.control(&["add_consumer", "celery"]);
+    resolved(observer, t, "TooManyPendingTasks", WARNING);
+
+    // The rule looks at 10 minutes of finished tasks, all the producer's included: enough
+    // failures to pass 10% of them, then enough successes to fall back under it.
+    step("celery: 300 failing tasks");
+    let t = observer.mark();
+    celery.python("from demo_tasks import flaky\nfor _ in range(300): flaky.delay(1.0)");
+    fired(observer, t, "HighTaskFailureRate", CRITICAL);
+    step("celery: failures stop, 3000 tasks succeed");
+    let t = observer.mark();
+    celery.python("from demo_tasks import flaky\nfor _ in range(3000): flaky.delay(0)");
+    resolved(observer, t, "HighTaskFailureRate", CRITICAL);
+}
+
+/// A warning that fires while a critical of its service does: both clustered Alertmanagers hold
+/// it as inhibited, and no receiver gets it.
+fn assert_inhibited(observer: &Observer, since: Mark, alert: &str) {
+    for peer in 0..2 {
+        let held = observer.alertmanager_alerts(peer, alert);
+        assert!(
+            !held.is_empty()
+                && held.iter().all(|a| a["status"]["state"] == "suppressed"
+                    && !a["status"]["inhibitedBy"].as_array().unwrap().is_empty()),
+            "Alertmanager {peer} should hold {alert}, inhibited: {held:?}"
+        );
+    }
+    // Beyond group_wait: had the inhibition failed, the warning would have gone out by now.
+    std::thread::sleep(Duration::from_secs(3));
+    let reached = observer.receivers_of(since, Prometheus, alert, "firing");
+    assert!(reached.is_empty(), "inhibited {alert} reached {reached:?}");
+    step(&format!("{alert} inhibited"));
+}
+
+/// Last: the broker going away disturbs Celery too. The producer is restarted afterwards, as a
+/// supervisor would (it gives up when the broker is gone).
+pub fn redis(observer: &Observer, redis: &mut Redis, celery: &mut Celery, state: &StateDir) {
+    step("redis: stopped");
+    let t = observer.mark();
+    redis.stop();
+    fired(observer, t, "RedisDown", CRITICAL);
+    step("redis: started");
+    let t = observer.mark();
+    redis.start(state);
+    resolved(observer, t, "RedisDown", CRITICAL);
+    celery.start_producer(state);
+}
