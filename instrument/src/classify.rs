@@ -37,23 +37,78 @@ impl ClassifyRoute for MatchedPathRoutes {
 /// ```
 #[derive(Clone, Debug)]
 pub struct StaticRoutes {
-    /// Split once here: per request, matching walks the path's segments once per template.
+    /// Compiled once here, so that a request costs a prefix comparison per literal run.
     routes: std::sync::Arc<[Route]>,
 }
 
 #[derive(Debug)]
 struct Route {
     template: String,
-    segments: Vec<Segment>,
+    /// The template without its leading slashes, as runs of literal text (slashes included) and
+    /// placeholders: `/api/items/{id}/tags` is `"api/items/"`, one segment, `"/tags"`.
+    pieces: Vec<Piece>,
 }
 
 #[derive(Debug, PartialEq)]
-enum Segment {
+enum Piece {
     Literal(String),
-    /// `{name}`: any one non-empty segment.
-    Param,
+    /// `{name}`: one non-empty segment.
+    Segment,
     /// `{*name}`: everything that follows.
     Rest,
+}
+
+impl Route {
+    fn compile(template: String) -> Route {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        for (i, segment) in template.trim_start_matches('/').split('/').enumerate() {
+            if i > 0 {
+                literal.push('/');
+            }
+            let placeholder = if segment.starts_with("{*") {
+                Piece::Rest
+            } else if segment.starts_with('{') && segment.ends_with('}') {
+                Piece::Segment
+            } else {
+                literal.push_str(segment);
+                continue;
+            };
+            if !literal.is_empty() {
+                pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+            }
+            let rest = placeholder == Piece::Rest;
+            pieces.push(placeholder);
+            if rest {
+                break;
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        Route { template, pieces }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        let mut rest = path.trim_start_matches('/');
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(l) => match rest.strip_prefix(l.as_str()) {
+                    Some(r) => rest = r,
+                    None => return false,
+                },
+                Piece::Segment => {
+                    let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+                    if end == 0 {
+                        return false;
+                    }
+                    rest = &rest[end..];
+                }
+                Piece::Rest => return true,
+            }
+        }
+        rest.is_empty()
+    }
 }
 
 impl StaticRoutes {
@@ -65,35 +120,10 @@ impl StaticRoutes {
         StaticRoutes {
             routes: templates
                 .into_iter()
-                .map(|t| {
-                    let template: String = t.into();
-                    let segments = template
-                        .trim_start_matches('/')
-                        .split('/')
-                        .map(|seg| match seg {
-                            s if s.starts_with("{*") => Segment::Rest,
-                            s if s.starts_with('{') && s.ends_with('}') => Segment::Param,
-                            s => Segment::Literal(s.to_string()),
-                        })
-                        .collect();
-                    Route { template, segments }
-                })
+                .map(|t| Route::compile(t.into()))
                 .collect(),
         }
     }
-}
-
-fn matches(segments: &[Segment], path: &str) -> bool {
-    let mut actual = path.trim_start_matches('/').split('/');
-    for segment in segments {
-        match (segment, actual.next()) {
-            (Segment::Rest, Some(_)) => return true,
-            (Segment::Param, Some(a)) if !a.is_empty() => {}
-            (Segment::Literal(l), Some(a)) if l == a => {}
-            _ => return false,
-        }
-    }
-    actual.next().is_none()
 }
 
 impl ClassifyRoute for StaticRoutes {
@@ -101,7 +131,7 @@ impl ClassifyRoute for StaticRoutes {
         let path = req.uri().path();
         self.routes
             .iter()
-            .find(|r| matches(&r.segments, path))
+            .find(|r| r.matches(path))
             .map(|r| r.template.as_str())
     }
 }
@@ -131,5 +161,33 @@ mod tests {
             route_of(&["/a/{id}", "/a/{id}/b"], "/a/1/b").as_deref(),
             Some("/a/{id}/b")
         );
+        assert!(m("/a/{id}/b", "/a/1/b"));
+        assert!(!m("/a/{id}/b", "/a/1/b/"));
+        assert!(!m("/a/{id}/b", "/a//b"));
+        assert!(m("/{x}/{y}", "/1/2"));
+        assert!(!m("/{x}/{y}", "/1/"));
+        assert!(m("/s/{*rest}", "/s/"));
+        assert!(!m("/s/{*rest}", "/s"));
+        assert!(m("/a", "//a"));
+        assert!(!m("/", "/x"));
+        assert!(!m("/items", "/itemsX"));
+    }
+
+    #[test]
+    fn templates_compile_to_literal_runs_and_placeholders() {
+        let pieces = |t: &str| Route::compile(t.to_string()).pieces;
+        assert_eq!(
+            pieces("/api/items/{id}/tags"),
+            [
+                Piece::Literal("api/items/".into()),
+                Piece::Segment,
+                Piece::Literal("/tags".into())
+            ]
+        );
+        assert_eq!(
+            pieces("/s/{*rest}/ignored"),
+            [Piece::Literal("s/".into()), Piece::Rest]
+        );
+        assert_eq!(pieces("/"), []);
     }
 }
