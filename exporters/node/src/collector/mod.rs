@@ -23,6 +23,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod portable;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
@@ -38,6 +39,19 @@ pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+
+/// The collectors of the basics the guide queries (cpu, memory, filesystem, network, load): on
+/// Linux from /proc and /sys, elsewhere through sysinfo under the same names.
+#[cfg(target_os = "linux")]
+mod basics {
+    pub use super::cpu::CpuCollector;
+    pub use super::filesystem::FilesystemCollector;
+    pub use super::loadavg::LoadavgCollector;
+    pub use super::meminfo::MeminfoCollector;
+    pub use super::netdev::NetdevCollector;
+}
+#[cfg(not(target_os = "linux"))]
+use portable as basics;
 
 pub struct CollectorSpec {
     pub name: &'static str,
@@ -57,39 +71,44 @@ macro_rules! spec {
     };
 }
 
+/// Collectors that read /proc or /sys are on by default only on Linux; elsewhere the defaults are
+/// the sysinfo-backed basics, textfile, time and uname (the others can still be enabled, and then
+/// report `node_scrape_collector_success 0`).
+const LINUX: bool = cfg!(target_os = "linux");
+
 /// Every collector, sorted by name.
 pub static COLLECTORS: &[CollectorSpec] = &[
-    spec!("arp", true, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
-    spec!("conntrack", true, "Exposes conntrack stats.", conntrack::ConntrackCollector),
-    spec!("cpu", true, "Exposes CPU statistics.", cpu::CpuCollector),
-    spec!("cpufreq", true, "Exposes CPU frequency statistics.", cpufreq::CpufreqCollector),
-    spec!("diskstats", true, "Exposes disk I/O statistics.", diskstats::DiskstatsCollector),
-    spec!("edac", true, "Exposes error detection and correction statistics.", edac::EdacCollector),
-    spec!("entropy", true, "Exposes available entropy.", entropy::EntropyCollector),
-    spec!("filefd", true, "Exposes file descriptor statistics from /proc/sys/fs/file-nr.", filefd::FilefdCollector),
-    spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", filesystem::FilesystemCollector),
-    spec!("hwmon", true, "Exposes hardware monitoring and sensor data from /sys/class/hwmon.", hwmon::HwmonCollector),
-    spec!("loadavg", true, "Exposes load average.", loadavg::LoadavgCollector),
-    spec!("meminfo", true, "Exposes memory statistics.", meminfo::MeminfoCollector),
-    spec!("netclass", true, "Exposes network interface info from /sys/class/net.", netclass::NetclassCollector),
-    spec!("netdev", true, "Exposes network interface statistics such as bytes transferred.", netdev::NetdevCollector),
-    spec!("netstat", true, "Exposes network statistics from /proc/net/netstat.", netstat::NetstatCollector),
-    spec!("os", true, "Exposes OS release info from os-release files.", os::OsCollector),
-    spec!("powersupplyclass", true, "Exposes power supply statistics from /sys/class/power_supply.", powersupplyclass::PowersupplyclassCollector),
-    spec!("pressure", true, "Exposes pressure stall statistics from /proc/pressure.", pressure::PressureCollector),
+    spec!("arp", LINUX, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
+    spec!("conntrack", LINUX, "Exposes conntrack stats.", conntrack::ConntrackCollector),
+    spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector),
+    spec!("cpufreq", LINUX, "Exposes CPU frequency statistics.", cpufreq::CpufreqCollector),
+    spec!("diskstats", LINUX, "Exposes disk I/O statistics.", diskstats::DiskstatsCollector),
+    spec!("edac", LINUX, "Exposes error detection and correction statistics.", edac::EdacCollector),
+    spec!("entropy", LINUX, "Exposes available entropy.", entropy::EntropyCollector),
+    spec!("filefd", LINUX, "Exposes file descriptor statistics from /proc/sys/fs/file-nr.", filefd::FilefdCollector),
+    spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", basics::FilesystemCollector),
+    spec!("hwmon", LINUX, "Exposes hardware monitoring and sensor data from /sys/class/hwmon.", hwmon::HwmonCollector),
+    spec!("loadavg", true, "Exposes load average.", basics::LoadavgCollector),
+    spec!("meminfo", true, "Exposes memory statistics.", basics::MeminfoCollector),
+    spec!("netclass", LINUX, "Exposes network interface info from /sys/class/net.", netclass::NetclassCollector),
+    spec!("netdev", true, "Exposes network interface statistics such as bytes transferred.", basics::NetdevCollector),
+    spec!("netstat", LINUX, "Exposes network statistics from /proc/net/netstat.", netstat::NetstatCollector),
+    spec!("os", LINUX, "Exposes OS release info from os-release files.", os::OsCollector),
+    spec!("powersupplyclass", LINUX, "Exposes power supply statistics from /sys/class/power_supply.", powersupplyclass::PowersupplyclassCollector),
+    spec!("pressure", LINUX, "Exposes pressure stall statistics from /proc/pressure.", pressure::PressureCollector),
     spec!("processes", false, "Exposes aggregate process statistics from /proc.", processes::ProcessesCollector),
-    spec!("schedstat", true, "Exposes task scheduler statistics from /proc/schedstat.", schedstat::SchedstatCollector),
-    spec!("selinux", true, "Exposes SELinux statistics.", selinux::SelinuxCollector),
-    spec!("sockstat", true, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),
-    spec!("softnet", true, "Exposes statistics from /proc/net/softnet_stat.", softnet::SoftnetCollector),
-    spec!("stat", true, "Exposes various statistics from /proc/stat.", stat::StatCollector),
+    spec!("schedstat", LINUX, "Exposes task scheduler statistics from /proc/schedstat.", schedstat::SchedstatCollector),
+    spec!("selinux", LINUX, "Exposes SELinux statistics.", selinux::SelinuxCollector),
+    spec!("sockstat", LINUX, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),
+    spec!("softnet", LINUX, "Exposes statistics from /proc/net/softnet_stat.", softnet::SoftnetCollector),
+    spec!("stat", LINUX, "Exposes various statistics from /proc/stat.", stat::StatCollector),
     spec!("textfile", true, "Exposes statistics read from local disk.", textfile::TextfileCollector),
-    spec!("thermal_zone", true, "Exposes thermal zone & cooling device statistics from /sys/class/thermal.", thermal_zone::ThermalZoneCollector),
+    spec!("thermal_zone", LINUX, "Exposes thermal zone & cooling device statistics from /sys/class/thermal.", thermal_zone::ThermalZoneCollector),
     spec!("time", true, "Exposes the current system time.", time::TimeCollector),
-    spec!("timex", true, "Exposes selected adjtimex(2) system call stats.", timex::TimexCollector),
-    spec!("udp_queues", true, "Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.", udp_queues::UdpQueuesCollector),
+    spec!("timex", LINUX, "Exposes selected adjtimex(2) system call stats.", timex::TimexCollector),
+    spec!("udp_queues", LINUX, "Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.", udp_queues::UdpQueuesCollector),
     spec!("uname", true, "Exposes system information as provided by the uname system call.", uname::UnameCollector),
-    spec!("vmstat", true, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector),
+    spec!("vmstat", LINUX, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector),
 ];
 
 /// Looks up a collector by name.
