@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use exporter_core::testkit::postgres::Postgres;
-use exporter_core::testkit::{free_port, wait_for, wait_http, workspace_binary, ChildGuard};
+use exporter_core::testkit::{
+    celery_venv, free_port, wait_for, wait_http, workspace_binary, ChildGuard,
+};
 
 use crate::configs;
 use crate::observe::Observer;
@@ -218,22 +220,6 @@ impl Celery {
     }
 }
 
-/// The venv with the pinned Celery (tests/celery/setup-venv.sh: idempotent, locked), shared with
-/// the celery-exporter's tests; `CELERY_TEST_VENV` overrides it.
-fn celery_venv() -> PathBuf {
-    if let Some(v) = std::env::var_os("CELERY_TEST_VENV") {
-        return PathBuf::from(v);
-    }
-    let dir = root().join("target/celery-venv");
-    let status = Command::new("bash")
-        .arg(root().join("tests/celery/setup-venv.sh"))
-        .arg(&dir)
-        .status()
-        .expect("cannot run tests/celery/setup-venv.sh");
-    assert!(status.success(), "tests/celery/setup-venv.sh failed");
-    dir
-}
-
 /// One of the suite's exporters, as the stack runs it.
 pub struct Exporter {
     pub name: &'static str,
@@ -279,7 +265,7 @@ impl Stack {
 
         let mut celery = Celery {
             broker: format!("redis://127.0.0.1:{}/0", redis.port),
-            venv: celery_venv(),
+            venv: celery_venv(root()),
             worker: None,
             producer: None,
             starts: 0,

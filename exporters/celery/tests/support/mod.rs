@@ -7,7 +7,6 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use exporter_core::testkit::{free_port, http_get, sample_value, wait_for, ChildGuard};
@@ -22,24 +21,9 @@ pub fn app_dir() -> PathBuf {
     workspace_root().join("tests/celery")
 }
 
-/// The venv with the pinned Celery: created on first use (tests/celery/setup-venv.sh is
-/// idempotent and locked), or taken from `CELERY_TEST_VENV`.
+/// The venv with the pinned Celery (see `testkit::celery_venv`).
 pub fn venv() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        if let Some(v) = std::env::var_os("CELERY_TEST_VENV") {
-            return PathBuf::from(v);
-        }
-        let dir = workspace_root().join("target/celery-venv");
-        let status = Command::new("bash")
-            .arg(app_dir().join("setup-venv.sh"))
-            .arg(&dir)
-            .status()
-            .expect("cannot run tests/celery/setup-venv.sh");
-        assert!(status.success(), "tests/celery/setup-venv.sh failed");
-        dir
-    })
-    .clone()
+    exporter_core::testkit::celery_venv(&workspace_root())
 }
 
 /// A process group, SIGKILLed as a whole when dropped (a prefork worker's children included).

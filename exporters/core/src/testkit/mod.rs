@@ -4,8 +4,9 @@
 pub mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -32,6 +33,27 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The venv with the pinned Celery of `tests/celery/`: made on first use in
+/// `<workspace>/target/celery-venv` by `tests/celery/setup-venv.sh` (idempotent, and locked
+/// against the other test binaries), or taken from `CELERY_TEST_VENV`.
+pub fn celery_venv(workspace_root: &Path) -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        if let Some(v) = std::env::var_os("CELERY_TEST_VENV") {
+            return PathBuf::from(v);
+        }
+        let dir = workspace_root.join("target/celery-venv");
+        let status = Command::new("bash")
+            .arg(workspace_root.join("tests/celery/setup-venv.sh"))
+            .arg(&dir)
+            .status()
+            .expect("cannot run tests/celery/setup-venv.sh");
+        assert!(status.success(), "tests/celery/setup-venv.sh failed");
+        dir
+    })
+    .clone()
 }
 
 /// Kills and reaps the child when dropped, so a failing test leaves no server behind.
