@@ -152,8 +152,10 @@ pub fn burst(name: &str, pid: u32, url: &str, n: usize) {
         mib(after),
         mib(baseline)
     );
+    // A leak would leave ~n x a scrape's buffers (50 MiB for the node exporter) per burst;
+    // fragmentation moves the settled RSS by a MiB or two either way.
     assert!(
-        after_second <= after + (2 << 20),
+        after_second <= after + (8 << 20),
         "{name}: RSS grew from {:.1} to {:.1} MiB with a second burst",
         mib(after),
         mib(after_second)
