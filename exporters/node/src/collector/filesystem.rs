@@ -284,6 +284,24 @@ impl FilesystemCollector {
     }
 }
 
+/// `node_filesystem_<stem>` with upstream's help text; the sysinfo collector of other operating
+/// systems (`portable.rs`) emits the same families.
+pub(crate) fn family(stem: &str) -> MetricFamily {
+    let help = match stem {
+        "size_bytes" => "Filesystem size in bytes.",
+        "free_bytes" => "Filesystem free space in bytes.",
+        "avail_bytes" => "Filesystem space available to non-root users in bytes.",
+        "files" => "Filesystem total file nodes.",
+        "files_free" => "Filesystem total free file nodes.",
+        "readonly" => "Filesystem read-only status.",
+        "device_error" => {
+            "Whether an error occurred while getting statistics for the given device."
+        }
+        _ => unreachable!("not a filesystem family: {stem}"),
+    };
+    MetricFamily::gauge(format!("node_filesystem_{stem}"), help)
+}
+
 impl BlockingCollector for FilesystemCollector {
     fn name(&self) -> &'static str {
         "filesystem"
@@ -295,28 +313,13 @@ impl BlockingCollector for FilesystemCollector {
             &self.cfg.filesystem,
         );
 
-        let mut size =
-            MetricFamily::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
-        let mut free = MetricFamily::gauge(
-            "node_filesystem_free_bytes",
-            "Filesystem free space in bytes.",
-        );
-        let mut avail = MetricFamily::gauge(
-            "node_filesystem_avail_bytes",
-            "Filesystem space available to non-root users in bytes.",
-        );
-        let mut files =
-            MetricFamily::gauge("node_filesystem_files", "Filesystem total file nodes.");
-        let mut files_free = MetricFamily::gauge(
-            "node_filesystem_files_free",
-            "Filesystem total free file nodes.",
-        );
-        let mut readonly =
-            MetricFamily::gauge("node_filesystem_readonly", "Filesystem read-only status.");
-        let mut device_error = MetricFamily::gauge(
-            "node_filesystem_device_error",
-            "Whether an error occurred while getting statistics for the given device.",
-        );
+        let mut size = family("size_bytes");
+        let mut free = family("free_bytes");
+        let mut avail = family("avail_bytes");
+        let mut files = family("files");
+        let mut files_free = family("files_free");
+        let mut readonly = family("readonly");
+        let mut device_error = family("device_error");
 
         let mut worker = lock(&self.worker);
         for m in &mounts {

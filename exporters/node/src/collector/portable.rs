@@ -17,6 +17,7 @@ use std::time::Instant;
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 use sysinfo::{Disks, Networks, System};
 
+use super::filesystem;
 use crate::config::NodeConfig;
 
 /// `node_cpu_seconds_total{cpu, mode="user"|"idle"}`, integrated from usage samples.
@@ -141,22 +142,11 @@ impl BlockingCollector for FilesystemCollector {
 
     fn collect(&self) -> CollectResult {
         let disks = Disks::new_with_refreshed_list();
-        let mut size =
-            MetricFamily::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
-        let mut free = MetricFamily::gauge(
-            "node_filesystem_free_bytes",
-            "Filesystem free space in bytes.",
-        );
-        let mut avail = MetricFamily::gauge(
-            "node_filesystem_avail_bytes",
-            "Filesystem space available to non-root users in bytes.",
-        );
-        let mut readonly =
-            MetricFamily::gauge("node_filesystem_readonly", "Filesystem read-only status.");
-        let mut device_error = MetricFamily::gauge(
-            "node_filesystem_device_error",
-            "Whether an error occurred while getting statistics for the given device.",
-        );
+        let mut size = filesystem::family("size_bytes");
+        let mut free = filesystem::family("free_bytes");
+        let mut avail = filesystem::family("avail_bytes");
+        let mut readonly = filesystem::family("readonly");
+        let mut device_error = filesystem::family("device_error");
         for disk in disks.list() {
             let device = disk.name().to_string_lossy();
             let fstype = disk.file_system().to_string_lossy();
