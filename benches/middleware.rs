@@ -6,11 +6,13 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
 use std::convert::Infallible;
 
 use http::{Request, Response};
@@ -61,7 +63,38 @@ fn tower_overhead(c: &mut Criterion) {
     group.bench_function("instrument", |b| {
         b.iter(|| call(&mut |req| drain(poll_now(ours.call(req)).unwrap().into_body())))
     });
+    bench_added(
+        &mut group,
+        "instrument added",
+        || call(&mut |req| drain(poll_now(bare.call(req)).unwrap().into_body())),
+        || call(&mut |req| drain(poll_now(ours.call(req)).unwrap().into_body())),
+    );
     group.finish();
+}
+
+/// What `with` costs per call over `base`. On a shared VM, separate runs of the two drift apart by
+/// tens of ns from one run to the next; here each sample times both back to back and reports the
+/// difference, so slow drift cancels.
+fn bench_added(
+    group: &mut BenchmarkGroup<WallTime>,
+    name: &str,
+    mut base: impl FnMut(),
+    mut with: impl FnMut(),
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                base();
+            }
+            let base_time = start.elapsed();
+            let start = Instant::now();
+            for _ in 0..iters {
+                with();
+            }
+            start.elapsed().saturating_sub(base_time)
+        })
+    });
 }
 
 fn drain<B: http_body::Body + Unpin>(mut body: B) {
@@ -91,6 +124,21 @@ fn axum_overhead(c: &mut Criterion) {
     let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let mut theirs = router().layer(layer);
     group.bench_function("axum-prometheus", |b| b.iter(|| request(&mut theirs)));
+
+    let mut base = router();
+    bench_added(
+        &mut group,
+        "instrument added",
+        || request(&mut base),
+        || request(&mut ours),
+    );
+    let mut base = router();
+    bench_added(
+        &mut group,
+        "axum-prometheus added",
+        || request(&mut base),
+        || request(&mut theirs),
+    );
     group.finish();
 }
 

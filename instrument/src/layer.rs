@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::{Request, Response};
@@ -10,7 +9,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{InstrumentedBody, RequestGuard, Tracking};
+use crate::body::{InstrumentedBody, Tracking};
 use crate::classify::ClassifyRoute;
 use crate::metrics::{HttpMetrics, UNMATCHED_PATH};
 use crate::series::{method_slot, RouteCache};
@@ -75,7 +74,7 @@ where
         let inner = &self.metrics.inner;
         let route = self.classify.route(&req).unwrap_or(UNMATCHED_PATH);
         let entry = match self.routes.load().get(route) {
-            Some(entry) => Arc::clone(entry),
+            Some(entry) => *entry,
             None => inner.routes.get(inner, route),
         };
         let tracking = (!entry.excluded).then(|| Tracking::start(entry, method_slot(req.method())));
@@ -92,7 +91,7 @@ impl Drop for RecordPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if let Some(mut t) = self.0.take() {
-                t.record_exception();
+                t.fail();
             }
         }
     }
@@ -119,18 +118,17 @@ where
         // drops us after the unwinding is over. Record it here, while it is still unwinding.
         let panic_guard = RecordPanic(this.tracking);
         let result = ready!(this.inner.poll(cx));
-        let tracking = panic_guard.0.take();
+        let mut tracking = panic_guard.0.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let guard = tracking.map(|t| RequestGuard {
-                    series: t.series_for(response.status().as_u16()),
-                    tracking: t,
-                });
-                Ok(response.map(|body| InstrumentedBody::new(body, guard)))
+                if let Some(t) = &mut tracking {
+                    t.respond(response.status().as_u16());
+                }
+                Ok(response.map(|body| InstrumentedBody::new(body, tracking)))
             }
             Err(e) => {
-                if let Some(mut t) = tracking {
-                    t.record_exception();
+                if let Some(t) = &mut tracking {
+                    t.fail();
                 }
                 Err(e)
             }

@@ -6,9 +6,14 @@
 //! a pointer comparison per request), statuses in a small table of atomically claimed slots. A
 //! request takes no lock and allocates nothing; only the first request of a new combination
 //! builds its series.
+//!
+//! Route entries are never freed. There are at most routes + 1 of them per [`crate::HttpMetrics`]
+//! (the application's templates and the unmatched value), and their series stay in the registry
+//! for as long as it lives anyway. Holding them as `&'static` spares every request the two atomic
+//! reference-count updates an `Arc` would cost.
 
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 use http::Method;
@@ -61,11 +66,14 @@ struct MethodSeries {
     statuses: [StatusSlot; STATUS_SLOTS],
 }
 
-/// Which series a finished request records into.
+/// Which series a request with a known status records into. Small, because it travels with the
+/// response body.
+#[derive(Clone, Copy)]
 pub(crate) enum SeriesRef {
-    Slot(usize),
-    /// The status table of this route and method is full.
-    Overflow(Series),
+    Slot(u8),
+    /// The status table of this route and method is full: the series is looked up by label
+    /// values (correct, just slower).
+    Overflow(u16),
 }
 
 pub(crate) struct RouteEntry {
@@ -77,6 +85,7 @@ pub(crate) struct RouteEntry {
 }
 
 impl RouteEntry {
+    #[inline]
     pub fn in_progress(&self, method: usize) -> &IntGauge {
         self.methods[method].in_progress.get_or_init(|| {
             self.families
@@ -86,6 +95,7 @@ impl RouteEntry {
     }
 
     /// Finds (or claims) the slot of `status`, building its series on first use.
+    #[inline]
     pub fn series(&self, method: usize, status: u16) -> SeriesRef {
         let slots = &self.methods[method].statuses;
         let start = usize::from(status) % STATUS_SLOTS;
@@ -107,17 +117,29 @@ impl RouteEntry {
             };
             if claimed {
                 slot.series.get_or_init(|| self.new_series(method, status));
-                return SeriesRef::Slot(index);
+                return SeriesRef::Slot(index as u8);
             }
         }
-        SeriesRef::Overflow(self.new_series(method, status))
+        SeriesRef::Overflow(status)
     }
 
-    /// The series a [`SeriesRef`] from [`series`](Self::series) points at.
-    pub fn resolve<'a>(&'a self, method: usize, series: &'a SeriesRef) -> Option<&'a Series> {
+    /// Counts one request of `duration_seconds` into the series `series` points at.
+    #[inline]
+    pub fn record(&self, method: usize, series: SeriesRef, duration_seconds: f64) {
+        let observe = |s: &Series| {
+            s.requests.inc();
+            s.duration.observe(duration_seconds);
+        };
         match series {
-            SeriesRef::Slot(index) => self.methods[method].statuses[*index].series.get(),
-            SeriesRef::Overflow(s) => Some(s),
+            SeriesRef::Slot(index) => {
+                if let Some(s) = self.methods[method].statuses[usize::from(index)]
+                    .series
+                    .get()
+                {
+                    observe(s)
+                }
+            }
+            SeriesRef::Overflow(status) => observe(&self.new_series(method, status)),
         }
     }
 
@@ -141,19 +163,22 @@ impl RouteEntry {
 
 /// Route templates are few and chosen by the application, not by clients, so a fast
 /// non-DoS-resistant hash is the right trade.
-pub(crate) type RouteMap = FxHashMap<Box<str>, Arc<RouteEntry>>;
+pub(crate) type RouteMap = FxHashMap<Box<str>, &'static RouteEntry>;
 
 /// A service's lock-free, debt-free view of the route map: re-reads it only when it changed.
 pub(crate) type RouteCache = arc_swap::Cache<Arc<ArcSwap<RouteMap>>, Arc<RouteMap>>;
 
 pub(crate) struct RouteTable {
     routes: Arc<ArcSwap<RouteMap>>,
+    /// Serialises the creation of entries, so that a route raced by two requests is built once.
+    creating: Mutex<()>,
 }
 
 impl RouteTable {
     pub fn new() -> Self {
         RouteTable {
             routes: Arc::new(ArcSwap::from_pointee(FxHashMap::default())),
+            creating: Mutex::new(()),
         }
     }
 
@@ -166,26 +191,26 @@ impl RouteTable {
     }
 
     /// The entry for a route template, created on first use.
-    pub fn get(&self, inner: &Inner, path: &str) -> Arc<RouteEntry> {
+    pub fn get(&self, inner: &Inner, path: &str) -> &'static RouteEntry {
         if let Some(entry) = self.routes.load().get(path) {
-            return Arc::clone(entry);
+            return entry;
         }
-        let created = Arc::new(RouteEntry {
+        // A panic cannot leave the map half-updated, so a poisoned lock is still good to use.
+        let _creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.routes.load_full();
+        if let Some(entry) = current.get(path) {
+            return entry;
+        }
+        let entry: &'static RouteEntry = Box::leak(Box::new(RouteEntry {
             path: path.into(),
             excluded: inner.excluded(path),
             families: inner.families.clone(),
             methods: Default::default(),
-        });
-        let mut result = Arc::clone(&created);
-        self.routes.rcu(|current| {
-            let mut next = FxHashMap::clone(current);
-            result = Arc::clone(
-                next.entry(path.into())
-                    .or_insert_with(|| Arc::clone(&created)),
-            );
-            next
-        });
-        result
+        }));
+        let mut next = RouteMap::clone(&current);
+        next.insert(path.into(), entry);
+        self.routes.store(Arc::new(next));
+        entry
     }
 }
 
@@ -208,8 +233,7 @@ mod tests {
             .count();
         assert_eq!(slots, STATUS_SLOTS);
         for (status, r) in statuses.iter().zip(&refs) {
-            let series = entry.resolve(0, r).unwrap();
-            series.requests.inc();
+            entry.record(0, *r, 0.001);
             // The same status finds the same series again.
             if let (SeriesRef::Slot(a), SeriesRef::Slot(b)) = (r, &entry.series(0, *status)) {
                 assert_eq!(a, b);
@@ -221,6 +245,11 @@ mod tests {
             .find(|f| f.name() == "flask_http_request_total")
             .unwrap();
         assert_eq!(total.get_metric().len(), statuses.len());
+        // Slots and overflow alike counted their one request.
+        assert!(total
+            .get_metric()
+            .iter()
+            .all(|m| m.get_counter().get_value() == 1.0));
     }
 
     #[test]
