@@ -8,8 +8,8 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metric::MetricFamily;
@@ -134,6 +134,39 @@ pub struct CollectorOutcome {
 /// hand-offs (the dominant cost of a cheap collector) low.
 const MAX_BLOCKING_LANES: usize = 4;
 
+/// The blocking collectors of one scrape, shared by its lanes.
+struct BlockingScrape {
+    queue: Arc<[(usize, Arc<dyn BlockingCollector>)]>,
+    next: AtomicUsize,
+    /// (slot, duration, result) of every collector that finished.
+    results: Mutex<Vec<(usize, Duration, CollectResult)>>,
+    /// Woken once, by the lane that finishes the last collector: one wake-up of the scrape per
+    /// scrape, where a message per collector cost a wake-up (a write, an epoll_wait and a futex
+    /// call) per collector.
+    all_done: tokio::sync::Notify,
+    /// Set when the scrape stopped waiting (deadline): lanes stop taking work.
+    abandoned: AtomicBool,
+}
+
+impl BlockingScrape {
+    fn run_lane(&self) {
+        while !self.abandoned.load(Ordering::Relaxed) {
+            let Some((slot, c)) = self.queue.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            let start = Instant::now();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| c.collect()))
+                .unwrap_or_else(|p| Err(panic_message(p)));
+            let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+            results.push((*slot, start.elapsed(), result));
+            if results.len() == self.queue.len() {
+                // Stores a permit if the scrape is not waiting yet.
+                self.all_done.notify_one();
+            }
+        }
+    }
+}
+
 /// Runs every collector concurrently, all bounded by `deadline`. Panics are caught and reported as
 /// errors; collectors that have not finished by the deadline as timeouts. Outcomes come back in
 /// the order of `collectors`.
@@ -173,34 +206,28 @@ pub async fn run_collectors(
         })
         .collect();
     if !queue.is_empty() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let next = Arc::new(AtomicUsize::new(0));
-        let lanes = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, MAX_BLOCKING_LANES)
-            .min(queue.len());
+        let lanes = cpu_count().clamp(1, MAX_BLOCKING_LANES).min(queue.len());
+        let scrape = Arc::new(BlockingScrape {
+            results: Mutex::new(Vec::with_capacity(queue.len())),
+            queue,
+            next: AtomicUsize::new(0),
+            all_done: tokio::sync::Notify::new(),
+            abandoned: AtomicBool::new(false),
+        });
         for _ in 0..lanes {
-            let (queue, next, tx) = (Arc::clone(&queue), Arc::clone(&next), tx.clone());
-            tokio::task::spawn_blocking(move || {
-                // Stop taking work once the scrape has given up on us (receiver dropped).
-                while !tx.is_closed() {
-                    let Some((slot, c)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    let start = Instant::now();
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| c.collect()))
-                        .unwrap_or_else(|p| Err(panic_message(p)));
-                    let _ = tx.send((*slot, start.elapsed(), result));
-                }
-            });
+            let scrape = Arc::clone(&scrape);
+            tokio::task::spawn_blocking(move || scrape.run_lane());
         }
-        drop(tx);
-        let _ = tokio::time::timeout_at(until, async {
-            while let Some((slot, duration, result)) = rx.recv().await {
-                slots[slot] = Some((duration, result));
-            }
-        })
-        .await;
+        let in_time = tokio::time::timeout_at(until, scrape.all_done.notified())
+            .await
+            .is_ok();
+        if !in_time {
+            scrape.abandoned.store(true, Ordering::Relaxed);
+        }
+        let mut results = scrape.results.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, duration, result) in results.drain(..) {
+            slots[slot] = Some((duration, result));
+        }
     }
 
     for (i, task) in async_tasks {
@@ -222,6 +249,13 @@ pub async fn run_collectors(
             }
         })
         .collect()
+}
+
+/// The CPUs this process may use, read once: `available_parallelism` reads three cgroup files
+/// each call, which would be three more file reads per scrape.
+fn cpu_count() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// Turns outcomes into the collected families plus the per-collector success/duration families.
@@ -305,6 +339,15 @@ mod tests {
         let families = outcomes.into_iter().next().unwrap().result.unwrap();
         let left = families[0].samples[0].value;
         assert!(left > 2.0 && left <= 3.0, "{left}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scrape_ends_when_its_last_blocking_collector_does_not_at_the_deadline() {
+        let collectors: Vec<_> = (0..20).map(|_| blocking(Fixed("ok", 0))).collect();
+        let start = Instant::now();
+        let outcomes = run_collectors(&collectors, Duration::from_secs(60)).await;
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert!(outcomes.iter().all(|o| o.result.is_ok()));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

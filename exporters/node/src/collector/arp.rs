@@ -1,25 +1,24 @@
 //! `node_arp_entries{device}` from /proc/net/arp.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 /// `IP address  HW type  Flags  HW address  Mask  Device` splits into 9 words.
 const HEADER_WIDTH: usize = 9;
 const ENTRY_WIDTH: usize = 6;
 
 pub struct ArpCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl ArpCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         ArpCollector {
-            path: cfg.proc_path("net/arp"),
+            path: KeptFile::new(cfg.proc_path("net/arp")),
         }
     }
 }
@@ -59,7 +58,7 @@ impl BlockingCollector for ArpCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let text = read_file(&self.path)?;
+        let text = self.path.read()?;
         let mut fam = MetricFamily::gauge("node_arp_entries", "ARP entries by device");
         for (dev, n) in parse_arp(&text)? {
             fam.push(&[("device", dev)], n as f64);

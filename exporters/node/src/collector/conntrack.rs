@@ -3,12 +3,10 @@
 //! /proc/net/stat/nf_conntrack. Without the nf_conntrack module the files are absent and the
 //! collector reports NotAvailable.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, read_file};
+use crate::util::{parse_field, KeptFile};
 
 /// (column in /proc/net/stat/nf_conntrack and metric suffix, help), in upstream's order.
 const STATS: [(&str, &str); 8] = [
@@ -30,17 +28,17 @@ const STATS: [(&str, &str); 8] = [
 ];
 
 pub struct ConntrackCollector {
-    count: PathBuf,
-    max: PathBuf,
-    stat: PathBuf,
+    count: KeptFile,
+    max: KeptFile,
+    stat: KeptFile,
 }
 
 impl ConntrackCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         ConntrackCollector {
-            count: cfg.proc_path("sys/net/netfilter/nf_conntrack_count"),
-            max: cfg.proc_path("sys/net/netfilter/nf_conntrack_max"),
-            stat: cfg.proc_path("net/stat/nf_conntrack"),
+            count: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_count")),
+            max: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_max")),
+            stat: KeptFile::new(cfg.proc_path("net/stat/nf_conntrack")),
         }
     }
 }
@@ -87,9 +85,12 @@ pub fn parse_conntrack_stat(text: &str) -> Result<[Option<u64>; 8], CollectError
     Ok(sums)
 }
 
-fn read_u64(path: &std::path::Path) -> Result<u64, CollectError> {
-    let text = read_file(path)?;
-    parse_field(text.split_whitespace().next(), &path.display().to_string())
+fn read_u64(file: &KeptFile) -> Result<u64, CollectError> {
+    let text = file.read()?;
+    parse_field(
+        text.split_whitespace().next(),
+        &file.path().display().to_string(),
+    )
 }
 
 impl BlockingCollector for ConntrackCollector {
@@ -114,7 +115,7 @@ impl BlockingCollector for ConntrackCollector {
         ];
         // The per-CPU statistics live in the network namespace's procfs and can be missing
         // where the sysctls are visible; the two table gauges are still worth reporting.
-        let text = match read_file(&self.stat) {
+        let text = match self.stat.read() {
             Ok(t) => t,
             Err(CollectError::NotAvailable(what)) => {
                 tracing::debug!(%what, "conntrack statistics not available");

@@ -17,11 +17,11 @@ use std::sync::Mutex;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{read_attr, read_file, sorted_dir_names, USER_HZ};
+use crate::util::{read_attr, sorted_dir_names, KeptFile, USER_HZ};
 
 pub struct CpuCollector {
-    stat: PathBuf,
-    cpuinfo: PathBuf,
+    stat: KeptFile,
+    cpuinfo: KeptFile,
     cpu_dir: PathBuf,
     /// Whether any CPU has a thermal_throttle directory. The x86 therm_throt driver creates it
     /// for every CPU when the hardware supports it, and never on VMs or other architectures:
@@ -61,8 +61,8 @@ impl CpuCollector {
             })
         });
         CpuCollector {
-            stat: cfg.proc_path("stat"),
-            cpuinfo: cfg.proc_path("cpuinfo"),
+            stat: KeptFile::new(cfg.proc_path("stat")),
+            cpuinfo: KeptFile::new(cfg.proc_path("cpuinfo")),
             cpu_dir,
             throttles,
             info: cfg.cpu_info,
@@ -391,10 +391,10 @@ impl BlockingCollector for CpuCollector {
     fn collect(&self) -> CollectResult {
         let mut fams = Vec::with_capacity(6);
         if self.info {
-            fams.push(info_family(&parse_cpuinfo(&read_file(&self.cpuinfo)?)?));
+            fams.push(info_family(&parse_cpuinfo(&self.cpuinfo.read()?)?));
         }
 
-        let text = read_file(&self.stat)?;
+        let text = self.stat.read()?;
         let fresh = parse_cpu_stat(&text)?;
         let mut seconds = MetricFamily::counter(
             "node_cpu_seconds_total",

@@ -7,7 +7,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
 /// (Documentation/block/stat.rst).
@@ -240,7 +240,7 @@ const STAT_FAMILIES: [(&str, &str, bool, f64); MAX_STATS] = [
 ];
 
 pub struct DiskstatsCollector {
-    diskstats: PathBuf,
+    diskstats: KeptFile,
     udev_data: PathBuf,
     exclude: Option<Regex>,
 }
@@ -255,7 +255,7 @@ impl DiskstatsCollector {
             );
         }
         DiskstatsCollector {
-            diskstats: cfg.proc_path("diskstats"),
+            diskstats: KeptFile::new(cfg.proc_path("diskstats")),
             udev_data: cfg.udev_data.clone(),
             exclude: cfg.diskstats_device_exclude.clone(),
         }
@@ -279,7 +279,7 @@ impl BlockingCollector for DiskstatsCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let disks = parse_diskstats(&read_file(&self.diskstats)?)?;
+        let disks = parse_diskstats(&self.diskstats.read()?)?;
 
         let mut stat_fams: Vec<MetricFamily> = STAT_FAMILIES
             .iter()

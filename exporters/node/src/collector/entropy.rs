@@ -1,23 +1,21 @@
 //! `node_entropy_available_bits` and `node_entropy_pool_size_bits` from
 //! /proc/sys/kernel/random/{entropy_avail,poolsize}.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, read_file};
+use crate::util::{parse_field, KeptFile};
 
 pub struct EntropyCollector {
-    entropy_avail: PathBuf,
-    poolsize: PathBuf,
+    entropy_avail: KeptFile,
+    poolsize: KeptFile,
 }
 
 impl EntropyCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         EntropyCollector {
-            entropy_avail: cfg.proc_path("sys/kernel/random/entropy_avail"),
-            poolsize: cfg.proc_path("sys/kernel/random/poolsize"),
+            entropy_avail: KeptFile::new(cfg.proc_path("sys/kernel/random/entropy_avail")),
+            poolsize: KeptFile::new(cfg.proc_path("sys/kernel/random/poolsize")),
         }
     }
 }
@@ -35,8 +33,8 @@ impl BlockingCollector for EntropyCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let avail = parse_sysctl_uint(&read_file(&self.entropy_avail)?, "entropy_avail")?;
-        let pool = parse_sysctl_uint(&read_file(&self.poolsize)?, "poolsize")?;
+        let avail = parse_sysctl_uint(&self.entropy_avail.read()?, "entropy_avail")?;
+        let pool = parse_sysctl_uint(&self.poolsize.read()?, "poolsize")?;
         Ok(vec![
             MetricFamily::gauge("node_entropy_available_bits", "Bits of available entropy.")
                 .with(&[], avail),

@@ -1,20 +1,18 @@
 //! `node_filefd_allocated` and `node_filefd_maximum` from /proc/sys/fs/file-nr.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, read_file};
+use crate::util::{parse_field, KeptFile};
 
 pub struct FilefdCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl FilefdCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         FilefdCollector {
-            path: cfg.proc_path("sys/fs/file-nr"),
+            path: KeptFile::new(cfg.proc_path("sys/fs/file-nr")),
         }
     }
 }
@@ -35,7 +33,7 @@ impl BlockingCollector for FilefdCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let (allocated, maximum) = parse_file_nr(&read_file(&self.path)?)?;
+        let (allocated, maximum) = parse_file_nr(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::gauge(
                 "node_filefd_allocated",

@@ -17,6 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::config::{FilesystemConfig, NodeConfig};
+use crate::util::KeptFile;
 
 /// One line of the mount table (`/proc/<pid>/mounts`, fstab(5) layout).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +183,7 @@ enum StatOutcome {
 
 pub struct FilesystemCollector {
     cfg: NodeConfig,
+    root_mounts: KeptFile,
     statfs: StatfsFn,
     /// The current worker's queue. Held for a whole collect, so a request never waits behind
     /// another scrape's hung statfs (which would make a healthy mount look stuck).
@@ -197,6 +199,7 @@ impl FilesystemCollector {
     /// Builds the collector with another statfs (fault injection in tests).
     pub fn with_statfs(cfg: &NodeConfig, statfs: StatfsFn) -> Self {
         FilesystemCollector {
+            root_mounts: KeptFile::new(cfg.proc_path("1/mounts")),
             cfg: cfg.clone(),
             statfs,
             worker: Mutex::new(None),
@@ -207,9 +210,10 @@ impl FilesystemCollector {
     fn read_mount_table(&self) -> Result<String, CollectError> {
         // /proc/1/mounts shows the host's mounts when we run in a container sharing the host's
         // PID namespace; hidepid hides it, so fall back to our own view.
-        let primary = self.cfg.proc_path("1/mounts");
-        match std::fs::read_to_string(&primary) {
-            Ok(text) => Ok(text),
+        let primary = &self.root_mounts;
+        let mut text = String::new();
+        match primary.read_into(&mut text) {
+            Ok(()) => Ok(text),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -219,7 +223,7 @@ impl FilesystemCollector {
                 tracing::debug!(err = %e, "Reading root mounts failed, falling back to self mounts");
                 crate::util::read_file(&self.cfg.proc_path("self/mounts"))
             }
-            Err(e) => Err(CollectError::io(primary.display().to_string(), e)),
+            Err(e) => Err(CollectError::io(primary.path().display().to_string(), e)),
         }
     }
 

@@ -1,20 +1,18 @@
 //! `node_load1`, `node_load5`, `node_load15` from /proc/loadavg.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, read_file};
+use crate::util::{parse_field, KeptFile};
 
 pub struct LoadavgCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl LoadavgCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         LoadavgCollector {
-            path: cfg.proc_path("loadavg"),
+            path: KeptFile::new(cfg.proc_path("loadavg")),
         }
     }
 }
@@ -35,7 +33,7 @@ impl BlockingCollector for LoadavgCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let [l1, l5, l15] = parse_loadavg(&read_file(&self.path)?)?;
+        let [l1, l5, l15] = parse_loadavg(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::gauge("node_load1", "1m load average.").with(&[], l1),
             MetricFamily::gauge("node_load5", "5m load average.").with(&[], l5),

@@ -4,21 +4,19 @@
 //! without a release, so do we). Fields in kB become bytes and get a `_bytes` suffix; unitless
 //! ones (`HugePages_Total`) keep their name.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 pub struct MeminfoCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl MeminfoCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         MeminfoCollector {
-            path: cfg.proc_path("meminfo"),
+            path: KeptFile::new(cfg.proc_path("meminfo")),
         }
     }
 }
@@ -93,7 +91,7 @@ impl BlockingCollector for MeminfoCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let fields = parse_meminfo(&read_file(&self.path)?)?;
+        let fields = parse_meminfo(&self.path.read()?)?;
         Ok(fields
             .into_iter()
             .map(|(key, value)| {

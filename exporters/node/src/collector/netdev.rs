@@ -5,12 +5,14 @@
 //! /proc/net/dev, so the 16 columns are equal; the one netlink counter /proc/net/dev lacks,
 //! `rx_nohandler`, comes from sysfs (`statistics/rx_nohandler`) so the family set is the same.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::{DeviceFilter, NodeConfig};
-use crate::util::{read_attr, read_file};
+use crate::util::KeptFile;
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
 const COLUMNS: [&str; 16] = [
@@ -33,17 +35,20 @@ const COLUMNS: [&str; 16] = [
 ];
 
 pub struct NetdevCollector {
-    path: PathBuf,
+    path: KeptFile,
     class_net: PathBuf,
     filter: DeviceFilter,
+    /// Each device's `statistics/rx_nohandler`, kept open; devices that are gone are dropped.
+    nohandler: Mutex<HashMap<String, KeptFile>>,
 }
 
 impl NetdevCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         NetdevCollector {
-            path: cfg.proc_path("net/dev"),
+            path: KeptFile::new(cfg.proc_path("net/dev")),
             class_net: cfg.sys_path("class/net"),
             filter: cfg.netdev.clone(),
+            nohandler: Mutex::default(),
         }
     }
 }
@@ -88,7 +93,7 @@ impl BlockingCollector for NetdevCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let text = read_file(&self.path)?;
+        let text = self.path.read()?;
         let lines = parse_netdev(&text)?;
 
         let mut families: Vec<MetricFamily> = COLUMNS
@@ -105,16 +110,24 @@ impl BlockingCollector for NetdevCollector {
             "Network device statistic receive_nohandler.",
         );
 
-        let mut attr = PathBuf::new();
+        let mut files = self.nohandler.lock().unwrap_or_else(|e| e.into_inner());
+        files.retain(|device, _| lines.iter().any(|l| l.device == device));
+        let mut text = String::new();
         for dev in lines.iter().filter(|d| !self.filter.ignored(d.device)) {
             for (fam, v) in families.iter_mut().zip(dev.values) {
                 fam.push(&[("device", dev.device)], v as f64);
             }
-            attr.clone_from(&self.class_net);
-            attr.push(dev.device);
-            attr.push("statistics/rx_nohandler");
-            if let Some(v) = read_attr(&attr).and_then(|s| s.parse::<u64>().ok()) {
-                nohandler.push(&[("device", dev.device)], v as f64);
+            let file = files.entry(dev.device.to_string()).or_insert_with(|| {
+                KeptFile::new(
+                    self.class_net
+                        .join(dev.device)
+                        .join("statistics/rx_nohandler"),
+                )
+            });
+            if file.read_into(&mut text).is_ok() {
+                if let Ok(v) = text.trim().parse::<u64>() {
+                    nohandler.push(&[("device", dev.device)], v as f64);
+                }
             }
         }
         families.push(nohandler);

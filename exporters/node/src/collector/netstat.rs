@@ -2,28 +2,26 @@
 //! /proc/net/snmp6, limited to the fields matching `--collector.netstat.fields`.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
-use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::{FieldFilter, KeptFile};
 
 pub struct NetstatCollector {
-    netstat: PathBuf,
-    snmp: PathBuf,
-    snmp6: PathBuf,
-    fields: Regex,
+    netstat: KeptFile,
+    snmp: KeptFile,
+    snmp6: KeptFile,
+    fields: FieldFilter,
 }
 
 impl NetstatCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         NetstatCollector {
-            netstat: cfg.proc_path("net/netstat"),
-            snmp: cfg.proc_path("net/snmp"),
-            snmp6: cfg.proc_path("net/snmp6"),
-            fields: cfg.netstat_fields.clone(),
+            netstat: KeptFile::new(cfg.proc_path("net/netstat")),
+            snmp: KeptFile::new(cfg.proc_path("net/snmp")),
+            snmp6: KeptFile::new(cfg.proc_path("net/snmp6")),
+            fields: FieldFilter::new(cfg.netstat_fields.clone()),
         }
     }
 }
@@ -80,12 +78,13 @@ impl NetstatCollector {
     fn families(&self, stats: &[Stat<'_>]) -> Vec<MetricFamily> {
         let mut key = String::with_capacity(64);
         let mut out = Vec::new();
+        let mut fields = self.fields.matcher();
         for &(proto, name, value) in stats {
             key.clear();
             key.push_str(proto);
             key.push('_');
             key.push_str(name);
-            if !self.fields.is_match(&key) {
+            if !fields.is_match(&key) {
                 continue;
             }
             let Ok(v) = value.parse::<f64>() else {
@@ -119,10 +118,10 @@ impl BlockingCollector for NetstatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let netstat = read_file(&self.netstat)?;
-        let snmp = read_file(&self.snmp)?;
+        let netstat = self.netstat.read()?;
+        let snmp = self.snmp.read()?;
         // Absent when IPv6 is disabled.
-        let snmp6 = match read_file(&self.snmp6) {
+        let snmp6 = match self.snmp6.read() {
             Ok(t) => t,
             Err(CollectError::NotAvailable(_)) => String::new(),
             Err(e) => return Err(e),

@@ -2,24 +2,23 @@
 //! times: `node_pressure_<resource>_waiting_seconds_total` ("some" line) and, for io and memory,
 //! `node_pressure_<resource>_stalled_seconds_total` ("full" line).
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
+use crate::util::KeptFile;
 
 pub struct PressureCollector {
-    cpu: PathBuf,
-    io: PathBuf,
-    memory: PathBuf,
+    cpu: KeptFile,
+    io: KeptFile,
+    memory: KeptFile,
 }
 
 impl PressureCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         PressureCollector {
-            cpu: cfg.proc_path("pressure/cpu"),
-            io: cfg.proc_path("pressure/io"),
-            memory: cfg.proc_path("pressure/memory"),
+            cpu: KeptFile::new(cfg.proc_path("pressure/cpu")),
+            io: KeptFile::new(cfg.proc_path("pressure/io")),
+            memory: KeptFile::new(cfg.proc_path("pressure/memory")),
         }
     }
 }
@@ -64,13 +63,15 @@ fn micros_to_seconds(us: u64) -> f64 {
 
 /// Reads one PSI file. PSI compiled in but disabled at boot (`psi=0`) makes reads fail with
 /// EOPNOTSUPP: that is "not available" too, not a failure.
-fn read_psi(path: &std::path::Path) -> Result<PsiTotals, CollectError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_psi(&text),
+fn read_psi(file: &KeptFile) -> Result<PsiTotals, CollectError> {
+    let mut text = String::new();
+    let path = file.path().display();
+    match file.read_into(&mut text) {
+        Ok(()) => parse_psi(&text),
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Err(CollectError::NotAvailable(
-            format!("{}: PSI disabled (psi=0)", path.display()),
+            format!("{path}: PSI disabled (psi=0)"),
         )),
-        Err(e) => Err(CollectError::io(path.display().to_string(), e)),
+        Err(e) => Err(CollectError::io(path.to_string(), e)),
     }
 }
 

@@ -1,21 +1,19 @@
 //! Per-CPU scheduler statistics from /proc/schedstat (kernels built with CONFIG_SCHEDSTATS):
 //! `node_schedstat_{running,waiting}_seconds_total{cpu}` and `node_schedstat_timeslices_total{cpu}`.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 pub struct SchedstatCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl SchedstatCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         SchedstatCollector {
-            path: cfg.proc_path("schedstat"),
+            path: KeptFile::new(cfg.proc_path("schedstat")),
         }
     }
 }
@@ -77,7 +75,7 @@ impl BlockingCollector for SchedstatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let text = read_file(&self.path)?;
+        let text = self.path.read()?;
         let cpus = parse_schedstat(&text)?;
         let mut running = MetricFamily::counter(
             "node_schedstat_running_seconds_total",

@@ -1,11 +1,9 @@
 //! `node_sockstat_*` gauges from /proc/net/sockstat and /proc/net/sockstat6.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 /// The per-protocol fields upstream knows, in its emission order; others are ignored as
 /// upstream's parser ignores them.
@@ -14,8 +12,8 @@ const FIELDS: [&str; 6] = ["inuse", "orphan", "tw", "alloc", "mem", "memory"];
 const MEM: usize = 4;
 
 pub struct SockstatCollector {
-    v4: PathBuf,
-    v6: PathBuf,
+    v4: KeptFile,
+    v6: KeptFile,
     page_size: f64,
 }
 
@@ -24,8 +22,8 @@ impl SockstatCollector {
         // SAFETY: sysconf only reads a system constant.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         SockstatCollector {
-            v4: cfg.proc_path("net/sockstat"),
-            v6: cfg.proc_path("net/sockstat6"),
+            v4: KeptFile::new(cfg.proc_path("net/sockstat")),
+            v6: KeptFile::new(cfg.proc_path("net/sockstat6")),
             page_size: if page > 0 { page as f64 } else { 4096.0 },
         }
     }
@@ -82,8 +80,8 @@ pub fn parse_sockstat(text: &str) -> Result<Sockstat<'_>, CollectError> {
 }
 
 /// Reads a sockstat file; `None` when it does not exist (IPv4 or IPv6 disabled).
-fn read_optional(path: &std::path::Path) -> Result<Option<String>, CollectError> {
-    match read_file(path) {
+fn read_optional(file: &KeptFile) -> Result<Option<String>, CollectError> {
+    match file.read() {
         Ok(t) => Ok(Some(t)),
         Err(CollectError::NotAvailable(_)) => Ok(None),
         Err(e) => Err(e),
@@ -136,8 +134,8 @@ impl BlockingCollector for SockstatCollector {
         if v4.is_none() && v6.is_none() {
             return Err(CollectError::NotAvailable(format!(
                 "{} and {}",
-                self.v4.display(),
-                self.v6.display()
+                self.v4.path().display(),
+                self.v6.path().display()
             )));
         }
         let mut stats = Vec::with_capacity(2);
@@ -177,8 +175,8 @@ FRAG6: inuse 0 memory 0
 
     fn collector() -> SockstatCollector {
         SockstatCollector {
-            v4: PathBuf::new(),
-            v6: PathBuf::new(),
+            v4: KeptFile::new(Default::default()),
+            v6: KeptFile::new(Default::default()),
             page_size: 4096.0,
         }
     }

@@ -3,24 +3,22 @@
 //! Upstream 1.5 exposes only these three columns and labels each line with its position in the
 //! file (the kernel skips offline CPUs, so that is not always the CPU id).
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 /// Kernels since 2.6.36 print at least this many columns; fewer means a truncated line.
 const MIN_COLUMNS: usize = 9;
 
 pub struct SoftnetCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl SoftnetCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         SoftnetCollector {
-            path: cfg.proc_path("net/softnet_stat"),
+            path: KeptFile::new(cfg.proc_path("net/softnet_stat")),
         }
     }
 }
@@ -61,7 +59,7 @@ impl BlockingCollector for SoftnetCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let rows = parse_softnet(&read_file(&self.path)?)?;
+        let rows = parse_softnet(&self.path.read()?)?;
         let mut processed = MetricFamily::counter(
             "node_softnet_processed_total",
             "Number of processed packets",

@@ -1,21 +1,19 @@
 //! Kernel activity counters from /proc/stat: boot time, context switches, forks, interrupts and
 //! the number of running/blocked processes. Per-CPU times belong to the `cpu` collector.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, read_file};
+use crate::util::{parse_field, KeptFile};
 
 pub struct StatCollector {
-    path: PathBuf,
+    path: KeptFile,
 }
 
 impl StatCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         StatCollector {
-            path: cfg.proc_path("stat"),
+            path: KeptFile::new(cfg.proc_path("stat")),
         }
     }
 }
@@ -58,7 +56,7 @@ impl BlockingCollector for StatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let st = parse_stat(&read_file(&self.path)?)?;
+        let st = parse_stat(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::counter("node_intr_total", "Total number of interrupts serviced.")
                 .with(&[], st.interrupts),

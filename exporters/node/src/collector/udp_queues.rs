@@ -1,27 +1,25 @@
 //! `node_udp_queues{ip,queue}`: total bytes queued on UDP sockets, from /proc/net/udp and
 //! /proc/net/udp6.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::KeptFile;
 
 /// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...`: lines
 /// shorter than this are truncated.
 const MIN_COLUMNS: usize = 8;
 
 pub struct UdpQueuesCollector {
-    v4: PathBuf,
-    v6: PathBuf,
+    v4: KeptFile,
+    v6: KeptFile,
 }
 
 impl UdpQueuesCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         UdpQueuesCollector {
-            v4: cfg.proc_path("net/udp"),
-            v6: cfg.proc_path("net/udp6"),
+            v4: KeptFile::new(cfg.proc_path("net/udp")),
+            v6: KeptFile::new(cfg.proc_path("net/udp6")),
         }
     }
 }
@@ -66,11 +64,11 @@ impl BlockingCollector for UdpQueuesCollector {
             "node_udp_queues",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
         );
-        let (tx, rx) = parse_udp_queues(&read_file(&self.v4)?)?;
+        let (tx, rx) = parse_udp_queues(&self.v4.read()?)?;
         fam.push(&[("ip", "v4"), ("queue", "tx")], tx as f64);
         fam.push(&[("ip", "v4"), ("queue", "rx")], rx as f64);
         // udp6 is absent when IPv6 is disabled; the IPv4 totals still stand.
-        match read_file(&self.v6) {
+        match self.v6.read() {
             Ok(text) => {
                 let (tx, rx) = parse_udp_queues(&text)?;
                 fam.push(&[("ip", "v6"), ("queue", "tx")], tx as f64);

@@ -1,23 +1,20 @@
 //! `node_vmstat_<field>` (untyped) for the /proc/vmstat fields matching `--collector.vmstat.fields`.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
-use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::read_file;
+use crate::util::{FieldFilter, KeptFile};
 
 pub struct VmstatCollector {
-    path: PathBuf,
-    fields: Regex,
+    path: KeptFile,
+    fields: FieldFilter,
 }
 
 impl VmstatCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         VmstatCollector {
-            path: cfg.proc_path("vmstat"),
-            fields: cfg.vmstat_fields.clone(),
+            path: KeptFile::new(cfg.proc_path("vmstat")),
+            fields: FieldFilter::new(cfg.vmstat_fields.clone()),
         }
     }
 }
@@ -25,7 +22,10 @@ impl VmstatCollector {
 /// Parses /proc/vmstat (`name value` lines), keeping the fields `keep` matches, in file order.
 /// Like upstream, any unparsable value fails the scrape, selected or not: a malformed file is
 /// not trusted piecemeal.
-pub fn parse_vmstat<'a>(text: &'a str, keep: &Regex) -> Result<Vec<(&'a str, f64)>, CollectError> {
+pub fn parse_vmstat(
+    text: &str,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Result<Vec<(&str, f64)>, CollectError> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut parts = line.split_whitespace();
@@ -36,7 +36,7 @@ pub fn parse_vmstat<'a>(text: &'a str, keep: &Regex) -> Result<Vec<(&'a str, f64
         let value: f64 = raw
             .parse()
             .map_err(|_| CollectError::Parse(format!("invalid value for {name}: {raw:?}")))?;
-        if keep.is_match(name) {
+        if keep(name) {
             out.push((name, value));
         }
     }
@@ -55,8 +55,9 @@ impl BlockingCollector for VmstatCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let text = read_file(&self.path)?;
-        Ok(parse_vmstat(&text, &self.fields)?
+        let text = self.path.read()?;
+        let mut fields = self.fields.matcher();
+        Ok(parse_vmstat(&text, |name| fields.is_match(name))?
             .into_iter()
             .filter(|(name, _)| valid_name_part(name))
             .map(|(name, value)| {
@@ -74,6 +75,7 @@ impl BlockingCollector for VmstatCollector {
 mod tests {
     use super::*;
     use crate::config::DEFAULT_VMSTAT_FIELDS;
+    use regex::Regex;
 
     const SAMPLE: &str = "nr_free_pages 1208361
 nr_zone_inactive_anon 3059
@@ -91,7 +93,7 @@ thp_fault_alloc 0
     #[test]
     fn keeps_default_fields() {
         let re = Regex::new(DEFAULT_VMSTAT_FIELDS).unwrap();
-        let got = parse_vmstat(SAMPLE, &re).unwrap();
+        let got = parse_vmstat(SAMPLE, |n| re.is_match(n)).unwrap();
         assert_eq!(
             got,
             vec![
@@ -109,12 +111,12 @@ thp_fault_alloc 0
     #[test]
     fn truncated_or_garbage_is_an_error() {
         let all = Regex::new(".*").unwrap();
-        assert!(parse_vmstat("pgfault\n", &all).is_err());
-        assert!(parse_vmstat("pgfault x\n", &all).is_err());
+        assert!(parse_vmstat("pgfault\n", |n| all.is_match(n)).is_err());
+        assert!(parse_vmstat("pgfault x\n", |n| all.is_match(n)).is_err());
         // Upstream parses the value before filtering.
         let none = Regex::new("^$").unwrap();
-        assert!(parse_vmstat("nr_free_pages x\n", &none).is_err());
-        assert_eq!(parse_vmstat("\n\n", &all).unwrap(), vec![]);
+        assert!(parse_vmstat("nr_free_pages x\n", |n| none.is_match(n)).is_err());
+        assert_eq!(parse_vmstat("\n\n", |n| all.is_match(n)).unwrap(), vec![]);
     }
 
     #[test]
