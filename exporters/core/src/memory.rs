@@ -6,12 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// glibc gives every thread that allocates its own malloc arena (up to 8 per core), each keeping
-/// freed memory resident. An exporter allocates little and briefly: two arenas are plenty.
+/// freed memory resident. An exporter allocates little and briefly: two arenas are plenty (one
+/// made the node exporter's scrapes 15% dearer in CPU: its lanes then wait on one lock).
+///
+/// glibc also raises its mmap and trim thresholds each time a large block is freed, after which
+/// a scrape's large buffers (the exposition, big procfs files) stay in the heap for good. Fixed
+/// thresholds hand them back: 0.3 MB less RSS for the node exporter, no measurable CPU.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator tuning; M_ARENA_MAX takes any positive count.
+    // SAFETY: mallopt only adjusts allocator tuning; each value is in its parameter's range.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }
 

@@ -92,17 +92,67 @@ impl KeptFile {
 
     /// Reads the whole file into `buf` (cleared first).
     pub fn read_into(&self, buf: &mut String) -> std::io::Result<()> {
+        self.read_with(|file| read_all_at(file, buf).map(|()| buf.len()))
+    }
+
+    /// Runs `read` (which returns the number of bytes it read) on the file, opening it if it is
+    /// not open. A failure on a file kept from an earlier scrape is retried once on a fresh open;
+    /// a file that failed or read empty is not kept.
+    pub fn read_with(
+        &self,
+        mut read: impl FnMut(&File) -> std::io::Result<usize>,
+    ) -> std::io::Result<()> {
         // Held across the read: overlapping scrapes take turns on this one file.
         let mut slot = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(kept) = &*slot {
-            if read_all_at(kept, buf).is_ok() && !buf.is_empty() {
+            if matches!(read(kept), Ok(n) if n > 0) {
                 return Ok(());
             }
         }
         let file = File::open(&self.path)?;
-        let result = read_all_at(&file, buf);
-        *slot = (result.is_ok() && !buf.is_empty()).then_some(file);
-        result
+        let result = read(&file);
+        *slot = matches!(result, Ok(n) if n > 0).then_some(file);
+        result.map(drop)
+    }
+}
+
+/// Kept files for paths that come and go with devices (`/sys/class/net/<dev>/...`): a file read
+/// in one scrape stays open for the next, and one that was not read is closed, so the set follows
+/// the devices that exist.
+#[derive(Debug, Default)]
+pub struct KeptFiles {
+    files: Mutex<HashMap<PathBuf, (KeptFile, bool)>>,
+}
+
+impl KeptFiles {
+    /// This scrape's view. When it is dropped, the files it did not read are closed.
+    pub fn scrape(&self) -> KeptFilesScrape<'_> {
+        KeptFilesScrape {
+            files: self.files.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+pub struct KeptFilesScrape<'a> {
+    /// Each file, and whether this scrape asked for it.
+    files: MutexGuard<'a, HashMap<PathBuf, (KeptFile, bool)>>,
+}
+
+impl KeptFilesScrape<'_> {
+    pub fn get(&mut self, path: &Path) -> &KeptFile {
+        if !self.files.contains_key(path) {
+            let file = KeptFile::new(path.to_path_buf());
+            self.files.insert(path.to_path_buf(), (file, false));
+        }
+        let (file, used) = self.files.get_mut(path).expect("inserted above");
+        *used = true;
+        file
+    }
+}
+
+impl Drop for KeptFilesScrape<'_> {
+    fn drop(&mut self) {
+        self.files.retain(|_, (_, used)| std::mem::take(used));
     }
 }
 
@@ -249,6 +299,30 @@ mod tests {
         assert_eq!(kept.read().unwrap(), "1\n");
         std::fs::write(&path, "22\n").unwrap();
         assert_eq!(kept.read().unwrap(), "22\n");
+    }
+
+    #[test]
+    fn kept_file_sets_close_what_a_scrape_did_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "1").unwrap();
+        std::fs::write(&b, "2").unwrap();
+        let files = KeptFiles::default();
+        let mut text = String::new();
+        {
+            let mut scrape = files.scrape();
+            scrape.get(&a).read_into(&mut text).unwrap();
+            assert_eq!(text, "1");
+            scrape.get(&b).read_into(&mut text).unwrap();
+            assert_eq!(text, "2");
+        }
+        assert_eq!(files.files.lock().unwrap().len(), 2);
+        {
+            let mut scrape = files.scrape();
+            scrape.get(&b).read_into(&mut text).unwrap();
+        }
+        let open: Vec<PathBuf> = files.files.lock().unwrap().keys().cloned().collect();
+        assert_eq!(open, [b]);
     }
 
     #[test]

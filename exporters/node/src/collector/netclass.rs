@@ -4,8 +4,9 @@
 //! On the live host (sysfs at /sys) one rtnetlink link dump supplies most of them: a sysfs
 //! attribute costs a path walk, an open, a read and a close, ~23 times per device. sysfs is read
 //! only for what netlink lacks (`addr_assign_type`, `name_assign_type`, `dev_id`, `speed`,
-//! `duplex`, and `flags` on kernels without IFLA_ALLMULTI), relative to a directory opened once per
-//! device. A sysfs tree elsewhere (a container's host mount, a fixture) describes another host or
+//! `duplex`, and `flags` on kernels without IFLA_ALLMULTI), from files kept open between scrapes
+//! (`KeptFiles`): after the first scrape a device costs one read per attribute, and one of its
+//! `ifindex` to check that /sys shows the device netlink reported. A sysfs tree elsewhere (a container's host mount, a fixture) describes another host or
 //! namespace than netlink would, so it is read entirely from files, as is /sys when netlink fails.
 //!
 //! Attributes that are absent or refuse to be read (EINVAL while a link is down, EOPNOTSUPP on
@@ -13,16 +14,16 @@
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::sorted_dir_names;
+use crate::util::{sorted_dir_names, KeptFiles, KeptFilesScrape};
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
 const PROPERTIES: [(&str, &CStr, MetricType); 17] = [
@@ -89,6 +90,9 @@ mod idx {
 
 pub struct NetclassCollector {
     class_net: PathBuf,
+    /// The attributes netlink lacks, per device.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    attributes: KeptFiles,
     ignored: Option<Regex>,
     /// Netlink describes the exporter's own network namespace, which /sys shows; any other
     /// sysfs root is read from files only.
@@ -100,6 +104,7 @@ impl NetclassCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         NetclassCollector {
             class_net: cfg.sys_path("class/net"),
+            attributes: KeptFiles::default(),
             ignored: cfg.netclass_ignored_devices.clone(),
             use_netlink: cfg!(target_os = "linux") && cfg.sysfs == Path::new("/sys"),
         }
@@ -156,13 +161,38 @@ impl Dir {
     fn subdir(&self, name: &CStr) -> io::Result<Dir> {
         self.open_at(name, DIR_FLAGS).map(Dir)
     }
+}
 
-    /// Reads attribute `name` into `buf`; `false` when it is missing or unreadable.
-    fn read(&self, name: &CStr, buf: &mut AttrBuf) -> bool {
-        match self.open_at(name, libc::O_RDONLY | libc::O_CLOEXEC) {
-            Ok(fd) => buf.fill(File::from(fd)).is_ok(),
-            Err(_) => false,
-        }
+/// Where a device's sysfs attributes are read from.
+trait Attributes {
+    /// Reads attribute `name` into `buf`.
+    fn read(&mut self, name: &CStr, buf: &mut AttrBuf) -> io::Result<()>;
+}
+
+impl Attributes for &Dir {
+    fn read(&mut self, name: &CStr, buf: &mut AttrBuf) -> io::Result<()> {
+        buf.fill(&File::from(
+            self.open_at(name, libc::O_RDONLY | libc::O_CLOEXEC)?,
+        ))
+    }
+}
+
+/// A device's attributes from files kept open between scrapes.
+struct KeptAttributes<'a, 'f> {
+    files: &'a mut KeptFilesScrape<'f>,
+    /// `/sys/class/net/<device>/`; each read appends the attribute's name and pops it again.
+    dir: &'a mut PathBuf,
+}
+
+impl Attributes for KeptAttributes<'_, '_> {
+    fn read(&mut self, name: &CStr, buf: &mut AttrBuf) -> io::Result<()> {
+        self.dir.push(name.to_str().map_err(io::Error::other)?);
+        let result = self.files.get(self.dir).read_with(|file| {
+            buf.fill(file)?;
+            Ok(buf.len)
+        });
+        self.dir.pop();
+        result
     }
 }
 
@@ -185,7 +215,7 @@ impl AttrBuf {
 
     /// sysfs hands over a whole attribute in the first read, and regular files (fixtures) fill
     /// the buffer unless at their end: a short read is the end, which saves a read per file.
-    fn fill(&mut self, mut file: File) -> io::Result<()> {
+    fn fill(&mut self, file: &File) -> io::Result<()> {
         self.len = 0;
         loop {
             if self.len == self.bytes.len() {
@@ -194,7 +224,7 @@ impl AttrBuf {
                 }
                 self.bytes.resize(self.len * 2, 0);
             }
-            match file.read(&mut self.bytes[self.len..]) {
+            match file.read_at(&mut self.bytes[self.len..], self.len as u64) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     self.len += n;
@@ -246,7 +276,7 @@ impl Device {
     }
 
     /// Everything from files under the device's directory.
-    fn read_sysfs(&mut self, dir: &Dir, buf: &mut AttrBuf) {
+    fn read_sysfs(&mut self, mut dir: &Dir, buf: &mut AttrBuf) {
         for (out, attr) in [
             (&mut self.address, c"address"),
             (&mut self.broadcast, c"broadcast"),
@@ -254,32 +284,35 @@ impl Device {
             (&mut self.ifalias, c"ifalias"),
             (&mut self.operstate, c"operstate"),
         ] {
-            if dir.read(attr, buf) {
+            if dir.read(attr, buf).is_ok() {
                 buf.push_str_to(out);
             }
         }
         for (i, &(_, attr, _)) in PROPERTIES.iter().enumerate() {
-            self.values[i] =
-                read_int(dir, attr, buf).map(
-                    |v| {
-                        if i == SPEED {
-                            speed_bytes(v)
-                        } else {
-                            v as f64
-                        }
-                    },
-                );
+            self.values[i] = read_int(&mut dir, attr, buf).map(|v| {
+                if i == SPEED {
+                    speed_bytes(v)
+                } else {
+                    v as f64
+                }
+            });
         }
     }
 
     /// Netlink's view of a device, plus the few attributes only sysfs has.
     #[cfg(target_os = "linux")]
-    fn read_netlink(&mut self, link: &crate::netlink::Link, dir: Option<&Dir>, buf: &mut AttrBuf) {
+    fn read_netlink(
+        &mut self,
+        link: &crate::netlink::Link,
+        mut sysfs: Option<&mut dyn Attributes>,
+        buf: &mut AttrBuf,
+    ) {
         use crate::netlink::{format_hw_addr, operstate_name};
 
         // sysfs prints these with `%d`; the casts keep its reading of the kernel's integers.
         let dec = |v: Option<u32>| v.map(|v| f64::from(v as i32));
-        let sysfs_int = |attr: &CStr, buf: &mut AttrBuf| dir.and_then(|d| read_int(d, attr, buf));
+        let mut sysfs_int =
+            |attr: &CStr, buf: &mut AttrBuf| sysfs.as_mut().and_then(|a| read_int(*a, attr, buf));
         let running = link.is_running();
 
         format_hw_addr(&link.address, &mut self.address);
@@ -314,8 +347,8 @@ impl Device {
         // sysfs refuses speed and duplex (EINVAL) unless the device is running: skip the opens.
         if running {
             v[idx::SPEED] = sysfs_int(c"speed", buf).map(speed_bytes);
-            if let Some(dir) = dir {
-                if dir.read(c"duplex", buf) {
+            if let Some(sysfs) = sysfs {
+                if sysfs.read(c"duplex", buf).is_ok() {
                     buf.push_str_to(&mut self.duplex);
                 }
             }
@@ -323,12 +356,9 @@ impl Device {
     }
 }
 
-fn read_int(dir: &Dir, attr: &CStr, buf: &mut AttrBuf) -> Option<i64> {
-    if dir.read(attr, buf) {
-        buf.int()
-    } else {
-        None
-    }
+fn read_int(attrs: &mut dyn Attributes, attr: &CStr, buf: &mut AttrBuf) -> Option<i64> {
+    attrs.read(attr, buf).ok()?;
+    buf.int()
 }
 
 fn property_family(stem: &str, kind: MetricType) -> MetricFamily {
@@ -440,31 +470,42 @@ impl NetclassCollector {
                 return None;
             }
         };
-        let class = match self.open_class_net() {
-            Ok(class) => class,
-            Err(e) => return Some(Err(e)),
-        };
         links.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         let mut families = Families::new();
         let mut dev = Device::default();
         let mut buf = AttrBuf::new();
+        let mut files = self.attributes.scrape();
+        let mut dir = PathBuf::new();
+        let mut in_sysfs = 0;
         for link in &links {
             if self.ignored(&link.name) {
                 continue;
             }
-            let Ok(name) = CString::new(link.name.as_str()) else {
-                continue;
+            dir.clone_from(&self.class_net);
+            dir.push(&link.name);
+            let mut sysfs = KeptAttributes {
+                files: &mut files,
+                dir: &mut dir,
             };
-            let dir = match class.subdir(&name) {
-                Ok(dir) => Some(dir),
-                // Not in this sysfs (mounted from another network namespace): not reported,
-                // as when the listing comes from sysfs.
+            // Only devices /sys shows, as when the listing comes from sysfs; and the same device,
+            // not a namesake from the network namespace sysfs was mounted in.
+            let readable = match sysfs.read(c"ifindex", &mut buf) {
+                Ok(()) if buf.int() == Some(i64::from(link.index)) => true,
+                Ok(()) => continue,
                 Err(e) if is_errno(&e, libc::ENOENT) || is_errno(&e, libc::ENOTDIR) => continue,
-                Err(_) => None,
+                Err(_) => false,
             };
+            in_sysfs += 1;
             dev.clear();
-            dev.read_netlink(link, dir.as_ref(), &mut buf);
+            let sysfs: Option<&mut dyn Attributes> = readable.then_some(&mut sysfs);
+            dev.read_netlink(link, sysfs, &mut buf);
             families.push(&link.name, &dev);
+        }
+        if in_sysfs == 0 {
+            // No /sys/class/net at all is an error, as in the sysfs listing.
+            if let Err(e) = self.open_class_net() {
+                return Some(Err(e));
+            }
         }
         Some(Ok(families.into_vec()))
     }
@@ -659,16 +700,28 @@ mod tests {
             &[("empty", ""), ("big", &big), ("small", " 42\n")],
         );
         let d = Dir::open(dir.path()).unwrap();
-        let mut buf = AttrBuf::new();
-        assert!(d.read(c"empty", &mut buf));
-        assert_eq!(buf.contents(), b"");
-        assert!(d.read(c"big", &mut buf));
-        assert_eq!(buf.contents(), big.as_bytes());
-        assert!(d.read(c"small", &mut buf));
-        assert_eq!(buf.int(), Some(42));
-        assert!(!d.read(c"missing", &mut buf));
-        assert_eq!(read_int(&d, c"missing", &mut buf), None);
         assert!(d.subdir(c"small").is_err());
+        let kept = KeptFiles::default();
+        let mut scrape = kept.scrape();
+        let mut path = dir.path().to_path_buf();
+        let sources: [Box<dyn Attributes + '_>; 2] = [
+            Box::new(&d),
+            Box::new(KeptAttributes {
+                files: &mut scrape,
+                dir: &mut path,
+            }),
+        ];
+        for mut attrs in sources {
+            let mut buf = AttrBuf::new();
+            attrs.read(c"empty", &mut buf).unwrap();
+            assert_eq!(buf.contents(), b"");
+            attrs.read(c"big", &mut buf).unwrap();
+            assert_eq!(buf.contents(), big.as_bytes());
+            attrs.read(c"small", &mut buf).unwrap();
+            assert_eq!(buf.int(), Some(42));
+            assert!(attrs.read(c"missing", &mut buf).is_err());
+            assert_eq!(read_int(&mut *attrs, c"missing", &mut buf), None);
+        }
     }
 
     #[cfg(target_os = "linux")]
@@ -753,16 +806,19 @@ mod tests {
             ..NetclassCollector::new(&NodeConfig::default())
         };
         // Counters can move between two reads; retry a few times before calling it a mismatch.
+        // Each round scrapes netlink twice: the second reads the attribute files kept open.
         let mut last = None;
         for _ in 0..5 {
-            let a = netlink.collect().unwrap();
+            let opened = netlink.collect().unwrap();
+            let kept = netlink.collect().unwrap();
             let b = sysfs.collect().unwrap();
-            if a == b {
+            if opened == b && kept == b {
                 return;
             }
-            last = Some((a, b));
+            last = Some((opened, kept, b));
         }
-        let (a, b) = last.unwrap();
-        assert_eq!(a, b);
+        let (opened, kept, b) = last.unwrap();
+        assert_eq!(opened, b);
+        assert_eq!(kept, b);
     }
 }

@@ -5,14 +5,12 @@
 //! /proc/net/dev, so the 16 columns are equal; the one netlink counter /proc/net/dev lacks,
 //! `rx_nohandler`, comes from sysfs (`statistics/rx_nohandler`) so the family set is the same.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::{DeviceFilter, NodeConfig};
-use crate::util::KeptFile;
+use crate::util::{KeptFile, KeptFiles};
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
 const COLUMNS: [&str; 16] = [
@@ -38,8 +36,8 @@ pub struct NetdevCollector {
     path: KeptFile,
     class_net: PathBuf,
     filter: DeviceFilter,
-    /// Each device's `statistics/rx_nohandler`, kept open; devices that are gone are dropped.
-    nohandler: Mutex<HashMap<String, KeptFile>>,
+    /// Each device's `statistics/rx_nohandler`.
+    nohandler: KeptFiles,
 }
 
 impl NetdevCollector {
@@ -48,7 +46,7 @@ impl NetdevCollector {
             path: KeptFile::new(cfg.proc_path("net/dev")),
             class_net: cfg.sys_path("class/net"),
             filter: cfg.netdev.clone(),
-            nohandler: Mutex::default(),
+            nohandler: KeptFiles::default(),
         }
     }
 }
@@ -110,21 +108,17 @@ impl BlockingCollector for NetdevCollector {
             "Network device statistic receive_nohandler.",
         );
 
-        let mut files = self.nohandler.lock().unwrap_or_else(|e| e.into_inner());
-        files.retain(|device, _| lines.iter().any(|l| l.device == device));
+        let mut files = self.nohandler.scrape();
+        let mut path = PathBuf::new();
         let mut text = String::new();
         for dev in lines.iter().filter(|d| !self.filter.ignored(d.device)) {
             for (fam, v) in families.iter_mut().zip(dev.values) {
                 fam.push(&[("device", dev.device)], v as f64);
             }
-            let file = files.entry(dev.device.to_string()).or_insert_with(|| {
-                KeptFile::new(
-                    self.class_net
-                        .join(dev.device)
-                        .join("statistics/rx_nohandler"),
-                )
-            });
-            if file.read_into(&mut text).is_ok() {
+            path.clone_from(&self.class_net);
+            path.push(dev.device);
+            path.push("statistics/rx_nohandler");
+            if files.get(&path).read_into(&mut text).is_ok() {
                 if let Ok(v) = text.trim().parse::<u64>() {
                     nohandler.push(&[("device", dev.device)], v as f64);
                 }

@@ -7,16 +7,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{read_attr, sorted_dir_names};
+use crate::util::{sorted_dir_names, KeptFiles};
 
 pub struct TimeCollector {
     clocksource_dir: PathBuf,
+    clocksource_files: KeptFiles,
 }
 
 impl TimeCollector {
     pub fn new(cfg: &NodeConfig) -> Self {
         TimeCollector {
             clocksource_dir: cfg.sys_path("devices/system/clocksource"),
+            clocksource_files: KeptFiles::default(),
         }
     }
 }
@@ -96,12 +98,18 @@ impl BlockingCollector for TimeCollector {
         );
         // A missing directory (containers with a partial /sys) only loses the clocksource info.
         let entries = sorted_dir_names(&self.clocksource_dir).unwrap_or_default();
+        let mut files = self.clocksource_files.scrape();
+        let mut read = |path: &std::path::Path| {
+            let mut text = String::new();
+            files.get(path).read_into(&mut text).ok()?;
+            Some(text.trim().to_string())
+        };
         // Upstream labels each clocksource with its position in the sorted glob, not its number.
         for (i, entry) in entries.iter().filter(|e| is_clocksource_dir(e)).enumerate() {
             let dir = self.clocksource_dir.join(entry);
             let (Some(avail), Some(cur)) = (
-                read_attr(&dir.join("available_clocksource")),
-                read_attr(&dir.join("current_clocksource")),
+                read(&dir.join("available_clocksource")),
+                read(&dir.join("current_clocksource")),
             ) else {
                 continue;
             };
