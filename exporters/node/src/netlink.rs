@@ -535,7 +535,33 @@ static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
 /// Dumps every link of the caller's network namespace, in the kernel's (ifindex) order.
 pub fn dump_links() -> Result<Vec<Link>, Error> {
-    let sock = RouteSocket::open()?;
+    dump_links_on(&RouteSocket::open()?)
+}
+
+/// A route socket kept open from one dump to the next: opening one is three system calls (socket,
+/// setsockopt, close) a scrape. An error discards it, so a dump cut short cannot leave datagrams
+/// behind for the next one; the next dump opens a new socket.
+#[derive(Default)]
+pub struct LinkDumper {
+    sock: std::sync::Mutex<Option<RouteSocket>>,
+}
+
+impl LinkDumper {
+    pub fn dump(&self) -> Result<Vec<Link>, Error> {
+        let mut slot = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        let sock = match &mut *slot {
+            Some(sock) => sock,
+            empty => empty.insert(RouteSocket::open()?),
+        };
+        let result = dump_links_on(sock);
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+}
+
+fn dump_links_on(sock: &RouteSocket) -> Result<Vec<Link>, Error> {
     let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
     sock.send(&dump_request(seq))?;
     let deadline = Instant::now() + DUMP_DEADLINE;

@@ -93,6 +93,8 @@ pub struct NetclassCollector {
     /// The attributes netlink lacks, per device.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     attributes: KeptFiles,
+    #[cfg(target_os = "linux")]
+    links: crate::netlink::LinkDumper,
     ignored: Option<Regex>,
     /// Netlink describes the exporter's own network namespace, which /sys shows; any other
     /// sysfs root is read from files only.
@@ -105,6 +107,8 @@ impl NetclassCollector {
         NetclassCollector {
             class_net: cfg.sys_path("class/net"),
             attributes: KeptFiles::default(),
+            #[cfg(target_os = "linux")]
+            links: Default::default(),
             ignored: cfg.netclass_ignored_devices.clone(),
             use_netlink: cfg!(target_os = "linux") && cfg.sysfs == Path::new("/sys"),
         }
@@ -463,7 +467,7 @@ impl NetclassCollector {
     /// `None` when netlink is unusable, for the caller to fall back to sysfs.
     #[cfg(target_os = "linux")]
     fn collect_netlink(&self) -> Option<CollectResult> {
-        let mut links = match crate::netlink::dump_links() {
+        let mut links = match self.links.dump() {
             Ok(links) => links,
             Err(e) => {
                 tracing::debug!(error = %e, "netclass: falling back to sysfs");
