@@ -53,6 +53,24 @@ type Resource = libc::__rlimit_resource_t;
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 type Resource = libc::c_int;
 
+/// Raises the soft limit on open files to the hard limit, as Go programs do at start (so
+/// `process_max_fds` reads as upstream's does). Exporters keep files open between scrapes, one
+/// per device attribute on a busy host, and a 1024 soft limit is still common.
+pub fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit struct, written by getrlimit before setrlimit reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            // Failure leaves the limit as it was, which is no worse.
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// The soft limit of a resource; `RLIM_INFINITY` is reported as the largest u64, as Go does.
 fn rlimit(resource: Resource) -> Option<f64> {
     let mut lim = libc::rlimit {

@@ -59,6 +59,7 @@ pub fn run(
 /// a bounded pool so a stuck file system cannot spawn threads without limit.
 pub fn build_runtime() -> Result<tokio::runtime::Runtime, String> {
     crate::memory::limit_malloc_arenas();
+    crate::process::raise_open_file_limit();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(16)

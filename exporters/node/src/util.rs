@@ -138,15 +138,32 @@ pub struct KeptFilesScrape<'a> {
     files: MutexGuard<'a, HashMap<PathBuf, (KeptFile, bool)>>,
 }
 
+/// Files one set keeps open at most (a host with hundreds of network devices): past it, files
+/// are opened and closed per read as usual, so descriptors stay bounded.
+const MAX_KEPT_PER_SET: usize = 128;
+
 impl KeptFilesScrape<'_> {
-    pub fn get(&mut self, path: &Path) -> &KeptFile {
-        if !self.files.contains_key(path) {
-            let file = KeptFile::new(path.to_path_buf());
-            self.files.insert(path.to_path_buf(), (file, false));
+    /// [`KeptFile::read_into`] for `path`.
+    pub fn read_into(&mut self, path: &Path, buf: &mut String) -> std::io::Result<()> {
+        self.read_with(path, |file| read_all_at(file, buf).map(|()| buf.len()))
+    }
+
+    /// [`KeptFile::read_with`] for `path`.
+    pub fn read_with(
+        &mut self,
+        path: &Path,
+        read: impl FnMut(&File) -> std::io::Result<usize>,
+    ) -> std::io::Result<()> {
+        if let Some((file, used)) = self.files.get_mut(path) {
+            *used = true;
+            return file.read_with(read);
         }
-        let (file, used) = self.files.get_mut(path).expect("inserted above");
-        *used = true;
-        file
+        let file = KeptFile::new(path.to_path_buf());
+        let result = file.read_with(read);
+        if self.files.len() < MAX_KEPT_PER_SET {
+            self.files.insert(path.to_path_buf(), (file, true));
+        }
+        result
     }
 }
 
@@ -311,18 +328,27 @@ mod tests {
         let mut text = String::new();
         {
             let mut scrape = files.scrape();
-            scrape.get(&a).read_into(&mut text).unwrap();
+            scrape.read_into(&a, &mut text).unwrap();
             assert_eq!(text, "1");
-            scrape.get(&b).read_into(&mut text).unwrap();
+            scrape.read_into(&b, &mut text).unwrap();
             assert_eq!(text, "2");
         }
         assert_eq!(files.files.lock().unwrap().len(), 2);
         {
             let mut scrape = files.scrape();
-            scrape.get(&b).read_into(&mut text).unwrap();
+            scrape.read_into(&b, &mut text).unwrap();
         }
         let open: Vec<PathBuf> = files.files.lock().unwrap().keys().cloned().collect();
-        assert_eq!(open, [b]);
+        assert_eq!(open, [b.clone()]);
+        // Past the bound, files are still read, just not kept.
+        let mut scrape = files.scrape();
+        for i in 0..MAX_KEPT_PER_SET + 5 {
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, format!("{i}")).unwrap();
+            scrape.read_into(&path, &mut text).unwrap();
+            assert_eq!(text, format!("{i}"));
+        }
+        assert_eq!(scrape.files.len(), MAX_KEPT_PER_SET);
     }
 
     #[test]

@@ -114,3 +114,50 @@ fn empty_procfs_and_sysfs_still_answer_with_success_zero() {
         Some(1.0)
     );
 }
+
+/// Started with a low soft limit on open files, the exporter raises it to the hard limit as Go's
+/// upstream does: it keeps files open between scrapes.
+#[test]
+fn soft_open_file_limit_is_raised_to_the_hard_limit() {
+    use std::os::unix::process::CommandExt;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit struct.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let hard = lim.rlim_max;
+    let low = 256.min(hard);
+    assert!(low < hard, "this test needs a hard limit above {low}");
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--web.listen-address",
+        &format!("127.0.0.1:{port}"),
+        "--log.level",
+        "error",
+    ]);
+    // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: low,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let _server = ChildGuard::spawn("node-exporter", &mut cmd);
+    let body = wait_http(
+        &format!("http://127.0.0.1:{port}/metrics"),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        sample_value(&body, "process_max_fds", &[]),
+        Some(hard as f64)
+    );
+}

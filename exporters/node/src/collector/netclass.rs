@@ -191,7 +191,7 @@ struct KeptAttributes<'a, 'f> {
 impl Attributes for KeptAttributes<'_, '_> {
     fn read(&mut self, name: &CStr, buf: &mut AttrBuf) -> io::Result<()> {
         self.dir.push(name.to_str().map_err(io::Error::other)?);
-        let result = self.files.get(self.dir).read_with(|file| {
+        let result = self.files.read_with(self.dir, |file| {
             buf.fill(file)?;
             Ok(buf.len)
         });

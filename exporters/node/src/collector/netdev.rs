@@ -118,7 +118,7 @@ impl BlockingCollector for NetdevCollector {
             path.clone_from(&self.class_net);
             path.push(dev.device);
             path.push("statistics/rx_nohandler");
-            if files.get(&path).read_into(&mut text).is_ok() {
+            if files.read_into(&path, &mut text).is_ok() {
                 if let Ok(v) = text.trim().parse::<u64>() {
                     nohandler.push(&[("device", dev.device)], v as f64);
                 }

@@ -101,7 +101,7 @@ impl BlockingCollector for TimeCollector {
         let mut files = self.clocksource_files.scrape();
         let mut read = |path: &std::path::Path| {
             let mut text = String::new();
-            files.get(path).read_into(&mut text).ok()?;
+            files.read_into(path, &mut text).ok()?;
             Some(text.trim().to_string())
         };
         // Upstream labels each clocksource with its position in the sorted glob, not its number.
