@@ -339,7 +339,7 @@ mod tests {
             scrape.read_into(&b, &mut text).unwrap();
         }
         let open: Vec<PathBuf> = files.files.lock().unwrap().keys().cloned().collect();
-        assert_eq!(open, [b.clone()]);
+        assert_eq!(open, std::slice::from_ref(&b));
         // Past the bound, files are still read, just not kept.
         let mut scrape = files.scrape();
         for i in 0..MAX_KEPT_PER_SET + 5 {
