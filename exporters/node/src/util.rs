@@ -60,10 +60,8 @@ fn read_all_at(file: &File, buf: &mut String) -> std::io::Result<()> {
 /// A read from offset 0 makes the kernel generate the content afresh (a seq_file restarts its
 /// walk; procps reads /proc/stat this way), so only the first scrape pays for the open and none
 /// pays for the close. On a VM those are two thirds of what a small file costs (~9 µs to open,
-/// read and close, ~2 µs to read an open one). A read that fails on a file kept from an earlier
-/// scrape is retried once on a fresh open, so a sysfs device that was removed and created again
-/// is read, not reported missing. An empty read closes the file, so an empty seq_file cannot stay
-/// stuck at its end.
+/// read and close, ~2 µs to read an open one). See [`KeptFile::read_with`] for when a file is
+/// opened again.
 #[derive(Debug)]
 pub struct KeptFile {
     path: PathBuf,
@@ -96,24 +94,39 @@ impl KeptFile {
     }
 
     /// Runs `read` (which returns the number of bytes it read) on the file, opening it if it is
-    /// not open. A failure on a file kept from an earlier scrape is retried once on a fresh open;
-    /// a file that failed or read empty is not kept.
+    /// not open. The file is kept unless the read was empty or says the file is gone; a file
+    /// kept from an earlier scrape that turns out gone is read again on a fresh open. A sysfs
+    /// attribute that refuses to be read (EINVAL while a link is down) stays open, since reading
+    /// it again asks the kernel again.
     pub fn read_with(
         &self,
         mut read: impl FnMut(&File) -> std::io::Result<usize>,
     ) -> std::io::Result<()> {
+        let keep = |result: &std::io::Result<usize>| match result {
+            Ok(n) => *n > 0,
+            Err(e) => !file_gone(e),
+        };
         // Held across the read: overlapping scrapes take turns on this one file.
         let mut slot = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(kept) = &*slot {
-            if matches!(read(kept), Ok(n) if n > 0) {
-                return Ok(());
+            let result = read(kept);
+            if keep(&result) {
+                return result.map(drop);
             }
         }
         let file = File::open(&self.path)?;
         let result = read(&file);
-        *slot = matches!(result, Ok(n) if n > 0).then_some(file);
+        *slot = keep(&result).then_some(file);
         result.map(drop)
     }
+}
+
+/// Whether a read error means the file no longer exists (a removed sysfs device reads ENODEV).
+fn file_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODEV | libc::ENOENT | libc::ESTALE | libc::ENXIO | libc::EBADF)
+    )
 }
 
 /// Kept files for paths that come and go with devices (`/sys/class/net/<dev>/...`): a file read
