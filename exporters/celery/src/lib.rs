@@ -1,7 +1,7 @@
 //! Celery exporter: task and worker metrics from the broker's event stream, queue depth at scrape
 //! time. No Python at run time: it reads kombu's envelopes on Redis itself.
 //!
-//! Pure parts (unit-tested on literal and captured input): [`resp`] (RESP2), [`event`] (kombu
+//! Pure parts (unit-tested on literal and captured input): [`resp`] (RESP2, the crate shared with the Redis exporter), [`event`] (kombu
 //! envelopes, `task.multi` batches), [`tasks`] (bounded uuid map, state precedence), [`state`]
 //! (counters, histograms, worker liveness), [`config`] (URL, transport options). I/O: [`conn`]
 //! (one Redis connection), [`consumer`] (PSUBSCRIBE loop with reconnects), [`queues`] (the
@@ -13,7 +13,7 @@ pub mod consumer;
 pub mod control;
 pub mod event;
 pub mod queues;
-pub mod resp;
+pub use resp;
 pub mod state;
 pub mod tasks;
 

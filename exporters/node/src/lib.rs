@@ -2,6 +2,7 @@
 
 pub mod collector;
 pub mod config;
+pub mod kept;
 #[cfg(target_os = "linux")]
 pub mod netlink;
 pub mod util;

@@ -7,8 +7,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::resp::{encode_command, parse_reply, Reply, RespError};
 use crate::target::{Endpoint, Target};
+use resp::{encode_command, parse_reply, ProtocolError, Reply};
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -24,7 +24,7 @@ pub enum ConnError {
     #[error("connection closed by the server")]
     Closed,
     #[error("protocol error: {0}")]
-    Protocol(#[from] RespError),
+    Protocol(#[from] ProtocolError),
 }
 
 impl ConnError {
@@ -111,7 +111,7 @@ impl Connection {
     pub async fn pipeline(&mut self, cmds: &[Cmd]) -> Result<Vec<Reply>, ConnError> {
         self.out.clear();
         for c in cmds {
-            encode_command(&mut self.out, c);
+            encode_command(c, &mut self.out);
         }
         self.io.write_all(&self.out).await?;
         self.io.flush().await?;

@@ -1,7 +1,7 @@
 //! Redis metrics under the names, types and labels of oliver006/redis_exporter 1.45, on the
 //! suite's exporter runtime.
 //!
-//! Layers, from the wire up: [`resp`] (a pure RESP2 parser), [`conn`] (one connection over TCP, a
+//! Layers, from the wire up: [`resp`] (a pure RESP2 parser, shared with the Celery exporter), [`conn`] (one connection over TCP, a
 //! unix socket or TLS, with pipelining), [`info`] and [`replies`] (pure mappings from replies to
 //! metric families), [`scrape`] (a kept connection per target and one pipelined batch per
 //! scrape), [`multi`] (`/scrape?target=`).
@@ -12,11 +12,11 @@ pub mod keys;
 pub mod metrics;
 pub mod multi;
 pub mod replies;
-pub mod resp;
+pub use resp;
 pub mod scrape;
 pub mod target;
 
 pub use info::{parse_info, Info, InfoError};
-pub use resp::{parse_reply, Reply, RespError};
+pub use resp::{parse_reply, ProtocolError, Reply};
 pub use scrape::{RedisCollector, ScrapeOptions, Scraper};
 pub use target::{PasswordMap, Secret, Target};

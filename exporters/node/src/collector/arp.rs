@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// `IP address  HW type  Flags  HW address  Mask  Device` splits into 9 words.
 const HEADER_WIDTH: usize = 9;

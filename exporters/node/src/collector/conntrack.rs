@@ -6,7 +6,8 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, KeptFile};
+use crate::kept::KeptFile;
+use crate::util::parse_field;
 
 /// (column in /proc/net/stat/nf_conntrack and metric suffix, help), in upstream's order.
 const STATS: [(&str, &str); 8] = [

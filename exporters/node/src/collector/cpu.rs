@@ -17,7 +17,8 @@ use std::sync::Mutex;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{read_attr, sorted_dir_names, KeptFile, USER_HZ};
+use crate::kept::KeptFile;
+use crate::util::{read_attr, sorted_dir_names, USER_HZ};
 
 pub struct CpuCollector {
     stat: KeptFile,

@@ -7,7 +7,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
 /// (Documentation/block/stat.rst).

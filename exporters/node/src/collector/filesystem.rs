@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::config::{FilesystemConfig, NodeConfig};
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// One line of the mount table (`/proc/<pid>/mounts`, fstab(5) layout).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{parse_field, KeptFile};
+use crate::kept::KeptFile;
+use crate::util::parse_field;
 
 pub struct LoadavgCollector {
     path: KeptFile,

@@ -23,7 +23,8 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use regex::Regex;
 
 use crate::config::NodeConfig;
-use crate::util::{sorted_dir_names, KeptFiles, KeptFilesScrape};
+use crate::kept::{KeptFiles, KeptFilesScrape};
+use crate::util::sorted_dir_names;
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
 const PROPERTIES: [(&str, &CStr, MetricType); 17] = [

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::{DeviceFilter, NodeConfig};
-use crate::util::{KeptFile, KeptFiles};
+use crate::kept::{KeptFile, KeptFiles};
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
 const COLUMNS: [&str; 16] = [

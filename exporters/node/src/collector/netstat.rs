@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{FieldFilter, KeptFile};
+use crate::kept::KeptFile;
+use crate::util::FieldFilter;
 
 pub struct NetstatCollector {
     netstat: KeptFile,

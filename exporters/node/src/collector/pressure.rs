@@ -5,7 +5,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 pub struct PressureCollector {
     cpu: KeptFile,

@@ -4,7 +4,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 pub struct SchedstatCollector {
     path: KeptFile,

@@ -3,7 +3,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// The per-protocol fields upstream knows, in its emission order; others are ignored as
 /// upstream's parser ignores them.

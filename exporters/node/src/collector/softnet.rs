@@ -6,7 +6,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// Kernels since 2.6.36 print at least this many columns; fewer means a truncated line.
 const MIN_COLUMNS: usize = 9;

@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{sorted_dir_names, KeptFiles};
+use crate::kept::KeptFiles;
+use crate::util::sorted_dir_names;
 
 pub struct TimeCollector {
     clocksource_dir: PathBuf,

@@ -4,7 +4,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::KeptFile;
+use crate::kept::KeptFile;
 
 /// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...`: lines
 /// shorter than this are truncated.

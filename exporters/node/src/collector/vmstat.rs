@@ -3,7 +3,8 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
-use crate::util::{FieldFilter, KeptFile};
+use crate::kept::KeptFile;
+use crate::util::FieldFilter;
 
 pub struct VmstatCollector {
     path: KeptFile,

@@ -1,15 +1,18 @@
-//! RESP2, the Redis wire protocol: a pure, incremental parser and a command encoder.
+//! RESP2, the Redis wire protocol, shared by the Redis and Celery exporters: an incremental
+//! parser that borrows from the read buffer (no copy of pub/sub payloads on the hot path), owned
+//! replies for request/response commands, and a command encoder.
 //!
-//! The parser borrows from the read buffer (no copy of pub/sub payloads on the hot path) and
-//! never trusts a length it reads: sizes are checked against limits before anything is allocated,
-//! nesting is bounded, and garbage is an error, never a panic.
+//! The parser never trusts a length it reads: sizes are checked against limits before anything
+//! is allocated, nesting is bounded, truncated input asks for more bytes (`Ok(None)`), and garbage
+//! is an error, never a panic.
 
-/// Largest bulk string accepted. Celery events are a few KiB; anything near this is not ours and
-/// would only make the read buffer grow.
-pub const MAX_BULK: usize = 64 * 1024 * 1024;
-/// Largest array accepted (pub/sub frames have 3 or 4 elements, SCAN/SMEMBERS replies more).
-pub const MAX_ARRAY: usize = 1024 * 1024;
-const MAX_DEPTH: usize = 8;
+/// Largest bulk string accepted: Redis' own `proto-max-bulk-len` default, so no reply a Redis
+/// server can send is refused, and nothing larger makes the read buffer grow.
+pub const MAX_BULK: usize = 512 * 1024 * 1024;
+/// Largest array accepted (pub/sub frames have 3 or 4 elements, SCAN and SMEMBERS replies more).
+pub const MAX_ARRAY: usize = 64 * 1024 * 1024;
+/// Deepest nesting accepted (Redis replies nest a few levels at most).
+const MAX_DEPTH: usize = 16;
 
 /// One RESP2 value, borrowing its bytes from the buffer it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +43,7 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// A copy that no longer borrows the read buffer.
     pub fn to_owned_value(&self) -> Reply {
         match self {
             Value::Simple(b) => Reply::Simple(b.to_vec()),
@@ -57,14 +61,20 @@ impl<'a> Value<'a> {
 /// An owned reply, for request/response commands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
+    /// `+OK`
     Simple(Vec<u8>),
+    /// `-ERR message`
     Error(String),
+    /// `:42`
     Integer(i64),
+    /// `$5\r\nhello` (`None` for the nil bulk string `$-1`)
     Bulk(Option<Vec<u8>>),
+    /// `*2\r\n...` (`None` for the nil array `*-1`)
     Array(Option<Vec<Reply>>),
 }
 
 impl Reply {
+    /// The bytes of a simple or bulk string.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Reply::Simple(b) | Reply::Bulk(Some(b)) => Some(b),
@@ -72,16 +82,37 @@ impl Reply {
         }
     }
 
+    /// The reply as text: simple and bulk strings (lossy UTF-8), integers formatted.
+    pub fn as_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Reply::Integer(i) => Some(std::borrow::Cow::Owned(i.to_string())),
+            other => other.as_bytes().map(String::from_utf8_lossy),
+        }
+    }
+
+    /// The reply as an integer: integers, and strings that hold one.
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Reply::Integer(i) => Some(*i),
-            other => std::str::from_utf8(other.as_bytes()?).ok()?.parse().ok(),
+            other => std::str::from_utf8(other.as_bytes()?)
+                .ok()?
+                .trim()
+                .parse()
+                .ok(),
         }
     }
 
     pub fn as_array(&self) -> Option<&[Reply]> {
         match self {
             Reply::Array(Some(items)) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The message of an error reply.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Reply::Error(e) => Some(e),
             _ => None,
         }
     }
@@ -105,6 +136,11 @@ pub enum ProtocolError {
 /// more. `Ok(Some((value, n)))`: the value took the first `n` bytes.
 pub fn parse(buf: &[u8]) -> Result<Option<(Value<'_>, usize)>, ProtocolError> {
     parse_at(buf, 0, 0)
+}
+
+/// [`parse`], as an owned [`Reply`].
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
+    Ok(parse(buf)?.map(|(value, n)| (value.to_owned_value(), n)))
 }
 
 fn parse_at(
@@ -285,10 +321,11 @@ mod tests {
             b"$9999999999\r\n",
             b"*99999999\r\n",
             b"+x\rz",
-            b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
         ] {
             assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+        let deep: Vec<u8> = b"*1\r\n".repeat(100);
+        assert_eq!(parse(&deep), Err(ProtocolError::TooDeep));
         assert!(parse(&vec![b'+'; 70 * 1024]).is_err());
     }
 
@@ -321,6 +358,20 @@ mod tests {
             Some(&b"q\x06\x163"[..])
         );
         assert_eq!(Value::Bulk(Some(b"17")).as_int(), Some(17));
+    }
+
+    #[test]
+    fn owned_replies_read_as_text_integers_and_errors() {
+        let (r, n) = parse_reply(b":1\r\n+OK\r\n").unwrap().unwrap();
+        assert_eq!((r, n), (Reply::Integer(1), 4));
+        let simple = parse_reply(b"+OK\r\n").unwrap().unwrap().0;
+        assert_eq!(simple.as_text().as_deref(), Some("OK"));
+        assert_eq!(Reply::Integer(7).as_text().as_deref(), Some("7"));
+        assert_eq!(Reply::Bulk(Some(b" 12\r\n".to_vec())).as_int(), Some(12));
+        let err = parse_reply(b"-ERR bad\r\n").unwrap().unwrap().0;
+        assert_eq!(err.error(), Some("ERR bad"));
+        assert_eq!(err.as_text(), None);
+        assert_eq!(Reply::Bulk(None).as_text(), None);
     }
 
     #[test]
