@@ -12,6 +12,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use exporter_core::tls_client::{system_roots, SkipServerVerification};
+
 use crate::config::{BrokerUrl, CertReqs, ConfigError, TlsOptions};
 use crate::resp::{encode_command, parse, ProtocolError, Reply, Value};
 
@@ -146,11 +148,11 @@ fn tls_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, ConfigError> {
     let builder = match opts.cert_reqs {
         CertReqs::None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider))),
+            .with_custom_certificate_verifier(SkipServerVerification::new(provider)),
         CertReqs::Required => {
-            let mut roots = rustls::RootCertStore::empty();
-            match &opts.ca_certs {
+            let roots = match &opts.ca_certs {
                 Some(path) => {
+                    let mut roots = rustls::RootCertStore::empty();
                     for c in load_certs("ssl_ca_certs", path)? {
                         roots.add(c).map_err(|e| {
                             ConfigError(format!(
@@ -159,20 +161,10 @@ fn tls_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, ConfigError> {
                             ))
                         })?;
                     }
+                    roots
                 }
-                None => {
-                    let bundle = std::env::var_os("SSL_CERT_FILE")
-                        .map(std::path::PathBuf::from)
-                        .into_iter()
-                        .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
-                        .find(|p| p.is_file());
-                    if let Some(bundle) = bundle {
-                        if let Ok(iter) = CertificateDer::pem_file_iter(&bundle) {
-                            let _ = roots.add_parsable_certificates(iter.flatten());
-                        }
-                    }
-                }
-            }
+                None => system_roots(),
+            };
             builder.with_root_certificates(roots)
         }
     };
@@ -193,14 +185,6 @@ fn tls_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, ConfigError> {
     }
 }
 
-/// Where the system's CA bundle usually is (Debian/Ubuntu, Fedora/RHEL, Alpine, SUSE).
-const SYSTEM_CA_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-    "/etc/ssl/ca-bundle.pem",
-];
-
 fn load_certs(param: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let err = |m: String| ConfigError(format!("--broker-url {param} {}: {m}", path.display()));
     let certs = CertificateDer::pem_file_iter(path)
@@ -211,55 +195,6 @@ fn load_certs(param: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, 
         return Err(err("no PEM certificate found".into()));
     }
     Ok(certs)
-}
-
-/// `ssl_cert_reqs=none`: any certificate is accepted; handshake signatures are still checked.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Read buffer size; grows only for a frame larger than this.

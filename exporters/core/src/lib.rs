@@ -23,6 +23,7 @@ pub mod run;
 pub mod server;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tls_client;
 pub mod web_config;
 
 pub use exporter::Exporter;

@@ -19,6 +19,8 @@ use rustls::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 
+use exporter_core::tls_client::SkipServerVerification;
+
 use crate::dsn::{Dsn, SslMode};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +65,7 @@ pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupErr
     let builder = match verify {
         None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider()))),
+            .with_custom_certificate_verifier(SkipServerVerification::new(provider())),
         Some(check_name) => {
             let root_path = dsn.sslrootcert.clone().unwrap_or_else(|| {
                 let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
@@ -105,55 +107,6 @@ pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupErr
         _ => builder.with_no_client_auth(),
     };
     Ok(Some(Arc::new(config)))
-}
-
-/// `sslmode=require`: encryption without authentication of the server, as libpq does it.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// `sslmode=verify-ca`: the chain must lead to the root certificate; the name is not checked.

@@ -7,6 +7,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use exporter_core::tls_client::{system_roots, SkipServerVerification};
+
 use crate::target::{Endpoint, Target};
 use resp::{encode_command, parse_reply, ProtocolError, Reply};
 
@@ -169,14 +171,6 @@ pub enum TlsSetupError {
     Config(String),
 }
 
-/// Where the system's CA bundle usually is (Debian/Ubuntu, Fedora/RHEL, Alpine, SUSE).
-const SYSTEM_CA_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-    "/etc/ssl/ca-bundle.pem",
-];
-
 impl TlsSettings {
     /// `ca_file`: trusted CAs (default: the system bundle); `client`: certificate and key for
     /// servers that require client authentication; `skip_verify`: accept any server certificate.
@@ -193,33 +187,22 @@ impl TlsSettings {
         let builder = if skip_verify {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+                .with_custom_certificate_verifier(SkipServerVerification::new(provider))
         } else {
-            let mut roots = rustls::RootCertStore::empty();
-            match ca_file {
+            let roots = match ca_file {
                 Some(path) => {
-                    let certs = load_certs("tls-ca-cert-file", path)?;
-                    for c in certs {
+                    let mut roots = rustls::RootCertStore::empty();
+                    for c in load_certs("tls-ca-cert-file", path)? {
                         roots.add(c).map_err(|e| TlsSetupError::File {
                             flag: "tls-ca-cert-file",
                             path: path.display().to_string(),
                             message: e.to_string(),
                         })?;
                     }
+                    roots
                 }
-                None => {
-                    let bundle = std::env::var_os("SSL_CERT_FILE")
-                        .map(std::path::PathBuf::from)
-                        .into_iter()
-                        .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
-                        .find(|p| p.is_file());
-                    if let Some(bundle) = bundle {
-                        if let Ok(iter) = CertificateDer::pem_file_iter(&bundle) {
-                            let _ = roots.add_parsable_certificates(iter.flatten());
-                        }
-                    }
-                }
-            }
+                None => system_roots(),
+            };
             builder.with_root_certificates(roots)
         };
         let config = match (client_cert, client_key) {
@@ -260,53 +243,4 @@ fn load_certs(
         return Err(err("no PEM certificate found".into()));
     }
     Ok(certs)
-}
-
-/// `--skip-tls-verification`: any certificate is accepted; handshake signatures are still checked.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

@@ -5,9 +5,10 @@
 //! attribute costs a path walk, an open, a read and a close, ~23 times per device. sysfs is read
 //! only for what netlink lacks (`addr_assign_type`, `name_assign_type`, `dev_id`, `speed`,
 //! `duplex`, and `flags` on kernels without IFLA_ALLMULTI), from files kept open between scrapes
-//! (`KeptFiles`): after the first scrape a device costs one read per attribute, and one of its
-//! `ifindex` to check that /sys shows the device netlink reported. A sysfs tree elsewhere (a container's host mount, a fixture) describes another host or
-//! namespace than netlink would, so it is read entirely from files, as is /sys when netlink fails.
+//! (`KeptFiles`): after the first scrape a device costs one read per attribute, plus one of its
+//! `ifindex` to check that /sys shows the device netlink reported. A sysfs tree elsewhere (a
+//! container's host mount, a fixture) describes another host or namespace than netlink would, so
+//! it is read entirely from files, as is /sys when netlink fails.
 //!
 //! Attributes that are absent or refuse to be read (EINVAL while a link is down, EOPNOTSUPP on
 //! virtual devices) are skipped one by one, as upstream does: the device is still reported.
@@ -349,7 +350,7 @@ impl Device {
         v[idx::NETDEV_GROUP] = dec(link.group);
         v[idx::TX_QUEUE_LEN] = dec(link.txqlen);
         v[idx::TYPE] = Some(f64::from(link.link_type));
-        // sysfs refuses speed and duplex (EINVAL) unless the device is running: skip the opens.
+        // sysfs refuses speed and duplex (EINVAL) unless the device is running: skip the reads.
         if running {
             v[idx::SPEED] = sysfs_int(c"speed", buf).map(speed_bytes);
             if let Some(sysfs) = sysfs {
