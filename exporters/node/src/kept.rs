@@ -150,11 +150,16 @@ mod tests {
         // read twice must not return a cached copy.
         let stat = KeptFile::new(PathBuf::from("/proc/self/stat"));
         let first = stat.read().unwrap();
-        let busy_until = std::time::Instant::now() + std::time::Duration::from_millis(30);
-        while std::time::Instant::now() < busy_until {
-            std::hint::black_box(0u64.wrapping_add(1));
+        // Burn CPU until the content moves (a few ticks); a cached copy never would.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut again = stat.read().unwrap();
+        while again == first && std::time::Instant::now() < give_up {
+            for i in 0..100_000u64 {
+                std::hint::black_box(i);
+            }
+            again = stat.read().unwrap();
         }
-        assert_ne!(first, stat.read().unwrap());
+        assert_ne!(first, again);
         // Larger than one read: /proc/self/smaps is many kB.
         let smaps = KeptFile::new(PathBuf::from("/proc/self/smaps"));
         assert_eq!(
