@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use exporter_core::testkit::postgres::Postgres;
+use exporter_core::testkit::wait_for;
 
 use crate::observe::Evaluator::{Prometheus, Vmalert};
 use crate::observe::{Mark, Observer, CRITICAL, WARNING};
@@ -23,8 +24,11 @@ fn fired(observer: &Observer, since: Mark, alert: &str, receivers: &[&str]) {
     observer.wait_delivered(since, Vmalert, alert, "firing", receivers, FIRE);
 }
 
+/// The alert resolved through both evaluators, so that the next fault of the track (or the Redis
+/// fault after all tracks) cannot disturb a resolution still on its way.
 fn resolved(observer: &Observer, since: Mark, alert: &str, receivers: &[&str]) {
     observer.wait_delivered(since, Prometheus, alert, "resolved", receivers, RESOLVE);
+    observer.wait_delivered(since, Vmalert, alert, "resolved", receivers, RESOLVE);
 }
 
 fn step(what: &str) {
@@ -66,8 +70,8 @@ pub fn postgres(observer: &Observer, postgres: &mut Postgres) {
 }
 
 /// The worker SIGKILLed (CeleryWorkersDown) while tasks pile up (TooManyPendingTasks, inhibited
-/// by the critical), a backlog with the worker's consumer paused (TooManyPendingTasks, delivered),
-/// then failing tasks (HighTaskFailureRate).
+/// by the critical), a backlog in a queue no worker consumes (TooManyPendingTasks, delivered), then
+/// failing tasks (HighTaskFailureRate).
 pub fn celery(observer: &Observer, celery: &mut Celery, state: &StateDir) {
     step("celery: worker SIGKILLed");
     let t = observer.mark();
@@ -89,14 +93,20 @@ pub fn celery(observer: &Observer, celery: &mut Celery, state: &StateDir) {
         observer.wait_alert(evaluator, "TooManyPendingTasks", "inactive", RESOLVE);
     }
 
-    step("celery: consumer paused, 150 tasks queued");
+    // Tasks routed to a queue that no worker consumes yet, until one is told to. Not the worker's
+    // own queue paused with cancel_consumer and resumed with add_consumer: Celery 5.4 then leaves
+    // the worker consuming nothing after its next broker reconnect (add_consumer does not
+    // re-select a queue it already knows), and the Redis fault below would strand the producer's
+    // tasks.
+    step("celery: 150 tasks queued where no worker consumes");
     let t = observer.mark();
-    celery.control(&["cancel_consumer", "celery"]);
-    celery.python("from demo_tasks import flaky\nfor _ in range(150): flaky.delay(0)");
+    celery.python(
+        "from demo_tasks import flaky\nfor _ in range(150): flaky.apply_async((0,), queue='backlog')",
+    );
     fired(observer, t, "TooManyPendingTasks", WARNING);
-    step("celery: consumer resumed");
+    step("celery: the worker consumes the queue");
     let t = observer.mark();
-    celery.control(&["add_consumer", "celery"]);
+    celery.control(&["add_consumer", "backlog"]);
     resolved(observer, t, "TooManyPendingTasks", WARNING);
 
     // The rule looks at 10 minutes of finished tasks, all the producer's included: enough
@@ -131,7 +141,7 @@ fn assert_inhibited(observer: &Observer, since: Mark, alert: &str) {
 }
 
 /// Last: the broker going away disturbs Celery too. The producer is restarted afterwards, as a
-/// supervisor would (it gives up when the broker is gone).
+/// supervisor would (it gives up when the broker is gone), and the worker must recover by itself.
 pub fn redis(observer: &Observer, redis: &mut Redis, celery: &mut Celery, state: &StateDir) {
     step("redis: stopped");
     let t = observer.mark();
@@ -142,4 +152,20 @@ pub fn redis(observer: &Observer, redis: &mut Redis, celery: &mut Celery, state:
     redis.start(state);
     resolved(observer, t, "RedisDown", CRITICAL);
     celery.start_producer(state);
+
+    // The restarted Redis is empty: every task that succeeds from here on was sent after it came
+    // back, so the worker reconnected and consumes again.
+    let succeeded = || {
+        let result = observer
+            .query(r#"sum(celery_tasks_total{state="SUCCESS"})"#)
+            .ok()?;
+        result.first()?["value"][1].as_str()?.parse::<f64>().ok()
+    };
+    let before = wait_for("the Celery success count", FIRE, succeeded);
+    wait_for(
+        "Celery tasks succeeding after the Redis restart",
+        FIRE,
+        || (succeeded()? > before).then_some(()),
+    );
+    step("celery: tasks succeed again");
 }

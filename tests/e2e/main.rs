@@ -15,22 +15,11 @@ use std::time::{Duration, Instant};
 
 use exporter_core::testkit::wait_for;
 
-use observe::{Evaluator, Mark, Observer, CRITICAL, WARNING};
+use observe::{Evaluator, Mark, Observer};
 use stack::Stack;
 
 /// Held by the tests that load the machine, so that they run one after the other.
 static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Each fault's alert with the receivers its severity routes to.
-const FAULT_ALERTS: &[(&str, &[&str])] = &[
-    ("HighErrorRate", CRITICAL),
-    ("HighResponseTime", WARNING),
-    ("PostgreSQLDown", CRITICAL),
-    ("CeleryWorkersDown", CRITICAL),
-    ("TooManyPendingTasks", WARNING),
-    ("HighTaskFailureRate", CRITICAL),
-    ("RedisDown", CRITICAL),
-];
 
 fn every_target_up(observer: &Observer) {
     let jobs = [
@@ -141,20 +130,6 @@ fn shipped_configs_against_the_live_stack() {
 
     every_query_returns_data(observer);
 
-    // vmalert, evaluating the same rule file on the data Prometheus remote-wrote to
-    // VictoriaMetrics, fired and resolved the same alerts, to the same receivers.
-    for (alert, receivers) in FAULT_ALERTS {
-        for status in ["firing", "resolved"] {
-            observer.wait_delivered(
-                Mark::START,
-                Evaluator::Vmalert,
-                alert,
-                status,
-                receivers,
-                Duration::from_secs(120),
-            );
-        }
-    }
     delivered_once(observer);
 
     // Last, because it may slow the stack's own scrapes: 1,000 concurrent scrapes per exporter.
