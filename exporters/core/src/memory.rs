@@ -1,7 +1,7 @@
 //! Keeping the resident set small: few malloc arenas, and memory handed back to the OS after a
 //! burst of concurrent scrapes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,42 +33,71 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Scrapes in flight. glibc keeps what a burst freed in its heap for reuse, fragmented: after
 /// 1,000 concurrent scrapes the RSS stays ~10x its baseline. When a burst is over, `malloc_trim`
 /// returns the free pages; a steady one-scrape-at-a-time load never pays for it.
-#[derive(Default)]
 pub struct ScrapesInFlight {
     now: AtomicUsize,
     peak: AtomicUsize,
+    /// A burst is over and its memory not returned yet. It stays set while scrapes keep arriving
+    /// (a Prometheus scrape in flight when the settle time is up): the next moment with no scrape
+    /// in flight trims.
+    trim_pending: AtomicBool,
+    settle: Duration,
+    trims: AtomicUsize,
+}
+
+impl Default for ScrapesInFlight {
+    fn default() -> Self {
+        Self::with_settle(SETTLE)
+    }
 }
 
 /// Held while a scrape runs.
 pub struct InFlight(Arc<ScrapesInFlight>);
 
 impl ScrapesInFlight {
+    fn with_settle(settle: Duration) -> Self {
+        ScrapesInFlight {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            trim_pending: AtomicBool::new(false),
+            settle,
+            trims: AtomicUsize::new(0),
+        }
+    }
+
     pub fn enter(self: &Arc<Self>) -> InFlight {
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
         InFlight(Arc::clone(self))
     }
+
+    /// The last scrape in flight ended.
+    fn idle(self: &Arc<Self>) {
+        let burst_over = self.peak.swap(0, Ordering::Relaxed) >= BURST;
+        if !burst_over && !self.trim_pending.load(Ordering::Relaxed) {
+            return;
+        }
+        self.trim_pending.store(true, Ordering::Relaxed);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let scrapes = Arc::clone(self);
+        runtime.spawn(async move {
+            tokio::time::sleep(scrapes.settle).await;
+            if scrapes.now.load(Ordering::Relaxed) == 0
+                && scrapes.trim_pending.swap(false, Ordering::Relaxed)
+            {
+                return_free_memory();
+                scrapes.trims.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let scrapes = &self.0;
-        if scrapes.now.fetch_sub(1, Ordering::Relaxed) != 1 {
-            return;
+        if self.0.now.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.idle();
         }
-        if scrapes.peak.swap(0, Ordering::Relaxed) < BURST {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let scrapes = Arc::clone(scrapes);
-        runtime.spawn(async move {
-            tokio::time::sleep(SETTLE).await;
-            if scrapes.now.load(Ordering::Relaxed) == 0 {
-                return_free_memory();
-            }
-        });
     }
 }
 
@@ -96,5 +125,36 @@ mod tests {
         let one = scrapes.enter();
         drop(one);
         assert_eq!(scrapes.peak.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_trimmed_once_when_no_scrape_is_in_flight() {
+        let settle = Duration::from_millis(50);
+        let scrapes = Arc::new(ScrapesInFlight::with_settle(settle));
+        let trims = || scrapes.trims.load(Ordering::Relaxed);
+
+        drop((0..BURST).map(|_| scrapes.enter()).collect::<Vec<_>>());
+        tokio::time::sleep(settle * 4).await;
+        assert_eq!(trims(), 1);
+
+        // A lone scrape afterwards does not trim again.
+        drop(scrapes.enter());
+        tokio::time::sleep(settle * 4).await;
+        assert_eq!(trims(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_scrape_in_flight_at_the_settle_time_defers_the_trim_to_its_end() {
+        let settle = Duration::from_millis(50);
+        let scrapes = Arc::new(ScrapesInFlight::with_settle(settle));
+        let trims = || scrapes.trims.load(Ordering::Relaxed);
+
+        drop((0..BURST).map(|_| scrapes.enter()).collect::<Vec<_>>());
+        let slow = scrapes.enter();
+        tokio::time::sleep(settle * 4).await;
+        assert_eq!(trims(), 0, "trimmed while a scrape was in flight");
+        drop(slow);
+        tokio::time::sleep(settle * 4).await;
+        assert_eq!(trims(), 1, "the trim was dropped, not deferred");
     }
 }
