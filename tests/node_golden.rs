@@ -54,7 +54,7 @@ fn render_fixture() -> String {
     let families = rt.block_on(exporter.gather(Duration::from_secs(10)));
     let families: Vec<_> = families
         .into_iter()
-        .filter(|f| !VOLATILE.contains(&f.name.as_str()))
+        .filter(|f| !VOLATILE.contains(&f.name.as_ref()))
         .collect();
     let mut text = String::new();
     encode_text(&families, &mut text);

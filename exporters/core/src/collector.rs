@@ -360,7 +360,7 @@ mod tests {
         ];
         let outcomes = run_collectors(&collectors, Duration::from_millis(100)).await;
         let fams = outcomes_to_families("t", outcomes);
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert!(names.contains(&"t_ok"));
         assert!(!names.contains(&"t_late"));
         let success = fams

@@ -44,6 +44,10 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
 }
 
 fn escape_help(s: &str, out: &mut String) {
+    if !s.contains(['\\', '\n']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -42,14 +42,19 @@ pub struct Sample {
 /// A named metric with its help text, type and samples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
-    pub name: String,
-    pub help: String,
+    /// Static for nearly every family, so that building one allocates nothing for its name.
+    pub name: Cow<'static, str>,
+    pub help: Cow<'static, str>,
     pub kind: MetricType,
     pub samples: Vec<Sample>,
 }
 
 impl MetricFamily {
-    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricType) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: MetricType,
+    ) -> Self {
         MetricFamily {
             name: name.into(),
             help: help.into(),
@@ -58,19 +63,22 @@ impl MetricFamily {
         }
     }
 
-    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn counter(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Counter)
     }
 
-    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn gauge(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Gauge)
     }
 
-    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn untyped(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Untyped)
     }
 
-    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn histogram(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(name, help, MetricType::Histogram)
     }
 
@@ -157,12 +165,34 @@ pub(crate) fn write_value(out: &mut String, v: f64) {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        // Most samples are counts. Integer digits are the same text that Display gives an
+        // integral f64, without its shortest-representation search.
+        write_integer(out, v as i64);
     } else if v != 0.0 && (v.abs() >= 1e15 || v.abs() < 1e-5) {
         // Display never switches to exponent notation: keep very large/small values short.
         let _ = write!(out, "{v:e}");
     } else {
         let _ = write!(out, "{v}");
     }
+}
+
+fn write_integer(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 /// Merges families that share a name (a textfile may add to a collector's family) and sorts them
@@ -178,7 +208,7 @@ pub fn merge_and_sort(mut families: Vec<MetricFamily>) -> (Vec<MetricFamily>, Ve
                 if last.kind == fam.kind {
                     last.samples.extend(fam.samples);
                 } else {
-                    conflicts.push(fam.name);
+                    conflicts.push(fam.name.into_owned());
                 }
             }
             _ => merged.push(fam),
@@ -210,6 +240,24 @@ mod tests {
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(3.0), "3");
+    }
+
+    #[test]
+    fn integral_values_print_as_display_does() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            10.0,
+            -4096.0,
+            123456789.0,
+            2.4683656e10,
+            999_999_999_999_999.0,
+            -999_999_999_999_999.0,
+        ] {
+            assert_eq!(format_value(v), format!("{v}"), "{v:?}");
+        }
     }
 
     #[test]

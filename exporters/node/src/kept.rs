@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use exporter_core::CollectError;
 
-use crate::util::read_all_at;
+use crate::util::{read_all_at, read_seq_file_at};
 
 /// A procfs or sysfs file a collector reads every scrape, kept open between scrapes.
 ///
@@ -36,9 +36,23 @@ impl KeptFile {
 
     /// The whole file; a missing file becomes `CollectError::NotAvailable`.
     pub fn read(&self) -> Result<String, CollectError> {
+        self.read_to_string(Self::read_into)
+    }
+
+    /// [`read`](Self::read) for a seq_file with records under `max_record` bytes (see
+    /// [`read_seq_file_at`]).
+    pub fn read_seq_file(&self, max_record: usize) -> Result<String, CollectError> {
+        self.read_to_string(|kept, buf| {
+            kept.read_with(|file| read_seq_file_at(file, buf, max_record).map(|()| buf.len()))
+        })
+    }
+
+    fn read_to_string(
+        &self,
+        read: impl FnOnce(&Self, &mut String) -> std::io::Result<()>,
+    ) -> Result<String, CollectError> {
         let mut text = String::new();
-        self.read_into(&mut text)
-            .map_err(|e| CollectError::io(self.path.display().to_string(), e))?;
+        read(self, &mut text).map_err(|e| CollectError::io(self.path.display().to_string(), e))?;
         Ok(text)
     }
 

@@ -79,7 +79,7 @@ impl Collector for ExporterCollector {
                 up.push_labels(labels, if reached { 1.0 } else { 0.0 });
             }
             let c = &self.constant_labels;
-            let gauge = |name: &str, help: &str, v: f64| {
+            let gauge = |name: &'static str, help: &'static str, v: f64| {
                 let mut f = MetricFamily::gauge(name, help);
                 f.push_labels(c.clone(), v);
                 f

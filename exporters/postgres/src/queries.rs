@@ -633,7 +633,7 @@ pg_things:
         assert!(n.samples[1].value.is_nan());
         let extra = family(&fams, "pg_things_extra");
         assert_eq!(
-            (extra.kind, extra.help.as_str()),
+            (extra.kind, extra.help.as_ref()),
             (MetricType::Untyped, "Unknown metric from pg_things")
         );
         assert_eq!(extra.samples.len(), 1);

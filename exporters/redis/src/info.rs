@@ -264,7 +264,7 @@ pub fn emit_field(out: &mut Out, key: &str, value: &str, include_system_metrics:
         name
     };
     let help = format!("{name} metric");
-    out.add(kind, &name, &help, &[], v);
+    out.add(kind, &name, help, &[], v);
 }
 
 fn sanitize(key: &str) -> std::borrow::Cow<'_, str> {
@@ -882,7 +882,7 @@ mod tests {
         let names: Vec<_> = out
             .families
             .iter()
-            .map(|f| (f.name.as_str(), f.samples[0].value))
+            .map(|f| (f.name.as_ref(), f.samples[0].value))
             .collect();
         assert_eq!(
             names,

@@ -1,5 +1,7 @@
 //! A small builder for the families of one scrape, every name prefixed with the namespace.
 
+use std::borrow::Cow;
+
 use exporter_core::{MetricFamily, MetricType, Sample};
 
 pub struct Out<'n> {
@@ -24,7 +26,7 @@ impl<'n> Out<'n> {
         &mut self,
         kind: MetricType,
         name: &str,
-        help: &str,
+        help: impl Into<Cow<'static, str>>,
         labels: &[(&'static str, &str)],
         value: f64,
     ) {
@@ -33,11 +35,23 @@ impl<'n> Out<'n> {
         self.families.push(f);
     }
 
-    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
+    pub fn gauge(
+        &mut self,
+        name: &str,
+        help: impl Into<Cow<'static, str>>,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
         self.add(MetricType::Gauge, name, help, labels, value);
     }
 
-    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&'static str, &str)], value: f64) {
+    pub fn counter(
+        &mut self,
+        name: &str,
+        help: impl Into<Cow<'static, str>>,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
         self.add(MetricType::Counter, name, help, labels, value);
     }
 
@@ -45,7 +59,7 @@ impl<'n> Out<'n> {
     pub fn summary(
         &mut self,
         name: &str,
-        help: &str,
+        help: impl Into<Cow<'static, str>>,
         labels: &[(&'static str, &str)],
         quantiles: &[(f64, f64)],
         sum: f64,
@@ -54,7 +68,7 @@ impl<'n> Out<'n> {
         let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Summary);
         let base: Vec<exporter_core::Label> = labels
             .iter()
-            .map(|(k, v)| (std::borrow::Cow::Borrowed(*k), (*v).to_string()))
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
             .collect();
         for &(q, v) in quantiles {
             let mut l = base.clone();

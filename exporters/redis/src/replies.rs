@@ -22,7 +22,7 @@ pub fn config_metrics(replies: &[&Reply], out: &mut Out) -> Option<usize> {
                     if let Ok(v) = value.trim().parse::<f64>() {
                         let name = format!("config_{}", key.replace('-', "_"));
                         let help = format!("{name} metric");
-                        out.gauge(&name, &help, &[], v);
+                        out.gauge(&name, help, &[], v);
                     }
                 }
                 _ => {}
@@ -327,7 +327,7 @@ mod tests {
     fn names(out: &Out) -> Vec<(String, f64)> {
         out.families
             .iter()
-            .map(|f| (f.name.clone(), f.samples[0].value))
+            .map(|f| (f.name.to_string(), f.samples[0].value))
             .collect()
     }
 

@@ -211,7 +211,7 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
     fn collects_all_families() {
         let dir = proc_tree(Some(MODERN));
         let fams = ConntrackCollector::new(&cfg(dir.path())).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(names.len(), 10);
         assert_eq!(names[0], "node_nf_conntrack_entries");
         assert_eq!(fams[1].samples[0].value, 262144.0);

@@ -645,7 +645,7 @@ core id\t\t: 1
     fn collects_like_this_vm() {
         let (_dir, cfg) = fixture();
         let fams = CpuCollector::new(&cfg).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             ["node_cpu_seconds_total", "node_cpu_guest_seconds_total"]
@@ -687,7 +687,7 @@ core id\t\t: 1
             write(&t.join("package_throttle_count"), "7\n");
         }
         let fams = CpuCollector::new(&cfg).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             [

@@ -588,7 +588,7 @@ E:NOEQUALS
         let non_empty: Vec<&str> = fams
             .iter()
             .filter(|f| !f.is_empty())
-            .map(|f| f.name.as_str())
+            .map(|f| f.name.as_ref())
             .collect();
         assert_eq!(non_empty.len(), 12, "11 counters + info: {non_empty:?}");
         assert!(!non_empty.contains(&"node_disk_discards_completed_total"));

@@ -286,7 +286,7 @@ impl Families {
     fn push(
         &mut self,
         name: String,
-        help: impl Into<String>,
+        help: impl Into<Cow<'static, str>>,
         kind: MetricType,
         labels: &[(&'static str, &str)],
         value: f64,
@@ -592,7 +592,7 @@ mod tests {
         let mut fams = Families::default();
         fams.add_chip("platform_coretemp_0", Some("coretemp"), &sensors);
         let fams = fams.into_vec();
-        let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             vec![

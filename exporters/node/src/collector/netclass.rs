@@ -673,7 +673,7 @@ mod tests {
         let kinds: Vec<_> = fams
             .iter()
             .filter(|f| f.kind == MetricType::Counter)
-            .map(|f| f.name.as_str())
+            .map(|f| f.name.as_ref())
             .collect();
         assert_eq!(
             kinds,

@@ -50,12 +50,17 @@ pub fn parse_pairs(text: &str) -> Result<Vec<Stat<'_>>, CollectError> {
                 "netstat: values line does not follow the {proto} header"
             )));
         }
-        if names.clone().count() != vals.clone().count() {
-            return Err(CollectError::Parse(format!(
-                "netstat: field count mismatch for {proto}"
-            )));
+        loop {
+            match (names.next(), vals.next()) {
+                (Some(n), Some(v)) => out.push((proto, n, v)),
+                (None, None) => break,
+                _ => {
+                    return Err(CollectError::Parse(format!(
+                        "netstat: field count mismatch for {proto}"
+                    )))
+                }
+            }
         }
-        out.extend(names.zip(vals).map(|(n, v)| (proto, n, v)));
     }
     Ok(out)
 }
@@ -200,7 +205,7 @@ Ip6Truncated
         stats.extend(parse_pairs(SNMP).unwrap());
         stats.extend(parse_snmp6(SNMP6));
         let fams = collector().families(&stats);
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         for want in [
             "node_netstat_TcpExt_ListenOverflows",
             "node_netstat_TcpExt_SyncookiesSent",

@@ -92,7 +92,7 @@ impl BlockingCollector for MeminfoCollector {
     fn collect(&self) -> CollectResult {
         let mut system = System::new();
         system.refresh_memory();
-        let gauge = |name: &str, help: &str, value: u64| {
+        let gauge = |name: &str, help: &'static str, value: u64| {
             MetricFamily::gauge(format!("node_memory_{name}_bytes"), help).with(&[], value as f64)
         };
         Ok(vec![

@@ -89,8 +89,9 @@ impl BlockingCollector for PressureCollector {
         let cpu = read_psi(&self.cpu)?;
         let io = read_psi(&self.io)?;
         let memory = read_psi(&self.memory)?;
-        let counter =
-            |name: &str, help: &str, v: f64| MetricFamily::counter(name, help).with(&[], v);
+        let counter = |name: &'static str, help: &'static str, v: f64| {
+            MetricFamily::counter(name, help).with(&[], v)
+        };
         Ok(vec![
             counter(
                 "node_pressure_cpu_waiting_seconds_total",
@@ -192,7 +193,7 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         let fams = c.collect().unwrap();
         let values: Vec<_> = fams
             .iter()
-            .map(|f| (f.name.as_str(), f.samples[0].value))
+            .map(|f| (f.name.as_ref(), f.samples[0].value))
             .collect();
         assert_eq!(
             values,

@@ -172,7 +172,12 @@ fn read_uint(path: &Path) -> Result<f64, CollectError> {
     Ok(v as f64)
 }
 
-fn state_family(name: &str, help: &str, label: &'static str, counts: &[u64; 256]) -> MetricFamily {
+fn state_family(
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    counts: &[u64; 256],
+) -> MetricFamily {
     let mut fam = MetricFamily::gauge(name, help);
     let mut utf8 = [0u8; 4];
     for (b, &n) in counts.iter().enumerate() {

@@ -169,7 +169,7 @@ mod tests {
             .collect()
             .unwrap()
             .iter()
-            .map(|f| (f.name.clone(), f.samples[0].value))
+            .map(|f| (f.name.to_string(), f.samples[0].value))
             .collect();
         assert_eq!(
             values,

@@ -140,7 +140,7 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
             ..NodeConfig::default()
         };
         let fams = StatCollector::new(&cfg).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
             [

@@ -181,7 +181,7 @@ impl Parser {
             return i;
         }
         self.families.push(FamilyState {
-            fam: MetricFamily::untyped(name, ""),
+            fam: MetricFamily::untyped(name.to_string(), ""),
             help_seen: false,
             type_seen: false,
             sampled: false,
@@ -241,7 +241,7 @@ impl Parser {
                 ));
             }
             st.help_seen = true;
-            st.fam.help = unescape_help(rest, line)?;
+            st.fam.help = unescape_help(rest, line)?.into();
         } else {
             if st.type_seen || st.sampled {
                 return Err(err(
@@ -446,7 +446,7 @@ impl BlockingCollector for TextfileCollector {
                 }
             };
             for fam in families {
-                match by_name.get_mut(&fam.name) {
+                match by_name.get_mut(fam.name.as_ref()) {
                     Some((i, files)) => {
                         files.push(shown.clone());
                         let Some(into) = merged.get_mut(*i) else {
@@ -468,7 +468,7 @@ impl BlockingCollector for TextfileCollector {
                         into.samples.extend(fam.samples);
                     }
                     None => {
-                        by_name.insert(fam.name.clone(), (merged.len(), vec![shown.clone()]));
+                        by_name.insert(fam.name.to_string(), (merged.len(), vec![shown.clone()]));
                         merged.push(fam);
                     }
                 }
@@ -478,8 +478,8 @@ impl BlockingCollector for TextfileCollector {
 
         for fam in &mut merged {
             if fam.help.is_empty() {
-                if let Some((_, files)) = by_name.get(&fam.name) {
-                    fam.help = format!("Metric read from {}", files.join(", "));
+                if let Some((_, files)) = by_name.get(fam.name.as_ref()) {
+                    fam.help = format!("Metric read from {}", files.join(", ")).into();
                 }
             }
             dedupe_samples(fam);
@@ -573,7 +573,7 @@ mod tests {
                     # TYPE c counter\n\
                     c_count 1\n";
         let fams = parse_exposition(text).unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(names, ["rpc_seconds", "q", "q_bucket", "c_count"]);
 
         let h = &fams[0];

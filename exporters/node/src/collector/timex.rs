@@ -95,10 +95,10 @@ pub fn timex_families(t: &Timex) -> Vec<MetricFamily> {
         MICROS
     };
     let sync = if t.state == TIME_ERROR { 0.0 } else { 1.0 };
-    let g = |name: &str, help: &str, v: f64| {
+    let g = |name: &str, help: &'static str, v: f64| {
         MetricFamily::gauge(format!("node_timex_{name}"), help).with(&[], v)
     };
-    let c = |name: &str, help: &str, v: f64| {
+    let c = |name: &str, help: &'static str, v: f64| {
         MetricFamily::counter(format!("node_timex_{name}"), help).with(&[], v)
     };
     vec![
@@ -282,7 +282,7 @@ mod tests {
         let counters: Vec<&str> = fams
             .iter()
             .filter(|f| f.kind == exporter_core::MetricType::Counter)
-            .map(|f| f.name.as_str())
+            .map(|f| f.name.as_ref())
             .collect();
         assert_eq!(
             counters,

@@ -10,6 +10,9 @@ use crate::kept::KeptFile;
 /// shorter than this are truncated.
 const MIN_COLUMNS: usize = 8;
 
+/// Lines of udp6 are ~170 bytes (udp pads its lines to 128): see [`KeptFile::read_seq_file`].
+const MAX_LINE: usize = 512;
+
 pub struct UdpQueuesCollector {
     v4: KeptFile,
     v6: KeptFile,
@@ -64,11 +67,11 @@ impl BlockingCollector for UdpQueuesCollector {
             "node_udp_queues",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
         );
-        let (tx, rx) = parse_udp_queues(&self.v4.read()?)?;
+        let (tx, rx) = parse_udp_queues(&self.v4.read_seq_file(MAX_LINE)?)?;
         fam.push(&[("ip", "v4"), ("queue", "tx")], tx as f64);
         fam.push(&[("ip", "v4"), ("queue", "rx")], rx as f64);
         // udp6 is absent when IPv6 is disabled; the IPv4 totals still stand.
-        match self.v6.read() {
+        match self.v6.read_seq_file(MAX_LINE) {
             Ok(text) => {
                 let (tx, rx) = parse_udp_queues(&text)?;
                 fam.push(&[("ip", "v6"), ("queue", "tx")], tx as f64);

@@ -32,7 +32,7 @@ pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamil
     for f in &mut fams {
         // The count is the bare namespace.
         if let Some(stripped) = f.name.strip_suffix('_') {
-            f.name = stripped.to_string();
+            f.name = stripped.to_string().into();
         }
     }
     fams
