@@ -42,8 +42,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench-pw"
 
 
-
-
 def as_owner(cmd):
     if os.geteuid() != 0:
         return cmd
@@ -81,10 +79,6 @@ def start_postgres(tmp):
                     "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g"],
                    env=dict(os.environ, PGPASSWORD=PASSWORD), check=True)
     return proc, port
-
-
-
-
 
 
 def children_of(ppid):

@@ -29,10 +29,6 @@ from benchlib import cpu_seconds, free_port, status_mb
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-
-
-
-
 def sched_ns(pid):
     """Time on CPU of every thread of `pid`, in nanoseconds (scheduler clock)."""
     total = 0
@@ -43,8 +39,6 @@ def sched_ns(pid):
         except (OSError, ValueError, IndexError):
             pass  # a thread that just exited
     return total
-
-
 
 
 def resp(*args):

@@ -30,8 +30,6 @@ NODE_COLLECTORS = [
 ]
 
 
-
-
 def exporters(kind, ours_bin):
     if kind == "node":
         flags = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in NODE_COLLECTORS]
@@ -40,12 +38,6 @@ def exporters(kind, ours_bin):
             ("upstream", ["prometheus-node-exporter"] + flags, "--web.listen-address=127.0.0.1:{port}"),
         ]
     raise SystemExit(f"unknown exporter kind {kind!r}")
-
-
-
-
-
-
 
 
 def scrape(conn, path):
