@@ -42,6 +42,7 @@ pub struct ScrapesInFlight {
     /// in flight trims.
     trim_pending: AtomicBool,
     settle: Duration,
+    /// Trims done, so that tests can see them.
     trims: AtomicUsize,
 }
 

@@ -142,7 +142,6 @@ mod linux {
         Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
     }
 
-    /// Start time never changes: compute it once from the process's start ticks and boot time.
     /// Open file descriptors. Linux 6.2 and later give the count as the size of /proc/self/fd, which
     /// saves listing the directory: a dentry per descriptor, every scrape, and exporters keep dozens
     /// of files open.
@@ -157,6 +156,7 @@ mod linux {
         }
     }
 
+    /// Start time never changes: compute it once from the process's start ticks and boot time.
     fn start_time() -> Option<f64> {
         static START: OnceLock<Option<f64>> = OnceLock::new();
         *START.get_or_init(|| {
