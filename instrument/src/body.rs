@@ -8,14 +8,42 @@ use std::task::{ready, Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::series::{RouteEntry, SeriesRef, METHOD_LABELS};
+use crate::series::{RouteEntry, METHOD_LABELS};
 
 /// The clock requests are timed with. quanta reads the TSC where it is stable: ~12 ns on the VMs
 /// we measured, where `std::time::Instant` is a ~31 ns `clock_gettime`, and a request reads the
 /// clock twice. Raw readings are scaled once, for the difference.
-fn clock() -> &'static quanta::Clock {
-    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
+struct Clock {
+    quanta: quanta::Clock,
+    /// quanta scales raw readings by a fixed ratio; as a float, a duration is one multiplication.
+    seconds_per_tick: f64,
+}
+
+impl Clock {
+    fn get() -> &'static Clock {
+        static CLOCK: OnceLock<Clock> = OnceLock::new();
+        CLOCK.get_or_init(|| {
+            let quanta = quanta::Clock::new();
+            let ticks = 1u64 << 40;
+            let seconds_per_tick = quanta.delta_as_nanos(0, ticks) as f64 * 1e-9 / ticks as f64;
+            Clock {
+                quanta,
+                seconds_per_tick,
+            }
+        })
+    }
+
+    #[inline]
+    fn raw(&self) -> u64 {
+        self.quanta.raw()
+    }
+
+    /// Seconds from `start` to now; 0 if the clock appears to have gone back (readings taken on
+    /// CPUs whose counters disagree).
+    #[inline]
+    fn seconds_since(&self, start: u64) -> f64 {
+        self.raw().saturating_sub(start) as f64 * self.seconds_per_tick
+    }
 }
 
 /// A tracked request, from the moment the service was called to the end of its response body.
@@ -30,28 +58,32 @@ pub(crate) struct Tracking {
     entry: &'static RouteEntry,
     /// Raw clock reading at the start.
     start: u64,
-    /// Set once the response status is known.
-    series: Option<SeriesRef>,
+    /// The response status once it is known; 0 until then.
+    status: u16,
     method: u8,
 }
 
 impl Tracking {
-    /// Starts tracking: increments the route's in-progress gauge.
+    /// Starts tracking a request of this route and method, unless the route is excluded:
+    /// increments the in-progress gauge.
     #[inline]
-    pub fn start(entry: &'static RouteEntry, method: usize) -> Self {
-        entry.in_progress(method).inc();
-        Tracking {
-            entry,
-            start: clock().raw(),
-            series: None,
-            method: method as u8,
+    pub fn start(entry: &'static RouteEntry, method: usize) -> Option<Self> {
+        if entry.excluded {
+            return None;
         }
+        entry.in_progress(method).inc();
+        Some(Tracking {
+            entry,
+            start: Clock::get().raw(),
+            status: 0,
+            method: method as u8,
+        })
     }
 
     /// The response has this status: the request will count under it when it ends.
     #[inline]
     pub fn respond(&mut self, status: u16) {
-        self.series = Some(self.entry.series(self.method.into(), status));
+        self.status = status;
     }
 
     /// A handler error or panic: status 500 plus the exceptions counter.
@@ -66,17 +98,15 @@ impl Tracking {
 }
 
 impl Drop for Tracking {
-    #[inline]
     fn drop(&mut self) {
         // Unwinding through the handler (a catch-panic layer further out turns it into a 500).
-        if self.series.is_none() && std::thread::panicking() {
+        if self.status == 0 && std::thread::panicking() {
             self.fail();
         }
         let method = usize::from(self.method);
-        if let Some(series) = self.series {
-            let clock = clock();
-            let nanos = clock.delta_as_nanos(self.start, clock.raw());
-            self.entry.record(method, series, nanos as f64 * 1e-9);
+        if self.status != 0 {
+            let seconds = Clock::get().seconds_since(self.start);
+            self.entry.record(method, self.status, seconds);
         }
         self.entry.in_progress(method).dec();
     }
@@ -126,6 +156,23 @@ impl<B: Body> Body for InstrumentedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_measures_seconds() {
+        let clock = Clock::get();
+        let start = clock.raw();
+        let wall = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Wall time read just before and just after, so a preemption cannot fail the test.
+        let before = wall.elapsed().as_secs_f64();
+        let measured = clock.seconds_since(start);
+        let after = wall.elapsed().as_secs_f64();
+        assert!(
+            before * 0.99 <= measured && measured <= after * 1.01 + 1e-4,
+            "{measured} s measured, {before}-{after} s passed"
+        );
+        assert_eq!(clock.seconds_since(u64::MAX), 0.0);
+    }
 
     #[test]
     fn tracking_stays_small_enough_to_ride_in_the_body() {

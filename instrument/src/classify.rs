@@ -89,16 +89,22 @@ impl Route {
         Route { template, pieces }
     }
 
-    fn matches(&self, path: &str) -> bool {
-        let mut rest = path.trim_start_matches('/');
+    /// Matched on bytes: a `/` byte is always a whole character in UTF-8, so segment bounds
+    /// found bytewise are the same as found by characters, without the decoding.
+    #[inline]
+    fn matches(&self, path: &[u8]) -> bool {
+        let mut rest = path;
+        while let [b'/', tail @ ..] = rest {
+            rest = tail;
+        }
         for piece in &self.pieces {
             match piece {
-                Piece::Literal(l) => match rest.strip_prefix(l.as_str()) {
-                    Some(r) => rest = r,
+                Piece::Literal(l) => match rest.strip_prefix(l.as_bytes()) {
+                    Some(tail) => rest = tail,
                     None => return false,
                 },
                 Piece::Segment => {
-                    let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+                    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
                     if end == 0 {
                         return false;
                     }
@@ -127,8 +133,9 @@ impl StaticRoutes {
 }
 
 impl ClassifyRoute for StaticRoutes {
+    #[inline]
     fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str> {
-        let path = req.uri().path();
+        let path = req.uri().path().as_bytes();
         self.routes
             .iter()
             .find(|r| r.matches(path))

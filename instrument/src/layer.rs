@@ -12,7 +12,7 @@ use tower_service::Service;
 use crate::body::{InstrumentedBody, Tracking};
 use crate::classify::ClassifyRoute;
 use crate::metrics::{HttpMetrics, UNMATCHED_PATH};
-use crate::series::{method_slot, RouteCache};
+use crate::series::method_slot;
 
 /// Records request metrics for every request of the wrapped service.
 #[derive(Clone)]
@@ -41,8 +41,7 @@ impl<S, C: Clone> Layer<S> for HttpMetricsLayer<C> {
     fn layer(&self, service: S) -> Self::Service {
         HttpMetricsService {
             service,
-            routes: self.metrics.inner.routes.cache(),
-            metrics: self.metrics.clone(),
+            metrics: self.metrics,
             classify: self.classify.clone(),
         }
     }
@@ -53,7 +52,6 @@ impl<S, C: Clone> Layer<S> for HttpMetricsLayer<C> {
 pub struct HttpMetricsService<S, C> {
     service: S,
     metrics: HttpMetrics,
-    routes: RouteCache,
     classify: C,
 }
 
@@ -71,17 +69,21 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let inner = &self.metrics.inner;
-        let route = self.classify.route(&req).unwrap_or(UNMATCHED_PATH);
-        let entry = match self.routes.load().get(route) {
-            Some(entry) => *entry,
-            None => inner.routes.get(inner, route),
-        };
-        let tracking = (!entry.excluded).then(|| Tracking::start(entry, method_slot(req.method())));
+        let tracking = self.track(&req);
         ResponseFuture {
             inner: self.service.call(req),
             tracking,
         }
+    }
+}
+
+impl<S, C: ClassifyRoute> HttpMetricsService<S, C> {
+    /// Starts tracking a request (`None` for an excluded route).
+    fn track<B>(&self, req: &Request<B>) -> Option<Tracking> {
+        let inner = self.metrics.inner;
+        let route = self.classify.route(req).unwrap_or(UNMATCHED_PATH);
+        let entry = inner.routes.entry(inner, route);
+        Tracking::start(entry, method_slot(req.method()))
     }
 }
 

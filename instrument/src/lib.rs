@@ -41,6 +41,7 @@ pub mod custom;
 mod handler;
 mod layer;
 mod metrics;
+mod request_total;
 mod series;
 
 pub use body::InstrumentedBody;

@@ -1,13 +1,14 @@
 //! The request metric families, in prometheus_flask_exporter's schema, and their configuration.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
+use prometheus::core::Desc;
 use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use regex::Regex;
 
+use crate::request_total::RequestTotal;
 use crate::series::RouteTable;
 
 /// prometheus_flask_exporter's (and the Python client's) default latency buckets, in seconds.
@@ -123,10 +124,6 @@ impl HttpMetricsBuilder {
         let opts = |name: &str, help: &str| {
             Opts::new(format!("{p}_{name}"), help).const_labels(self.const_labels.clone())
         };
-        let requests = IntCounterVec::new(
-            opts("http_request_total", "Total number of HTTP requests"),
-            &["method", "status", "path"],
-        )?;
         let duration = HistogramVec::new(
             HistogramOpts::from(opts(
                 "http_request_duration_seconds",
@@ -135,6 +132,15 @@ impl HttpMetricsBuilder {
             .buckets(self.buckets.clone()),
             &["method", "path", "status"],
         )?;
+        let requests = RequestTotal::new(
+            Desc::new(
+                format!("{p}_http_request_total"),
+                "Total number of HTTP requests".into(),
+                vec!["method".into(), "status".into(), "path".into()],
+                self.const_labels.clone(),
+            )?,
+            duration.clone(),
+        );
         let exceptions = IntCounterVec::new(
             opts(
                 "http_request_exceptions_total",
@@ -156,7 +162,7 @@ impl HttpMetricsBuilder {
             ),
             &["version"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(requests))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(exceptions.clone()))?;
         registry.register(Box::new(in_progress.clone()))?;
@@ -165,26 +171,24 @@ impl HttpMetricsBuilder {
         info_gauge.set(1.0);
 
         let families = Families {
-            requests,
             duration,
             exceptions,
             in_progress,
         };
         Ok(HttpMetrics {
-            inner: Arc::new(Inner {
+            inner: Box::leak(Box::new(Inner {
                 routes: RouteTable::new(),
                 families,
                 exclude_prefixes: self.exclude_prefixes,
                 exclude_regexes: self.exclude_regexes,
                 registry,
-            }),
+            })),
         })
     }
 }
 
 #[derive(Clone)]
 pub(crate) struct Families {
-    pub requests: IntCounterVec,
     pub duration: HistogramVec,
     pub exceptions: IntCounterVec,
     pub in_progress: IntGaugeVec,
@@ -208,10 +212,15 @@ impl Inner {
     }
 }
 
-/// The HTTP request metrics. Cheap to clone; give it to [`crate::HttpMetricsLayer::new`].
-#[derive(Clone)]
+/// The HTTP request metrics; give them to [`crate::HttpMetricsLayer::new`]. Build them once:
+/// they live as long as the process, like the series they register.
+///
+/// They are never freed because axum clones a route's service for every request: a reference
+/// count here would be two atomic operations per request on a cache line that every thread
+/// shares. (The series outlive any `HttpMetrics` anyway, in their registry.)
+#[derive(Clone, Copy)]
 pub struct HttpMetrics {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: &'static Inner,
 }
 
 impl HttpMetrics {

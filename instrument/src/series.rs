@@ -1,23 +1,23 @@
 //! The per-request hot path's lookup structure: route template -> method -> status -> series.
 //!
 //! `prometheus`'s `with_label_values` hashes every label and takes a lock on each call. Here the
-//! labelled children are resolved once per (method, route, status): routes live in a
-//! copy-on-write map behind `ArcSwap` (each service reads it through its own `arc_swap::Cache`,
-//! a pointer comparison per request), statuses in a small table of atomically claimed slots. A
-//! request takes no lock and allocates nothing; only the first request of a new combination
-//! builds its series.
+//! labelled children are resolved once per (method, route, status): routes are found through a
+//! small table indexed by the template's address (see [`RouteTable::entry`]), backed by a
+//! copy-on-write map behind `ArcSwap`; statuses live in a small table of atomically claimed
+//! slots. A request takes no lock and allocates nothing; only the first request of a new
+//! combination builds its series.
 //!
 //! Route entries are never freed. There are at most routes + 1 of them per [`crate::HttpMetrics`]
 //! (the application's templates and the unmatched value), and their series stay in the registry
 //! for as long as it lives anyway. Holding them as `&'static` spares every request the two atomic
 //! reference-count updates an `Arc` would cost.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 use http::Method;
-use prometheus::{Histogram, IntCounter, IntGauge};
+use prometheus::{Histogram, IntGauge};
 use rustc_hash::FxHashMap;
 
 use crate::metrics::{Families, Inner};
@@ -43,12 +43,6 @@ pub(crate) fn method_slot(method: &Method) -> usize {
     }
 }
 
-/// The request counter and duration histogram of one (method, path, status).
-pub(crate) struct Series {
-    pub requests: IntCounter,
-    pub duration: Histogram,
-}
-
 /// A route answers with few distinct status codes: this many slots per method, with a shared
 /// fallback beyond (still correct, just slower).
 const STATUS_SLOTS: usize = 16;
@@ -57,23 +51,14 @@ const STATUS_SLOTS: usize = 16;
 struct StatusSlot {
     /// 0 while free; claimed once with a compare-exchange, never released.
     status: AtomicU16,
-    series: OnceLock<Series>,
+    /// The duration histogram of (method, path, status); the request counter is derived from it.
+    duration: OnceLock<Histogram>,
 }
 
 #[derive(Default)]
 struct MethodSeries {
     in_progress: OnceLock<IntGauge>,
     statuses: [StatusSlot; STATUS_SLOTS],
-}
-
-/// Which series a request with a known status records into. Small, because it travels with the
-/// response body.
-#[derive(Clone, Copy)]
-pub(crate) enum SeriesRef {
-    Slot(u8),
-    /// The status table of this route and method is full: the series is looked up by label
-    /// values (correct, just slower).
-    Overflow(u16),
 }
 
 pub(crate) struct RouteEntry {
@@ -94,15 +79,28 @@ impl RouteEntry {
         })
     }
 
-    /// Finds (or claims) the slot of `status`, building its series on first use.
+    /// Counts one request of `duration_seconds` under `status`. The series comes from the
+    /// status's slot, claimed and built on the status's first request; a route and method with
+    /// more distinct statuses than slots look the rest up by label values (correct, just slower).
     #[inline]
-    pub fn series(&self, method: usize, status: u16) -> SeriesRef {
+    pub fn record(&self, method: usize, status: u16, duration_seconds: f64) {
+        match self.slot(method, status) {
+            Some(slot) => slot
+                .get_or_init(|| self.new_series(method, status))
+                .observe(duration_seconds),
+            None => self.new_series(method, status).observe(duration_seconds),
+        }
+    }
+
+    /// The slot of `status`: found by linear probing from `status % STATUS_SLOTS`, claimed with
+    /// a compare-exchange if free. `None` once every slot belongs to another status.
+    #[inline]
+    fn slot(&self, method: usize, status: u16) -> Option<&OnceLock<Histogram>> {
         let slots = &self.methods[method].statuses;
         let start = usize::from(status) % STATUS_SLOTS;
-        for probe in 0..STATUS_SLOTS {
-            let index = (start + probe) % STATUS_SLOTS;
-            let slot = &slots[index];
-            let claimed = match slot.status.load(Ordering::Acquire) {
+        (0..STATUS_SLOTS)
+            .map(|probe| &slots[(start + probe) % STATUS_SLOTS])
+            .find(|slot| match slot.status.load(Ordering::Acquire) {
                 s if s == status => true,
                 0 => match slot.status.compare_exchange(
                     0,
@@ -114,62 +112,31 @@ impl RouteEntry {
                     Err(other) => other == status,
                 },
                 _ => false,
-            };
-            if claimed {
-                slot.series.get_or_init(|| self.new_series(method, status));
-                return SeriesRef::Slot(index as u8);
-            }
-        }
-        SeriesRef::Overflow(status)
+            })
+            .map(|slot| &slot.duration)
     }
 
-    /// Counts one request of `duration_seconds` into the series `series` points at.
-    #[inline]
-    pub fn record(&self, method: usize, series: SeriesRef, duration_seconds: f64) {
-        let observe = |s: &Series| {
-            s.requests.inc();
-            s.duration.observe(duration_seconds);
-        };
-        match series {
-            SeriesRef::Slot(index) => {
-                if let Some(s) = self.methods[method].statuses[usize::from(index)]
-                    .series
-                    .get()
-                {
-                    observe(s)
-                }
-            }
-            SeriesRef::Overflow(status) => observe(&self.new_series(method, status)),
-        }
-    }
-
-    fn new_series(&self, method: usize, status: u16) -> Series {
-        let status_label = status.to_string();
-        let method_label = METHOD_LABELS[method];
-        Series {
-            requests: self.families.requests.with_label_values(&[
-                method_label,
-                &status_label,
-                &self.path,
-            ]),
-            duration: self.families.duration.with_label_values(&[
-                method_label,
-                &self.path,
-                &status_label,
-            ]),
-        }
+    fn new_series(&self, method: usize, status: u16) -> Histogram {
+        self.families.duration.with_label_values(&[
+            METHOD_LABELS[method],
+            &self.path,
+            &status.to_string(),
+        ])
     }
 }
 
 /// Route templates are few and chosen by the application, not by clients, so a fast
 /// non-DoS-resistant hash is the right trade.
-pub(crate) type RouteMap = FxHashMap<Box<str>, &'static RouteEntry>;
+type RouteMap = FxHashMap<Box<str>, &'static RouteEntry>;
 
-/// A service's lock-free, debt-free view of the route map: re-reads it only when it changed.
-pub(crate) type RouteCache = arc_swap::Cache<Arc<ArcSwap<RouteMap>>, Arc<RouteMap>>;
+/// Slots of the address-indexed table in front of the route map (a power of two).
+const MEMO_SLOTS: usize = 64;
 
 pub(crate) struct RouteTable {
-    routes: Arc<ArcSwap<RouteMap>>,
+    /// Entries by the address of the template string they were last found with: see
+    /// [`RouteTable::entry`]. Null while empty; otherwise a leaked, never-freed entry.
+    memo: [AtomicPtr<RouteEntry>; MEMO_SLOTS],
+    routes: ArcSwap<RouteMap>,
     /// Serialises the creation of entries, so that a route raced by two requests is built once.
     creating: Mutex<()>,
 }
@@ -177,13 +144,10 @@ pub(crate) struct RouteTable {
 impl RouteTable {
     pub fn new() -> Self {
         RouteTable {
-            routes: Arc::new(ArcSwap::from_pointee(FxHashMap::default())),
+            memo: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            routes: ArcSwap::from_pointee(FxHashMap::default()),
             creating: Mutex::new(()),
         }
-    }
-
-    pub fn cache(&self) -> RouteCache {
-        arc_swap::Cache::new(Arc::clone(&self.routes))
     }
 
     pub fn len(&self) -> usize {
@@ -191,7 +155,40 @@ impl RouteTable {
     }
 
     /// The entry for a route template, created on first use.
-    pub fn get(&self, inner: &Inner, path: &str) -> &'static RouteEntry {
+    ///
+    /// Routers hand out the same template string for every request of a route (`StaticRoutes`
+    /// its own `String`, axum the `Arc<str>` inside `MatchedPath`), so the string's address
+    /// finds the entry without hashing the text: one load and one comparison of the text. The
+    /// text is compared because the address proves nothing by itself: a classifier may return a
+    /// string that lives only as long as its request, and a later request's string can reuse the
+    /// address. Such a classifier, or two templates whose addresses share a slot, still get the
+    /// right entry, from the map.
+    #[inline]
+    pub fn entry(&self, inner: &Inner, route: &str) -> &'static RouteEntry {
+        let address = route.as_ptr() as u64;
+        let slot = &self.memo[(address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize];
+        // SAFETY: a memo slot is null or points at an entry leaked by `get`, never freed.
+        match unsafe { slot.load(Ordering::Acquire).as_ref() } {
+            Some(entry) if *entry.path == *route => entry,
+            _ => self.remember(inner, route, slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remember(
+        &self,
+        inner: &Inner,
+        route: &str,
+        slot: &AtomicPtr<RouteEntry>,
+    ) -> &'static RouteEntry {
+        let entry = self.get(inner, route);
+        slot.store(std::ptr::from_ref(entry).cast_mut(), Ordering::Release);
+        entry
+    }
+
+    /// The entry for a route template, from the map; created on first use.
+    fn get(&self, inner: &Inner, path: &str) -> &'static RouteEntry {
         if let Some(entry) = self.routes.load().get(path) {
             return entry;
         }
@@ -218,26 +215,25 @@ impl RouteTable {
 mod tests {
     use super::*;
 
-    #[test]
-    fn statuses_claim_slots_then_overflow_and_always_resolve() {
-        let m = crate::HttpMetrics::builder()
+    fn metrics() -> crate::HttpMetrics {
+        crate::HttpMetrics::builder()
             .registry(prometheus::Registry::new())
             .build()
-            .unwrap();
-        let entry = m.inner.routes.get(&m.inner, "/x");
+            .unwrap()
+    }
+
+    #[test]
+    fn statuses_claim_slots_then_overflow_and_always_resolve() {
+        let m = metrics();
+        let entry = m.inner.routes.entry(m.inner, "/x");
         let statuses: Vec<u16> = (200..200 + STATUS_SLOTS as u16 + 4).collect();
-        let refs: Vec<SeriesRef> = statuses.iter().map(|s| entry.series(0, *s)).collect();
-        let slots = refs
+        let claimed = statuses
             .iter()
-            .filter(|r| matches!(r, SeriesRef::Slot(_)))
+            .filter(|s| entry.slot(0, **s).is_some())
             .count();
-        assert_eq!(slots, STATUS_SLOTS);
-        for (status, r) in statuses.iter().zip(&refs) {
-            entry.record(0, *r, 0.001);
-            // The same status finds the same series again.
-            if let (SeriesRef::Slot(a), SeriesRef::Slot(b)) = (r, &entry.series(0, *status)) {
-                assert_eq!(a, b);
-            }
+        assert_eq!(claimed, STATUS_SLOTS);
+        for status in &statuses {
+            entry.record(0, *status, 0.001);
         }
         let families = m.registry().gather();
         let total = families
@@ -250,6 +246,35 @@ mod tests {
             .get_metric()
             .iter()
             .all(|m| m.get_counter().get_value() == 1.0));
+    }
+
+    #[test]
+    fn a_template_is_found_by_its_text_whatever_its_address() {
+        let m = metrics();
+        let routes = &m.inner.routes;
+        let first = routes.entry(m.inner, &String::from("/a/{id}"));
+        // Same text at other addresses (a classifier returning per-request strings).
+        for _ in 0..100 {
+            assert!(std::ptr::eq(
+                routes.entry(m.inner, &String::from("/a/{id}")),
+                first
+            ));
+        }
+        // Other text at the address the memo saw last.
+        let mut reused = String::from("/a/{id}");
+        assert!(std::ptr::eq(routes.entry(m.inner, &reused), first));
+        reused.replace_range(.., "/b/{id}");
+        let other = routes.entry(m.inner, &reused);
+        assert_eq!(&*other.path, "/b/{id}");
+        assert_eq!(routes.len(), 2);
+        // Many templates: some share memo slots, and each still finds its own entry.
+        let templates: Vec<String> = (0..500).map(|i| format!("/t/{i}")).collect();
+        for _ in 0..2 {
+            for t in &templates {
+                assert_eq!(&*routes.entry(m.inner, t).path, t.as_str());
+            }
+        }
+        assert_eq!(routes.len(), 502);
     }
 
     #[test]

@@ -69,6 +69,6 @@ impl Metrics {
     }
 
     pub(crate) fn layer(&self) -> HttpMetricsLayer<MatchedPathRoutes> {
-        HttpMetricsLayer::axum(self.http.clone())
+        HttpMetricsLayer::axum(self.http)
     }
 }
