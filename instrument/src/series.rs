@@ -129,8 +129,9 @@ impl RouteEntry {
 /// non-DoS-resistant hash is the right trade.
 type RouteMap = FxHashMap<Box<str>, &'static RouteEntry>;
 
-/// Slots of the address-indexed table in front of the route map (a power of two).
-const MEMO_SLOTS: usize = 64;
+/// The address-indexed table in front of the route map has 2^MEMO_BITS slots.
+const MEMO_BITS: u32 = 6;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
 
 pub(crate) struct RouteTable {
     /// Entries by the address of the template string they were last found with: see
@@ -165,8 +166,11 @@ impl RouteTable {
     /// right entry, from the map.
     #[inline]
     pub fn entry(&self, inner: &Inner, route: &str) -> &'static RouteEntry {
+        // Fibonacci hashing: the multiplication carries every bit of the address into the top
+        // bits, which pick the slot (the low bits alone are mostly alignment zeros).
         let address = route.as_ptr() as u64;
-        let slot = &self.memo[(address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize];
+        let slot =
+            &self.memo[(address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_BITS)) as usize];
         // SAFETY: a memo slot is null or points at an entry leaked by `get`, never freed.
         match unsafe { slot.load(Ordering::Acquire).as_ref() } {
             Some(entry) if *entry.path == *route => entry,
@@ -233,6 +237,9 @@ mod tests {
             .count();
         assert_eq!(claimed, STATUS_SLOTS);
         for status in &statuses {
+            // A status finds its own slot again.
+            let (a, b) = (entry.slot(0, *status), entry.slot(0, *status));
+            assert_eq!(a.map(std::ptr::from_ref), b.map(std::ptr::from_ref));
             entry.record(0, *status, 0.001);
         }
         let families = m.registry().gather();
