@@ -136,6 +136,39 @@ fn completed_requests_are_counted_once_with_route_template() {
 }
 
 #[test]
+fn prefix_and_const_labels_reach_every_family() {
+    let registry = Registry::new();
+    let m = HttpMetrics::builder()
+        .prefix("forecaster")
+        .const_label("service", "api")
+        .registry(registry.clone())
+        .build()
+        .unwrap();
+    let mut svc = HttpMetricsLayer::new(m, routes()).layer(tower::service_fn(ok_handler));
+    for _ in 0..2 {
+        let req = Request::get("/api/items/7").body(()).unwrap();
+        drain(poll_now(svc.call(req)).unwrap().into_body());
+    }
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    let series = r#"{method="GET",path="/api/items/{id}",service="api",status="200"}"#;
+    for line in [
+        "# TYPE forecaster_http_request_total counter".to_string(),
+        format!("forecaster_http_request_total{series} 2"),
+        format!("forecaster_http_request_duration_seconds_count{series} 2"),
+        r#"forecaster_http_requests_in_progress{method="GET",path="/api/items/{id}",service="api"} 0"#
+            .to_string(),
+        r#"forecaster_exporter_info{service="api",version=""#.to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&line)),
+            "{line:?} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn handler_errors_count_as_500_and_exceptions() {
     let (m, reg) = metrics();
     let failing = tower::service_fn(|_req: Request<()>| async {
