@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,10 +12,10 @@ fn root() -> PathBuf {
 
 fn compose() -> Value {
     let text = std::fs::read_to_string(root().join("docker-compose.monitoring.yml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_yaml_ng::from_str(&text).unwrap()
 }
 
-fn services() -> serde_yaml::Mapping {
+fn services() -> serde_yaml_ng::Mapping {
     compose()["services"].as_mapping().unwrap().clone()
 }
 
@@ -58,7 +58,7 @@ fn scrape_targets_are_compose_services_with_their_ports() {
     let targets = root().join("monitoring/targets");
     for entry in std::fs::read_dir(&targets).unwrap() {
         let path = entry.unwrap().path();
-        let groups: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let groups: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for target in groups
             .as_sequence()
             .unwrap()

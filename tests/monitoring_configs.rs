@@ -39,7 +39,7 @@ fn every_alert_passes_its_unit_tests() {
 
 #[test]
 fn every_alert_is_unit_tested_and_documented() {
-    let rules: serde_yaml::Value = serde_yaml::from_str(
+    let rules: serde_yaml_ng::Value = serde_yaml_ng::from_str(
         &std::fs::read_to_string(monitoring().join("alert.rules.yml")).unwrap(),
     )
     .unwrap();

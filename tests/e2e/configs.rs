@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
+use serde_yaml_ng::{Mapping, Value};
 
 use crate::stack::root;
 
@@ -40,12 +40,12 @@ pub struct Targets {
 
 fn shipped(name: &str) -> Value {
     let path = root().join("monitoring").join(name);
-    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
+    serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn write(path: &Path, value: &Value) {
-    std::fs::write(path, serde_yaml::to_string(value).unwrap()).unwrap();
+    std::fs::write(path, serde_yaml_ng::to_string(value).unwrap()).unwrap();
 }
 
 fn targets_file(ports: &[u16]) -> Value {

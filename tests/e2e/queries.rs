@@ -50,8 +50,8 @@ fn dashboard_queries() -> Vec<(String, String)> {
 
 fn rule_expressions() -> Vec<(String, String)> {
     let path = root().join("monitoring/alert.rules.yml");
-    let rules: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let rules: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut out = Vec::new();
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {

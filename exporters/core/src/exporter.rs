@@ -22,6 +22,8 @@ pub struct Exporter {
     namespace: &'static str,
     collectors: Vec<AnyCollector>,
     exporter_metrics: bool,
+    /// Whether a scrape may name its collectors (`collect[]`, `exclude[]`), as node_exporter's can.
+    collector_selection: bool,
 }
 
 impl Exporter {
@@ -32,7 +34,51 @@ impl Exporter {
             namespace,
             collectors,
             exporter_metrics: true,
+            collector_selection: false,
         }
+    }
+
+    /// Lets a scrape choose its collectors: `?collect[]=cpu&collect[]=meminfo` runs only those,
+    /// `?exclude[]=...` all but those (node_exporter's parameters).
+    pub fn with_collector_selection(mut self) -> Self {
+        self.collector_selection = true;
+        self
+    }
+
+    pub fn takes_collector_selection(&self) -> bool {
+        self.collector_selection
+    }
+
+    /// The collectors a scrape asked for: those named in `collect`, or all but those in
+    /// `exclude`. A name that is not an enabled collector, or both lists at once, is an error
+    /// worded as node_exporter's (the server answers 400 with it).
+    pub fn select(
+        &self,
+        collect: &[String],
+        exclude: &[String],
+    ) -> Result<Vec<AnyCollector>, String> {
+        if !collect.is_empty() && !exclude.is_empty() {
+            return Err("Combined collect and exclude queries are not allowed.".into());
+        }
+        let (names, keep_named) = if collect.is_empty() {
+            (exclude, false)
+        } else {
+            (collect, true)
+        };
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !self.collectors.iter().any(|c| c.name() == n.as_str()))
+        {
+            return Err(format!(
+                "Couldn't create filtered metrics handler: missing collector: {unknown}"
+            ));
+        }
+        Ok(self
+            .collectors
+            .iter()
+            .filter(|c| names.iter().any(|n| n == c.name()) == keep_named)
+            .cloned()
+            .collect())
     }
 
     /// `--web.disable-exporter-metrics`: drop process_* and build info.
@@ -48,7 +94,16 @@ impl Exporter {
     /// Runs every collector under `deadline` and returns the merged, sorted families, including
     /// the per-collector success and duration families.
     pub async fn gather(&self, deadline: Duration) -> Vec<MetricFamily> {
-        let outcomes = run_collectors(&self.collectors, deadline).await;
+        self.gather_from(&self.collectors, deadline).await
+    }
+
+    /// [`gather`](Self::gather) with only `collectors` (from [`select`](Self::select)).
+    pub async fn gather_from(
+        &self,
+        collectors: &[AnyCollector],
+        deadline: Duration,
+    ) -> Vec<MetricFamily> {
+        let outcomes = run_collectors(collectors, deadline).await;
         let mut families = outcomes_to_families(self.namespace, outcomes);
         if self.exporter_metrics {
             families.push(self.build_info());
@@ -63,7 +118,12 @@ impl Exporter {
 
     /// [`gather`](Self::gather), encoded in the text format.
     pub async fn render(&self, deadline: Duration) -> String {
-        let families = self.gather(deadline).await;
+        self.render_from(&self.collectors, deadline).await
+    }
+
+    /// [`render`](Self::render) with only `collectors` (from [`select`](Self::select)).
+    pub async fn render_from(&self, collectors: &[AnyCollector], deadline: Duration) -> String {
+        let families = self.gather_from(collectors, deadline).await;
         let mut out = String::with_capacity(64 * 1024);
         encode_text(&families, &mut out);
         out
@@ -122,5 +182,30 @@ mod tests {
             .render(Duration::from_secs(1))
             .await;
         assert!(!bare.contains("process_") && !bare.contains("build_info"));
+    }
+
+    struct Two;
+    impl BlockingCollector for Two {
+        fn name(&self) -> &'static str {
+            "two"
+        }
+        fn collect(&self) -> CollectResult {
+            Ok(vec![MetricFamily::gauge("t_two", "Two.").with(&[], 2.0)])
+        }
+    }
+
+    #[test]
+    fn a_scrape_selects_collectors_by_name() {
+        let e = Exporter::new("t", vec![blocking(One), blocking(Two)]);
+        let names = |r: Result<Vec<AnyCollector>, String>| -> Vec<&str> {
+            r.unwrap().iter().map(|c| c.name()).collect()
+        };
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(e.select(&s(&["two"]), &[])), ["two"]);
+        assert_eq!(names(e.select(&s(&["two", "one"]), &[])), ["one", "two"]);
+        assert_eq!(names(e.select(&[], &s(&["one"]))), ["two"]);
+        let err = e.select(&s(&["one", "nope"]), &[]).err().unwrap();
+        assert!(err.ends_with("missing collector: nope"), "{err}");
+        assert!(e.select(&s(&["one"]), &s(&["two"])).is_err());
     }
 }

@@ -17,6 +17,10 @@ pub struct WebFlags {
     )]
     pub listen_address: Vec<String>,
 
+    /// Use systemd socket activation listeners instead of port listeners (Linux only).
+    #[arg(long = "web.systemd-socket", id = "web.systemd-socket")]
+    pub systemd_socket: bool,
+
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",

@@ -5,7 +5,9 @@
 //! landing page, health endpoints, per-collector success metrics and `process_*` self-metrics.
 //! The runtime never knows what a collector talks to; a collector never knows about HTTP.
 
+pub mod basic_auth;
 pub mod collector;
+pub mod duration;
 pub mod encode;
 pub mod metric;
 
@@ -21,10 +23,12 @@ pub mod memory;
 pub mod process;
 pub mod run;
 pub mod server;
+mod systemd;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tls_client;
 pub mod web_config;
+pub mod web_config_reload;
 
 pub use exporter::Exporter;
 pub use server::{Server, ServerConfig};

@@ -35,7 +35,7 @@ pub fn init(level: LogLevel, format: LogFormat) {
         .with_writer(std::io::stderr);
     // A second init (tests start several servers in one process) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.event_format(Json).try_init(),
         LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
     };
 }
@@ -62,8 +62,9 @@ where
             meta.level().as_str().to_ascii_lowercase(),
             meta.target()
         )?;
-        let mut visitor = LogfmtVisitor {
+        let mut visitor = FieldVisitor {
             writer: &mut writer,
+            write_pair,
             result: Ok(()),
         };
         event.record(&mut visitor);
@@ -72,21 +73,80 @@ where
     }
 }
 
-struct LogfmtVisitor<'a, 'w> {
+/// `{"ts":"...","level":"info","caller":"target","msg":"...","key":"value"}`: the keys of the
+/// logfmt mode and of go-kit's JSON logger, so log pipelines parse both exporters alike.
+pub struct Json;
+
+impl<S, N> FormatEvent<S, N> for Json
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        write!(writer, "{{\"ts\":\"{}\",\"level\":\"", rfc3339_now())?;
+        write!(
+            writer,
+            "{}\",\"caller\":",
+            meta.level().as_str().to_ascii_lowercase()
+        )?;
+        write_json_string(&mut writer, meta.target())?;
+        let mut visitor = FieldVisitor {
+            writer: &mut writer,
+            write_pair: write_json_pair,
+            result: Ok(()),
+        };
+        event.record(&mut visitor);
+        visitor.result?;
+        writeln!(writer, "}}")
+    }
+}
+
+fn write_json_pair(w: &mut Writer<'_>, key: &str, value: &str) -> fmt::Result {
+    w.write_char(',')?;
+    write_json_string(w, key)?;
+    w.write_char(':')?;
+    write_json_string(w, value)
+}
+
+fn write_json_string(w: &mut Writer<'_>, value: &str) -> fmt::Result {
+    w.write_char('"')?;
+    for c in value.chars() {
+        match c {
+            '"' => w.write_str("\\\"")?,
+            '\\' => w.write_str("\\\\")?,
+            '\n' => w.write_str("\\n")?,
+            '\r' => w.write_str("\\r")?,
+            '\t' => w.write_str("\\t")?,
+            c if u32::from(c) < 0x20 => write!(w, "\\u{:04x}", u32::from(c))?,
+            c => w.write_char(c)?,
+        }
+    }
+    w.write_char('"')
+}
+
+/// Writes an event's fields as key/value pairs in one format; the first write error sticks.
+struct FieldVisitor<'a, 'w> {
     writer: &'a mut Writer<'w>,
+    write_pair: fn(&mut Writer<'_>, &str, &str) -> fmt::Result,
     result: fmt::Result,
 }
 
-impl Visit for LogfmtVisitor<'_, '_> {
+impl Visit for FieldVisitor<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.result.is_ok() {
-            self.result = write_pair(self.writer, field_name(field), value);
+            self.result = (self.write_pair)(self.writer, field_name(field), value);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.result.is_ok() {
-            self.result = write_pair(self.writer, field_name(field), &format!("{value:?}"));
+            self.result = (self.write_pair)(self.writer, field_name(field), &format!("{value:?}"));
         }
     }
 }
@@ -146,6 +206,62 @@ pub(crate) fn format_rfc3339(secs: i64, millis: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log_line<E>(format: E) -> String
+    where
+        E: for<'w> FormatEvent<
+                tracing_subscriber::Registry,
+                tracing_subscriber::fmt::format::DefaultFields,
+            > + Send
+            + Sync
+            + 'static,
+    {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(format)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "node_exporter::netclass", err = "a \"quoted\"\nline", n = 3, "Listening on");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn json_and_logfmt_use_the_same_keys_as_upstream() {
+        let json = log_line(Json);
+        assert!(json.starts_with("{\"ts\":\"20"), "{json}");
+        assert!(
+            json.ends_with(
+                "\",\"level\":\"warn\",\"caller\":\"node_exporter::netclass\",\"msg\":\"Listening on\",\"err\":\"a \\\"quoted\\\"\\nline\",\"n\":\"3\"}\n"
+            ),
+            "{json}"
+        );
+        let logfmt = log_line(Logfmt);
+        assert!(logfmt.starts_with("ts=20"), "{logfmt}");
+        assert!(
+            logfmt.ends_with(
+                " level=warn caller=node_exporter::netclass msg=\"Listening on\" err=\"a \\\"quoted\\\"\\nline\" n=3\n"
+            ),
+            "{logfmt}"
+        );
+    }
 
     #[test]
     fn formats_utc_timestamps() {

@@ -6,6 +6,7 @@ use crate::exporter::Exporter;
 use crate::flags::{LogFlags, WebFlags};
 use crate::server::{Server, ServerConfig};
 use crate::web_config::WebConfig;
+use crate::web_config_reload::ReloadingWebConfig;
 
 /// What the binary knows about itself.
 pub struct Program {
@@ -26,17 +27,18 @@ pub fn run(
 ) -> Result<(), String> {
     crate::log::init(log.level, log.format);
     let web_config = match &web.config_file {
-        Some(file) => WebConfig::load(file).map_err(|e| e.to_string())?,
-        None => WebConfig::default(),
+        Some(file) => ReloadingWebConfig::load(file).map_err(|e| e.to_string())?,
+        None => WebConfig::default().into(),
     };
     let listen = if web.listen_address.is_empty() {
         vec![program.default_listen.to_string()]
     } else {
         web.listen_address.clone()
     };
-    let tls = web_config.tls.is_some();
+    let tls = web_config.tls_enabled();
     let config = ServerConfig {
         listen,
+        systemd_socket: web.systemd_socket,
         telemetry_path: web.telemetry_path.clone(),
         web: web_config,
         max_requests: web.max_requests,

@@ -19,11 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::collector::BoxFuture;
+use crate::collector::{AnyCollector, BoxFuture};
 use crate::encode::TEXT_CONTENT_TYPE;
 use crate::exporter::{Exporter, VERSION};
 use crate::memory::ScrapesInFlight;
 use crate::web_config::WebConfig;
+use crate::web_config_reload::ReloadingWebConfig;
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
@@ -61,8 +62,10 @@ impl RouteRequest {
 pub struct ServerConfig {
     /// Go-style listen addresses (`:9100`, `127.0.0.1:9100`).
     pub listen: Vec<String>,
+    /// Listen on the sockets systemd passes instead of `listen`.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
-    pub web: WebConfig,
+    pub web: ReloadingWebConfig,
     /// Concurrent scrapes beyond this get 503; 0 means unlimited.
     pub max_requests: usize,
     /// Shown on the landing page, e.g. "Node Exporter".
@@ -72,7 +75,7 @@ pub struct ServerConfig {
 struct App {
     exporter: Arc<Exporter>,
     telemetry_path: String,
-    web: WebConfig,
+    web: ReloadingWebConfig,
     scrape_permits: Option<Arc<Semaphore>>,
     in_flight: Arc<ScrapesInFlight>,
     title: String,
@@ -88,7 +91,15 @@ impl Server {
     /// Binds every listen address; fails with the address in the message.
     pub async fn bind(config: ServerConfig, exporter: Arc<Exporter>) -> Result<Server, String> {
         let mut listeners = Vec::new();
-        for addr in &config.listen {
+        if config.systemd_socket {
+            for listener in crate::systemd::inherited_listeners()? {
+                listeners.push(
+                    TcpListener::from_std(listener)
+                        .map_err(|e| format!("--web.systemd-socket: {e}"))?,
+                );
+            }
+        }
+        for addr in config.listen.iter().filter(|_| !config.systemd_socket) {
             let sock = crate::flags::resolve_listen_address(addr)?;
             let listener = TcpListener::bind(sock)
                 .await
@@ -133,7 +144,7 @@ impl Server {
     /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded).
     pub async fn serve_until(self, shutdown: impl Future<Output = ()>) {
         let app = Arc::new(self.app);
-        let tls = app.web.tls.clone().map(TlsAcceptor::from);
+        let tls = app.web.tls_enabled();
         let graceful = GracefulShutdown::new();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(TcpStream, SocketAddr)>(64);
         let mut acceptors = Vec::new();
@@ -162,7 +173,9 @@ impl Server {
             tokio::select! {
                 conn = rx.recv() => {
                     let Some((stream, peer)) = conn else { break };
-                    spawn_connection(stream, peer, Arc::clone(&app), tls.clone(), &graceful);
+                    // The certificate in force now: a rotated one serves the next handshake.
+                    let acceptor = app.web.current().tls.clone().filter(|_| tls).map(TlsAcceptor::from);
+                    spawn_connection(stream, peer, Arc::clone(&app), acceptor, &graceful);
                 }
                 _ = &mut shutdown => break,
             }
@@ -228,8 +241,9 @@ fn spawn_connection(
 
 impl App {
     async fn handle(&self, req: Request<Incoming>) -> HttpResponse {
-        let mut resp = self.route(req).await;
-        for (k, v) in &self.web.headers {
+        let web = self.web.current();
+        let mut resp = self.route(req, &web).await;
+        for (k, v) in &web.headers {
             if let (Ok(k), Ok(v)) = (
                 HeaderName::from_bytes(k.as_bytes()),
                 HeaderValue::from_str(v),
@@ -240,19 +254,13 @@ impl App {
         resp
     }
 
-    async fn route(&self, req: Request<Incoming>) -> HttpResponse {
-        if let Some(auth) = &self.web.basic_auth {
+    async fn route(&self, req: Request<Incoming>, web: &WebConfig) -> HttpResponse {
+        if let Some(auth) = &web.basic_auth {
             let header = req
                 .headers()
                 .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let auth = Arc::clone(auth);
-            // bcrypt is deliberately slow: keep it off the event loop.
-            let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
-                .await
-                .unwrap_or(false);
-            if !ok {
+                .and_then(|v| v.to_str().ok());
+            if !auth.check(header).await {
                 let mut r = text_response(StatusCode::UNAUTHORIZED, "Unauthorized\n");
                 r.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -266,7 +274,7 @@ impl App {
         }
         let path = req.uri().path();
         if path == self.telemetry_path {
-            return self.metrics(req.headers()).await;
+            return self.metrics(req.uri().query(), req.headers()).await;
         }
         match path {
             "/" => self.landing_page(),
@@ -307,14 +315,39 @@ impl App {
         }
     }
 
-    async fn metrics(&self, headers: &HeaderMap) -> HttpResponse {
+    async fn metrics(&self, query: Option<&str>, headers: &HeaderMap) -> HttpResponse {
+        let selected = match self.selected_collectors(query) {
+            Ok(selected) => selected,
+            Err(message) => return owned_text_response(StatusCode::BAD_REQUEST, message),
+        };
         let _permit = match self.try_permit() {
             Ok(p) => p,
             Err(resp) => return resp,
         };
         let _scrape = self.in_flight.enter();
-        let text = self.exporter.render(scrape_deadline(headers)).await;
+        let deadline = scrape_deadline(headers);
+        let text = match selected {
+            None => self.exporter.render(deadline).await,
+            Some(collectors) => self.exporter.render_from(&collectors, deadline).await,
+        };
         metrics_response(text, accepts_gzip(headers))
+    }
+
+    /// node_exporter's `collect[]=cpu&collect[]=meminfo` (only these) and `exclude[]=...` (all
+    /// but these), for exporters that take them; `None`: every collector.
+    fn selected_collectors(
+        &self,
+        query: Option<&str>,
+    ) -> Result<Option<Vec<AnyCollector>>, String> {
+        let Some(query) = query.filter(|_| self.exporter.takes_collector_selection()) else {
+            return Ok(None);
+        };
+        let collect = query_params(query, "collect[]");
+        let exclude = query_params(query, "exclude[]");
+        if collect.is_empty() && exclude.is_empty() {
+            return Ok(None);
+        }
+        self.exporter.select(&collect, &exclude).map(Some)
     }
 
     fn landing_page(&self) -> HttpResponse {
@@ -372,7 +405,17 @@ pub fn metrics_response(text: String, gzip: bool) -> HttpResponse {
 }
 
 pub fn text_response(status: StatusCode, body: &'static str) -> HttpResponse {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    plain_text(status, Bytes::from_static(body.as_bytes()))
+}
+
+/// A plain-text response whose body is made per request (an error naming what was wrong).
+pub fn owned_text_response(status: StatusCode, mut body: String) -> HttpResponse {
+    body.push('\n');
+    plain_text(status, Bytes::from(body))
+}
+
+fn plain_text(status: StatusCode, body: Bytes) -> HttpResponse {
+    let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -414,9 +457,21 @@ pub fn scrape_deadline(headers: &HeaderMap) -> Duration {
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
+    query_pairs(query).find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Every value of a repeated parameter (`collect[]=a&collect[]=b`), percent-decoded.
+fn query_params(query: &str, name: &str) -> Vec<String> {
+    query_pairs(query)
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == name).then(|| percent_decode(v))
+        (percent_decode(k), percent_decode(v))
     })
 }
 
@@ -510,6 +565,13 @@ mod tests {
             Some("redis://h:6379")
         );
         assert_eq!(query_param("a=1", "target"), None);
+        assert_eq!(
+            query_params(
+                "collect%5B%5D=cpu&x=1&collect[]=meminfo&&collect[]",
+                "collect[]"
+            ),
+            ["cpu", "meminfo", ""]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("a+b"), "a b");

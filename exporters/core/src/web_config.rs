@@ -17,6 +17,8 @@ use rustls::{
 };
 use serde::Deserialize;
 
+use crate::basic_auth::BasicAuth;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
     #[error("web config {file}: cannot read: {source}")]
@@ -79,6 +81,9 @@ pub struct WebConfig {
     pub tls: Option<Arc<ServerConfig>>,
     pub basic_auth: Option<Arc<BasicAuth>>,
     pub headers: Vec<(String, String)>,
+    /// Every file this configuration was read from (itself, certificates, keys, CAs): a change
+    /// to any of them is a new configuration.
+    pub(crate) files: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -87,7 +92,7 @@ impl std::fmt::Debug for WebConfig {
             .field("tls", &self.tls.is_some())
             .field(
                 "basic_auth_users",
-                &self.basic_auth.as_ref().map(|b| b.users.len()),
+                &self.basic_auth.as_ref().map(|b| b.user_count()),
             )
             .finish()
     }
@@ -112,9 +117,14 @@ impl WebConfig {
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
+            serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
         let base = file.parent().unwrap_or(Path::new("."));
+        let mut files = vec![file.to_path_buf()];
+        if let Some(t) = &raw.tls_server_config {
+            let referenced = [&t.cert_file, &t.key_file, &t.client_ca_file];
+            files.extend(referenced.into_iter().flatten().map(|f| base.join(f)));
+        }
         let tls = raw
             .tls_server_config
             .map(|t| build_tls(t, base).map_err(invalid))
@@ -134,6 +144,7 @@ impl WebConfig {
             tls,
             basic_auth,
             headers,
+            files,
         })
     }
 }
@@ -325,94 +336,6 @@ impl ClientCertVerifier for AnyClientCert {
     }
 }
 
-/// `basic_auth_users`: user name -> bcrypt hash.
-pub struct BasicAuth {
-    users: BTreeMap<String, String>,
-    /// Checked for unknown users so a wrong name costs as much time as a wrong password.
-    dummy_hash: String,
-}
-
-impl BasicAuth {
-    fn new(users: BTreeMap<String, String>) -> Result<Self, String> {
-        for (user, hash) in &users {
-            hash.parse::<bcrypt::HashParts>()
-                .map_err(|e| format!("basic_auth_users.{user}: not a valid bcrypt hash ({e})"))?;
-        }
-        // Same cost as the configured hashes, so the timing of both paths matches.
-        let cost = users
-            .values()
-            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
-            .map(|p| p.get_cost())
-            .max()
-            .unwrap_or(bcrypt::DEFAULT_COST);
-        let dummy_hash = bcrypt::hash("not a real password", cost)
-            .map_err(|e| format!("basic_auth_users: {e}"))?;
-        Ok(BasicAuth { users, dummy_hash })
-    }
-
-    /// Checks an `Authorization` header value. Runs bcrypt: call it off the event loop.
-    pub fn check(&self, authorization: Option<&str>) -> bool {
-        let Some((user, password)) = authorization.and_then(decode_basic) else {
-            return false;
-        };
-        match self.users.get(&user) {
-            Some(hash) => bcrypt::verify(password.as_bytes(), hash).unwrap_or(false),
-            None => {
-                let _ = bcrypt::verify(password.as_bytes(), &self.dummy_hash);
-                false
-            }
-        }
-    }
-}
-
-fn decode_basic(header: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64_decode(encoded.trim())?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
-/// Standard base64 with padding; only used for the Authorization header.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let bytes = s.trim_end_matches('=').as_bytes();
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let n = chunk.len();
-        if n < 2 {
-            return None;
-        }
-        out.push((acc >> 16) as u8);
-        if n > 2 {
-            out.push((acc >> 8) as u8);
-        }
-        if n > 3 {
-            out.push(acc as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,27 +386,5 @@ mod tests {
         assert!(protocol_versions(Some("TLS10"), None).is_err());
         assert!(protocol_versions(Some("TLS13"), Some("TLS12")).is_err());
         assert_eq!(protocol_versions(Some("TLS13"), None).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn basic_auth_checks_user_and_password() {
-        let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let auth = BasicAuth::new([("alice".to_string(), hash)].into()).unwrap();
-        // "alice:s3cret" and "alice:wrong", "bob:s3cret"
-        assert!(auth.check(Some("Basic YWxpY2U6czNjcmV0")));
-        assert!(!auth.check(Some("Basic YWxpY2U6d3Jvbmc=")));
-        assert!(!auth.check(Some("Basic Ym9iOnMzY3JldA==")));
-        assert!(!auth.check(Some("Bearer abc")));
-        assert!(!auth.check(Some("Basic !!!")));
-        assert!(!auth.check(None));
-    }
-
-    #[test]
-    fn base64_decodes_padding_variants() {
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
-        assert_eq!(base64_decode("YWJj").unwrap(), b"abc");
-        assert!(base64_decode("YWJ").is_none());
-        assert!(base64_decode("Y$==").is_none());
     }
 }

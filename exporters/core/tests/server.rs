@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use exporter_core::collector::{blocking, BlockingCollector, CollectResult};
 use exporter_core::web_config::WebConfig;
+use exporter_core::web_config_reload::ReloadingWebConfig;
 use exporter_core::{Exporter, MetricFamily, Server, ServerConfig};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
@@ -40,8 +41,9 @@ impl Drop for Running {
     }
 }
 
-fn start(web: WebConfig, max_requests: usize, delay: Duration) -> Running {
-    let scheme = if web.tls.is_some() { "https" } else { "http" };
+fn start(web: impl Into<ReloadingWebConfig>, max_requests: usize, delay: Duration) -> Running {
+    let web = web.into();
+    let scheme = if web.tls_enabled() { "https" } else { "http" };
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -55,6 +57,7 @@ fn start(web: WebConfig, max_requests: usize, delay: Duration) -> Running {
             let server = Server::bind(
                 ServerConfig {
                     listen: vec!["127.0.0.1:0".into()],
+                    systemd_socket: false,
                     telemetry_path: "/metrics".into(),
                     web,
                     max_requests,
@@ -217,6 +220,41 @@ fn basic_auth_rejects_missing_and_wrong_credentials() {
     );
 }
 
+/// Replaces a file the way editors and rotation tools do (write aside, rename over), so the
+/// server sees a new file even within one timestamp tick.
+fn replace_file(path: &std::path::Path, text: &str) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+#[test]
+fn a_changed_web_config_applies_without_restart_and_a_broken_one_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(&file, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
+    let s = start(ReloadingWebConfig::load(&file).unwrap(), 40, Duration::ZERO);
+    let url = format!("{}/metrics", s.base);
+    let as_user = |user: &str| {
+        status_of(
+            ureq::get(&url)
+                .set("Authorization", &format!("Basic {}", b64(&format!("{user}:s3cret"))))
+                .call(),
+        )
+    };
+    assert_eq!((as_user("alice"), as_user("bob")), (200, 401));
+
+    replace_file(&file, &format!("basic_auth_users:\n  alice: {hash}\n  bob: {hash}\n"));
+    assert_eq!((as_user("alice"), as_user("bob")), (200, 200));
+
+    replace_file(&file, "basic_auth_users:\n  alice: [not, a, hash]\n");
+    assert_eq!((as_user("alice"), as_user("bob")), (200, 200), "the broken file is ignored");
+
+    replace_file(&file, &format!("basic_auth_users:\n  bob: {hash}\n"));
+    assert_eq!((as_user("alice"), as_user("bob")), (401, 200), "a removed user is refused");
+}
+
 struct Pki {
     dir: tempfile::TempDir,
     ca_pem: String,
@@ -250,11 +288,9 @@ impl Pki {
         (cert.pem(), key.serialize_pem())
     }
 
-    fn web_config(&self, extra: &str) -> WebConfig {
-        let (cert, key) = self.issue(&["localhost"]);
+    fn web_config(&self, extra: &str) -> ReloadingWebConfig {
+        self.install_server_certificate(self.dir.path());
         let d = self.dir.path();
-        std::fs::write(d.join("server.crt"), cert).unwrap();
-        std::fs::write(d.join("server.key"), key).unwrap();
         let file = d.join("web.yml");
         // Relative paths resolve against the config file's directory.
         std::fs::write(
@@ -262,7 +298,14 @@ impl Pki {
             format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n{extra}"),
         )
         .unwrap();
-        WebConfig::load(&file).unwrap()
+        ReloadingWebConfig::load(&file).unwrap()
+    }
+
+    /// Writes a fresh `server.crt`/`server.key` pair for localhost into `dir`.
+    fn install_server_certificate(&self, dir: &std::path::Path) {
+        let (cert, key) = self.issue(&["localhost"]);
+        replace_file(&dir.join("server.key"), &key);
+        replace_file(&dir.join("server.crt"), &cert);
     }
 
     fn agent(&self, client: Option<(String, String)>) -> ureq::Agent {
@@ -333,6 +376,21 @@ fn client_certificates_are_required_and_verified() {
         .call()
         .unwrap();
     assert_eq!(ok.status(), 200);
+}
+
+#[test]
+fn a_rotated_certificate_serves_the_next_handshake() {
+    let first_ca = Pki::new();
+    let s = start(first_ca.web_config(""), 40, Duration::ZERO);
+    let url = format!("{}/metrics", s.base);
+    assert_eq!(first_ca.agent(None).get(&url).call().unwrap().status(), 200);
+
+    // Rotate to a certificate from another CA: a client trusting only the new CA now connects,
+    // one trusting only the old one no longer does.
+    let second_ca = Pki::new();
+    second_ca.install_server_certificate(first_ca.dir.path());
+    assert_eq!(second_ca.agent(None).get(&url).call().unwrap().status(), 200);
+    assert!(first_ca.agent(None).get(&url).call().is_err());
 }
 
 fn b64(s: &str) -> String {

@@ -11,12 +11,13 @@ use exporter_core::Exporter;
 
 pub use config::NodeConfig;
 
-/// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]).
+/// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]). A scrape
+/// may narrow them with `collect[]` or `exclude[]`, as node_exporter's can.
 pub fn build_exporter(cfg: &NodeConfig, enabled: &[&str]) -> Exporter {
     let collectors = enabled
         .iter()
         .filter_map(|name| collector::find(name))
         .map(|spec| (spec.build)(cfg))
         .collect();
-    Exporter::new("node", collectors)
+    Exporter::new("node", collectors).with_collector_selection()
 }

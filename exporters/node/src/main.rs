@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use exporter_core::duration::parse_positive_duration;
 use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
 use exporter_core::run::{run, Program};
 use node_exporter::collector::COLLECTORS;
@@ -53,7 +54,7 @@ struct Flags {
     #[arg(long = "collector.filesystem.fs-types-exclude", id = "collector.filesystem.fs-types-exclude", default_value = config::DEFAULT_FS_TYPES_EXCLUDE)]
     fs_types_exclude: String,
     /// How long to wait for a mount to respond before marking it as stale (seconds).
-    #[arg(long = "collector.filesystem.mount-timeout", id = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.filesystem.mount-timeout", id = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_positive_duration)]
     mount_timeout: Duration,
 
     /// Regexp of net devices to include (mutually exclusive to device-exclude).
@@ -96,25 +97,6 @@ struct Flags {
     /// Show application version.
     #[arg(long = "version", action = ArgAction::SetTrue)]
     version: bool,
-}
-
-/// Accepts Go-style durations: `5s`, `500ms`, `1m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("invalid duration unit in {s:?} (ms, s, m)")),
-    };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("invalid duration {s:?} (must be above zero)")),
-    }
 }
 
 fn command() -> Command {
@@ -255,12 +237,15 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse_go_style() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("x").is_err());
-        assert!(parse_duration("0s").is_err());
+    fn mount_timeout_takes_go_durations_above_zero() {
+        let timeout = |v: &str| {
+            let m =
+                command().try_get_matches_from(["x", "--collector.filesystem.mount-timeout", v]);
+            m.map(|m| Flags::from_arg_matches(&m).unwrap().mount_timeout)
+        };
+        assert_eq!(timeout("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(timeout("250ms").unwrap(), Duration::from_millis(250));
+        assert!(timeout("0s").is_err());
+        assert!(timeout("5d").is_err());
     }
 }

@@ -161,3 +161,124 @@ fn soft_open_file_limit_is_raised_to_the_hard_limit() {
         Some(hard as f64)
     );
 }
+
+/// `collect[]` narrows a scrape to the named collectors (plus the scrape's own metrics), as
+/// node_exporter's does; an unknown name is a 400 naming it.
+#[test]
+fn a_scrape_can_name_its_collectors() {
+    let port = free_port();
+    let _server = ChildGuard::spawn(
+        "node-exporter",
+        Command::new(BIN).args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.level",
+            "error",
+        ]),
+    );
+    let base = format!("http://127.0.0.1:{port}/metrics");
+    let all = wait_http(&base, Duration::from_secs(20));
+    assert!(all.contains("\nnode_load1 "));
+
+    let some = wait_http(
+        &format!("{base}?collect[]=cpu&collect%5B%5D=meminfo"),
+        Duration::from_secs(5),
+    );
+    let ran: Vec<_> = exporter_core::testkit::samples(&some)
+        .into_iter()
+        .filter(|(name, _, _)| name == "node_scrape_collector_success")
+        .map(|(_, labels, _)| labels[0].1.clone())
+        .collect();
+    assert_eq!(ran, ["cpu", "meminfo"]);
+    assert!(
+        some.contains("node_cpu_seconds_total{") && some.contains("node_memory_MemTotal_bytes ")
+    );
+    assert!(!some.contains("node_load1"));
+    assert!(
+        some.contains("process_cpu_seconds_total"),
+        "self metrics stay"
+    );
+
+    let without = wait_http(&format!("{base}?exclude[]=loadavg"), Duration::from_secs(5));
+    assert!(!without.contains("node_load1") && without.contains("node_cpu_seconds_total{"));
+
+    let refused = raw_get(port, "/metrics?collect[]=cpu&collect[]=nonexistent");
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    assert!(
+        refused.contains("missing collector: nonexistent"),
+        "{refused}"
+    );
+}
+
+/// The whole response, status line included (the testkit's client only returns 2xx bodies).
+fn raw_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// With `--web.systemd-socket` the exporter serves on the socket systemd passes (fd 3, named by
+/// LISTEN_FDS and LISTEN_PID), not on `--web.listen-address`.
+#[test]
+fn serves_on_a_socket_passed_by_systemd() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let fd = socket.as_raw_fd();
+    let unused = free_port();
+    let mut cmd = Command::new("sh");
+    // LISTEN_PID must be the exporter's pid: the shell's own, which exec keeps.
+    cmd.args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", BIN])
+        .args([
+            "--web.systemd-socket",
+            "--web.listen-address",
+            &format!("127.0.0.1:{unused}"),
+            "--log.level",
+            "error",
+        ])
+        .env("LISTEN_FDS", "1");
+    // SAFETY: dup2 and fcntl are async-signal-safe; the closure touches no other state.
+    unsafe {
+        cmd.pre_exec(move || {
+            let moved = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if moved < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let _server = ChildGuard::spawn("node-exporter", &mut cmd);
+    let body = wait_http(&format!("http://{addr}/metrics"), Duration::from_secs(20));
+    assert!(body.contains("node_scrape_collector_success"));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", unused)).is_err(),
+        "--web.listen-address is not bound when systemd passes the sockets"
+    );
+}
+
+#[test]
+fn systemd_socket_without_systemd_is_a_clear_error() {
+    let (code, out) = exporter_core::testkit::run_to_exit(
+        Command::new(BIN)
+            .args(["--web.systemd-socket"])
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS"),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("--web.systemd-socket: LISTEN_PID is not set"),
+        "{out}"
+    );
+}

@@ -68,7 +68,7 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         let mut auth_modules = BTreeMap::new();
         for (name, m) in raw.auth_modules {
             if m.kind != "userpass" {

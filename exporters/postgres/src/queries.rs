@@ -152,7 +152,7 @@ struct RawColumn {
     metric_mapping: BTreeMap<String, f64>,
     /// Parsed by upstream and then ignored for user queries; accepted for compatibility.
     #[serde(default, rename = "pg_version")]
-    _pg_version: Option<serde_yaml::Value>,
+    _pg_version: Option<serde_yaml_ng::Value>,
 }
 
 /// The top-level key (query name) whose block contains `line` (1-based), for YAML syntax errors.
@@ -173,7 +173,7 @@ fn query_at_line(text: &str, line: usize) -> Option<String> {
 
 /// Parses and validates a queries file. Errors name the file, the query and the column.
 pub fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
-    let top: BTreeMap<String, serde_yaml::Value> = match serde_yaml::from_str::<Option<_>>(text) {
+    let top: BTreeMap<String, serde_yaml_ng::Value> = match serde_yaml_ng::from_str::<Option<_>>(text) {
         Ok(v) => v.unwrap_or_default(),
         Err(e) => {
             let at = e
@@ -190,7 +190,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
         if !is_valid_metric_name(&name) {
             return Err(fail("the query name is not a valid metric name".into()));
         }
-        let raw: RawQuery = serde_yaml::from_value(value).map_err(|e| fail(e.to_string()))?;
+        let raw: RawQuery = serde_yaml_ng::from_value(value).map_err(|e| fail(e.to_string()))?;
         let sql = raw
             .query
             .filter(|q| !q.trim().is_empty())
