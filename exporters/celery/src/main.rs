@@ -7,14 +7,11 @@ use std::time::Duration;
 use celery_exporter::config::{parse_buckets, parse_duration, BrokerUrl, TransportOptions};
 use celery_exporter::state::{Options, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
 use celery_exporter::{Celery, Config};
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Args};
 use exporter_core::flags::{LogFlags, WebFlags};
-use exporter_core::run::{run, Program};
+use exporter_core::run::{Program, Startup};
 
-/// Prometheus exporter for Celery on Redis: task and worker metrics from the broker's event
-/// stream, queue depth at scrape time.
-#[derive(Debug, Parser)]
-#[command(name = "celery-exporter", disable_version_flag = true)]
+#[derive(Debug, Args)]
 struct Flags {
     #[command(flatten)]
     web: WebFlags,
@@ -100,10 +97,6 @@ struct Flags {
     /// Also expose Flower's flower_* metric families, for dashboards built on Flower.
     #[arg(long = "flower-metrics")]
     flower_metrics: bool,
-
-    /// Show application version.
-    #[arg(long = "version")]
-    version: bool,
 }
 
 fn duration(flag: &str, value: &str) -> Result<Duration, String> {
@@ -179,41 +172,34 @@ fn config(f: &Flags) -> Result<Config, String> {
     })
 }
 
+const PROGRAM: Program = Program {
+    binary: "celery-exporter",
+    upstream_name: "celery_exporter",
+    about: "Prometheus exporter for Celery on Redis: task and worker metrics from the broker's \
+            event stream, queue depth at scrape time.",
+    title: "Celery Exporter",
+    default_listen: ":9808",
+    single_dash_long_flags: false,
+};
+
 fn main() -> ExitCode {
-    let flags = Flags::parse();
-    if flags.version {
-        println!(
-            "{}",
-            exporter_core::exporter::version_text("celery_exporter")
-        );
-        return ExitCode::SUCCESS;
-    }
-    let result = config(&flags).and_then(|cfg| {
-        let broker = cfg.broker.redacted();
-        let (exporter, start_background) =
-            Celery::new(cfg).map_err(|e| e.to_string())?.into_parts();
-        run(
-            Program {
-                title: "Celery Exporter",
-                default_listen: ":9808",
-            },
-            flags.web,
-            flags.log,
-            exporter,
-            |server| {
-                tracing::info!(%broker, "reading Celery events");
-                start_background();
-                server
-            },
-        )
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("celery-exporter: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exporter_core::run::main(
+        PROGRAM,
+        |cmd| cmd,
+        |flags: Flags, _| {
+            let cfg = config(&flags)?;
+            let broker = cfg.broker.redacted();
+            let (exporter, start_background) =
+                Celery::new(cfg).map_err(|e| e.to_string())?.into_parts();
+            Ok(
+                Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
+                    tracing::info!(%broker, "reading Celery events");
+                    start_background();
+                    server
+                }),
+            )
+        },
+    )
 }
 
 #[cfg(test)]
@@ -221,8 +207,12 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&str]) -> Flags {
-        Flags::try_parse_from(std::iter::once("celery-exporter").chain(args.iter().copied()))
+        let all: Vec<&str> = std::iter::once("celery-exporter")
+            .chain(args.iter().copied())
+            .collect();
+        exporter_core::run::parse_args::<Flags>(&PROGRAM, |cmd| cmd, &all)
             .unwrap()
+            .0
     }
 
     #[test]

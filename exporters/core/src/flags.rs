@@ -121,6 +121,33 @@ pub fn collector_choice(matches: &clap::ArgMatches, name: &str) -> Option<bool> 
     }
 }
 
+/// Go programs take long flags with one dash (`-redis.addr x`): rewrites those that name one of
+/// `cmd`'s long flags to two dashes. Arguments after `--`, and short flags, stay as they are.
+pub fn go_style_args(
+    cmd: &clap::Command,
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+    let mut out = Vec::new();
+    let mut rest_are_values = false;
+    for (i, arg) in args.enumerate() {
+        let text = arg.to_str().unwrap_or("");
+        if i > 0 && !rest_are_values {
+            if text == "--" {
+                rest_are_values = true;
+            } else if let Some(flag) = text.strip_prefix('-').filter(|f| !f.starts_with('-')) {
+                let name = flag.split('=').next().unwrap_or("");
+                if name.len() > 1 && longs.contains(&name) {
+                    out.push(format!("-{text}").into());
+                    continue;
+                }
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
 /// Resolves a Go-style listen address: `:9100` listens on every interface.
 pub fn resolve_listen_address(addr: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs;
@@ -159,6 +186,48 @@ mod tests {
         let m = cmd.try_get_matches_from(["t", "--no-collector.x"]).unwrap();
         assert_eq!(collector_choice(&m, "x"), Some(false));
         assert_eq!(collector_choice(&m, "cpu"), None);
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        let cmd = clap::Command::new("t")
+            .arg(clap::Arg::new("a").long("redis.addr"))
+            .arg(
+                clap::Arg::new("c")
+                    .long("is-cluster")
+                    .action(clap::ArgAction::SetTrue),
+            )
+            .arg(
+                clap::Arg::new("x")
+                    .short('x')
+                    .action(clap::ArgAction::SetTrue),
+            );
+        let args = [
+            "t",
+            "-redis.addr",
+            "r",
+            "-is-cluster",
+            "-redis.addr=s",
+            "-x",
+            "-nope",
+            "--",
+            "-is-cluster",
+        ];
+        let out = go_style_args(&cmd, args.iter().map(std::ffi::OsString::from));
+        assert_eq!(
+            out,
+            [
+                "t",
+                "--redis.addr",
+                "r",
+                "--is-cluster",
+                "--redis.addr=s",
+                "-x",
+                "-nope",
+                "--",
+                "-is-cluster"
+            ]
+        );
     }
 
     #[test]

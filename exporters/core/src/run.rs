@@ -1,8 +1,13 @@
-//! The start-up sequence every exporter binary shares.
+//! The `main` every exporter binary shares: flags, `--version`, start-up errors, exit codes, and
+//! the serving runtime. An exporter brings its flags and a start-up hook; nothing else.
 
+use std::ffi::OsString;
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::exporter::Exporter;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+
+use crate::exporter::{version_text, Exporter};
 use crate::flags::{LogFlags, WebFlags};
 use crate::server::{Server, ServerConfig};
 use crate::web_config::WebConfig;
@@ -10,21 +15,100 @@ use crate::web_config_reload::ReloadingWebConfig;
 
 /// What the binary knows about itself.
 pub struct Program {
-    /// Landing-page title, e.g. "Node Exporter".
+    /// The binary's name, which prefixes start-up errors: `node-exporter`.
+    pub binary: &'static str,
+    /// The upstream program's name, which `--version` shows: `node_exporter`.
+    pub upstream_name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// Landing-page title: `Node Exporter`.
     pub title: &'static str,
-    /// Used when `--web.listen-address` is not given, e.g. ":9100".
+    /// Used when `--web.listen-address` is not given: `:9100`.
     pub default_listen: &'static str,
+    /// Accept long flags with one dash (`-redis.addr`), as Go's flag package does.
+    pub single_dash_long_flags: bool,
+}
+
+/// What an exporter's start-up hook hands back.
+pub struct Startup {
+    pub web: WebFlags,
+    pub log: LogFlags,
+    pub exporter: Exporter,
+    /// Runs inside the runtime once the listeners are bound: adds endpoints (`/scrape`,
+    /// `/probe`), starts background tasks, logs what is monitored.
+    on_bound: Box<dyn FnOnce(Server) -> Server>,
+}
+
+impl Startup {
+    pub fn new(web: WebFlags, log: LogFlags, exporter: Exporter) -> Self {
+        Startup {
+            web,
+            log,
+            exporter,
+            on_bound: Box::new(|server| server),
+        }
+    }
+
+    /// See [`Startup::on_bound`'s field](Startup).
+    pub fn on_bound(mut self, hook: impl FnOnce(Server) -> Server + 'static) -> Self {
+        self.on_bound = Box::new(hook);
+        self
+    }
+}
+
+/// The whole `main` of an exporter: parses `F` (plus `--version`, and whatever `customize` adds
+/// to the command, such as collector switches), then calls `start` and serves what it returns
+/// until SIGTERM/SIGINT. Bad flags exit 2 with clap's message; a start-up error is printed as
+/// `<binary>: <error>` and exits 1.
+pub fn main<F: Args + FromArgMatches>(
+    program: Program,
+    customize: impl FnOnce(Command) -> Command,
+    start: impl FnOnce(F, &ArgMatches) -> Result<Startup, String>,
+) -> ExitCode {
+    let cmd = command::<F>(&program, customize);
+    let args = std::env::args_os();
+    let args = if program.single_dash_long_flags {
+        crate::flags::go_style_args(&cmd, args)
+    } else {
+        args.collect()
+    };
+    let matches = cmd.get_matches_from(args);
+    if matches.get_flag("version") {
+        println!("{}", version_text(program.upstream_name));
+        return ExitCode::SUCCESS;
+    }
+    let flags = F::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match start(flags, &matches).and_then(|startup| serve(&program, startup)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}: {e}", program.binary);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command line of `program`: its flags `F`, `--version`, and `customize`'s additions.
+pub fn command<F: Args>(program: &Program, customize: impl FnOnce(Command) -> Command) -> Command {
+    let cmd = Command::new(program.binary)
+        .about(program.about)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Show application version."),
+        );
+    customize(F::augment_args(cmd))
 }
 
 /// Validates the web config, starts the runtime, binds and serves until SIGTERM/SIGINT.
-/// `configure` may add routes (multi-target endpoints) before serving.
-pub fn run(
-    program: Program,
-    web: WebFlags,
-    log: LogFlags,
-    exporter: Exporter,
-    configure: impl FnOnce(Server) -> Server,
-) -> Result<(), String> {
+fn serve(program: &Program, startup: Startup) -> Result<(), String> {
+    let Startup {
+        web,
+        log,
+        exporter,
+        on_bound,
+    } = startup;
     crate::log::init(log.level, log.format);
     let web_config = match &web.config_file {
         Some(file) => ReloadingWebConfig::load(file).map_err(|e| e.to_string())?,
@@ -48,7 +132,7 @@ pub fn run(
 
     let runtime = build_runtime()?;
     runtime.block_on(async move {
-        let server = configure(Server::bind(config, Arc::clone(&exporter)).await?);
+        let server = on_bound(Server::bind(config, Arc::clone(&exporter)).await?);
         for addr in server.local_addrs() {
             tracing::info!(address = %addr, tls, collectors = %exporter.collector_names().join(","), "Listening on");
         }
@@ -70,4 +154,21 @@ pub fn build_runtime() -> Result<tokio::runtime::Runtime, String> {
         .thread_keep_alive(crate::memory::BLOCKING_THREAD_KEEP_ALIVE)
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Parses `args` (the program name first) as `program` would; for the exporters' flag tests.
+pub fn parse_args<F: Args + FromArgMatches>(
+    program: &Program,
+    customize: impl FnOnce(Command) -> Command,
+    args: &[&str],
+) -> Result<(F, ArgMatches), clap::Error> {
+    let cmd = command::<F>(program, customize);
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let args = if program.single_dash_long_flags {
+        crate::flags::go_style_args(&cmd, args.into_iter())
+    } else {
+        args
+    };
+    let matches = cmd.try_get_matches_from(args)?;
+    Ok((F::from_arg_matches(&matches)?, matches))
 }

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use clap::{ArgMatches, Args, Command};
 use exporter_core::duration::parse_positive_duration;
 use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
-use exporter_core::run::{run, Program};
+use exporter_core::run::{Program, Startup};
 use node_exporter::collector::COLLECTORS;
 use node_exporter::config::{self, DeviceFilter, NodeConfig};
 use regex::Regex;
@@ -93,18 +93,19 @@ struct Flags {
         id = "collector.textfile.directory"
     )]
     textfile_directory: Option<PathBuf>,
-
-    /// Show application version.
-    #[arg(long = "version", action = ArgAction::SetTrue)]
-    version: bool,
 }
 
-fn command() -> Command {
-    let cmd = Flags::augment_args(
-        Command::new("node-exporter")
-            .about("Prometheus exporter for machine metrics, drop-in for node_exporter.")
-            .disable_version_flag(true),
-    );
+const PROGRAM: Program = Program {
+    binary: "node-exporter",
+    upstream_name: "node_exporter",
+    about: "Prometheus exporter for machine metrics, drop-in for node_exporter.",
+    title: "Node Exporter",
+    default_listen: ":9100",
+    single_dash_long_flags: false,
+};
+
+/// Adds `--collector.<name>` / `--no-collector.<name>` for every collector of the table.
+fn collector_switches(cmd: Command) -> Command {
     add_collector_flags(
         cmd,
         COLLECTORS
@@ -168,41 +169,22 @@ fn node_config(f: &Flags) -> Result<NodeConfig, String> {
 }
 
 fn main() -> ExitCode {
-    let matches = command().get_matches();
-    let flags = match Flags::from_arg_matches(&matches) {
-        Ok(f) => f,
-        Err(e) => e.exit(),
-    };
-    if flags.version {
-        println!("{}", exporter_core::exporter::version_text("node_exporter"));
-        return ExitCode::SUCCESS;
-    }
-    let result = node_config(&flags).and_then(|cfg| {
-        let enabled = enabled_collectors(&matches, flags.disable_defaults);
+    exporter_core::run::main(PROGRAM, collector_switches, |flags: Flags, matches| {
+        let cfg = node_config(&flags)?;
+        let enabled = enabled_collectors(matches, flags.disable_defaults);
         let exporter = node_exporter::build_exporter(&cfg, &enabled);
-        run(
-            Program {
-                title: "Node Exporter",
-                default_listen: ":9100",
-            },
-            flags.web,
-            flags.log,
-            exporter,
-            |server| server,
-        )
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("node-exporter: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        Ok(Startup::new(flags.web, flags.log, exporter))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::FromArgMatches;
+
+    fn command() -> Command {
+        exporter_core::run::command::<Flags>(&PROGRAM, collector_switches)
+    }
 
     #[test]
     fn collector_flags_follow_the_table_and_last_flag_wins() {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use clap::{ArgMatches, Args, Command};
 use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
-use exporter_core::run::{run, Program};
+use exporter_core::run::{Program, Startup};
 use postgres_exporter::collector::{CollectorConfig, COLLECTORS};
 use postgres_exporter::config::Config;
 use postgres_exporter::dsn::data_sources;
@@ -84,22 +84,23 @@ struct Flags {
     #[arg(long = "connect-timeout", default_value_t = 3, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=600))]
     connect_timeout: u64,
-
-    /// Show application version.
-    #[arg(long = "version", action = ArgAction::SetTrue)]
-    version: bool,
 }
 
-fn command() -> Command {
-    let cmd = Flags::augment_args(
-        Command::new("postgres-exporter")
-            .about("Prometheus exporter for PostgreSQL server metrics, drop-in for postgres_exporter.")
-            .after_help(
-                "Data sources come from the environment: DATA_SOURCE_NAME (URI or key=value, several \
-                 comma-separated) or DATA_SOURCE_NAME_FILE, else DATA_SOURCE_URI(_FILE) with \
-                 DATA_SOURCE_USER(_FILE) and DATA_SOURCE_PASS(_FILE).",
-            )
-            .disable_version_flag(true),
+const PROGRAM: Program = Program {
+    binary: "postgres-exporter",
+    upstream_name: "postgres_exporter",
+    about: "Prometheus exporter for PostgreSQL server metrics, drop-in for postgres_exporter.",
+    title: "Postgres Exporter",
+    default_listen: ":9187",
+    single_dash_long_flags: false,
+};
+
+/// Where data sources come from (they are not flags), and `--collector.<name>` switches.
+fn customize(cmd: Command) -> Command {
+    let cmd = cmd.after_help(
+        "Data sources come from the environment: DATA_SOURCE_NAME (URI or key=value, several \
+         comma-separated) or DATA_SOURCE_NAME_FILE, else DATA_SOURCE_URI(_FILE) with \
+         DATA_SOURCE_USER(_FILE) and DATA_SOURCE_PASS(_FILE).",
     );
     add_collector_flags(
         cmd,
@@ -165,20 +166,8 @@ fn options(m: &ArgMatches, f: &Flags) -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
-    let matches = command().get_matches();
-    let flags = match Flags::from_arg_matches(&matches) {
-        Ok(f) => f,
-        Err(e) => e.exit(),
-    };
-    if flags.version {
-        println!(
-            "{}",
-            exporter_core::exporter::version_text("postgres_exporter")
-        );
-        return ExitCode::SUCCESS;
-    }
-    let result = (|| {
-        let opts = Arc::new(options(&matches, &flags)?);
+    exporter_core::run::main(PROGRAM, customize, |flags: Flags, matches| {
+        let opts = Arc::new(options(matches, &flags)?);
         let config = match &flags.config_file {
             Some(path) => Config::load(path)?,
             None => Config::default(),
@@ -195,43 +184,29 @@ fn main() -> ExitCode {
         let redacted: Vec<String> = dsns.iter().map(|d| d.redacted()).collect();
         let exporter = build_exporter(dsns, &opts)?;
         let probe = Arc::new(Probe::new(config, Arc::clone(&opts)));
-        let web = flags.web.clone();
-        let log = flags.log;
-        let announce = move || {
-            for r in &redacted {
-                tracing::info!(target = %r, "monitoring PostgreSQL");
-            }
-        };
-        run(
-            Program {
-                title: "Postgres Exporter",
-                default_listen: ":9187",
-            },
-            web,
-            log,
-            exporter,
-            move |server| {
-                announce();
+        Ok(
+            Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
+                for r in &redacted {
+                    tracing::info!(target = %r, "monitoring PostgreSQL");
+                }
                 server.route(
                     "/probe",
                     "metrics of another PostgreSQL server: ?target=host:port/dbname&auth_module=NAME",
                     probe,
                 )
-            },
+            }),
         )
-    })();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("postgres-exporter: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::FromArgMatches;
+
+    fn command() -> Command {
+        exporter_core::run::command::<Flags>(&PROGRAM, customize)
+    }
 
     fn parse(args: &[&str]) -> (ArgMatches, Flags) {
         let mut all = vec!["x"];
@@ -245,7 +220,11 @@ mod tests {
     fn collector_flags_and_upstream_switches() {
         let (m, f) = parse(&[]);
         let on = enabled_collectors(&m, &f);
-        assert!(on.contains(&"settings") && on.contains(&"stat_database") && !on.contains(&"wal"));
+        assert!(
+            on.contains(&"settings")
+                && on.contains(&"stat_database")
+                && !on.contains(&"stat_statements")
+        );
         let (m, f) = parse(&[
             "--disable-default-metrics",
             "--disable-settings-metrics",
