@@ -86,9 +86,7 @@ impl Connection {
                     .map_err(ConnError::Connect)?;
                 let _ = stream.set_nodelay(true);
                 if *use_tls {
-                    let name = ServerName::try_from(host.clone()).map_err(|e| {
-                        ConnError::Tls(format!("invalid server name {host:?}: {e}"))
-                    })?;
+                    let name = tls.server_name_for(host)?;
                     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
                     let s = connector
                         .connect(name, stream)
@@ -155,6 +153,10 @@ impl Connection {
 #[derive(Clone)]
 pub struct TlsSettings {
     pub config: Arc<rustls::ClientConfig>,
+    /// `--tls-server-name`: the name the server's certificate is verified against (and sent as
+    /// SNI) instead of the host dialled, for servers reached by IP or through an alias whose
+    /// name the certificate does not carry.
+    pub server_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,9 +171,32 @@ pub enum TlsSetupError {
     HalfClientAuth,
     #[error("TLS client configuration: {0}")]
     Config(String),
+    #[error("--tls-server-name {name:?}: not a valid DNS name or IP address")]
+    ServerName { name: String },
 }
 
 impl TlsSettings {
+    /// The name to verify a server's certificate against when dialling `host`.
+    pub fn server_name_for(&self, host: &str) -> Result<ServerName<'static>, ConnError> {
+        let name = self.server_name.as_deref().unwrap_or(host);
+        ServerName::try_from(name.to_string())
+            .map_err(|e| ConnError::Tls(format!("invalid server name {name:?}: {e}")))
+    }
+
+    /// Verifies certificates against `name` instead of the host dialled (`--tls-server-name`).
+    pub fn with_server_name(mut self, name: Option<&str>) -> Result<Self, TlsSetupError> {
+        let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+            return Ok(self);
+        };
+        if ServerName::try_from(name.to_string()).is_err() {
+            return Err(TlsSetupError::ServerName {
+                name: name.to_string(),
+            });
+        }
+        self.server_name = Some(name.to_string());
+        Ok(self)
+    }
+
     /// `ca_file`: trusted CAs (default: the system bundle); `client`: certificate and key for
     /// servers that require client authentication; `skip_verify`: accept any server certificate.
     pub fn new(
@@ -222,6 +247,7 @@ impl TlsSettings {
         };
         Ok(TlsSettings {
             config: Arc::new(config),
+            server_name: None,
         })
     }
 }

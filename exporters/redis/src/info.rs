@@ -1,5 +1,6 @@
 //! `INFO ALL` text: a pure parser and the mapping of its fields to metrics, as
-//! oliver006/redis_exporter 1.45 names them (renames, gauge/counter split, quirks included).
+//! oliver006/redis_exporter names them (renames, gauge/counter split, quirks included): the
+//! families of Debian's 1.45 plus those current releases (1.6x) added for newer Redis fields.
 
 use exporter_core::MetricType;
 
@@ -91,6 +92,9 @@ pub struct InfoContext {
     pub include_system_metrics: bool,
     /// Databases to zero-fill `db_keys`/`db_keys_expiring` for (CONFIG `databases`, 1 in cluster mode).
     pub db_count: usize,
+    /// `--include-metrics-for-empty-databases`: the zero-filling above; off, only databases
+    /// INFO lists get series.
+    pub include_empty_databases: bool,
     /// Now, in Unix seconds (for `start_time_seconds`).
     pub now_unix: f64,
 }
@@ -108,6 +112,13 @@ pub fn map_field(key: &str, include_system_metrics: bool) -> Option<(MetricType,
         "blocked_clients" => (G, "blocked_clients"),
         "tracking_clients" => (G, "tracking_clients"),
         "clients_in_timeout_table" => (G, "clients_in_timeout_table"),
+        // Redis 7.0+ (names as upstream 1.6x has them)
+        "maxclients" => (G, "max_clients"),
+        "pubsub_clients" => (G, "pubsub_clients"),
+        "watching_clients" => (G, "watching_clients"),
+        "total_watched_keys" => (G, "total_watched_keys"),
+        "total_blocking_keys" => (G, "total_blocking_keys"),
+        "total_blocking_keys_on_nokey" => (G, "total_blocking_keys_on_nokey"),
         "client_longest_output_list" => (G, "client_longest_output_list"),
         "client_biggest_input_buf" => (G, "client_biggest_input_buf"),
         "client_recent_max_output_buffer" => (G, "client_recent_max_output_buffer_bytes"),
@@ -129,6 +140,15 @@ pub fn map_field(key: &str, include_system_metrics: bool) -> Option<(MetricType,
         "used_memory_dataset" => (G, "memory_used_dataset_bytes"),
         "used_memory_scripts" => (G, "memory_used_scripts_bytes"),
         "number_of_cached_scripts" => (G, "number_of_cached_scripts"),
+        "used_memory_vm_eval" => (G, "memory_used_vm_eval_bytes"),
+        "used_memory_scripts_eval" => (G, "memory_used_scripts_eval_bytes"),
+        "used_memory_vm_functions" => (G, "memory_used_vm_functions_bytes"),
+        "used_memory_functions" => (G, "memory_used_functions_bytes"),
+        "used_memory_vm_total" => (G, "memory_used_vm_total"),
+        "number_of_functions" => (G, "number_of_functions"),
+        "number_of_libraries" => (G, "number_of_libraries"),
+        "mem_total_replication_buffers" => (G, "mem_total_replication_buffers_bytes"),
+        "mem_overhead_db_hashtable_rehashing" => (G, "mem_overhead_db_hashtable_rehashing_bytes"),
         "maxmemory" => (G, "memory_max_bytes"),
         "maxmemory_reservation" => (G, "memory_max_reservation_bytes"),
         "maxmemory_desired_reservation" => (G, "memory_max_reservation_desired_bytes"),
@@ -153,6 +173,11 @@ pub fn map_field(key: &str, include_system_metrics: bool) -> Option<(MetricType,
         "total_system_memory" if include_system_metrics => (G, "total_system_memory_bytes"),
         // Persistence
         "loading" => (G, "loading_dump_file"),
+        "async_loading" => (G, "async_loading"),
+        // A gauge despite the suffix, as upstream types it.
+        "rdb_saves" => (G, "rdb_saves_total"),
+        "rdb_last_load_keys_expired" => (G, "rdb_last_load_expired_keys"),
+        "rdb_last_load_keys_loaded" => (G, "rdb_last_load_loaded_keys"),
         "rdb_changes_since_last_save" => (G, "rdb_changes_since_last_save"),
         "rdb_bgsave_in_progress" => (G, "rdb_bgsave_in_progress"),
         "rdb_last_save_time" => (G, "rdb_last_save_timestamp_seconds"),
@@ -180,6 +205,8 @@ pub fn map_field(key: &str, include_system_metrics: bool) -> Option<(MetricType,
         // Stats
         "pubsub_channels" => (G, "pubsub_channels"),
         "pubsub_patterns" => (G, "pubsub_patterns"),
+        "pubsubshard_channels" => (G, "pubsubshard_channels"),
+        "current_eviction_exceeded_time" => (G, "current_eviction_exceeded_time_ms"),
         "latest_fork_usec" => (G, "latest_fork_usec"),
         "tracking_total_keys" => (G, "tracking_total_keys"),
         "tracking_total_items" => (G, "tracking_total_items"),
@@ -200,6 +227,25 @@ pub fn map_field(key: &str, include_system_metrics: bool) -> Option<(MetricType,
         "total_writes_processed" => (C, "total_writes_processed"),
         "io_threaded_reads_processed" => (C, "io_threaded_reads_processed"),
         "io_threaded_writes_processed" => (C, "io_threaded_writes_processed"),
+        "total_net_repl_input_bytes" => (C, "net_repl_input_bytes_total"),
+        "total_net_repl_output_bytes" => (C, "net_repl_output_bytes_total"),
+        "expired_subkeys" => (C, "expired_subkeys_total"),
+        "expire_cycle_cpu_milliseconds" => (C, "expire_cycle_cpu_time_ms_total"),
+        "evicted_clients" => (C, "evicted_clients_total"),
+        "evicted_scripts" => (C, "evicted_scripts_total"),
+        "total_eviction_exceeded_time" => (C, "eviction_exceeded_time_ms_total"),
+        "client_query_buffer_limit_disconnections" => {
+            (C, "client_query_buffer_limit_disconnections_total")
+        }
+        "client_output_buffer_limit_disconnections" => {
+            (C, "client_output_buffer_limit_disconnections_total")
+        }
+        "reply_buffer_shrinks" => (C, "reply_buffer_shrinks_total"),
+        "reply_buffer_expands" => (C, "reply_buffer_expands_total"),
+        "acl_access_denied_auth" => (C, "acl_access_denied_auth_total"),
+        "acl_access_denied_cmd" => (C, "acl_access_denied_cmd_total"),
+        "acl_access_denied_key" => (C, "acl_access_denied_key_total"),
+        "acl_access_denied_channel" => (C, "acl_access_denied_channel_total"),
         // Replication
         "connected_slaves" => (G, "connected_slaves"),
         "repl_backlog_size" => (G, "replication_backlog_bytes"),
@@ -290,7 +336,12 @@ pub fn info_metrics(info: &Info, ctx: &InfoContext, out: &mut Out) {
     let sys = ctx.include_system_metrics;
     let mut master_host = "";
     let mut master_port = "";
-    let mut handled_dbs = vec![false; ctx.db_count.min(4096)];
+    let zero_filled = if ctx.include_empty_databases {
+        ctx.db_count.min(4096)
+    } else {
+        0
+    };
+    let mut handled_dbs = vec![false; zero_filled];
     // Commandstats give each command's count and sum; Latencystats its percentiles. The summary
     // needs both, so percentiles wait until the end.
     let mut cmd_stats: Vec<(&str, f64, f64)> = Vec::new();
@@ -460,6 +511,7 @@ pub fn info_metrics(info: &Info, ctx: &InfoContext, out: &mut Out) {
             ("tcp_port", get("tcp_port")),
             ("run_id", get("run_id")),
             ("process_id", get("process_id")),
+            ("master_replid", get("master_replid")),
         ],
         1.0,
     );
@@ -475,6 +527,15 @@ pub fn info_metrics(info: &Info, ctx: &InfoContext, out: &mut Out) {
             1.0,
         );
     }
+}
+
+/// Microseconds spent per command, from the Commandstats section (`cmdstat_get:...usec=175`).
+pub fn command_usecs<'a>(info: &Info<'a>) -> Vec<(&'a str, f64)> {
+    info.fields
+        .iter()
+        .filter(|f| f.section == "Commandstats")
+        .filter_map(|f| parse_command_stats(f.key, f.value).map(|(cmd, s)| (cmd, s.usec)))
+        .collect()
 }
 
 /// `master_host`, `master_1_host`, ... (KeyDB multi-master numbers its masters).
@@ -738,6 +799,7 @@ mod tests {
             &InfoContext {
                 include_system_metrics: sys,
                 db_count: 16,
+                include_empty_databases: true,
                 now_unix: 1000.5,
             },
             &mut out,
@@ -841,6 +903,97 @@ mod tests {
         assert!(with_sys.contains("redis_total_system_memory_bytes 99\n"));
     }
 
+    /// Fields of Redis 7.x that current upstream releases export (and 1.45 did not).
+    const INFO_7X: &str = "# Server\r\nredis_version:7.4.1\r\n\r\n# Clients\r\nmaxclients:10000\r\npubsub_clients:2\r\nwatching_clients:1\r\ntotal_watched_keys:3\r\ntotal_blocking_keys:4\r\ntotal_blocking_keys_on_nokey:0\r\n\r\n# Memory\r\nused_memory_vm_eval:31744\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_functions:184\r\nused_memory_scripts_eval:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nmem_total_replication_buffers:0\r\nmem_overhead_db_hashtable_rehashing:0\r\n\r\n# Persistence\r\nasync_loading:0\r\nrdb_saves:5\r\nrdb_last_load_keys_expired:1\r\nrdb_last_load_keys_loaded:9\r\n\r\n# Stats\r\ntotal_net_repl_input_bytes:10\r\ntotal_net_repl_output_bytes:20\r\nexpired_subkeys:0\r\nexpire_cycle_cpu_milliseconds:7\r\nevicted_clients:0\r\nevicted_scripts:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\npubsubshard_channels:0\r\nclient_query_buffer_limit_disconnections:0\r\nclient_output_buffer_limit_disconnections:1\r\nreply_buffer_shrinks:6\r\nreply_buffer_expands:2\r\nacl_access_denied_auth:3\r\nacl_access_denied_cmd:0\r\nacl_access_denied_key:0\r\nacl_access_denied_channel:0\r\n\r\n# Replication\r\nrole:master\r\nmaster_replid:0123abc\r\n\r\n# Keyspace\r\ndb2:keys=1,expires=0,avg_ttl=0\r\n";
+
+    #[test]
+    fn maps_fields_of_current_upstream_releases() {
+        let text = render(INFO_7X, false);
+        let shapes = family_shapes(&text);
+        let v = |name: &str| sample_value(&text, name, &[]);
+        for (name, kind, value) in [
+            ("redis_max_clients", "gauge", 10000.0),
+            ("redis_pubsub_clients", "gauge", 2.0),
+            ("redis_watching_clients", "gauge", 1.0),
+            ("redis_total_watched_keys", "gauge", 3.0),
+            ("redis_total_blocking_keys", "gauge", 4.0),
+            ("redis_total_blocking_keys_on_nokey", "gauge", 0.0),
+            ("redis_memory_used_vm_eval_bytes", "gauge", 31744.0),
+            ("redis_memory_used_vm_functions_bytes", "gauge", 32768.0),
+            ("redis_memory_used_vm_total", "gauge", 64512.0),
+            ("redis_memory_used_functions_bytes", "gauge", 184.0),
+            ("redis_memory_used_scripts_eval_bytes", "gauge", 0.0),
+            ("redis_number_of_functions", "gauge", 0.0),
+            ("redis_number_of_libraries", "gauge", 0.0),
+            ("redis_mem_total_replication_buffers_bytes", "gauge", 0.0),
+            (
+                "redis_mem_overhead_db_hashtable_rehashing_bytes",
+                "gauge",
+                0.0,
+            ),
+            ("redis_async_loading", "gauge", 0.0),
+            ("redis_rdb_saves_total", "gauge", 5.0),
+            ("redis_rdb_last_load_expired_keys", "gauge", 1.0),
+            ("redis_rdb_last_load_loaded_keys", "gauge", 9.0),
+            ("redis_net_repl_input_bytes_total", "counter", 10.0),
+            ("redis_net_repl_output_bytes_total", "counter", 20.0),
+            ("redis_expired_subkeys_total", "counter", 0.0),
+            ("redis_expire_cycle_cpu_time_ms_total", "counter", 7.0),
+            ("redis_evicted_clients_total", "counter", 0.0),
+            ("redis_evicted_scripts_total", "counter", 0.0),
+            ("redis_eviction_exceeded_time_ms_total", "counter", 0.0),
+            ("redis_current_eviction_exceeded_time_ms", "gauge", 0.0),
+            ("redis_pubsubshard_channels", "gauge", 0.0),
+            (
+                "redis_client_query_buffer_limit_disconnections_total",
+                "counter",
+                0.0,
+            ),
+            (
+                "redis_client_output_buffer_limit_disconnections_total",
+                "counter",
+                1.0,
+            ),
+            ("redis_reply_buffer_shrinks_total", "counter", 6.0),
+            ("redis_reply_buffer_expands_total", "counter", 2.0),
+            ("redis_acl_access_denied_auth_total", "counter", 3.0),
+            ("redis_acl_access_denied_cmd_total", "counter", 0.0),
+            ("redis_acl_access_denied_key_total", "counter", 0.0),
+            ("redis_acl_access_denied_channel_total", "counter", 0.0),
+        ] {
+            assert_eq!(shapes[name].kind, kind, "{name}");
+            assert_eq!(v(name), Some(value), "{name}");
+        }
+        assert_eq!(
+            sample_value(
+                &text,
+                "redis_instance_info",
+                &[("master_replid", "0123abc")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn empty_databases_can_be_left_out() {
+        let parsed = parse_info(INFO_7X).unwrap();
+        let mut out = Out::new("redis");
+        let ctx = InfoContext {
+            include_system_metrics: false,
+            db_count: 16,
+            include_empty_databases: false,
+            now_unix: 0.0,
+        };
+        info_metrics(&parsed, &ctx, &mut out);
+        let dbs: Vec<_> = out
+            .families
+            .iter()
+            .filter(|f| f.name == "redis_db_keys")
+            .map(|f| f.samples[0].labels[0].1.clone())
+            .collect();
+        assert_eq!(dbs, ["db2"]);
+    }
+
     #[test]
     fn replica_fields_carry_master_labels() {
         let info = "# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:0\r\nslave_repl_offset:17\r\nslave_priority:100\r\nslave_read_only:1\r\n";
@@ -932,6 +1085,7 @@ mod tests {
                         &InfoContext {
                             include_system_metrics: true,
                             db_count: 16,
+                            include_empty_databases: true,
                             now_unix: 0.0,
                         },
                         &mut out,

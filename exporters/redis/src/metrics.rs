@@ -55,6 +55,48 @@ impl<'n> Out<'n> {
         self.add(MetricType::Counter, name, help, labels, value);
     }
 
+    /// A histogram series: cumulative `buckets` as `(upper bound, count)`, then `+Inf` (the
+    /// count), `_sum` and `_count`.
+    pub fn histogram(
+        &mut self,
+        name: &str,
+        help: impl Into<Cow<'static, str>>,
+        labels: &[(&'static str, &str)],
+        buckets: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Histogram);
+        let base: Vec<exporter_core::Label> = labels
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .collect();
+        let bounds = buckets
+            .iter()
+            .map(|&(le, n)| (exporter_core::metric::format_value(le), n))
+            .chain(std::iter::once(("+Inf".to_string(), count)));
+        for (le, n) in bounds {
+            let mut l = base.clone();
+            l.push((Cow::Borrowed("le"), le));
+            f.samples.push(Sample {
+                suffix: "_bucket",
+                labels: l,
+                value: n,
+            });
+        }
+        f.samples.push(Sample {
+            suffix: "_sum",
+            labels: base.clone(),
+            value: sum,
+        });
+        f.samples.push(Sample {
+            suffix: "_count",
+            labels: base,
+            value: count,
+        });
+        self.families.push(f);
+    }
+
     /// A summary series: `quantiles` as `(quantile, value)`, plus `_sum` and `_count`.
     pub fn summary(
         &mut self,

@@ -4,8 +4,47 @@
 use crate::metrics::Out;
 use crate::resp::Reply;
 
+/// `LATENCY HISTOGRAM` (Redis 7): per command `[name, ["calls", n, "histogram_usec", [usec,
+/// count, ...]]]`, cumulative counts, as `commands_latencies_usec{cmd}` histograms. The sum is the
+/// command's time from INFO's Commandstats (`usecs`), as upstream takes it. Malformed entries are
+/// skipped.
+pub fn latency_histogram_metrics(reply: &Reply, usecs: &[(&str, f64)], out: &mut Out) {
+    let Some(items) = reply.as_array() else {
+        return;
+    };
+    for entry in items.chunks_exact(2) {
+        let Some(cmd) = entry[0].as_text() else {
+            continue;
+        };
+        let details = pairs(&entry[1]);
+        let get = |name: &str| details.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        let Some(calls) = get("calls").and_then(Reply::as_int) else {
+            continue;
+        };
+        let buckets: Vec<(f64, f64)> = get("histogram_usec")
+            .and_then(Reply::as_array)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .filter_map(|b| Some((b[0].as_int()? as f64, b[1].as_int()? as f64)))
+            .collect();
+        let sum = usecs
+            .iter()
+            .find(|(c, _)| *c == cmd)
+            .map_or(0.0, |(_, usec)| *usec);
+        out.histogram(
+            "commands_latencies_usec",
+            "A histogram of latencies per command",
+            &[("cmd", cmd.as_ref())],
+            &buckets,
+            sum,
+            calls as f64,
+        );
+    }
+}
+
 /// `CONFIG GET` replies (flat name/value arrays): `config_maxclients`, `config_maxmemory`,
-/// `config_io_threads`, and the number of databases when present.
+/// `config_io_threads`, `config_client_output_buffer_limit_*`, and the number of databases when
+/// present.
 pub fn config_metrics(replies: &[&Reply], out: &mut Out) -> Option<usize> {
     let mut databases = None;
     for reply in replies {
@@ -25,11 +64,78 @@ pub fn config_metrics(replies: &[&Reply], out: &mut Out) -> Option<usize> {
                         out.gauge(&name, help, &[], v);
                     }
                 }
+                "client-output-buffer-limit" => output_buffer_limit_metrics(&value, out),
                 _ => {}
             }
         }
     }
     databases
+}
+
+/// Settings whose values are secrets: never exported, whatever `--redact-config-metrics` says.
+pub fn is_secret_setting(key: &str) -> bool {
+    key.contains("pass") || key.ends_with("auth")
+}
+
+/// `CONFIG GET *` (`--include-config-metrics`): `config_key_value{key,value}` 1 per setting and
+/// `config_value{key}` for numeric ones, leaving out the secrets (`is_secret_setting`).
+pub fn config_setting_metrics(reply: &Reply, out: &mut Out) {
+    for pair in reply.as_array().unwrap_or_default().chunks_exact(2) {
+        let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
+            continue;
+        };
+        if is_secret_setting(&key) {
+            continue;
+        }
+        out.gauge(
+            "config_key_value",
+            "Config key and value",
+            &[("key", key.as_ref()), ("value", value.as_ref())],
+            1.0,
+        );
+        if let Ok(v) = value.trim().parse::<f64>() {
+            out.gauge(
+                "config_value",
+                "Config key and value as metric",
+                &[("key", key.as_ref())],
+                v,
+            );
+        }
+    }
+}
+
+/// `client-output-buffer-limit` (`normal 0 0 0 replica 268435456 67108864 60 pubsub ...`): per
+/// class, the hard and soft limits in bytes and how long the soft one may be exceeded.
+pub fn output_buffer_limit_metrics(value: &str, out: &mut Out) {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    for class in words.chunks_exact(4) {
+        let number = |s: &str| s.parse::<f64>().ok();
+        let name = class[0];
+        if let Some(hard) = number(class[1]) {
+            out.gauge(
+                "config_client_output_buffer_limit_bytes",
+                "The configured buffer limits per class",
+                &[("class", name), ("limit", "hard")],
+                hard,
+            );
+        }
+        if let Some(soft) = number(class[2]) {
+            out.gauge(
+                "config_client_output_buffer_limit_bytes",
+                "The configured buffer limits per class",
+                &[("class", name), ("limit", "soft")],
+                soft,
+            );
+        }
+        if let Some(seconds) = number(class[3]) {
+            out.gauge(
+                "config_client_output_buffer_limit_overcome_seconds",
+                "How long for buffer limits per class to be exceeded before replicas are dropped",
+                &[("class", name), ("limit", "soft")],
+                seconds,
+            );
+        }
+    }
 }
 
 /// `SLOWLOG LEN` and `SLOWLOG GET 1`.
@@ -96,6 +202,7 @@ pub struct ClientInfo<'a> {
     pub omem: &'a str,
     pub cmd: &'a str,
     pub host: &'a str,
+    pub port: &'a str,
 }
 
 /// Parses one `CLIENT LIST` line (`id=3 addr=127.0.0.1:5000 ... age=10 idle=2 ...`).
@@ -109,6 +216,7 @@ pub fn parse_client_line(line: &str, now_unix: i64) -> Option<ClientInfo<'_>> {
         omem: "",
         cmd: "",
         host: "",
+        port: "",
     };
     let mut seen_addr = false;
     for part in line.split(' ') {
@@ -117,7 +225,7 @@ pub fn parse_client_line(line: &str, now_unix: i64) -> Option<ClientInfo<'_>> {
         };
         match k {
             "addr" => {
-                c.host = v.rsplit_once(':').map(|(h, _)| h).unwrap_or(v);
+                (c.host, c.port) = v.rsplit_once(':').unwrap_or((v, ""));
                 seen_addr = true;
             }
             "name" => c.name = v,
@@ -133,25 +241,31 @@ pub fn parse_client_line(line: &str, now_unix: i64) -> Option<ClientInfo<'_>> {
     seen_addr.then_some(c)
 }
 
-pub fn client_list_metrics(text: &str, now_unix: i64, out: &mut Out) {
+/// One `connected_clients_details` series per client; `with_port` adds the client's port as a
+/// label (`--export-client-port`: one series per connection instead of per host).
+pub fn client_list_metrics(text: &str, now_unix: i64, with_port: bool, out: &mut Out) {
     for line in text.lines() {
         let Some(c) = parse_client_line(line.trim(), now_unix) else {
             continue;
         };
         let (created, idle) = (c.created_at.to_string(), c.idle_since.to_string());
+        let mut labels = vec![
+            ("name", c.name),
+            ("created_at", created.as_str()),
+            ("idle_since", idle.as_str()),
+            ("flags", c.flags),
+            ("db", c.db),
+            ("omem", c.omem),
+            ("cmd", c.cmd),
+            ("host", c.host),
+        ];
+        if with_port {
+            labels.push(("port", c.port));
+        }
         out.gauge(
             "connected_clients_details",
             "Details about connected clients",
-            &[
-                ("name", c.name),
-                ("created_at", &created),
-                ("idle_since", &idle),
-                ("flags", c.flags),
-                ("db", c.db),
-                ("omem", c.omem),
-                ("cmd", c.cmd),
-                ("host", c.host),
-            ],
+            &labels,
             1.0,
         );
     }
@@ -210,7 +324,15 @@ pub fn stream_metrics(db: &str, stream: &str, info: &Reply, groups: &Reply, out:
     let labels = [("db", db), ("stream", stream)];
     for (k, v) in pairs(info) {
         let value = match k.as_ref() {
-            "last-generated-id" => v.as_text().and_then(|t| stream_id_ms(&t)),
+            "last-generated-id" | "max-deleted-entry-id" => {
+                v.as_text().and_then(|t| stream_id_ms(&t))
+            }
+            // An entry is `[id, [field, value, ...]]`; nil when the stream is empty.
+            "first-entry" | "last-entry" => v
+                .as_array()
+                .and_then(|entry| entry.first())
+                .and_then(Reply::as_text)
+                .and_then(|t| stream_id_ms(&t)),
             _ => v.as_int().map(|i| i as f64),
         };
         let Some(value) = value else { continue };
@@ -223,6 +345,18 @@ pub fn stream_metrics(db: &str, stream: &str, info: &Reply, groups: &Reply, out:
                 "The epoch timestamp (ms) of the latest message on the stream",
             ),
             "groups" => ("stream_groups", "Groups count of stream"),
+            "max-deleted-entry-id" => (
+                "stream_max_deleted_entry_id",
+                "The epoch timestamp (ms) of last message was deleted from the stream",
+            ),
+            "first-entry" => (
+                "stream_first_entry_id",
+                "The epoch timestamp (ms) of the first message in the stream",
+            ),
+            "last-entry" => (
+                "stream_last_entry_id",
+                "The epoch timestamp (ms) of the last message in the stream",
+            ),
             _ => continue,
         };
         out.gauge(name, help, &labels, value);
@@ -246,6 +380,24 @@ pub fn stream_metrics(db: &str, stream: &str, info: &Reply, groups: &Reply, out:
             out.gauge(
                 "stream_group_messages_pending",
                 "Pending number of messages in that stream group",
+                &labels,
+                n as f64,
+            );
+        }
+        // Redis 7: how far the group has read, and how many entries still wait for it (nil
+        // when Redis cannot tell).
+        if let Some(n) = get("entries-read").and_then(Reply::as_int) {
+            out.gauge(
+                "stream_group_entries_read",
+                "Total number of entries read from the stream group",
+                &labels,
+                n as f64,
+            );
+        }
+        if let Some(n) = get("lag").and_then(Reply::as_int) {
+            out.gauge(
+                "stream_group_lag",
+                "The number of messages waiting to be delivered to the stream group's consumers",
                 &labels,
                 n as f64,
             );
@@ -342,14 +494,56 @@ mod tests {
             bulk("32"),
         ]);
         let denied = Reply::Error("ERR unknown command 'CONFIG'".into());
-        assert_eq!(config_metrics(&[&a, &b, &denied], &mut out), Some(32));
+        let limits = arr(vec![
+            bulk("client-output-buffer-limit"),
+            bulk("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 x"),
+        ]);
+        assert_eq!(
+            config_metrics(&[&a, &b, &denied, &limits], &mut out),
+            Some(32)
+        );
         assert_eq!(
             names(&out),
             [
                 ("redis_config_maxmemory".to_string(), 100.0),
-                ("redis_config_io_threads".to_string(), 4.0)
+                ("redis_config_io_threads".to_string(), 4.0),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    268435456.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    67108864.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
+                    60.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    33554432.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    8388608.0
+                ),
             ]
         );
+        let slave_soft = &out.families[6].samples[0].labels;
+        assert_eq!(slave_soft[0].1, "slave");
+        assert_eq!(slave_soft[1].1, "soft");
     }
 
     #[test]
@@ -394,6 +588,79 @@ mod tests {
     }
 
     #[test]
+    fn config_settings_leave_secrets_out() {
+        let reply = arr(vec![
+            bulk("maxclients"),
+            bulk("10000"),
+            bulk("requirepass"),
+            bulk("hunter2"),
+            bulk("masterauth"),
+            bulk("hunter3"),
+            bulk("tls-key-file-pass"),
+            bulk("hunter4"),
+            bulk("appendfsync"),
+            bulk("everysec"),
+            bulk("dangling"),
+        ]);
+        let mut out = Out::new("redis");
+        config_setting_metrics(&reply, &mut out);
+        let mut text = String::new();
+        exporter_core::encode::encode_text(&out.families, &mut text);
+        assert!(text.contains("redis_config_key_value{key=\"maxclients\",value=\"10000\"} 1"));
+        assert!(text.contains("redis_config_value{key=\"maxclients\"} 10000"));
+        assert!(text.contains("redis_config_key_value{key=\"appendfsync\",value=\"everysec\"} 1"));
+        assert!(!text.contains("config_value{key=\"appendfsync\""));
+        assert!(!text.contains("hunter"), "{text}");
+        assert!(
+            !text.contains("requirepass") && !text.contains("dangling"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn latency_histograms() {
+        let reply = arr(vec![
+            bulk("set"),
+            arr(vec![
+                bulk("calls"),
+                Reply::Integer(3),
+                bulk("histogram_usec"),
+                arr(vec![
+                    Reply::Integer(1),
+                    Reply::Integer(1),
+                    Reply::Integer(4),
+                    Reply::Integer(3),
+                ]),
+            ]),
+            bulk("broken"),
+            arr(vec![bulk("calls"), bulk("x")]),
+            bulk("odd"),
+        ]);
+        let mut out = Out::new("redis");
+        latency_histogram_metrics(&reply, &[("get", 9.0), ("set", 7.0)], &mut out);
+        assert_eq!(out.families.len(), 1);
+        let mut text = String::new();
+        exporter_core::encode::encode_text(&out.families, &mut text);
+        for line in [
+            "# TYPE redis_commands_latencies_usec histogram",
+            "redis_commands_latencies_usec_bucket{cmd=\"set\",le=\"1\"} 1",
+            "redis_commands_latencies_usec_bucket{cmd=\"set\",le=\"4\"} 3",
+            "redis_commands_latencies_usec_bucket{cmd=\"set\",le=\"+Inf\"} 3",
+            "redis_commands_latencies_usec_sum{cmd=\"set\"} 7",
+            "redis_commands_latencies_usec_count{cmd=\"set\"} 3",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        let mut out = Out::new("redis");
+        latency_histogram_metrics(
+            &Reply::Error("ERR unknown subcommand".into()),
+            &[],
+            &mut out,
+        );
+        assert!(out.families.is_empty());
+    }
+
+    #[test]
     fn client_list_lines() {
         let line = "id=3 addr=127.0.0.1:53516 laddr=127.0.0.1:6379 fd=8 name=app age=10 idle=2 flags=N db=1 sub=0 psub=0 omem=0 cmd=client|list user=default";
         let c = parse_client_line(line, 1000).unwrap();
@@ -407,9 +674,22 @@ mod tests {
                 db: "1",
                 omem: "0",
                 cmd: "client|list",
-                host: "127.0.0.1"
+                host: "127.0.0.1",
+                port: "53516",
             }
         );
+        let labels_of = |with_port: bool| {
+            let mut out = Out::new("redis");
+            client_list_metrics(line, 1000, with_port, &mut out);
+            let sample = &out.families[0].samples[0];
+            sample
+                .labels
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(!labels_of(false).contains(&"port".to_string()));
+        assert_eq!(labels_of(true).last().map(String::as_str), Some("port"));
         assert_eq!(
             parse_client_line("id=1 addr=[::1]:5 age=1 idle=1", 5)
                 .unwrap()
@@ -459,6 +739,13 @@ mod tests {
             Reply::Integer(1),
             bulk("first-entry"),
             arr(vec![]),
+            bulk("max-deleted-entry-id"),
+            bulk("0-0"),
+            bulk("last-entry"),
+            arr(vec![
+                bulk("1526919030474-55"),
+                arr(vec![bulk("f"), bulk("v")]),
+            ]),
         ]);
         let groups = arr(vec![arr(vec![
             bulk("name"),
@@ -469,6 +756,10 @@ mod tests {
             Reply::Integer(3),
             bulk("last-delivered-id"),
             bulk("1526919030474-0"),
+            bulk("entries-read"),
+            Reply::Integer(4),
+            bulk("lag"),
+            Reply::Bulk(None),
         ])]);
         let mut out = Out::new("redis");
         stream_metrics("db0", "s", &info, &groups, &mut out);
@@ -494,7 +785,11 @@ mod tests {
         )));
         assert!(n.contains(&("redis_stream_group_messages_pending".to_string(), 3.0)));
         assert!(n.contains(&("redis_stream_group_consumer_idle_seconds".to_string(), 1.5)));
-        assert_eq!(n.len(), 10);
+        assert!(n.contains(&("redis_stream_last_entry_id".to_string(), 1526919030474.0)));
+        assert!(n.contains(&("redis_stream_max_deleted_entry_id".to_string(), 0.0)));
+        assert!(n.contains(&("redis_stream_group_entries_read".to_string(), 4.0)));
+        // Empty first-entry and nil lag give no series.
+        assert_eq!(n.len(), 13);
         let mut out = Out::new("redis");
         stream_metrics(
             "db0",

@@ -9,12 +9,13 @@ use exporter_core::{BoxFuture, CollectResult, Collector, MetricFamily};
 use tokio::sync::Mutex;
 
 use crate::conn::{cmd, Cmd, ConnError, Connection, TlsSettings};
-use crate::info::{cluster_info_metrics, info_metrics, parse_info, InfoContext};
+use crate::info::{cluster_info_metrics, command_usecs, info_metrics, parse_info, InfoContext};
 use crate::keys::{is_glob, DbKey};
 use crate::metrics::Out;
 use crate::replies;
 use crate::resp::Reply;
 use crate::target::{Endpoint, Secret, Target};
+use crate::tile38::{parse_tile38_stats, tile38_metrics};
 
 /// Everything a scrape needs besides the target; shared by every target of one exporter.
 pub struct ScrapeOptions {
@@ -34,7 +35,27 @@ pub struct ScrapeOptions {
     pub ping_on_connect: bool,
     pub is_cluster: bool,
     pub export_client_list: bool,
+    /// `--export-client-port`: a `port` label on `connected_clients_details`.
+    pub export_client_port: bool,
     pub set_client_name: bool,
+    /// `--is-tile38`: `SERVER EXT` in the main batch, its statistics as `tile38_*`.
+    pub is_tile38: bool,
+    /// `--config-command`: the name CONFIG is renamed to on the server; `None` (`-`) skips it.
+    pub config_command: Option<String>,
+    /// `--streams-exclude-consumer-metrics`: no `stream_group_consumer_*` series.
+    pub streams_exclude_consumer_metrics: bool,
+    /// `--disable-exporting-key-values`: `key_size` only, no `key_value(_as_string)`.
+    pub disable_exporting_key_values: bool,
+    /// `--skip-checkkeys-for-role-master`: no key checks on masters (they run on replicas).
+    pub skip_checkkeys_for_role_master: bool,
+    /// `--include-metrics-for-empty-databases`: zero `db_keys` for databases without keys.
+    pub include_metrics_for_empty_databases: bool,
+    /// `--exclude-latency-histogram-metrics`: no LATENCY HISTOGRAM (Redis 7's per-command
+    /// latency histograms, some thousand samples on a busy server).
+    pub exclude_latency_histogram_metrics: bool,
+    /// `--include-config-metrics`: every CONFIG setting as `config_key_value` / `config_value`
+    /// (secrets never: see `replies::config_setting_metrics`).
+    pub include_config_metrics: bool,
     /// `--connection-timeout`: bounds connecting and every scrape.
     pub connection_timeout: Duration,
     pub tls: TlsSettings,
@@ -116,7 +137,8 @@ impl Scraper {
 
         let Ok(mut st) = tokio::time::timeout_at(deadline, self.state.lock()).await else {
             tracing::error!(addr = %self.target, "scrape skipped: the previous scrape of this target is still running");
-            self.self_metrics(&mut out, &progress, start, None, true);
+            let error = Some(PREVIOUS_SCRAPE_RUNNING.to_string());
+            self.self_metrics(&mut out, &progress, start, None, error);
             return out.families;
         };
         let outcome = tokio::time::timeout_at(
@@ -145,8 +167,12 @@ impl Scraper {
         for p in &progress.problems {
             tracing::warn!(addr = %self.target, problem = %p, "scrape problem");
         }
-        let failed = error.is_some() || !progress.problems.is_empty();
-        self.self_metrics(&mut out, &progress, start, Some(&mut st), failed);
+        let error_label = scrape_error_label(
+            error.as_deref(),
+            &progress.problems,
+            self.target.password.as_ref(),
+        );
+        self.self_metrics(&mut out, &progress, start, Some(&mut st), error_label);
         out.families
     }
 
@@ -156,7 +182,7 @@ impl Scraper {
         progress: &Progress,
         start: Instant,
         st: Option<&mut State>,
-        failed: bool,
+        error: Option<String>,
     ) {
         let took = start.elapsed().as_secs_f64();
         out.gauge(
@@ -165,13 +191,13 @@ impl Scraper {
             &[],
             if progress.up { 1.0 } else { 0.0 },
         );
-        // The error itself goes to the log: as a label it would leak addresses and make a new
-        // series per message. The label stays, empty, so upstream's label set is unchanged.
+        // As upstream: 1 with the message in `err` after a failed scrape, 0 with `err=""` after
+        // a good one. The message never holds a password (see `scrape_error_label`).
         out.gauge(
             "exporter_last_scrape_error",
             "The last scrape error status.",
-            &[("err", "")],
-            if failed { 1.0 } else { 0.0 },
+            &[("err", error.as_deref().unwrap_or(""))],
+            if error.is_some() { 1.0 } else { 0.0 },
         );
         out.gauge(
             "exporter_last_scrape_duration_seconds",
@@ -374,6 +400,7 @@ impl Scraper {
             &InfoContext {
                 include_system_metrics: self.opts.include_system_metrics,
                 db_count: if cluster { 1 } else { databases.unwrap_or(16) },
+                include_empty_databases: self.opts.include_metrics_for_empty_databases,
                 now_unix: now,
             },
             out,
@@ -384,9 +411,21 @@ impl Scraper {
             out,
         );
         replies::latency_metrics(&replies[batch.latency], out);
+        // Redis < 7 has no LATENCY HISTOGRAM: its error reply gives no series and is no problem.
+        if let Some(i) = batch.latency_histogram {
+            replies::latency_histogram_metrics(&replies[i], &command_usecs(&info), out);
+        }
+        if let Some(i) = batch.config_all {
+            replies::config_setting_metrics(&replies[i], out);
+        }
         if let Some(i) = batch.client_list {
             match (replies[i].error(), replies[i].as_text()) {
-                (None, Some(text)) => replies::client_list_metrics(&text, now as i64, out),
+                (None, Some(text)) => replies::client_list_metrics(
+                    &text,
+                    now as i64,
+                    self.opts.export_client_port,
+                    out,
+                ),
                 (e, _) => progress
                     .problems
                     .push(format!("CLIENT LIST: {}", e.unwrap_or("no reply"))),
@@ -397,9 +436,19 @@ impl Scraper {
                 progress.problems.push(format!("script: {e}"));
             }
         }
+        if let Some(i) = batch.tile38 {
+            match parse_tile38_stats(&replies[i]) {
+                Ok(stats) => tile38_metrics(&stats, out),
+                Err(e) => progress.problems.push(format!("tile38: {e}")),
+            }
+        }
         progress.up = true;
 
-        if !self.opts.check_keys.is_empty() || !self.opts.check_single_keys.is_empty() {
+        let skip_key_checks =
+            self.opts.skip_checkkeys_for_role_master && info.get("role") == Some("master");
+        let wants_key_checks =
+            !self.opts.check_keys.is_empty() || !self.opts.check_single_keys.is_empty();
+        if wants_key_checks && !skip_key_checks {
             if let Err(e) = self.check_keys(conn, nodes, out).await {
                 progress.problems.push(format!("check-keys: {e}"));
             }
@@ -483,7 +532,10 @@ impl Scraper {
                     KeyOutcome::Sized { size, value } => {
                         out.gauge("key_size", "The length or size of \"key\"", &labels, *size);
                         // Binary values (HyperLogLogs...) cannot be label values.
-                        let text = value.as_deref().and_then(|v| std::str::from_utf8(v).ok());
+                        let text = value
+                            .as_deref()
+                            .filter(|_| !self.opts.disable_exporting_key_values)
+                            .and_then(|v| std::str::from_utf8(v).ok());
                         if let Some(text) = text {
                             if let Ok(v) = text.trim().parse::<f64>() {
                                 out.gauge("key_value", "The value of \"key\"", &labels, v);
@@ -571,6 +623,9 @@ impl Scraper {
                     continue;
                 }
                 replies::stream_metrics(&db_label, &name, info, groups, out);
+                if self.opts.streams_exclude_consumer_metrics {
+                    continue;
+                }
                 for g in replies::group_names(groups) {
                     consumer_cmds.push(cmd(&[b"XINFO".as_slice(), b"CONSUMERS", k, g.as_bytes()]));
                     consumer_keys.push((name.to_string(), g));
@@ -708,9 +763,12 @@ struct MainBatch {
     slowlog_len: usize,
     slowlog_get: usize,
     latency: usize,
+    latency_histogram: Option<usize>,
+    config_all: Option<usize>,
     cluster_info: Option<usize>,
     client_list: Option<usize>,
     scripts: Vec<usize>,
+    tile38: Option<usize>,
 }
 
 impl MainBatch {
@@ -722,14 +780,23 @@ impl MainBatch {
         };
         let info = push(cmd(&["INFO", "ALL"]));
         // One parameter per CONFIG GET: several per call need Redis 7. Any of them may be refused
-        // (managed Redis disables CONFIG); that only drops its metric.
-        let config = ["maxmemory", "maxclients", "io-threads", "databases"]
-            .iter()
-            .map(|p| push(cmd(&["CONFIG", "GET", p])))
-            .collect();
+        // (managed Redis disables or renames CONFIG); that only drops its metric.
+        let config = match opts.config_command.as_deref() {
+            Some(config) => CONFIG_PARAMETERS
+                .iter()
+                .map(|p| push(cmd(&[config, "GET", p])))
+                .collect(),
+            None => Vec::new(),
+        };
         let slowlog_len = push(cmd(&["SLOWLOG", "LEN"]));
         let slowlog_get = push(cmd(&["SLOWLOG", "GET", "1"]));
         let latency = push(cmd(&["LATENCY", "LATEST"]));
+        let latency_histogram =
+            (!opts.exclude_latency_histogram_metrics).then(|| push(cmd(&["LATENCY", "HISTOGRAM"])));
+        let config_all = match (&opts.config_command, opts.include_config_metrics) {
+            (Some(config), true) => Some(push(cmd(&[config.as_str(), "GET", "*"]))),
+            _ => None,
+        };
         let cluster_info = (cluster || opts.is_cluster).then(|| push(cmd(&["CLUSTER", "INFO"])));
         let client_list = opts
             .export_client_list
@@ -739,6 +806,7 @@ impl MainBatch {
             .iter()
             .map(|s| push(cmd(&[b"EVAL".as_slice(), s, b"0"])))
             .collect();
+        let tile38 = opts.is_tile38.then(|| push(cmd(&["SERVER", "EXT"])));
         MainBatch {
             cmds,
             info,
@@ -746,11 +814,51 @@ impl MainBatch {
             slowlog_len,
             slowlog_get,
             latency,
+            latency_histogram,
+            config_all,
             cluster_info,
             client_list,
             scripts,
+            tile38,
         }
     }
+}
+
+/// The CONFIG parameters the scrape asks for: the `config_*` families and the database count.
+const CONFIG_PARAMETERS: [&str; 5] = [
+    "maxmemory",
+    "maxclients",
+    "io-threads",
+    "databases",
+    "client-output-buffer-limit",
+];
+
+const PREVIOUS_SCRAPE_RUNNING: &str = "the previous scrape of this target is still running";
+
+/// Longest `err` label value: a label is not a log, and Prometheus keeps every distinct value.
+const MAX_ERROR_LABEL_CHARS: usize = 300;
+
+/// The `err` label of `exporter_last_scrape_error`: the scrape's error, else the problems that
+/// did not stop it (a failing script, a refused CLUSTER INFO), else `None` for a good scrape.
+/// The target's password is masked should any server or library message ever echo it.
+pub fn scrape_error_label(
+    error: Option<&str>,
+    problems: &[String],
+    password: Option<&Secret>,
+) -> Option<String> {
+    let mut text = match error {
+        Some(e) => e.to_string(),
+        None if problems.is_empty() => return None,
+        None => problems.join("; "),
+    };
+    if let Some(p) = password.filter(|p| !p.is_empty()) {
+        text = text.replace(p.expose(), "***");
+    }
+    if let Some((cut, _)) = text.char_indices().nth(MAX_ERROR_LABEL_CHARS) {
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    Some(text)
 }
 
 /// SCANs `db` for `pattern`: the number of matching keys, and the keys when `collect` is given.
@@ -872,5 +980,40 @@ impl Collector for RedisCollector {
             .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
             .map_or(self.budget, |left| self.budget.min(left.mul_f64(0.9)));
         Box::pin(async move { Ok(self.scraper.scrape(budget).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_label_carries_the_message_but_never_the_password() {
+        assert_eq!(scrape_error_label(None, &[], None), None);
+        assert_eq!(
+            scrape_error_label(
+                Some("cannot connect: Connection refused (os error 111)"),
+                &["ignored".to_string()],
+                None
+            )
+            .as_deref(),
+            Some("cannot connect: Connection refused (os error 111)")
+        );
+        assert_eq!(
+            scrape_error_label(None, &["script: boom".into(), "tile38: x".into()], None).as_deref(),
+            Some("script: boom; tile38: x")
+        );
+        let pw = Secret::new("hunter2");
+        let label = scrape_error_label(
+            Some("authentication failed: server said hunter2 is wrong"),
+            &[],
+            Some(&pw),
+        )
+        .unwrap();
+        assert!(!label.contains("hunter2"), "{label}");
+        assert!(label.contains("***"), "{label}");
+        let long = "é".repeat(1000);
+        let label = scrape_error_label(Some(&long), &[], None).unwrap();
+        assert_eq!(label.chars().count(), MAX_ERROR_LABEL_CHARS + 3);
     }
 }

@@ -237,6 +237,61 @@ fn tls_with_client_certificates() {
     assert_eq!(up(&no_client.metrics()), Some(0.0));
 }
 
+/// `--tls-server-name`: a server reached by IP whose certificate names only a DNS name.
+#[test]
+fn tls_server_name_verifies_the_certificate_against_the_given_name() {
+    let pki = Pki::new();
+    let (crt, key) = pki.issue("server", &["redis.internal"]);
+    let tls_port = exporter_core::testkit::free_port();
+    let ca = pki.ca();
+    let _redis = Redis::start(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &crt,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let by_ip = format!("rediss://127.0.0.1:{tls_port}");
+    let base = [
+        "--redis.addr",
+        by_ip.as_str(),
+        "--tls-ca-cert-file",
+        ca.as_str(),
+    ];
+
+    let mismatch = Exporter::start(&base);
+    assert_eq!(
+        up(&mismatch.metrics()),
+        Some(0.0),
+        "the certificate does not name 127.0.0.1"
+    );
+
+    let mut args = base.to_vec();
+    args.extend(["--tls-server-name", "redis.internal"]);
+    let named = Exporter::start(&args);
+    assert_eq!(up(&named.metrics()), Some(1.0), "{}", named.logs());
+
+    // Upstream's environment variable and single-dash form do the same.
+    let by_env = Exporter::start_with_env(
+        &base,
+        &[("REDIS_EXPORTER_TLS_SERVER_NAME", "redis.internal")],
+    );
+    assert_eq!(up(&by_env.metrics()), Some(1.0), "{}", by_env.logs());
+    let mut args = base.to_vec();
+    args.push("-tls-server-name=redis.internal");
+    assert_eq!(up(&Exporter::start(&args).metrics()), Some(1.0));
+
+    // A name the certificate does not carry fails as a mismatch would.
+    let mut args = base.to_vec();
+    args.extend(["--tls-server-name", "other.internal"]);
+    assert_eq!(up(&Exporter::start(&args).metrics()), Some(0.0));
+}
+
 #[test]
 fn redis_down_then_back_recovers_without_restart() {
     let mut redis = Redis::start(&[]);
