@@ -34,6 +34,9 @@ pub struct Startup {
     pub web: WebFlags,
     pub log: LogFlags,
     pub exporter: Exporter,
+    /// A web config the exporter made itself (from upstream's own web flags), used when
+    /// `--web.config.file` is not given.
+    web_config: Option<ReloadingWebConfig>,
     /// Runs inside the runtime once the listeners are bound: adds endpoints (`/scrape`,
     /// `/probe`), starts background tasks, logs what is monitored.
     on_bound: Box<dyn FnOnce(Server) -> Server>,
@@ -45,8 +48,16 @@ impl Startup {
             web,
             log,
             exporter,
+            web_config: None,
             on_bound: Box::new(|server| server),
         }
+    }
+
+    /// Serves with `config` (see [`ReloadingWebConfig::from_text`]); giving
+    /// `--web.config.file` as well is a start-up error.
+    pub fn web_config(mut self, config: ReloadingWebConfig) -> Self {
+        self.web_config = Some(config);
+        self
     }
 
     /// See [`Startup::on_bound`'s field](Startup).
@@ -107,12 +118,21 @@ fn serve(program: &Program, startup: Startup) -> Result<(), String> {
         web,
         log,
         exporter,
+        web_config,
         on_bound,
     } = startup;
     crate::log::init(log.level, log.format);
-    let web_config = match &web.config_file {
-        Some(file) => ReloadingWebConfig::load(file).map_err(|e| e.to_string())?,
-        None => WebConfig::default().into(),
+    let web_config = match (&web.config_file, web_config) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "--web.config.file and the exporter's own web flags both configure the web \
+                 server: use one"
+                    .into(),
+            )
+        }
+        (Some(file), None) => ReloadingWebConfig::load(file).map_err(|e| e.to_string())?,
+        (None, Some(config)) => config,
+        (None, None) => WebConfig::default().into(),
     };
     let listen = if web.listen_address.is_empty() {
         vec![program.default_listen.to_string()]

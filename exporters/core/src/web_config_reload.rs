@@ -42,9 +42,36 @@ struct Loaded {
     rejected: Option<Vec<FileStamp>>,
 }
 
-/// The server's web configuration: fixed, or read from a file and re-read when it changes.
+/// Where a configuration comes from.
+enum Source {
+    File(PathBuf),
+    /// Built by the exporter (from upstream's own web flags); `origin` names it in errors.
+    Text {
+        origin: PathBuf,
+        text: String,
+    },
+}
+
+impl Source {
+    fn load(&self) -> Result<WebConfig, WebConfigError> {
+        match self {
+            Source::File(file) => WebConfig::load(file),
+            Source::Text { origin, text } => WebConfig::parse(text, origin),
+        }
+    }
+
+    fn origin(&self) -> &Path {
+        match self {
+            Source::File(file) => file,
+            Source::Text { origin, .. } => origin,
+        }
+    }
+}
+
+/// The server's web configuration: fixed, or read from a file (or text) and read again when it,
+/// or a certificate, key or CA file it names, changes.
 pub struct ReloadingWebConfig {
-    file: Option<PathBuf>,
+    source: Option<Source>,
     state: Mutex<Loaded>,
 }
 
@@ -52,7 +79,7 @@ impl From<WebConfig> for ReloadingWebConfig {
     /// A configuration that never changes (no file, or tests).
     fn from(config: WebConfig) -> Self {
         ReloadingWebConfig {
-            file: None,
+            source: None,
             state: Mutex::new(Loaded {
                 config: Arc::new(config),
                 stamps: Vec::new(),
@@ -65,10 +92,22 @@ impl From<WebConfig> for ReloadingWebConfig {
 impl ReloadingWebConfig {
     /// Reads `file`; an error here is a start-up error.
     pub fn load(file: &Path) -> Result<Self, WebConfigError> {
-        let config = WebConfig::load(file)?;
+        Self::from_source(Source::File(file.to_path_buf()))
+    }
+
+    /// A configuration in exporter-toolkit's YAML that the exporter wrote itself (from upstream
+    /// flags such as redis_exporter's `--tls-server-cert-file`); `origin` names it in errors.
+    /// Relative paths resolve against the working directory; the files it names are watched.
+    pub fn from_text(origin: &str, text: String) -> Result<Self, WebConfigError> {
+        let origin = PathBuf::from(".").join(origin);
+        Self::from_source(Source::Text { origin, text })
+    }
+
+    fn from_source(source: Source) -> Result<Self, WebConfigError> {
+        let config = source.load()?;
         let stamps = stamps(&config.files);
         Ok(ReloadingWebConfig {
-            file: Some(file.to_path_buf()),
+            source: Some(source),
             state: Mutex::new(Loaded {
                 config: Arc::new(config),
                 stamps,
@@ -80,14 +119,18 @@ impl ReloadingWebConfig {
     /// The configuration in force, re-read first if any of its files changed.
     pub fn current(&self) -> Arc<WebConfig> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(file) = &self.file else {
+        let Some(source) = &self.source else {
             return Arc::clone(&state.config);
         };
+        let file = source.origin();
         let now = stamps(&state.config.files);
         if now == state.stamps || state.rejected.as_ref() == Some(&now) {
             return Arc::clone(&state.config);
         }
-        match WebConfig::load(file).and_then(|new| keeps_tls_mode(&state.config, new, file)) {
+        match source
+            .load()
+            .and_then(|new| keeps_tls_mode(&state.config, new, file))
+        {
             Ok(new) => {
                 tracing::info!(file = %file.display(), "reloaded the web config");
                 // Stamps of the files the new version names, which may differ from the old's.
@@ -177,6 +220,29 @@ mod tests {
             2,
             "a removed file keeps the last good one"
         );
+    }
+
+    #[test]
+    fn a_config_given_as_text_watches_the_files_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("server.crt");
+        let text = format!(
+            "tls_server_config:\n  cert_file: {0}\n  key_file: {0}\n",
+            missing.display()
+        );
+        let err = ReloadingWebConfig::from_text("--tls-server-* flags", text)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--tls-server-* flags") && err.contains("cert_file"),
+            "{err}"
+        );
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let live =
+            ReloadingWebConfig::from_text("flags", format!("basic_auth_users:\n  a: {hash}\n"))
+                .unwrap();
+        assert_eq!(users(&live.current()), 1);
     }
 
     #[test]

@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, Command};
+use exporter_core::duration::parse_positive_duration;
 use exporter_core::flags::{LogFlags, WebFlags};
 use exporter_core::log::{LogFormat, LogLevel};
 use exporter_core::run::{Program, Startup};
-use exporter_core::server::{HttpResponse, RouteHandler, RouteRequest};
-use exporter_core::{asynchronous, BoxFuture, Exporter};
+use exporter_core::web_config_reload::ReloadingWebConfig;
+use exporter_core::{asynchronous, Exporter};
 use redis_exporter::conn::TlsSettings;
 use redis_exporter::keys::{parse_key_arg, DbKey};
 use redis_exporter::multi::ScrapeHandler;
@@ -122,7 +123,7 @@ struct Flags {
     #[arg(long = "ping-on-connect", env = "REDIS_EXPORTER_PING_ON_CONNECT")]
     ping_on_connect: bool,
     /// Bounds connecting to Redis and every scrape (Go-style duration: 500ms, 5s, 1m).
-    #[arg(long = "connection-timeout", env = "REDIS_EXPORTER_CONNECTION_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long = "connection-timeout", env = "REDIS_EXPORTER_CONNECTION_TIMEOUT", default_value = "15s", value_parser = parse_positive_duration)]
     connection_timeout: Duration,
     /// Accept any TLS certificate from Redis.
     #[arg(
@@ -323,20 +324,6 @@ fn warn_about_flags_without_effect(flags: &NotImplementedFlags) {
     }
 }
 
-/// Points `--web.config.file` at a config written from upstream's web flags, when any is given;
-/// the returned file must live as long as the server.
-fn apply_upstream_web_flags(flags: &mut Flags) -> Result<Option<GeneratedWebConfig>, String> {
-    let Some(config) = upstream_web_config(&flags.upstream_web)? else {
-        return Ok(None);
-    };
-    if flags.web.config_file.is_some() {
-        return Err("--web.config.file and --tls-server-*/--basic-auth-* both configure the web server: use one".into());
-    }
-    let generated = GeneratedWebConfig::write(&config)?;
-    flags.web.config_file = Some(generated.0.clone());
-    Ok(Some(generated))
-}
-
 /// Upstream's `--log-format` values (`txt` is its name for the text format; ours is logfmt).
 fn parse_upstream_log_format(s: &str) -> Result<LogFormat, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -434,79 +421,6 @@ fn absolute(path: &std::path::Path) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// A web config written for the runtime from upstream's flags; removed when dropped.
-struct GeneratedWebConfig(PathBuf);
-
-impl GeneratedWebConfig {
-    /// Writes `config` to a file only this user can read (it holds a bcrypt hash).
-    fn write(config: &serde_json::Value) -> Result<Self, String> {
-        use std::io::Write;
-        let path = std::env::temp_dir().join(format!(
-            "redis-exporter-web-config-{}.yml",
-            std::process::id()
-        ));
-        // A file left by a killed exporter that had our process id.
-        let _ = std::fs::remove_file(&path);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|e| {
-            format!(
-                "cannot write the web config for --tls-server-*/--basic-auth-* to {}: {e}",
-                path.display()
-            )
-        })?;
-        file.write_all(config.to_string().as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(GeneratedWebConfig(path))
-    }
-}
-
-impl Drop for GeneratedWebConfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Accepts Go-style durations: `5s`, `500ms`, `1m`, `1m30s`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let mut total = 0.0;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "ms" => 1e-3,
-            "s" | "" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => {
-                return Err(format!(
-                    "invalid duration unit {other:?} in {s:?} (ms, s, m, h)"
-                ))
-            }
-        };
-        total += n * factor;
-        rest = &rest[unit_end..];
-    }
-    match Duration::try_from_secs_f64(total) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("invalid duration {s:?} (must be above zero)")),
-    }
-}
-
 /// Upstream's environment variables for the runtime's shared web flags.
 const WEB_FLAG_ENV: [(&str, &str); 2] = [
     ("web.listen-address", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS"),
@@ -590,7 +504,12 @@ fn start(mut flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
     // initialisation then keeps this subscriber).
     exporter_core::log::init(flags.log.level, flags.log.format);
     warn_about_flags_without_effect(&flags.not_implemented);
-    let generated_web_config = apply_upstream_web_flags(&mut flags)?;
+    let upstream_web_config = upstream_web_config(&flags.upstream_web)?
+        .map(|config| {
+            ReloadingWebConfig::from_text("--tls-server-*/--basic-auth-* flags", config.to_string())
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let tls = TlsSettings::new(
         flags.tls_ca_cert_file.as_deref(),
         flags.tls_client_cert_file.as_deref(),
@@ -666,49 +585,22 @@ fn start(mut flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
         !flags.web.disable_exporter_metrics,
     ));
     let exporter = Exporter::new(namespace, collectors);
-    // The generated web config must outlive the server, which reads (and watches) it.
-    let scrape_route = KeepWhileServing {
-        handler,
-        _kept: generated_web_config,
-    };
-    Ok(
-        Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
-            server.route(
-                "/scrape",
-                "metrics of any Redis instance: /scrape?target=redis://host:port",
-                Arc::new(scrape_route),
-            )
-        }),
-    )
-}
-
-/// A route handler that also holds what must live as long as the server does.
-struct KeepWhileServing<H, K> {
-    handler: Arc<H>,
-    _kept: K,
-}
-
-impl<H: RouteHandler, K: Send + Sync + 'static> RouteHandler for KeepWhileServing<H, K> {
-    fn handle(&self, req: RouteRequest) -> BoxFuture<'_, HttpResponse> {
-        self.handler.handle(req)
+    let mut startup = Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
+        server.route(
+            "/scrape",
+            "metrics of any Redis instance: /scrape?target=redis://host:port",
+            handler,
+        )
+    });
+    if let Some(config) = upstream_web_config {
+        startup = startup.web_config(config);
     }
+    Ok(startup)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_duration("15s").unwrap(), Duration::from_secs(15));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("x").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     fn parse(args: &[&str]) -> Result<(Flags, ArgMatches), clap::Error> {
         exporter_core::run::parse_args::<Flags>(&PROGRAM, customize, args)
