@@ -67,7 +67,7 @@ impl Tracking {
     /// Starts tracking a request of this route and method, unless the route is excluded:
     /// increments the in-progress gauge.
     #[inline]
-    pub fn start(entry: &'static RouteEntry, method: usize) -> Option<Self> {
+    pub(crate) fn start(entry: &'static RouteEntry, method: usize) -> Option<Self> {
         if entry.excluded {
             return None;
         }
@@ -82,12 +82,12 @@ impl Tracking {
 
     /// The response has this status: the request will count under it when it ends.
     #[inline]
-    pub fn respond(&mut self, status: u16) {
+    pub(crate) fn respond(&mut self, status: u16) {
         self.status = status;
     }
 
     /// A handler error or panic: status 500 plus the exceptions counter.
-    pub fn fail(&mut self) {
+    pub(crate) fn fail(&mut self) {
         self.respond(500);
         self.entry
             .families

@@ -118,6 +118,7 @@ impl Route {
 }
 
 impl StaticRoutes {
+    /// Compiles the route templates (`/api/items/{id}`) once; requests are matched against them.
     pub fn new<I, S>(templates: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -96,6 +96,7 @@ pub fn gauge(name: &str, help: &str) -> IntGauge {
 pub struct InProgressGuard(IntGauge);
 
 impl InProgressGuard {
+    /// Increments `gauge` now; it is decremented when the guard is dropped.
     pub fn new(gauge: &IntGauge) -> Self {
         gauge.inc();
         InProgressGuard(gauge.clone())

@@ -32,6 +32,7 @@ pub struct MetricsHandler {
 }
 
 impl MetricsHandler {
+    /// Serves the text exposition of `registry`.
     pub fn new(registry: Registry) -> Self {
         MetricsHandler {
             registry,

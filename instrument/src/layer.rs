@@ -22,6 +22,7 @@ pub struct HttpMetricsLayer<C> {
 }
 
 impl<C: ClassifyRoute> HttpMetricsLayer<C> {
+    /// Records into `metrics`, labelling each request with the route `classify` finds.
     pub fn new(metrics: HttpMetrics, classify: C) -> Self {
         HttpMetricsLayer { metrics, classify }
     }

@@ -116,6 +116,7 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// Registers the families and returns the handle the layer records into.
     pub fn build(self) -> Result<HttpMetrics, Error> {
         let registry = self
             .registry
@@ -204,7 +205,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// Checked once per route template (the answer is cached with the route).
-    pub fn excluded(&self, route: &str) -> bool {
+    pub(crate) fn excluded(&self, route: &str) -> bool {
         self.exclude_prefixes
             .iter()
             .any(|p| route.starts_with(p.as_str()))
@@ -224,6 +225,7 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
+    /// Options: prefix, registry, buckets, constant labels.
     pub fn builder() -> HttpMetricsBuilder {
         HttpMetricsBuilder::default()
     }

@@ -16,7 +16,7 @@ pub(crate) struct RequestTotal {
 
 impl RequestTotal {
     /// `desc` names the counter; its labels must be those of `duration`.
-    pub fn new(desc: Desc, duration: HistogramVec) -> Self {
+    pub(crate) fn new(desc: Desc, duration: HistogramVec) -> Self {
         RequestTotal { desc, duration }
     }
 }

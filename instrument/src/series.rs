@@ -11,6 +11,7 @@
 //! (the application's templates and the unmatched value), and their series stay in the registry
 //! for as long as it lives anyway. Holding them as `&'static` spares every request the two atomic
 //! reference-count updates an `Arc` would cost.
+#![allow(unsafe_code, reason = "route entries are found by address through raw pointers to leaked entries: the hot path takes no lock and no reference count")]
 
 use std::sync::atomic::{AtomicPtr, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -71,7 +72,7 @@ pub(crate) struct RouteEntry {
 
 impl RouteEntry {
     #[inline]
-    pub fn in_progress(&self, method: usize) -> &IntGauge {
+    pub(crate) fn in_progress(&self, method: usize) -> &IntGauge {
         self.methods[method].in_progress.get_or_init(|| {
             self.families
                 .in_progress
@@ -83,7 +84,7 @@ impl RouteEntry {
     /// status's slot, claimed and built on the status's first request; a route and method with
     /// more distinct statuses than slots look the rest up by label values (correct, just slower).
     #[inline]
-    pub fn record(&self, method: usize, status: u16, duration_seconds: f64) {
+    pub(crate) fn record(&self, method: usize, status: u16, duration_seconds: f64) {
         match self.slot(method, status) {
             Some(slot) => slot
                 .get_or_init(|| self.new_series(method, status))
@@ -143,7 +144,7 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RouteTable {
             memo: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             routes: ArcSwap::from_pointee(FxHashMap::default()),
@@ -151,7 +152,7 @@ impl RouteTable {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.routes.load().len()
     }
 
@@ -165,7 +166,7 @@ impl RouteTable {
     /// address. Such a classifier, or two templates whose addresses share a slot, still get the
     /// right entry, from the map.
     #[inline]
-    pub fn entry(&self, inner: &Inner, route: &str) -> &'static RouteEntry {
+    pub(crate) fn entry(&self, inner: &Inner, route: &str) -> &'static RouteEntry {
         // Fibonacci hashing: the multiplication carries every bit of the address into the top
         // bits, which pick the slot (the low bits alone are mostly alignment zeros).
         let address = route.as_ptr() as u64;
