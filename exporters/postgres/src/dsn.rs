@@ -1,24 +1,33 @@
 //! Data source names: libpq's URI and key=value forms, the environment variables of upstream
 //! postgres_exporter, the `server` label ("fingerprint") and a redacted form for logs.
 //!
+//! Parsing goes through `tokio_postgres::Config` (its `FromStr`), so `host`, `hostaddr`, `port`,
+//! `channel_binding`, `target_session_attrs`, `load_balance_hosts`, keepalives and the rest mean
+//! what libpq documents. Only the libpq keys it does not know are taken out first: the TLS ones
+//! we implement ourselves (`sslmode` with all six modes, `sslrootcert`, ...), those without
+//! effect here, and those we refuse because ignoring them would weaken what libpq promises.
+//!
 //! Passwords never leave this module in text: errors name keys, never values, and
 //! [`Dsn::redacted`] replaces the password.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
+
+use tokio_postgres::config::{ChannelBinding, Host, SslMode as PgSslMode};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DsnError {
-    #[error("invalid connection URI: {0}")]
-    Uri(String),
+    /// What tokio-postgres reports; it names keys, never values.
+    #[error("invalid connection string: {0}")]
+    Invalid(String),
     #[error("invalid key=value connection string: {0}")]
     KeyValue(String),
     #[error("connection parameter {key}: {problem}")]
     Param { key: String, problem: String },
-    #[error("unknown connection parameter {0:?}")]
-    Unknown(String),
+    #[error("connection parameter {key} is not supported: {why}")]
+    Unsupported { key: String, why: &'static str },
 }
 
 /// libpq's `sslmode`. `Prefer` is libpq's default: TLS when the server offers it.
@@ -57,6 +66,27 @@ impl SslMode {
     }
 }
 
+/// libpq's `ssl_min_protocol_version` / `ssl_max_protocol_version` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    V1_0,
+    V1_1,
+    V1_2,
+    V1_3,
+}
+
+impl TlsVersion {
+    fn parse(s: &str) -> Option<TlsVersion> {
+        Some(match s {
+            "TLSv1" => TlsVersion::V1_0,
+            "TLSv1.1" => TlsVersion::V1_1,
+            "TLSv1.2" => TlsVersion::V1_2,
+            "TLSv1.3" => TlsVersion::V1_3,
+            _ => return None,
+        })
+    }
+}
+
 /// A password that does not print itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -76,158 +106,218 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A parsed connection string.
+/// A parsed connection string: tokio-postgres' configuration plus the TLS settings we apply
+/// ourselves. `Debug` shows no password (tokio-postgres redacts it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dsn {
-    /// Host names, IP addresses or Unix socket directories (libpq allows a list).
-    pub hosts: Vec<String>,
-    pub ports: Vec<u16>,
-    pub user: Option<String>,
-    pub password: Option<Secret>,
-    pub dbname: Option<String>,
+    config: tokio_postgres::Config,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
-    pub connect_timeout: Option<Duration>,
-    pub application_name: Option<String>,
-    pub options: Option<String>,
-    pub target_session_attrs: Option<String>,
-    /// The fingerprint as upstream computes it, kept from the text as written.
+    /// libpq's `sslsni`: send the host name in the TLS handshake (default on).
+    pub sslsni: bool,
+    pub ssl_min_protocol_version: Option<TlsVersion>,
+    pub ssl_max_protocol_version: Option<TlsVersion>,
+    fallback_application_name: Option<String>,
+    /// The fingerprint as upstream computes it: host and port as written.
     fingerprint: String,
 }
 
-/// Parameters that libpq knows and that do not change how we connect; accepted and ignored so
-/// DSNs written for libpq/lib/pq keep working.
-const IGNORED: &[&str] = &[
-    "fallback_application_name",
+/// Keys `tokio_postgres::Config` parses itself.
+const TOKIO_POSTGRES_KEYS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
     "keepalives",
     "keepalives_idle",
     "keepalives_interval",
-    "keepalives_count",
-    "sslcompression",
-    "sslsni",
-    "gssencmode",
-    "krbsrvname",
-    "requirepeer",
+    "keepalives_retries",
+    "target_session_attrs",
     "channel_binding",
-    "client_encoding",
-    "passfile",
-    "service",
-    "tcp_user_timeout",
     "load_balance_hosts",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
-    "sslcrl",
-    "sslcrldir",
-    "sslpassword",
-    "replication",
-    "hostaddr",
 ];
 
-impl Dsn {
-    /// Parses a URI (`postgres://` or `postgresql://`) or a key=value string.
-    pub fn parse(text: &str) -> Result<Dsn, DsnError> {
-        let text = text.trim();
-        let pairs = if let Some(rest) = text
-            .strip_prefix("postgresql://")
-            .or_else(|| text.strip_prefix("postgres://"))
-        {
-            parse_uri(rest)?
-        } else {
-            parse_key_values(text)?
-        };
-        Dsn::from_pairs(pairs)
-    }
+/// libpq keys with no effect on this exporter, accepted so DSNs written for libpq keep working.
+/// Each entry says why ignoring it is harmless.
+const WITHOUT_EFFECT: &[&str] = &[
+    // tokio-postgres always speaks UTF-8, which the exporter needs anyway.
+    "client_encoding",
+    // PostgreSQL 14+ servers never compress TLS.
+    "sslcompression",
+    // Only for GSSAPI, which is not built in (gssencmode=require is refused below).
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    // Only for encrypted key files, which fail to load with a message naming sslkey.
+    "sslpassword",
+    // A debugging aid.
+    "sslkeylogfile",
+    // The password comes from the DSN or DATA_SOURCE_PASS(_FILE); without one, a server that
+    // asks for it fails the connection with "password missing".
+    "passfile",
+];
 
-    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Dsn, DsnError> {
-        let mut map: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in pairs {
-            map.insert(k, v);
-        }
-        // Upstream's fingerprint: host as written (default localhost), port (default 5432).
-        let fingerprint = format!(
-            "{}:{}",
-            map.get("host")
-                .filter(|h| !h.is_empty())
-                .map(String::as_str)
-                .unwrap_or("localhost"),
-            map.get("port")
-                .filter(|p| !p.is_empty())
-                .map(String::as_str)
-                .unwrap_or("5432")
-        );
-        let mut dsn = Dsn {
-            hosts: Vec::new(),
-            ports: Vec::new(),
-            user: None,
-            password: None,
-            dbname: None,
+/// libpq's spelling of a key tokio-postgres knows under another name.
+fn tokio_postgres_key(key: &str) -> Option<&str> {
+    match key {
+        "keepalives_count" => Some("keepalives_retries"),
+        k if TOKIO_POSTGRES_KEYS.contains(&k) => Some(k),
+        _ => None,
+    }
+}
+
+/// The TLS and libpq-only settings taken out before tokio-postgres parses the rest.
+#[derive(Debug)]
+struct OwnSettings {
+    sslmode: SslMode,
+    sslrootcert: Option<PathBuf>,
+    sslcert: Option<PathBuf>,
+    sslkey: Option<PathBuf>,
+    sslsni: bool,
+    ssl_min_protocol_version: Option<TlsVersion>,
+    ssl_max_protocol_version: Option<TlsVersion>,
+    fallback_application_name: Option<String>,
+    /// `sslcertmode=disable`: never present a client certificate.
+    no_client_certificate: bool,
+}
+
+impl Default for OwnSettings {
+    fn default() -> Self {
+        OwnSettings {
             sslmode: SslMode::Prefer,
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
-            connect_timeout: None,
-            application_name: None,
-            options: None,
-            target_session_attrs: None,
-            fingerprint,
+            sslsni: true,
+            ssl_min_protocol_version: None,
+            ssl_max_protocol_version: None,
+            fallback_application_name: None,
+            no_client_certificate: false,
+        }
+    }
+}
+
+impl OwnSettings {
+    /// Applies one libpq key that tokio-postgres does not know, or says why it cannot.
+    fn apply(&mut self, key: &str, value: String) -> Result<(), DsnError> {
+        let bad = |problem: &str| DsnError::Param {
+            key: key.to_string(),
+            problem: problem.to_string(),
         };
-        for (key, value) in map {
-            let bad = |problem: &str| DsnError::Param {
-                key: key.clone(),
-                problem: problem.to_string(),
-            };
-            match key.as_str() {
-                "host" => {
-                    dsn.hosts = value
-                        .split(',')
-                        .filter(|h| !h.is_empty())
-                        .map(str::to_string)
-                        .collect()
+        let refuse = |why: &'static str| DsnError::Unsupported {
+            key: key.to_string(),
+            why,
+        };
+        match key {
+            "sslmode" => {
+                self.sslmode = SslMode::parse(&value).ok_or_else(|| {
+                    bad("expected disable, allow, prefer, require, verify-ca or verify-full")
+                })?
+            }
+            "sslrootcert" => self.sslrootcert = Some(PathBuf::from(value)),
+            "sslcert" => self.sslcert = Some(PathBuf::from(value)),
+            "sslkey" => self.sslkey = Some(PathBuf::from(value)),
+            "sslsni" => self.sslsni = parse_libpq_bool(&value).ok_or_else(|| bad("expected 0 or 1"))?,
+            "ssl_min_protocol_version" | "ssl_max_protocol_version" => {
+                let version = TlsVersion::parse(&value)
+                    .ok_or_else(|| bad("expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3"))?;
+                if key == "ssl_min_protocol_version" {
+                    self.ssl_min_protocol_version = Some(version);
+                } else {
+                    self.ssl_max_protocol_version = Some(version);
                 }
-                "port" => {
-                    dsn.ports = value
-                        .split(',')
-                        .filter(|p| !p.is_empty())
-                        .map(|p| p.parse::<u16>().map_err(|_| bad("not a port number")))
-                        .collect::<Result<_, _>>()?
-                }
-                "user" => dsn.user = Some(value).filter(|v| !v.is_empty()),
-                "password" => dsn.password = Some(Secret(value)),
-                "dbname" => dsn.dbname = Some(value).filter(|v| !v.is_empty()),
-                "sslmode" => {
-                    dsn.sslmode = SslMode::parse(&value).ok_or_else(|| {
-                        bad("expected disable, allow, prefer, require, verify-ca or verify-full")
-                    })?
-                }
-                "sslrootcert" => dsn.sslrootcert = Some(PathBuf::from(value)),
-                "sslcert" => dsn.sslcert = Some(PathBuf::from(value)),
-                "sslkey" => dsn.sslkey = Some(PathBuf::from(value)),
-                "connect_timeout" => {
-                    let secs: u64 = value
-                        .parse()
-                        .map_err(|_| bad("expected a whole number of seconds"))?;
-                    // libpq: zero (or negative) means wait indefinitely.
-                    dsn.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs.max(2)));
-                }
-                "application_name" => dsn.application_name = Some(value),
-                "options" => dsn.options = Some(value),
-                "target_session_attrs" => match value.as_str() {
-                    "any" | "read-write" => dsn.target_session_attrs = Some(value),
-                    _ => return Err(bad("expected any or read-write")),
-                },
-                k if IGNORED.contains(&k) => {}
-                _ => return Err(DsnError::Unknown(key)),
+            }
+            "fallback_application_name" => self.fallback_application_name = Some(value),
+            "sslcertmode" => match value.as_str() {
+                "allow" => {}
+                "disable" => self.no_client_certificate = true,
+                "require" => return Err(refuse("the server's request for a client certificate cannot be checked")),
+                _ => return Err(bad("expected disable, allow or require")),
+            },
+            "gssencmode" => match value.as_str() {
+                // Without GSSAPI, prefer falls back to the next choice as libpq built without it does.
+                "disable" | "prefer" => {}
+                "require" => return Err(refuse("GSSAPI encryption is not built in; use sslmode")),
+                _ => return Err(bad("expected disable, prefer or require")),
+            },
+            "replication" => match parse_libpq_bool(&value) {
+                Some(false) => {}
+                _ => return Err(refuse("the exporter runs queries, not the replication protocol")),
+            },
+            "require_auth" => return Err(refuse("the authentication method cannot be restricted; use channel_binding=require to insist on SCRAM over TLS")),
+            "sslcrl" | "sslcrldir" => return Err(refuse("certificate revocation lists are not checked")),
+            "requirepeer" => return Err(refuse("the peer of a Unix socket is not checked")),
+            "service" => return Err(refuse("pg_service.conf is not read; write the parameters out")),
+            k if WITHOUT_EFFECT.contains(&k) => {}
+            _ => {
+                return Err(DsnError::Param {
+                    key: key.to_string(),
+                    problem: "unknown connection parameter".into(),
+                })
             }
         }
-        if dsn.sslcert.is_some() != dsn.sslkey.is_some() {
+        Ok(())
+    }
+
+    fn check(&mut self) -> Result<(), DsnError> {
+        if self.sslcert.is_some() != self.sslkey.is_some() {
             return Err(DsnError::Param {
                 key: "sslcert".into(),
                 problem: "sslcert and sslkey must be given together".into(),
             });
         }
-        Ok(dsn)
+        if self.no_client_certificate {
+            self.sslcert = None;
+            self.sslkey = None;
+        }
+        Ok(())
+    }
+}
+
+/// libpq's boolean spellings.
+fn parse_libpq_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl Dsn {
+    /// Parses a URI (`postgres://` or `postgresql://`) or a key=value string.
+    pub fn parse(text: &str) -> Result<Dsn, DsnError> {
+        let text = text.trim();
+        let mut own = OwnSettings::default();
+        let for_tokio_postgres = if is_uri(text) {
+            strip_uri_params(text, &mut own)?
+        } else {
+            strip_key_values(text, &mut own)?
+        };
+        own.check()?;
+        let config = tokio_postgres::Config::from_str(&for_tokio_postgres)
+            .map_err(|e| DsnError::Invalid(error_chain(&e)))?;
+        check_hostaddr_count(&config)?;
+        Ok(Dsn {
+            fingerprint: fingerprint(&config),
+            config,
+            sslmode: own.sslmode,
+            sslrootcert: own.sslrootcert,
+            sslcert: own.sslcert,
+            sslkey: own.sslkey,
+            sslsni: own.sslsni,
+            ssl_min_protocol_version: own.ssl_min_protocol_version,
+            ssl_max_protocol_version: own.ssl_max_protocol_version,
+            fallback_application_name: own.fallback_application_name,
+        })
     }
 
     /// The `server` label upstream puts on every metric: `host:port` as written in the DSN.
@@ -235,124 +325,297 @@ impl Dsn {
         &self.fingerprint
     }
 
+    pub fn user(&self) -> Option<&str> {
+        self.config.get_user().filter(|u| !u.is_empty())
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.config.get_password().is_some()
+    }
+
+    pub fn set_user(&mut self, user: &str) {
+        self.config.user(user);
+    }
+
+    pub fn set_password(&mut self, password: &Secret) {
+        self.config.password(password.expose());
+    }
+
+    /// `channel_binding=require`: authentication must be SCRAM bound to the TLS channel.
+    pub fn requires_channel_binding(&self) -> bool {
+        self.config.get_channel_binding() == ChannelBinding::Require
+    }
+
+    /// The DSN's `connect_timeout`; libpq waits at least 2 seconds.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.config
+            .get_connect_timeout()
+            .map(|t| (*t).max(Duration::from_secs(2)))
+    }
+
+    /// `sslnegotiation=direct` (PostgreSQL 17+): TLS from the first byte, with ALPN.
+    pub fn direct_tls(&self) -> bool {
+        self.config.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct
+    }
+
     /// The same server, another database (auto-discovery).
     pub fn with_dbname(&self, dbname: &str) -> Dsn {
         let mut d = self.clone();
-        d.dbname = Some(dbname.to_string());
+        d.config.dbname(dbname);
         d
     }
 
     /// The database a connection lands in: libpq defaults it to the user name.
     pub fn effective_dbname(&self) -> &str {
-        self.dbname
-            .as_deref()
-            .or(self.user.as_deref())
+        self.config
+            .get_dbname()
+            .filter(|d| !d.is_empty())
+            .or(self.user())
             .unwrap_or("postgres")
     }
 
     /// A URI for logs and the landing page: the password replaced.
     pub fn redacted(&self) -> String {
         let mut s = String::from("postgresql://");
-        if let Some(u) = &self.user {
+        if let Some(u) = self.user() {
             s.push_str(&percent_encode(u));
-            if self.password.is_some() {
+            if self.has_password() {
                 s.push_str(":****");
             }
             s.push('@');
         }
+        let ports = self.config.get_ports();
         let hosts: Vec<String> = self
-            .hosts
+            .config
+            .get_hosts()
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let host = if h.starts_with('/') {
-                    percent_encode(h)
-                } else if h.contains(':') {
-                    format!("[{h}]")
-                } else {
-                    h.clone()
+                let host = match h {
+                    Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                    Host::Tcp(name) => name.clone(),
+                    Host::Unix(dir) => percent_encode(&dir.to_string_lossy()),
                 };
-                match self.ports.get(i).or(self.ports.first()) {
+                match ports.get(i).or(ports.first()) {
                     Some(p) => format!("{host}:{p}"),
                     None => host,
                 }
             })
             .collect();
         s.push_str(&hosts.join(","));
-        if let Some(db) = &self.dbname {
+        if let Some(db) = self.config.get_dbname() {
             s.push('/');
             s.push_str(&percent_encode(db));
         }
         s.push_str("?sslmode=");
         s.push_str(self.sslmode.as_str());
+        let hostaddrs = self.config.get_hostaddrs();
+        if !hostaddrs.is_empty() {
+            let list: Vec<String> = hostaddrs.iter().map(|a| a.to_string()).collect();
+            s.push_str("&hostaddr=");
+            s.push_str(&list.join(","));
+        }
         s
     }
 
-    /// The tokio-postgres configuration (TLS is negotiated separately, see [`crate::tls`]).
+    /// The tokio-postgres configuration to connect with: the parsed one plus libpq's defaults
+    /// that tokio-postgres leaves to the caller. TLS is negotiated by [`crate::tls`].
     pub fn to_config(&self) -> tokio_postgres::Config {
-        let mut c = tokio_postgres::Config::new();
-        if self.hosts.is_empty() {
-            // libpq's default: the local Unix socket directory.
-            c.host("/var/run/postgresql");
+        let mut c = self.config.clone();
+        if c.get_hosts().is_empty() {
+            match c.get_hostaddrs().to_vec() {
+                // libpq's default: the local Unix socket directory.
+                addrs if addrs.is_empty() => {
+                    c.host_path("/var/run/postgresql");
+                }
+                // tokio-postgres only negotiates TLS with a host name; libpq uses the address.
+                addrs => {
+                    for a in addrs {
+                        c.host(a.to_string());
+                    }
+                }
+            }
         }
-        for h in &self.hosts {
-            c.host(h);
-        }
-        for p in &self.ports {
-            c.port(*p);
-        }
-        if let Some(u) = &self.user {
-            c.user(u);
-        } else {
+        if c.get_user().is_none() {
             c.user(std::env::var("USER").unwrap_or_else(|_| "postgres".into()));
         }
-        if let Some(p) = &self.password {
-            c.password(p.expose());
+        if c.get_application_name().is_none() {
+            c.application_name(
+                self.fallback_application_name
+                    .as_deref()
+                    .unwrap_or("postgres_exporter"),
+            );
         }
-        if let Some(d) = &self.dbname {
-            c.dbname(d);
-        }
-        c.application_name(
-            self.application_name
-                .as_deref()
-                .unwrap_or("postgres_exporter"),
-        );
-        if let Some(o) = &self.options {
-            c.options(o);
-        }
-        if let Some(t) = self.connect_timeout {
+        if let Some(t) = self.connect_timeout() {
             c.connect_timeout(t);
         }
-        if self.target_session_attrs.as_deref() == Some("read-write") {
-            c.target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite);
-        }
-        c.ssl_mode(match self.sslmode {
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            _ => tokio_postgres::config::SslMode::Require,
-        });
+        c.ssl_mode(self.tokio_postgres_ssl_mode(&c));
         c
+    }
+
+    fn tokio_postgres_ssl_mode(&self, c: &tokio_postgres::Config) -> PgSslMode {
+        // libpq never uses TLS on Unix sockets, whatever sslmode says.
+        let only_unix_sockets = c.get_hosts().iter().all(|h| matches!(h, Host::Unix(_)))
+            && c.get_hostaddrs().is_empty();
+        match self.sslmode {
+            _ if only_unix_sockets => PgSslMode::Disable,
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        }
     }
 }
 
-fn percent_decode(s: &str, what: &str) -> Result<String, DsnError> {
+/// libpq pairs `hostaddr` entries with `host` entries one to one; say so at start-up rather
+/// than at every connection attempt.
+fn check_hostaddr_count(config: &tokio_postgres::Config) -> Result<(), DsnError> {
+    let (hosts, addrs) = (config.get_hosts().len(), config.get_hostaddrs().len());
+    if hosts > 0 && addrs > 0 && hosts != addrs {
+        return Err(DsnError::Param {
+            key: "hostaddr".into(),
+            problem: format!("{addrs} addresses for {hosts} hosts; give one per host"),
+        });
+    }
+    Ok(())
+}
+
+/// An error and its causes: tokio-postgres puts the key it rejects in the cause.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Upstream's fingerprint: the host list as written (default `localhost`), then the port list
+/// (default 5432; one port when all hosts share it).
+fn fingerprint(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = match config.get_hosts() {
+        [] => config
+            .get_hostaddrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+        hosts => hosts.iter().map(host_text).collect(),
+    };
+    let hosts = if hosts.is_empty() {
+        "localhost".to_string()
+    } else {
+        hosts.join(",")
+    };
+    let mut ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    if ports.windows(2).all(|w| w[0] == w[1]) {
+        ports.truncate(1);
+    }
+    let ports = if ports.is_empty() {
+        "5432".to_string()
+    } else {
+        ports.join(",")
+    };
+    format!("{hosts}:{ports}")
+}
+
+fn host_text(host: &Host) -> String {
+    match host {
+        Host::Tcp(name) => name.clone(),
+        Host::Unix(dir) => path_text(dir),
+    }
+}
+
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn is_uri(text: &str) -> bool {
+    text.starts_with("postgresql://") || text.starts_with("postgres://")
+}
+
+/// Takes the parameters tokio-postgres does not know out of a URI's query string; the rest of
+/// the URI (credentials, hosts, ports, database) is left for tokio-postgres to parse.
+fn strip_uri_params(uri: &str, own: &mut OwnSettings) -> Result<String, DsnError> {
+    // tokio-postgres reads credentials up to the first '@'; the query starts after them.
+    let after_credentials = uri.find('@').map_or(0, |at| at + 1);
+    let Some(query_at) = uri[after_credentials..]
+        .find('?')
+        .map(|q| q + after_credentials)
+    else {
+        return Ok(uri.to_string());
+    };
+    let (base, query) = (&uri[..query_at], &uri[query_at + 1..]);
+    let mut kept = Vec::new();
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = param
+            .split_once('=')
+            .ok_or_else(|| DsnError::Invalid("a URI query parameter without '='".into()))?;
+        let key = percent_decode(raw_key)
+            .map_err(|_| DsnError::Invalid("bad percent-encoding in a parameter name".into()))?;
+        match tokio_postgres_key(&key) {
+            Some(name) => kept.push(format!("{name}={raw_value}")),
+            None => {
+                let value = percent_decode(raw_value).map_err(|_| DsnError::Param {
+                    key: key.clone(),
+                    problem: "bad percent-encoding".into(),
+                })?;
+                own.apply(&key, value)?;
+            }
+        }
+    }
+    Ok(if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    })
+}
+
+/// Takes the keys tokio-postgres does not know out of a key=value string and writes the rest
+/// back, quoted, for tokio-postgres to parse.
+fn strip_key_values(text: &str, own: &mut OwnSettings) -> Result<String, DsnError> {
+    let mut kept = Vec::new();
+    for (key, value) in parse_key_values(text)? {
+        match tokio_postgres_key(&key) {
+            Some(name) => kept.push(format!("{name}={}", quote_value(&value))),
+            None => own.apply(&key, value)?,
+        }
+    }
+    Ok(kept.join(" "))
+}
+
+/// A key=value value in libpq's quoting: single quotes, `'` and `\` escaped with `\`.
+fn quote_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+fn percent_decode(s: &str) -> Result<String, ()> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s
+            let byte = s
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| DsnError::Uri(format!("bad percent-encoding in the {what}")))?;
-            out.push(hex);
+                .ok_or(())?;
+            out.push(byte);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| DsnError::Uri(format!("the {what} is not UTF-8")))
+    String::from_utf8(out).map_err(|_| ())
 }
 
 fn percent_encode(s: &str) -> String {
@@ -365,71 +628,6 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// `[user[:password]@][host][:port][,...][/dbname][?param=value&...]`
-fn parse_uri(rest: &str) -> Result<Vec<(String, String)>, DsnError> {
-    let mut pairs = Vec::new();
-    let (main, query) = match rest.split_once('?') {
-        Some((m, q)) => (m, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match main.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (main, None),
-    };
-    let hostlist = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
-            let (user, password) = match userinfo.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (userinfo, None),
-            };
-            if !user.is_empty() {
-                pairs.push(("user".into(), percent_decode(user, "user name")?));
-            }
-            if let Some(p) = password {
-                pairs.push(("password".into(), percent_decode(p, "password")?));
-            }
-            hosts
-        }
-        None => authority,
-    };
-    let mut hosts = Vec::new();
-    let mut ports = Vec::new();
-    for spec in hostlist.split(',').filter(|s| !s.is_empty()) {
-        let (host, port) = if let Some(v6) = spec.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| DsnError::Uri("unclosed [ in an IPv6 host".into()))?;
-            (h.to_string(), after.strip_prefix(':'))
-        } else {
-            match spec.rsplit_once(':') {
-                Some((h, p)) => (percent_decode(h, "host")?, Some(p)),
-                None => (percent_decode(spec, "host")?, None),
-            }
-        };
-        hosts.push(host);
-        if let Some(p) = port {
-            ports.push(p.to_string());
-        }
-    }
-    if !hosts.is_empty() {
-        pairs.push(("host".into(), hosts.join(",")));
-    }
-    if !ports.is_empty() {
-        pairs.push(("port".into(), ports.join(",")));
-    }
-    if let Some(db) = path.filter(|p| !p.is_empty()) {
-        pairs.push(("dbname".into(), percent_decode(db, "database name")?));
-    }
-    for kv in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| DsnError::Uri("a query parameter without '='".into()))?;
-        let k = percent_decode(k, "query")?;
-        pairs.push((k.clone(), percent_decode(v, &k)?));
-    }
-    Ok(pairs)
 }
 
 /// `key=value key='quoted \' value' ...`
@@ -455,7 +653,11 @@ fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, DsnError> {
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(DsnError::KeyValue(format!("missing '=' after {key:?}")));
+            // Not the word itself: it may be the rest of a password with a space in it.
+            return Err(DsnError::KeyValue(format!(
+                "parameter {} has no '=' (quote values with spaces)",
+                pairs.len() + 1
+            )));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -565,10 +767,10 @@ pub fn data_sources(
         let mut dsn = Dsn::parse(&format!("postgresql://{u}"))
             .map_err(|e| format!("DATA_SOURCE_URI (entry {}): {e}", i + 1))?;
         if let Some(user) = &user {
-            dsn.user = Some(user.clone());
+            dsn.set_user(user);
         }
         if let Some(pass) = &pass {
-            dsn.password = Some(Secret(pass.clone()));
+            dsn.set_password(&Secret(pass.clone()));
         }
         out.push(dsn);
     }
@@ -578,6 +780,7 @@ pub fn data_sources(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn uri_form() {
@@ -585,13 +788,15 @@ mod tests {
             "postgresql://mon:s%40cret@db.example:5433/app?sslmode=verify-full&connect_timeout=3",
         )
         .unwrap();
-        assert_eq!(d.hosts, vec!["db.example"]);
-        assert_eq!(d.ports, vec![5433]);
-        assert_eq!(d.user.as_deref(), Some("mon"));
-        assert_eq!(d.password.as_ref().unwrap().expose(), "s@cret");
-        assert_eq!(d.dbname.as_deref(), Some("app"));
+        let c = d.to_config();
+        assert_eq!(c.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(c.get_ports(), [5433]);
+        assert_eq!(d.user(), Some("mon"));
+        assert_eq!(c.get_password(), Some(&b"s@cret"[..]));
+        assert_eq!(c.get_dbname(), Some("app"));
         assert_eq!(d.sslmode, SslMode::VerifyFull);
-        assert_eq!(d.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(c.get_ssl_mode(), PgSslMode::Require);
+        assert_eq!(d.connect_timeout(), Some(Duration::from_secs(3)));
         assert_eq!(d.fingerprint(), "db.example:5433");
         let r = d.redacted();
         assert!(!r.contains("cret"), "{r}");
@@ -600,8 +805,15 @@ mod tests {
             "postgresql://mon:****@db.example:5433/app?sslmode=verify-full"
         );
         let d = Dsn::parse("postgres://[::1]:5432,10.0.0.2/x").unwrap();
-        assert_eq!(d.hosts, vec!["::1", "10.0.0.2"]);
+        assert_eq!(
+            d.to_config().get_hosts(),
+            [Host::Tcp("::1".into()), Host::Tcp("10.0.0.2".into())]
+        );
         assert_eq!(d.fingerprint(), "::1,10.0.0.2:5432");
+        let d = Dsn::parse("postgresql://%2Frun%2Fpostgresql/db?sslmode=require").unwrap();
+        assert_eq!(d.fingerprint(), "/run/postgresql:5432");
+        // libpq never uses TLS on Unix sockets.
+        assert_eq!(d.to_config().get_ssl_mode(), PgSslMode::Disable);
     }
 
     #[test]
@@ -613,7 +825,7 @@ mod tests {
         assert!(d.is_err());
         let d = Dsn::parse(r"host=127.0.0.1 port=5432 user=u password='a b\'c' sslmode=require")
             .unwrap();
-        assert_eq!(d.password.unwrap().expose(), "a b'c");
+        assert_eq!(d.to_config().get_password(), Some(&b"a b'c"[..]));
         assert_eq!(d.sslmode, SslMode::Require);
         let d = Dsn::parse("user=prometheus host=/run/postgresql dbname=postgres").unwrap();
         assert_eq!(d.fingerprint(), "/run/postgresql:5432");
@@ -621,6 +833,78 @@ mod tests {
             Dsn::parse("dbname=x").unwrap().fingerprint(),
             "localhost:5432"
         );
+        let d = Dsn::parse(r"host=h application_name='a \\ b' options='-c x=1'").unwrap();
+        let c = d.to_config();
+        assert_eq!(c.get_application_name(), Some(r"a \ b"));
+        assert_eq!(c.get_options(), Some("-c x=1"));
+    }
+
+    #[test]
+    fn libpq_keys_tokio_postgres_knows_take_effect() {
+        let d = Dsn::parse(
+            "host=db.example hostaddr=127.0.0.1 channel_binding=require keepalives_count=4 \
+             target_session_attrs=read-only load_balance_hosts=random",
+        )
+        .unwrap();
+        let c = d.to_config();
+        assert_eq!(c.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(c.get_hostaddrs(), ["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.get_channel_binding(), ChannelBinding::Require);
+        assert!(d.requires_channel_binding());
+        assert_eq!(c.get_keepalives_retries(), Some(4));
+        assert_eq!(d.fingerprint(), "db.example:5432");
+        assert_eq!(
+            d.redacted(),
+            "postgresql://db.example?sslmode=prefer&hostaddr=127.0.0.1"
+        );
+        let d =
+            Dsn::parse("postgresql://u@db.example/x?hostaddr=127.0.0.1&channel_binding=disable")
+                .unwrap();
+        assert_eq!(d.to_config().get_channel_binding(), ChannelBinding::Disable);
+        assert_eq!(d.to_config().get_hostaddrs().len(), 1);
+        assert!(matches!(
+            Dsn::parse("host=h hostaddr=not-an-ip"),
+            Err(DsnError::Invalid(e)) if e.contains("hostaddr")
+        ));
+        assert!(Dsn::parse("host=h channel_binding=sometimes").is_err());
+        let e = Dsn::parse("host=a,b hostaddr=127.0.0.1").unwrap_err();
+        assert!(e.to_string().contains("hostaddr"), "{e}");
+        // hostaddr alone: the address is also the name TLS is negotiated with.
+        let d = Dsn::parse("hostaddr=127.0.0.1 port=5433").unwrap();
+        assert_eq!(d.fingerprint(), "127.0.0.1:5433");
+        assert_eq!(d.to_config().get_hosts(), [Host::Tcp("127.0.0.1".into())]);
+    }
+
+    #[test]
+    fn libpq_keys_we_apply_ignore_or_refuse() {
+        let d = Dsn::parse(
+            "host=h sslmode=verify-ca sslrootcert=/ca.crt sslcert=/c.crt sslkey=/c.key sslsni=0 \
+             ssl_min_protocol_version=TLSv1.3 fallback_application_name=fb client_encoding=UTF8 \
+             gssencmode=disable passfile=/x sslcompression=0",
+        )
+        .unwrap();
+        assert_eq!(d.sslmode, SslMode::VerifyCa);
+        assert_eq!(d.sslrootcert.as_deref(), Some(Path::new("/ca.crt")));
+        assert_eq!(d.sslkey.as_deref(), Some(Path::new("/c.key")));
+        assert!(!d.sslsni);
+        assert_eq!(d.ssl_min_protocol_version, Some(TlsVersion::V1_3));
+        assert_eq!(d.to_config().get_application_name(), Some("fb"));
+        let d = Dsn::parse("host=h sslcert=/c.crt sslkey=/c.key sslcertmode=disable").unwrap();
+        assert_eq!(d.sslcert, None);
+        for refused in [
+            "sslcrl=/crl.pem",
+            "require_auth=scram-sha-256",
+            "gssencmode=require",
+            "service=prod",
+            "requirepeer=postgres",
+            "replication=database",
+        ] {
+            let e = Dsn::parse(&format!("host=h password=hunter2 {refused}")).unwrap_err();
+            assert!(matches!(e, DsnError::Unsupported { .. }), "{refused}: {e}");
+            assert!(!e.to_string().contains("hunter2"));
+        }
+        let e = Dsn::parse("postgresql://h/db?sslcrl=%2Fcrl.pem").unwrap_err();
+        assert!(e.to_string().contains("sslcrl"), "{e}");
     }
 
     #[test]
@@ -636,10 +920,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("frobnicate") && !e.contains("hunter2"), "{e}");
-        let e = Dsn::parse("host=h port=hunter2").unwrap_err().to_string();
-        assert!(!e.contains("hunter2"), "{e}");
-        assert!(format!("{:?}", Dsn::parse("password=hunter2").unwrap()).contains("****"));
-        assert!(!format!("{:?}", Dsn::parse("password=hunter2").unwrap()).contains("hunter2"));
+        for bad in [
+            "host=h port=hunter2",
+            "postgresql://u:hunter2@h:hunter2/db",
+            "host=h password=hunter2 hunter3",
+            "host=h password=hun ter2",
+            "host=h hostaddr=hunter2",
+            "postgresql://u:hunter2@h/db?port=hunter2",
+        ] {
+            let e = Dsn::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("hunter") && !e.contains("ter2"), "{bad}: {e}");
+        }
+        let d = Dsn::parse("password=hunter2").unwrap();
+        assert!(!format!("{d:?}").contains("hunter2"));
+        assert!(!d.redacted().contains("hunter2"));
     }
 
     #[test]
@@ -672,8 +966,8 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(d[0].user.as_deref(), Some("mon"));
-        assert_eq!(d[0].password.as_ref().unwrap().expose(), "p@ss:word");
+        assert_eq!(d[0].user(), Some("mon"));
+        assert_eq!(d[0].to_config().get_password(), Some(&b"p@ss:word"[..]));
         assert_eq!(d[0].fingerprint(), "h:5433");
         assert!(data_sources(&env(&[]), &no_files).unwrap().is_empty());
         let e = data_sources(&env(&[("DATA_SOURCE_URI_FILE", "/nope")]), &no_files).unwrap_err();

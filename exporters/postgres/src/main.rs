@@ -108,6 +108,13 @@ fn customize(cmd: Command) -> Command {
             .iter()
             .map(|c| (c.name, c.default_enabled, c.help)),
     )
+    // Releases 0.16 to 0.19 named the replication_slots collector replication_slot.
+    .mut_arg("collector.replication_slots", |a| {
+        a.alias("collector.replication_slot")
+    })
+    .mut_arg("no-collector.replication_slots", |a| {
+        a.alias("no-collector.replication_slot")
+    })
 }
 
 fn enabled_collectors(m: &ArgMatches, f: &Flags) -> Vec<&'static str> {
@@ -245,6 +252,8 @@ mod tests {
         assert!(command()
             .try_get_matches_from(["x", "--collector.nope"])
             .is_err());
+        let (m, f) = parse(&["--no-collector.replication_slot"]);
+        assert!(!enabled_collectors(&m, &f).contains(&"replication_slots"));
     }
 
     #[test]

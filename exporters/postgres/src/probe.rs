@@ -66,12 +66,12 @@ impl Probe {
             }
         }
         let mut dsn = Dsn::parse(&uri).map_err(|e| format!("target: {e}"))?;
-        if dsn.password.is_some() {
+        if dsn.has_password() {
             return Err("target must not carry credentials; use an auth_module".into());
         }
         if let Some(m) = module {
-            dsn.user = Some(m.username.clone());
-            dsn.password = Some(m.password.clone());
+            dsn.set_user(&m.username);
+            dsn.set_password(&m.password);
         }
         Ok(dsn)
     }
@@ -141,8 +141,8 @@ mod tests {
     fn targets_take_credentials_from_auth_modules_only() {
         let p = probe();
         let d = p.target_dsn("db1:5433/app", Some("m")).unwrap();
-        assert_eq!(d.user.as_deref(), Some("mon"));
-        assert_eq!(d.password.as_ref().unwrap().expose(), "pw");
+        assert_eq!(d.user(), Some("mon"));
+        assert_eq!(d.to_config().get_password(), Some(&b"pw"[..]));
         assert_eq!(d.sslmode, crate::dsn::SslMode::Disable);
         assert_eq!(d.fingerprint(), "db1:5433");
         let e = p.target_dsn("u:secret@db1/app", None).unwrap_err();

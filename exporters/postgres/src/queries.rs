@@ -173,17 +173,18 @@ fn query_at_line(text: &str, line: usize) -> Option<String> {
 
 /// Parses and validates a queries file. Errors name the file, the query and the column.
 pub fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
-    let top: BTreeMap<String, serde_yaml_ng::Value> = match serde_yaml_ng::from_str::<Option<_>>(text) {
-        Ok(v) => v.unwrap_or_default(),
-        Err(e) => {
-            let at = e
-                .location()
-                .and_then(|l| query_at_line(text, l.line()))
-                .map(|q| format!(" (in query {q})"))
-                .unwrap_or_default();
-            return Err(format!("{file}: invalid YAML{at}: {e}"));
-        }
-    };
+    let top: BTreeMap<String, serde_yaml_ng::Value> =
+        match serde_yaml_ng::from_str::<Option<_>>(text) {
+            Ok(v) => v.unwrap_or_default(),
+            Err(e) => {
+                let at = e
+                    .location()
+                    .and_then(|l| query_at_line(text, l.line()))
+                    .map(|q| format!(" (in query {q})"))
+                    .unwrap_or_default();
+                return Err(format!("{file}: invalid YAML{at}: {e}"));
+            }
+        };
     let mut out = Vec::new();
     for (name, value) in top {
         let fail = |msg: String| format!("{file}: query {name}: {msg}");

@@ -14,8 +14,9 @@ use rustls::ClientConfig;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+use tokio_postgres_rustls::MakeRustlsConnect;
+
 use crate::dsn::Dsn;
-use crate::tls::MakeRustlsConnect;
 
 /// Why a query produced nothing.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,17 +136,17 @@ struct State {
 
 pub struct Target {
     dsn: Dsn,
-    tls: Option<Arc<ClientConfig>>,
+    tls: Option<MakeRustlsConnect>,
     connect_timeout: Duration,
     state: tokio::sync::Mutex<State>,
 }
 
 impl Target {
     pub fn new(dsn: Dsn, tls: Option<Arc<ClientConfig>>, connect_timeout: Duration) -> Target {
-        let connect_timeout = dsn.connect_timeout.unwrap_or(connect_timeout);
+        let connect_timeout = dsn.connect_timeout().unwrap_or(connect_timeout);
         Target {
             dsn,
-            tls,
+            tls: tls.map(|config| MakeRustlsConnect::new(ClientConfig::clone(&config))),
             connect_timeout,
             state: tokio::sync::Mutex::new(State::default()),
         }
@@ -214,7 +215,10 @@ impl Target {
         let config = self.dsn.to_config();
         let client = match &self.tls {
             None => {
-                let (client, connection) = config.connect(NoTls).await.map_err(|e| describe(&e))?;
+                let (client, connection) = config
+                    .connect(NoTls)
+                    .await
+                    .map_err(|e| self.describe_connect_error(&e))?;
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(err = %describe(&e), "PostgreSQL connection closed");
@@ -224,9 +228,9 @@ impl Target {
             }
             Some(tls) => {
                 let (client, connection) = config
-                    .connect(MakeRustlsConnect::new(Arc::clone(tls)))
+                    .connect(tls.clone())
                     .await
-                    .map_err(|e| describe(&e))?;
+                    .map_err(|e| self.describe_connect_error(&e))?;
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(err = %describe(&e), "PostgreSQL connection closed");
@@ -250,6 +254,19 @@ impl Target {
             client,
             statements: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A failed connection attempt, with what `channel_binding=require` needs when that is why.
+    fn describe_connect_error(&self, e: &tokio_postgres::Error) -> String {
+        let text = describe(e);
+        if self.dsn.requires_channel_binding() && text.contains("channel binding") {
+            format!(
+                "{text} (channel_binding=require: the server must authenticate with \
+                 SCRAM-SHA-256 over TLS, and did not on this connection)"
+            )
+        } else {
+            text
+        }
     }
 
     /// Runs `sql` (prepared once per connection) on `session`.

@@ -1,14 +1,15 @@
 //! TLS to PostgreSQL with rustls (ring provider), for libpq's sslmode semantics:
 //! `require` encrypts without checking the certificate (unless `sslrootcert` is given, as libpq),
 //! `verify-ca` checks the chain against `sslrootcert`, `verify-full` also checks the host name.
+//!
+//! This module builds the rustls configuration (the sslmode semantics live in its certificate
+//! verifier); the connection itself goes through `tokio-postgres-rustls`, which also hands
+//! tokio-postgres the `tls-server-end-point` channel binding that SCRAM-SHA-256-PLUS needs.
 
-use std::future::Future;
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use exporter_core::tls_client::SkipServerVerification;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
@@ -16,12 +17,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 
-use exporter_core::tls_client::SkipServerVerification;
-
-use crate::dsn::{Dsn, SslMode};
+use crate::dsn::{Dsn, SslMode, TlsVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -53,7 +50,7 @@ pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupErr
         return Ok(None);
     }
     let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(protocol_versions(dsn)?)
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
     // libpq: with a root certificate, `require` behaves as `verify-ca`.
     let verify = match dsn.sslmode {
@@ -92,7 +89,7 @@ pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupErr
             }
         }
     };
-    let config = match (&dsn.sslcert, &dsn.sslkey) {
+    let mut config = match (&dsn.sslcert, &dsn.sslkey) {
         (Some(cert_path), Some(key_path)) => {
             let certs = CertificateDer::pem_file_iter(cert_path)
                 .map_err(|e| file_err("sslcert", cert_path, e))?
@@ -106,7 +103,36 @@ pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupErr
         }
         _ => builder.with_no_client_auth(),
     };
+    config.enable_sni = dsn.sslsni;
+    if dsn.direct_tls() {
+        // Direct TLS (PostgreSQL 17+) is only accepted with PostgreSQL's ALPN name.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+    }
     Ok(Some(Arc::new(config)))
+}
+
+/// The TLS versions `ssl_min_protocol_version` / `ssl_max_protocol_version` allow, among the
+/// two rustls implements (libpq's default minimum is TLS 1.2 too).
+fn protocol_versions(
+    dsn: &Dsn,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsSetupError> {
+    static BOTH: &[&rustls::SupportedProtocolVersion] =
+        &[&rustls::version::TLS13, &rustls::version::TLS12];
+    static ONLY_1_3: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    static ONLY_1_2: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    let min = dsn.ssl_min_protocol_version.unwrap_or(TlsVersion::V1_2);
+    let max = dsn.ssl_max_protocol_version.unwrap_or(TlsVersion::V1_3);
+    match (min.max(TlsVersion::V1_2), max) {
+        (_, max) if max < TlsVersion::V1_2 => Err(TlsSetupError::Rustls(
+            "ssl_max_protocol_version below TLSv1.2: only TLS 1.2 and 1.3 are supported".into(),
+        )),
+        (min, max) if min > max => Err(TlsSetupError::Rustls(
+            "ssl_min_protocol_version is above ssl_max_protocol_version".into(),
+        )),
+        (TlsVersion::V1_3, _) => Ok(ONLY_1_3),
+        (_, TlsVersion::V1_2) => Ok(ONLY_1_2),
+        _ => Ok(BOTH),
+    }
 }
 
 /// `sslmode=verify-ca`: the chain must lead to the root certificate; the name is not checked.
@@ -157,92 +183,46 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// tokio-postgres' TLS hook on top of tokio-rustls.
-#[derive(Clone)]
-pub struct MakeRustlsConnect {
-    config: Arc<ClientConfig>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl MakeRustlsConnect {
-    pub fn new(config: Arc<ClientConfig>) -> Self {
-        MakeRustlsConnect { config }
-    }
-}
-
-impl<S> MakeTlsConnect<S> for MakeRustlsConnect
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    type Stream = RustlsStream<S>;
-    type TlsConnect = RustlsConnect;
-    type Error = io::Error;
-
-    fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
-        // Unix socket "hosts" never negotiate TLS; any valid name will do for them.
-        let name = ServerName::try_from(domain.to_string())
-            .or_else(|_| ServerName::try_from("localhost".to_string()))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(RustlsConnect {
-            connector: tokio_rustls::TlsConnector::from(Arc::clone(&self.config)),
-            name,
-        })
-    }
-}
-
-pub struct RustlsConnect {
-    connector: tokio_rustls::TlsConnector,
-    name: ServerName<'static>,
-}
-
-impl<S> TlsConnect<S> for RustlsConnect
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    type Stream = RustlsStream<S>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
-
-    fn connect(self, stream: S) -> Self::Future {
-        Box::pin(async move {
-            let tls = self.connector.connect(self.name, stream).await?;
-            Ok(RustlsStream(Box::new(tls)))
-        })
-    }
-}
-
-pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.0).poll_write(cx, buf)
+    fn versions(dsn: &str) -> Result<Vec<rustls::ProtocolVersion>, TlsSetupError> {
+        let dsn = Dsn::parse(dsn).unwrap();
+        protocol_versions(&dsn).map(|v| v.iter().map(|p| p.version).collect())
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_flush(cx)
+    #[test]
+    fn protocol_versions_follow_libpq_keys() {
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        assert_eq!(versions("host=h").unwrap(), [TLSv1_3, TLSv1_2]);
+        assert_eq!(
+            versions("host=h ssl_min_protocol_version=TLSv1").unwrap(),
+            [TLSv1_3, TLSv1_2]
+        );
+        assert_eq!(
+            versions("host=h ssl_min_protocol_version=TLSv1.3").unwrap(),
+            [TLSv1_3]
+        );
+        assert_eq!(
+            versions("host=h ssl_max_protocol_version=TLSv1.2").unwrap(),
+            [TLSv1_2]
+        );
+        assert!(versions("host=h ssl_max_protocol_version=TLSv1.1").is_err());
+        assert!(versions(
+            "host=h ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2"
+        )
+        .is_err());
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.0).poll_shutdown(cx)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for RustlsStream<S> {
-    fn channel_binding(&self) -> ChannelBinding {
-        // SCRAM without channel binding (libpq's channel_binding=prefer falls back the same way).
-        ChannelBinding::none()
+    #[test]
+    fn sni_and_alpn_as_the_dsn_says() {
+        let config = |dsn: &str| client_config(&Dsn::parse(dsn).unwrap()).unwrap();
+        assert!(config("host=h sslmode=disable").is_none());
+        let default = config("host=h sslmode=require").unwrap();
+        assert!(default.enable_sni && default.alpn_protocols.is_empty());
+        let custom = config("host=h sslmode=require sslsni=0 sslnegotiation=direct").unwrap();
+        assert!(!custom.enable_sni);
+        assert_eq!(custom.alpn_protocols, [b"postgresql".to_vec()]);
     }
 }

@@ -17,11 +17,15 @@ const DEFAULT_COLLECTORS: &[&str] = &[
     "postmaster",
     "replication",
     "replication_slots",
+    "roles",
     "settings",
     "stat_activity",
     "stat_archiver",
     "stat_database",
     "stat_replication",
+    "stat_user_tables",
+    "statio_user_tables",
+    "wal",
 ];
 
 fn assert_full_scrape(pg: &Postgres, body: &str, who: &str) {
@@ -343,6 +347,50 @@ fn tls_modes_with_a_generated_certificate() {
         assert_eq!(value(&body, "pg_conn_ssl", &[]), ssl, "{dsn}");
         assert!(!exporter.log_text().contains(SUPERUSER_PASSWORD));
     }
+}
+
+/// `hostaddr` is where we connect, `host` the name TLS verifies; `channel_binding=require`
+/// insists on SCRAM-SHA-256-PLUS, which only a TLS connection can give.
+#[test]
+fn hostaddr_and_channel_binding_behave_as_libpq() {
+    let (pg, ca) = tls_server();
+    let port = pg.port;
+    let ca = ca.display();
+    let auth = format!("port={port} user=postgres password={SUPERUSER_PASSWORD} dbname=postgres");
+    let cases = [
+        // The name does not resolve: only hostaddr can get us there.
+        (format!("host=nonexistent.invalid hostaddr=127.0.0.1 {auth} sslmode=disable"), 1.0),
+        (format!("postgresql://postgres:{SUPERUSER_PASSWORD}@nonexistent.invalid:{port}/postgres?hostaddr=127.0.0.1&sslmode=disable"), 1.0),
+        // TLS checks the certificate against host (localhost), not against the address.
+        (format!("host=localhost hostaddr=127.0.0.1 {auth} sslmode=verify-full sslrootcert={ca}"), 1.0),
+        (format!("host=nonexistent.invalid hostaddr=127.0.0.1 {auth} sslmode=verify-full sslrootcert={ca}"), 0.0),
+        // SCRAM-SHA-256-PLUS over TLS, whatever the certificate checks.
+        (format!("host=127.0.0.1 {auth} sslmode=require channel_binding=require"), 1.0),
+        (format!("host=localhost {auth} sslmode=verify-full sslrootcert={ca} channel_binding=require"), 1.0),
+        (format!("host=127.0.0.1 {auth} sslmode=require channel_binding=disable"), 1.0),
+    ];
+    for (dsn, up) in cases {
+        let exporter = Exporter::start(&dsn, &[]);
+        let body = exporter.scrape();
+        let log = exporter.log_text();
+        assert_eq!(value(&body, "pg_up", &[]), Some(up), "{dsn}\n{log}");
+        assert!(!log.contains(SUPERUSER_PASSWORD) && !body.contains(SUPERUSER_PASSWORD));
+    }
+
+    // Plain TCP has no channel to bind to: the connection fails, and the log says why.
+    let dsn = format!("host=127.0.0.1 {auth} sslmode=disable channel_binding=require");
+    let exporter = Exporter::start(&dsn, &[]);
+    let body = exporter.scrape();
+    assert_eq!(value(&body, "pg_up", &[]), Some(0.0), "{body}");
+    let log = exporter.log_text();
+    assert!(
+        log.contains("server did not use channel binding")
+            && log.contains(
+                "channel_binding=require: the server must authenticate with SCRAM-SHA-256 over TLS"
+            ),
+        "{log}"
+    );
+    assert!(!log.contains(SUPERUSER_PASSWORD) && !body.contains(SUPERUSER_PASSWORD));
 }
 
 #[test]

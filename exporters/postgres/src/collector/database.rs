@@ -1,5 +1,6 @@
-//! `pg_database_size_bytes{datname}`: one query for every database. A database the role may not
-//! connect to (and whose size it may not read) is left out instead of failing the query.
+//! `pg_database_size_bytes{datname}` and `pg_database_connection_limit{datname}`: one query for
+//! every database. The size of a database the role may not connect to (and may not measure) is
+//! left out instead of failing the query; its connection limit is reported all the same.
 //!
 //! pg_database_size() walks every file of a database, the dearest call of a scrape. A database
 //! whose files have not changed need not be walked again: files only change in transactions, so
@@ -16,10 +17,13 @@ use super::{decode, gauge, map_rows, Col, CollectorConfig, Null, PgCollector, Pg
 use crate::instance::Instance;
 use crate::value::Cell;
 
-const COLUMNS: &[Col] = &[gauge("size_bytes", "Disk space used by the database")];
+const COLUMNS: &[Col] = &[
+    gauge("size_bytes", "Disk space used by the database"),
+    gauge("connection_limit", "Connection limit set for the database"),
+];
 
 /// Rows: datname, size (NULL when not readable, or when unchanged since `$1`/`$2`: the oids
-/// and activity counts of the sizes we hold), oid, activity count.
+/// and activity counts of the sizes we hold), oid, activity count, connection limit.
 pub fn sql(version: u32) -> String {
     let readable = if version >= 100000 {
         "(has_database_privilege(d.oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))"
@@ -28,7 +32,7 @@ pub fn sql(version: u32) -> String {
     };
     format!(
         "SELECT datname, CASE WHEN {readable} AND ($2::int8[])[array_position($1::oid[], d.oid)] \
-         IS DISTINCT FROM a.n THEN pg_database_size(d.oid) END, d.oid, a.n \
+         IS DISTINCT FROM a.n THEN pg_database_size(d.oid) END, d.oid, a.n, d.datconnlimit \
          FROM pg_database d LEFT JOIN LATERAL (SELECT COALESCE(s.xact_commit + s.xact_rollback, -1) AS n \
          FROM pg_stat_database s WHERE s.datid = d.oid) a ON true"
     )
@@ -38,25 +42,29 @@ pub fn sql(version: u32) -> String {
 pub type Known = HashMap<u32, (i64, Cell)>;
 
 /// Fills in sizes the query did not re-read because the database saw no transaction since, and
-/// records the ones it did read. Rows become (datname, size).
+/// records the ones it did read. Rows become (datname, size, connection limit); the size stays
+/// NULL for a database whose size cannot be read.
 pub fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
     let mut seen = Known::new();
     let out = rows
         .into_iter()
         .filter_map(|mut row| {
-            if row.len() < 4 {
+            if row.len() < 5 {
                 return None;
             }
             let oid = row[2].as_f64()? as u32;
             let activity = row[3].as_f64().unwrap_or(-1.0) as i64;
             if row[1].is_null() {
-                match known.get(&oid) {
-                    Some((n, size)) if *n == activity => row[1] = size.clone(),
-                    _ => return None,
+                if let Some((_, size)) = known.get(&oid).filter(|(n, _)| *n == activity) {
+                    row[1] = size.clone();
                 }
             }
-            seen.insert(oid, (activity, row[1].clone()));
+            if !row[1].is_null() {
+                seen.insert(oid, (activity, row[1].clone()));
+            }
+            let connection_limit = row.swap_remove(4);
             row.truncate(2);
+            row.push(connection_limit);
             Some(row)
         })
         .collect();
@@ -116,7 +124,10 @@ mod tests {
 
     #[test]
     fn sizes_per_database_and_unreadable_ones_skipped() {
-        let rows = vec![vec![text("postgres"), Cell::Int(7_634_279)]];
+        let rows = vec![
+            vec![text("postgres"), Cell::Int(7_634_279), Cell::Int(-1)],
+            vec![text("secret"), Cell::Null, Cell::Int(5)],
+        ];
         let fams = map(&rows, &base());
         assert_eq!(
             series(family(&fams, "pg_database_size_bytes")),
@@ -125,13 +136,29 @@ mod tests {
                 7_634_279.0
             )]
         );
+        assert_eq!(
+            series(family(&fams, "pg_database_connection_limit")),
+            vec![
+                (
+                    vec!["datname=postgres".into(), "server=h:5432".into()],
+                    -1.0
+                ),
+                (vec!["datname=secret".into(), "server=h:5432".into()], 5.0)
+            ]
+        );
     }
 
     #[test]
     fn unchanged_databases_reuse_their_size() {
         let mut known = Known::new();
         let row = |name: &str, size: Cell, oid: i64, n: i64| {
-            vec![text(name), size, Cell::Int(oid), Cell::Int(n)]
+            vec![
+                text(name),
+                size,
+                Cell::Int(oid),
+                Cell::Int(n),
+                Cell::Int(-1),
+            ]
         };
         let first = merge_known(
             vec![
@@ -141,8 +168,8 @@ mod tests {
             ],
             &mut known,
         );
-        assert_eq!(first.len(), 2, "unreadable database left out");
-        assert_eq!(known.len(), 2);
+        assert_eq!(first[2], vec![text("secret"), Cell::Null, Cell::Int(-1)]);
+        assert_eq!(known.len(), 2, "no size held for an unreadable database");
         // template0 unchanged (size not re-read), postgres re-read.
         let later = merge_known(
             vec![
@@ -154,13 +181,13 @@ mod tests {
         assert_eq!(
             later,
             vec![
-                vec![text("postgres"), Cell::Int(11)],
-                vec![text("template0"), Cell::Int(7)]
+                vec![text("postgres"), Cell::Int(11), Cell::Int(-1)],
+                vec![text("template0"), Cell::Int(7), Cell::Int(-1)]
             ]
         );
-        // A NULL size for a database whose activity changed is unreadable now: left out.
+        // A NULL size for a database whose activity changed is unreadable now: no size.
         let gone = merge_known(vec![row("template0", Cell::Null, 4, 1)], &mut known);
-        assert!(gone.is_empty() && known.is_empty());
+        assert!(gone[0][1].is_null() && known.is_empty());
         assert!(
             sql(150000).contains("array_position") && !sql(90600).contains("pg_read_all_stats")
         );

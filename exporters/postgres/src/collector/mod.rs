@@ -19,20 +19,27 @@ use crate::value::{cells, Cell};
 
 pub mod bgwriter;
 pub mod database;
+pub mod database_wraparound;
 pub mod locks;
 pub mod long_running_transactions;
 pub mod postmaster;
+pub mod process_idle;
 pub mod replication;
 pub mod replication_slots;
+pub mod roles;
 pub mod settings;
 pub mod stat_activity;
+pub mod stat_activity_autovacuum;
 pub mod stat_archiver;
 pub mod stat_database;
 pub mod stat_replication;
 pub mod stat_statements;
 pub mod stat_user_tables;
+pub mod stat_wal_receiver;
+pub mod statio_user_indexes;
 pub mod statio_user_tables;
 pub mod wal;
+pub mod xlog_location;
 
 pub type PgFuture<'a> = BoxFuture<'a, CollectResult>;
 
@@ -84,21 +91,28 @@ macro_rules! spec {
 /// Every collector, sorted by name.
 pub static COLLECTORS: &[CollectorSpec] = &[
     spec!("bgwriter", true, "pg_stat_bgwriter", false, "pg_stat_bgwriter_*_total (pg_stat_checkpointer on 17+).", bgwriter::Bgwriter::new),
-    spec!("database", true, "pg_database", false, "pg_database_size_bytes per database.", database::Database::new),
+    spec!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", database::Database::new),
+    spec!("database_wraparound", false, "pg_database_wraparound", false, "pg_database_wraparound_age_datfrozenxid_seconds and _age_datminmxid_seconds per database.", database_wraparound::DatabaseWraparound::new),
     spec!("locks", true, "pg_locks", true, "pg_locks_count per database and lock mode, zero-filled.", locks::Locks::new),
     spec!("long_running_transactions", false, "pg_long_running_transactions", false, "Count and age of the oldest open transactions.", long_running_transactions::LongRunningTransactions::new),
     spec!("postmaster", true, "pg_postmaster", false, "pg_postmaster_start_time_seconds.", postmaster::Postmaster::new),
+    spec!("process_idle", false, "pg_process_idle", false, "pg_process_idle_seconds histogram per idle state and application.", process_idle::ProcessIdle::new),
     spec!("replication", true, "pg_replication", false, "pg_replication_lag_seconds, pg_replication_is_replica, pg_replication_last_replay_seconds.", replication::Replication::new),
-    spec!("replication_slots", true, "pg_replication_slots", true, "pg_replication_slots_active and _pg_wal_lsn_diff per slot.", replication_slots::ReplicationSlots::new),
+    spec!("replication_slots", true, "pg_replication_slots", true, "pg_replication_slots_* (and 0.16-0.19's pg_replication_slot_*) per slot.", replication_slots::ReplicationSlots::new),
+    spec!("roles", true, "pg_roles", false, "pg_roles_connection_limit per role.", roles::Roles::new),
     spec!("settings", true, "pg_settings", false, "pg_settings_* for every bool, integer and real setting, in one query.", settings::Settings::new),
     spec!("stat_activity", true, "pg_stat_activity", true, "pg_stat_activity_count and _max_tx_duration per database and state, zero-filled.", stat_activity::StatActivity::new),
+    spec!("stat_activity_autovacuum", false, "pg_stat_activity_autovacuum", false, "pg_stat_activity_autovacuum_timestamp_seconds per running autovacuum worker.", stat_activity_autovacuum::StatActivityAutovacuum::new),
     spec!("stat_archiver", true, "pg_stat_archiver", true, "pg_stat_archiver_* WAL archiving counters.", stat_archiver::StatArchiver::new),
     spec!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", stat_database::StatDatabase::new),
     spec!("stat_replication", true, "pg_stat_replication", true, "pg_stat_replication_* per connected standby.", stat_replication::StatReplication::new),
     spec!("stat_statements", false, "pg_stat_statements", false, "pg_stat_statements_* for the most expensive statements, when the extension exists.", stat_statements::StatStatements::new),
-    spec!("stat_user_tables", false, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", stat_user_tables::StatUserTables::new),
-    spec!("statio_user_tables", false, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", statio_user_tables::StatioUserTables::new),
-    spec!("wal", false, "pg_wal", false, "pg_wal_segments and pg_wal_size_bytes (pg_ls_waldir).", wal::Wal::new),
+    spec!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", stat_user_tables::StatUserTables::new),
+    spec!("stat_wal_receiver", false, "pg_stat_wal_receiver", false, "pg_stat_wal_receiver_* on a standby.", stat_wal_receiver::StatWalReceiver::new),
+    spec!("statio_user_indexes", false, "pg_statio_user_indexes", false, "pg_statio_user_indexes_idx_blks_*_total block I/O per index.", statio_user_indexes::StatioUserIndexes::new),
+    spec!("statio_user_tables", true, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", statio_user_tables::StatioUserTables::new),
+    spec!("wal", true, "pg_wal", false, "pg_wal_segments and pg_wal_size_bytes (pg_ls_waldir).", wal::Wal::new),
+    spec!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", xlog_location::XlogLocation::new),
 ];
 
 /// Looks up a collector by name.

@@ -1,5 +1,10 @@
-//! `pg_replication_slots_active` and `pg_replication_slots_pg_wal_lsn_diff{slot_name,database}`
-//! (upstream's built-in map): WAL retained by each slot, in bytes.
+//! Replication slots, in one query:
+//! - `pg_replication_slots_active` and `pg_replication_slots_pg_wal_lsn_diff{slot_name,database}`
+//!   (0.11's built-in map, still in current releases): WAL retained by each slot, in bytes;
+//! - `pg_replication_slots_{slot_current_wal_lsn,slot_confirmed_flush_lsn,slot_is_active,
+//!   safe_wal_size_bytes}{slot_name,slot_type}` and `pg_replication_slots_wal_status{slot_name,
+//!   slot_type,wal_status}` (current releases, 0.20+), also under the `pg_replication_slot_`
+//!   prefix that releases 0.16 to 0.19 used, so dashboards written for either keep working.
 
 use exporter_core::MetricFamily;
 
@@ -12,25 +17,94 @@ const COLUMNS: &[Col] = &[
     gauge("pg_wal_lsn_diff", "Replication lag in bytes"),
 ];
 
-pub fn sql(version: u32) -> &'static str {
-    if version >= 100000 {
-        "SELECT slot_name, database, active, CASE WHEN pg_is_in_recovery() THEN NULL \
-         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 END FROM pg_replication_slots"
-    } else {
-        "SELECT slot_name, database, active, CASE WHEN pg_is_in_recovery() THEN NULL \
-         ELSE pg_xlog_location_diff(pg_current_xlog_location(), restart_lsn)::float8 END FROM pg_replication_slots"
+const SLOT_COLUMNS: &[Col] = &[
+    gauge("slot_current_wal_lsn", "current wal lsn value"),
+    gauge(
+        "slot_confirmed_flush_lsn",
+        "last lsn confirmed flushed to the replication slot",
+    ),
+    gauge(
+        "slot_is_active",
+        "whether the replication slot is active or not",
+    ),
+    gauge(
+        "safe_wal_size_bytes",
+        "number of bytes that can be written to WAL such that this slot is not in danger of getting in state lost",
+    ),
+];
+
+const WAL_STATUS: &[Col] = &[gauge(
+    "wal_status",
+    "availability of WAL files claimed by this slot",
+)];
+
+/// The prefixes of the per-slot families: current releases, then 0.16 to 0.19.
+const SLOT_PREFIXES: &[&str] = &["pg_replication_slots", "pg_replication_slot"];
+
+/// Rows: slot_name, database, active, retained bytes (the 0.11 map), then slot_type, current
+/// WAL position, confirmed flush position (only while active, as upstream), active, safe WAL
+/// size and WAL status (the latter two from 13 on).
+pub fn sql(version: u32) -> String {
+    if version < 100000 {
+        return "SELECT slot_name, database, active, CASE WHEN pg_is_in_recovery() THEN NULL \
+             ELSE pg_xlog_location_diff(pg_current_xlog_location(), restart_lsn)::float8 END \
+             FROM pg_replication_slots"
+            .into();
     }
+    let (safe_wal_size, wal_status) = if version >= 130000 {
+        ("safe_wal_size", "wal_status")
+    } else {
+        ("NULL::int8", "NULL::text")
+    };
+    format!(
+        "SELECT slot_name, database, active, CASE WHEN pg_is_in_recovery() THEN NULL \
+         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 END, \
+         COALESCE(slot_type, 'unknown'), \
+         (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END \
+          - '0/0')::float8, \
+         CASE WHEN active THEN (COALESCE(confirmed_flush_lsn, '0/0') - '0/0')::float8 END, \
+         active::int, {safe_wal_size}, {wal_status} FROM pg_replication_slots"
+    )
 }
 
 pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows(
+    let mut families = map_rows(
         "pg_replication_slots",
         &["slot_name", "database"],
         COLUMNS,
         rows,
         base,
         Null::NaN,
-    )
+    );
+    let slot_rows: Vec<Vec<Cell>> = rows
+        .iter()
+        .filter(|r| r.len() >= 10)
+        .map(|r| [&r[..1], &r[4..9]].concat())
+        .collect();
+    let status_rows: Vec<Vec<Cell>> = rows
+        .iter()
+        .filter(|r| r.len() >= 10 && !r[9].is_null())
+        .map(|r| vec![r[0].clone(), r[4].clone(), r[9].clone(), Cell::Int(1)])
+        .collect();
+    for prefix in SLOT_PREFIXES {
+        families.extend(map_rows(
+            prefix,
+            &["slot_name", "slot_type"],
+            SLOT_COLUMNS,
+            &slot_rows,
+            base,
+            Null::Skip,
+        ));
+        families.extend(map_rows(
+            prefix,
+            &["slot_name", "slot_type", "wal_status"],
+            WAL_STATUS,
+            &status_rows,
+            base,
+            Null::Skip,
+        ));
+    }
+    families
 }
 
 pub struct ReplicationSlots;
@@ -45,7 +119,7 @@ impl PgCollector for ReplicationSlots {
     fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
         on_main(
             inst,
-            |s| sql(s.version_num).to_string(),
+            |s| sql(s.version_num),
             |rows, inst, _| map(rows, &inst.labels),
         )
     }
@@ -56,15 +130,24 @@ mod tests {
     use super::super::testutil::*;
     use super::*;
 
-    #[test]
-    fn physical_slot_has_empty_database() {
-        let rows = vec![vec![
+    fn physical_slot() -> Vec<Cell> {
+        vec![
             text("standby1"),
             Cell::Null,
             Cell::Bool(true),
             num(1024.0),
-        ]];
-        let fams = map(&rows, &base());
+            text("physical"),
+            num(50_000_000.0),
+            num(0.0),
+            Cell::Int(1),
+            Cell::Null,
+            text("reserved"),
+        ]
+    }
+
+    #[test]
+    fn physical_slot_has_empty_database() {
+        let fams = map(&[physical_slot()], &base());
         assert_eq!(
             series(family(&fams, "pg_replication_slots_active"))[0],
             (
@@ -80,5 +163,46 @@ mod tests {
             series(family(&fams, "pg_replication_slots_pg_wal_lsn_diff"))[0].1,
             1024.0
         );
+    }
+
+    #[test]
+    fn per_slot_families_under_both_prefixes() {
+        let fams = map(&[physical_slot()], &base());
+        for prefix in SLOT_PREFIXES {
+            let lsn = family(&fams, &format!("{prefix}_slot_current_wal_lsn"));
+            assert_eq!(
+                series(lsn)[0],
+                (
+                    vec![
+                        "slot_name=standby1".into(),
+                        "slot_type=physical".into(),
+                        "server=h:5432".into()
+                    ],
+                    50_000_000.0
+                )
+            );
+            assert_eq!(
+                series(family(&fams, &format!("{prefix}_slot_is_active")))[0].1,
+                1.0
+            );
+            assert_eq!(
+                series(family(&fams, &format!("{prefix}_wal_status")))[0],
+                (
+                    vec![
+                        "slot_name=standby1".into(),
+                        "slot_type=physical".into(),
+                        "wal_status=reserved".into(),
+                        "server=h:5432".into()
+                    ],
+                    1.0
+                )
+            );
+            // No safe_wal_size without max_slot_wal_keep_size: no sample, as upstream.
+            assert!(!fams
+                .iter()
+                .any(|f| f.name == format!("{prefix}_safe_wal_size_bytes")));
+        }
+        assert!(sql(150000).contains("wal_status") && !sql(120000).contains("safe_wal_size,"));
+        assert!(sql(90600).contains("pg_xlog_location_diff"));
     }
 }

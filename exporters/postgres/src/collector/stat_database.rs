@@ -1,8 +1,9 @@
 //! `pg_stat_database_*` and `pg_stat_database_conflicts_*`: upstream's two built-in maps, read in
 //! one query (a join), with upstream's names (counters without `_total`), types and labels.
-//! Columns upstream has no description for are `untyped` "Unknown metric from ...", as upstream.
+//! Columns upstream has no description for are `untyped` "Unknown metric from ...", as upstream
+//! 0.11; current releases' `pg_stat_database_active_time_seconds_total` comes beside them.
 
-use exporter_core::MetricFamily;
+use exporter_core::{MetricFamily, MetricType};
 
 use super::{
     counter, gauge, map_rows, on_main, untyped, Col, CollectorConfig, Null, PgCollector, PgFuture,
@@ -141,7 +142,25 @@ pub fn map(rows: &[Vec<Cell>], version: u32, base: &[exporter_core::Label]) -> V
         base,
         Null::NaN,
     ));
+    out.extend(active_time_seconds(&out));
     out
+}
+
+/// Current releases' `active_time_seconds_total`: the `active_time` column (milliseconds, 14+)
+/// in seconds, as a counter.
+fn active_time_seconds(families: &[MetricFamily]) -> Option<MetricFamily> {
+    let millis = families
+        .iter()
+        .find(|f| f.name == "pg_stat_database_active_time")?;
+    let mut seconds = MetricFamily::new(
+        "pg_stat_database_active_time_seconds_total",
+        "Time spent executing SQL statements in this database, in seconds",
+        MetricType::Counter,
+    );
+    for sample in &millis.samples {
+        seconds.push_labels(sample.labels.clone(), sample.value / 1000.0);
+    }
+    Some(seconds)
 }
 
 pub struct StatDatabase;
@@ -166,7 +185,6 @@ impl PgCollector for StatDatabase {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use exporter_core::MetricType;
 
     #[test]
     fn sql_follows_the_server_version() {
@@ -222,6 +240,15 @@ mod tests {
         let confl = family(&fams, "pg_stat_database_conflicts_confl_lock");
         assert_eq!(confl.samples.len(), 1);
         assert_eq!(confl.samples[0].value, 1.0);
-        assert!(!fams.iter().any(|f| f.name.ends_with("_total")));
+        let active_ms = series(family(&fams, "pg_stat_database_active_time"))[1].1;
+        let active = family(&fams, "pg_stat_database_active_time_seconds_total");
+        assert_eq!(active.kind, MetricType::Counter);
+        assert_eq!(series(active)[1].1, active_ms / 1000.0);
+        let totals: Vec<_> = fams.iter().filter(|f| f.name.ends_with("_total")).collect();
+        assert_eq!(
+            totals.len(),
+            1,
+            "only the current release's active time has _total"
+        );
     }
 }
