@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::metric::MetricFamily;
 
+/// The future an asynchronous collector or an extra endpoint returns: boxed so that the traits
+/// stay object-safe (`Arc<dyn Collector>`), `Send` so that it can run as a tokio task.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a collector produced nothing.
@@ -23,14 +25,22 @@ pub enum CollectError {
     /// Reported at debug level: it is the normal state of many hosts.
     #[error("not available: {0}")]
     NotAvailable(String),
+    /// Reading the source failed for another reason than its absence (permissions, a device
+    /// error). Logged as an error.
     #[error("{context}: {source}")]
     Io {
+        /// The path or operation that failed, e.g. `/proc/net/dev`.
         context: String,
+        /// What the OS reported.
         #[source]
         source: std::io::Error,
     },
+    /// The source was read but is not in the format the parser knows (a kernel or server whose
+    /// output changed). The text says what was unexpected.
     #[error("parse error: {0}")]
     Parse(String),
+    /// Anything else, worded by the collector; also how the wrapper reports a panic, a timeout
+    /// or a cancelled task.
     #[error("{0}")]
     Other(String),
 }
@@ -48,6 +58,8 @@ impl CollectError {
     }
 }
 
+/// What a collector gives for one scrape: every family it can vouch for, or why it has none (the
+/// wrapper then reports `<ns>_scrape_collector_success 0` for it).
 pub type CollectResult = Result<Vec<MetricFamily>, CollectError>;
 
 tokio::task_local! {
@@ -63,7 +75,11 @@ pub fn scrape_deadline() -> Option<tokio::time::Instant> {
 
 /// An asynchronous collector (network exporters: Redis, PostgreSQL, ...).
 pub trait Collector: Send + Sync + 'static {
+    /// The `collector` label of `<ns>_scrape_collector_success` and the name a scrape selects it
+    /// by; the same on every call.
     fn name(&self) -> &'static str;
+    /// Gathers fresh families for one scrape. The future is dropped at the deadline, losing
+    /// everything: read [`scrape_deadline`] to give up in time with a partial answer instead.
     fn collect(&self) -> BoxFuture<'_, CollectResult>;
 }
 
@@ -72,18 +88,26 @@ pub trait Collector: Send + Sync + 'static {
 /// so a scrape costs two thread hand-offs, not one per collector; another lane joins whenever
 /// the queue makes no progress for [`LANE_STALL`], so a hung collector stalls only its lane.
 pub trait BlockingCollector: Send + Sync + 'static {
+    /// The `collector` label of `<ns>_scrape_collector_success` and the name a scrape selects it
+    /// by (`collect[]=cpu`); the same on every call.
     fn name(&self) -> &'static str;
+    /// Gathers fresh families for one scrape, on a pool thread. A call still running at the
+    /// deadline is reported as timed out, and what it returns later is thrown away.
     fn collect(&self) -> CollectResult;
 }
 
 /// A collector as registered with an exporter.
 #[derive(Clone)]
 pub enum AnyCollector {
+    /// Runs as a task on the runtime (made by [`asynchronous`]).
     Async(Arc<dyn Collector>),
+    /// Runs on a blocking lane (made by [`blocking`]).
     Blocking(Arc<dyn BlockingCollector>),
 }
 
 impl AnyCollector {
+    /// The collector's own [`name`](Collector::name): its label value, and what `collect[]` and
+    /// `exclude[]` match.
     pub fn name(&self) -> &'static str {
         match self {
             AnyCollector::Async(c) => c.name(),
@@ -125,10 +149,10 @@ fn timeout_error(deadline: Duration) -> CollectError {
 
 /// The outcome of one collector in one scrape.
 #[derive(Debug)]
-pub struct CollectorOutcome {
-    pub name: &'static str,
-    pub duration: Duration,
-    pub result: CollectResult,
+pub(crate) struct CollectorOutcome {
+    pub(crate) name: &'static str,
+    pub(crate) duration: Duration,
+    pub(crate) result: CollectResult,
 }
 
 /// Upper bound on blocking lanes: enough to get past a few hung reads.
@@ -175,7 +199,7 @@ impl BlockingScrape {
 /// Runs every collector concurrently, all bounded by `deadline`. Panics are caught and reported as
 /// errors; collectors that have not finished by the deadline as timeouts. Outcomes come back in
 /// the order of `collectors`.
-pub async fn run_collectors(
+pub(crate) async fn run_collectors(
     collectors: &[AnyCollector],
     deadline: Duration,
 ) -> Vec<CollectorOutcome> {
@@ -274,7 +298,10 @@ pub async fn run_collectors(
 
 /// Turns outcomes into the collected families plus the per-collector success/duration families.
 /// Errors are logged here, once, with the collector's name.
-pub fn outcomes_to_families(namespace: &str, outcomes: Vec<CollectorOutcome>) -> Vec<MetricFamily> {
+pub(crate) fn outcomes_to_families(
+    namespace: &str,
+    outcomes: Vec<CollectorOutcome>,
+) -> Vec<MetricFamily> {
     let mut success = MetricFamily::gauge(
         format!("{namespace}_scrape_collector_success"),
         format!("{namespace}_exporter: Whether a collector succeeded."),

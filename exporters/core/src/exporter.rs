@@ -7,8 +7,14 @@ use crate::encode::encode_text;
 use crate::metric::{merge_and_sort, MetricFamily};
 use crate::process::process_metrics;
 
+/// The suite's version, shown by `--version`, on the landing page and as the `version` label of
+/// `<ns>_exporter_build_info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit the binary was built from (12 hex digits; empty when built outside a git
+/// checkout), for `--version` and the build info's `revision` label.
 pub const REVISION: &str = env!("EXPORTER_GIT_REVISION");
+/// The rustc version that built the binary, for `--version` and the build info's `rustversion`
+/// label (where the Go exporters have `goversion`).
 pub const RUST_VERSION: &str = env!("EXPORTER_RUST_VERSION");
 
 /// `--version` output, in the Go exporters' layout.
@@ -18,6 +24,9 @@ pub fn version_text(program: &str) -> String {
     )
 }
 
+/// What a scrape gathers: a namespace, its collectors, and whether the exporter's own metrics
+/// (`process_*`, build info) come along. The server renders it on every request to the telemetry
+/// path.
 pub struct Exporter {
     namespace: &'static str,
     collectors: Vec<AnyCollector>,
@@ -45,7 +54,7 @@ impl Exporter {
         self
     }
 
-    pub fn takes_collector_selection(&self) -> bool {
+    pub(crate) fn takes_collector_selection(&self) -> bool {
         self.collector_selection
     }
 
@@ -87,7 +96,7 @@ impl Exporter {
         self
     }
 
-    pub fn collector_names(&self) -> Vec<&'static str> {
+    pub(crate) fn collector_names(&self) -> Vec<&'static str> {
         self.collectors.iter().map(|c| c.name()).collect()
     }
 

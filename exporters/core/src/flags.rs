@@ -6,6 +6,12 @@ use clap::Args;
 
 use crate::log::{LogFormat, LogLevel};
 
+// Not `///`: clap's derive would make a doc comment the `about` of every exporter's `--help`.
+// It reads only literal doc strings, so this one stays out of the command line.
+#[doc = concat!(
+    "The `--web.*` flags every exporter takes (exporter-toolkit's), flattened into the exporter's ",
+    "own flags and handed back in [`Startup`](crate::run::Startup): where and how to serve."
+)]
 #[derive(Debug, Clone, Args)]
 pub struct WebFlags {
     /// Addresses on which to expose metrics and web interface (repeatable). ":9100" means all
@@ -52,6 +58,11 @@ pub struct WebFlags {
     pub max_requests: usize,
 }
 
+// Not `///`, for the same reason as on `WebFlags`.
+#[doc = concat!(
+    "The `--log.*` flags every exporter takes (promlog's), flattened into the exporter's own ",
+    "flags; [`log::init`](crate::log::init) applies them."
+)]
 #[derive(Debug, Clone, Args)]
 pub struct LogFlags {
     /// Only log messages with the given severity or above.

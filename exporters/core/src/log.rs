@@ -8,17 +8,30 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+/// The least severe messages `--log.level` lets through.
+// The variants' docs are `#[doc = concat!(..)]`, not `///`: clap's derive turns a doc comment on
+// a value into help text, which would change how `--help` lists the values. It reads only literal
+// doc strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogLevel {
+    #[doc = concat!("Everything, including a collector source this host does not have.")]
     Debug,
+    #[doc = concat!("Start-up, listening addresses, reloads and shutdown too: the default.")]
     Info,
+    #[doc = concat!("Only what needs a look: a dropped family, a failed accept, and errors.")]
     Warn,
+    #[doc = concat!("Only failures: a failed collector, a web config that does not load.")]
     Error,
 }
 
+/// How log lines are written (`--log.format`): the two layouts of go-kit's logger, with the same
+/// keys.
+// Variant docs as on `LogLevel`, for the same reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
+    #[doc = concat!("`ts=... level=info caller=... msg=\"...\"`, the Go exporters' default.")]
     Logfmt,
+    #[doc = concat!("One JSON object per line, for log pipelines that parse JSON.")]
     Json,
 }
 

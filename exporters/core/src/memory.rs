@@ -1,5 +1,9 @@
 //! Keeping the resident set small: few malloc arenas, and memory handed back to the OS after a
 //! burst of concurrent scrapes.
+#![allow(
+    unsafe_code,
+    reason = "mallopt and malloc_trim through libc keep a burst of scrapes from staying resident"
+)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -66,7 +70,7 @@ impl ScrapesInFlight {
         }
     }
 
-    pub fn enter(self: &Arc<Self>) -> InFlight {
+    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
         InFlight(Arc::clone(self))

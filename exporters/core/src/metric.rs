@@ -8,14 +8,22 @@ use std::borrow::Cow;
 /// The Prometheus metric type written on the `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricType {
+    /// A value that only goes up (until its source restarts): `rate()` and `increase()` apply.
     Counter,
+    /// A value that goes up and down: a current state or the latest reading.
     Gauge,
+    /// No declared type: what upstream exporters emit for values they do not classify, kept so
+    /// that our families match theirs.
     Untyped,
+    /// `_bucket{le}` series with `_sum` and `_count`, added by [`MetricFamily::push_histogram`].
     Histogram,
+    /// `{quantile}` series with `_sum` and `_count`, for upstream families that are summaries;
+    /// the collector pushes each part with its suffix.
     Summary,
 }
 
 impl MetricType {
+    /// The word on the `# TYPE` line (`counter`, `gauge`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             MetricType::Counter => "counter",
@@ -35,7 +43,10 @@ pub type Label = (Cow<'static, str>, String);
 pub struct Sample {
     /// `""` for plain metrics, `"_bucket"`, `"_sum"`, `"_count"` for histogram parts.
     pub suffix: &'static str,
+    /// Label pairs, written in this order (the encoder does not sort them).
     pub labels: Vec<Label>,
+    /// Written so that Prometheus parses back the same `f64` (see [`format_value`]); NaN and
+    /// infinities are allowed.
     pub value: f64,
 }
 
@@ -44,12 +55,18 @@ pub struct Sample {
 pub struct MetricFamily {
     /// Static for nearly every family, so that building one allocates nothing for its name.
     pub name: Cow<'static, str>,
+    /// The `# HELP` text, as upstream words it.
     pub help: Cow<'static, str>,
+    /// The `# TYPE`. Of two families with one name and different kinds, the exposition keeps
+    /// one and logs the other as dropped.
     pub kind: MetricType,
+    /// The family's series; a family left without any is not written at all.
     pub samples: Vec<Sample>,
 }
 
 impl MetricFamily {
+    /// A family with no samples yet, of a kind known only at run time (textfile input, user
+    /// queries); the shorthands below name the kind.
     pub fn new(
         name: impl Into<Cow<'static, str>>,
         help: impl Into<Cow<'static, str>>,
@@ -63,18 +80,24 @@ impl MetricFamily {
         }
     }
 
+    /// [`new`](Self::new) for a [`Counter`](MetricType::Counter): values that only go up.
     pub fn counter(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Counter)
     }
 
+    /// [`new`](Self::new) for a [`Gauge`](MetricType::Gauge): current values.
     pub fn gauge(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Gauge)
     }
 
+    /// [`new`](Self::new) for an [`Untyped`](MetricType::Untyped) family, where upstream declares
+    /// no type.
     pub fn untyped(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricType::Untyped)
     }
 
+    /// [`new`](Self::new) for a [`Histogram`](MetricType::Histogram), to fill with
+    /// [`push_histogram`](Self::push_histogram).
     pub fn histogram(
         name: impl Into<Cow<'static, str>>,
         help: impl Into<Cow<'static, str>>,
@@ -147,6 +170,8 @@ impl MetricFamily {
         });
     }
 
+    /// Whether no sample was added. An empty family is left out of the exposition anyway; this
+    /// lets a collector or a test tell that it found nothing.
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }

@@ -1,4 +1,8 @@
 //! `process_*` self-metrics, the same set the Go client library's process collector exposes.
+#![allow(
+    unsafe_code,
+    reason = "getrusage, getrlimit and setrlimit through libc for the process_* metrics and the open-file limit"
+)]
 
 use crate::metric::MetricFamily;
 
@@ -88,7 +92,7 @@ mod linux {
 
     use crate::metric::MetricFamily;
 
-    pub fn push(out: &mut Vec<MetricFamily>) {
+    pub(super) fn push(out: &mut Vec<MetricFamily>) {
         if let Some((virt, rss)) = std::fs::read_to_string("/proc/self/statm")
             .ok()
             .and_then(|s| parse_statm(&s))

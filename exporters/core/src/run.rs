@@ -31,9 +31,9 @@ pub struct Program {
 
 /// What an exporter's start-up hook hands back.
 pub struct Startup {
-    pub web: WebFlags,
-    pub log: LogFlags,
-    pub exporter: Exporter,
+    pub(crate) web: WebFlags,
+    pub(crate) log: LogFlags,
+    pub(crate) exporter: Exporter,
     /// A web config the exporter made itself (from upstream's own web flags), used when
     /// `--web.config.file` is not given.
     web_config: Option<ReloadingWebConfig>,
@@ -43,6 +43,8 @@ pub struct Startup {
 }
 
 impl Startup {
+    /// The least a start-up hook hands back: the shared flags as parsed, and the exporter to
+    /// serve. [`web_config`](Self::web_config) and [`on_bound`](Self::on_bound) add to it.
     pub fn new(web: WebFlags, log: LogFlags, exporter: Exporter) -> Self {
         Startup {
             web,

@@ -26,6 +26,7 @@ use crate::memory::ScrapesInFlight;
 use crate::web_config::WebConfig;
 use crate::web_config_reload::ReloadingWebConfig;
 
+/// What the server and every extra endpoint answer: the whole body built before it is sent.
 pub type HttpResponse = Response<Full<Bytes>>;
 
 /// Prometheus' default scrape timeout, used when a request does not say its own.
@@ -37,13 +38,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// An extra endpoint (e.g. `/scrape?target=` for multi-target exporters).
 pub trait RouteHandler: Send + Sync + 'static {
+    /// Answers one GET or HEAD of the endpoint's path. It runs after basic auth and within
+    /// `--web.max-requests` (counted as a scrape), and should be done by `req.deadline`.
     fn handle(&self, req: RouteRequest) -> BoxFuture<'_, HttpResponse>;
 }
 
 /// What an extra endpoint gets from a request.
 pub struct RouteRequest {
-    pub query: Option<String>,
-    pub headers: HeaderMap,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: HeaderMap,
     /// The scrape deadline derived from `X-Prometheus-Scrape-Timeout-Seconds`.
     pub deadline: Duration,
 }
@@ -54,17 +57,23 @@ impl RouteRequest {
         self.query.as_deref().and_then(|q| query_param(q, name))
     }
 
+    /// Whether the client takes a gzip body (`Accept-Encoding`, where `q=0` refuses): what
+    /// [`metrics_response`] needs to know.
     pub fn accepts_gzip(&self) -> bool {
         accepts_gzip(&self.headers)
     }
 }
 
+/// What [`Server::bind`] listens on and serves: made by `run::main` from the `--web.*` flags, or
+/// by a test.
 pub struct ServerConfig {
     /// Go-style listen addresses (`:9100`, `127.0.0.1:9100`).
     pub listen: Vec<String>,
     /// Listen on the sockets systemd passes instead of `listen`.
     pub systemd_socket: bool,
+    /// Where the exposition is served (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// TLS, basic auth and response headers, as they are when each request or handshake comes.
     pub web: ReloadingWebConfig,
     /// Concurrent scrapes beyond this get 503; 0 means unlimited.
     pub max_requests: usize,
@@ -82,6 +91,8 @@ struct App {
     routes: Vec<(String, String, Arc<dyn RouteHandler>)>,
 }
 
+/// Listeners bound and what they serve: [`bind`](Self::bind), add endpoints with
+/// [`route`](Self::route), then [`serve`](Self::serve).
 pub struct Server {
     listeners: Vec<TcpListener>,
     app: App,
@@ -129,6 +140,7 @@ impl Server {
         self
     }
 
+    /// The addresses actually bound, for the start-up log and for tests that listen on port 0.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
@@ -404,6 +416,8 @@ pub fn metrics_response(text: String, gzip: bool) -> HttpResponse {
     resp
 }
 
+/// A plain-text response with a fixed body, sent as given: end it with `\n`
+/// ([`owned_text_response`] adds one).
 pub fn text_response(status: StatusCode, body: &'static str) -> HttpResponse {
     plain_text(status, Bytes::from_static(body.as_bytes()))
 }

@@ -3,6 +3,10 @@
 //!
 //! The protocol (sd_listen_fds(3)): the sockets are file descriptors 3, 4, ... `LISTEN_FDS` of
 //! them, meant for the process whose pid is `LISTEN_PID`.
+#![allow(
+    unsafe_code,
+    reason = "adopting the file descriptors systemd passes needs fcntl and from_raw_fd"
+)]
 
 /// The first descriptor systemd passes.
 const FIRST_FD: i32 = 3;

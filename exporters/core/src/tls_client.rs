@@ -42,6 +42,8 @@ pub fn system_roots() -> RootCertStore {
 pub struct SkipServerVerification(Arc<CryptoProvider>);
 
 impl SkipServerVerification {
+    /// For a rustls client config's `dangerous().with_custom_certificate_verifier`; `provider`'s
+    /// algorithms check the handshake signatures.
     pub fn new(provider: Arc<CryptoProvider>) -> Arc<Self> {
         Arc::new(SkipServerVerification(provider))
     }

@@ -19,15 +19,27 @@ use serde::Deserialize;
 
 use crate::basic_auth::BasicAuth;
 
+/// Why a web config cannot be used. At start-up it stops the exporter; on a reload the previous
+/// configuration stays and this is logged once.
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
+    /// The file cannot be read (missing, no permission).
     #[error("web config {file}: cannot read: {source}")]
     Read {
+        /// The web config file.
         file: PathBuf,
+        /// What the OS reported.
         source: std::io::Error,
     },
+    /// The file was read but cannot be served: bad YAML, an unknown key, an unusable
+    /// certificate or key, a malformed bcrypt hash, TLS turned on or off without a restart.
     #[error("web config {file}: {message}")]
-    Invalid { file: PathBuf, message: String },
+    Invalid {
+        /// The web config file, or the name of a configuration the exporter built itself.
+        file: PathBuf,
+        /// What is wrong, starting with the key (`tls_server_config.cert_file ...`).
+        message: String,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,7 +78,7 @@ struct RawHttpConfig {
 
 /// exporter-toolkit's `client_auth_type` values (Go's tls.ClientAuthType names).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum ClientAuthType {
+pub(crate) enum ClientAuthType {
     #[default]
     NoClientCert,
     RequestClientCert,
@@ -78,9 +90,9 @@ pub enum ClientAuthType {
 /// A validated web configuration, ready for the server.
 #[derive(Clone, Default)]
 pub struct WebConfig {
-    pub tls: Option<Arc<ServerConfig>>,
-    pub basic_auth: Option<Arc<BasicAuth>>,
-    pub headers: Vec<(String, String)>,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
+    pub(crate) basic_auth: Option<Arc<BasicAuth>>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Every file this configuration was read from (itself, certificates, keys, CAs): a change
     /// to any of them is a new configuration.
     pub(crate) files: Vec<PathBuf>,
@@ -99,6 +111,8 @@ impl std::fmt::Debug for WebConfig {
 }
 
 impl WebConfig {
+    /// Reads and [`parse`](Self::parse)s `file` once;
+    /// [`ReloadingWebConfig`](crate::web_config_reload::ReloadingWebConfig) follows its changes.
     pub fn load(file: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(file).map_err(|source| WebConfigError::Read {
             file: file.to_path_buf(),

@@ -239,20 +239,34 @@ fn a_changed_web_config_applies_without_restart_and_a_broken_one_is_ignored() {
     let as_user = |user: &str| {
         status_of(
             ureq::get(&url)
-                .set("Authorization", &format!("Basic {}", b64(&format!("{user}:s3cret"))))
+                .set(
+                    "Authorization",
+                    &format!("Basic {}", b64(&format!("{user}:s3cret"))),
+                )
                 .call(),
         )
     };
     assert_eq!((as_user("alice"), as_user("bob")), (200, 401));
 
-    replace_file(&file, &format!("basic_auth_users:\n  alice: {hash}\n  bob: {hash}\n"));
+    replace_file(
+        &file,
+        &format!("basic_auth_users:\n  alice: {hash}\n  bob: {hash}\n"),
+    );
     assert_eq!((as_user("alice"), as_user("bob")), (200, 200));
 
     replace_file(&file, "basic_auth_users:\n  alice: [not, a, hash]\n");
-    assert_eq!((as_user("alice"), as_user("bob")), (200, 200), "the broken file is ignored");
+    assert_eq!(
+        (as_user("alice"), as_user("bob")),
+        (200, 200),
+        "the broken file is ignored"
+    );
 
     replace_file(&file, &format!("basic_auth_users:\n  bob: {hash}\n"));
-    assert_eq!((as_user("alice"), as_user("bob")), (401, 200), "a removed user is refused");
+    assert_eq!(
+        (as_user("alice"), as_user("bob")),
+        (401, 200),
+        "a removed user is refused"
+    );
 }
 
 struct Pki {
@@ -389,7 +403,10 @@ fn a_rotated_certificate_serves_the_next_handshake() {
     // one trusting only the old one no longer does.
     let second_ca = Pki::new();
     second_ca.install_server_certificate(first_ca.dir.path());
-    assert_eq!(second_ca.agent(None).get(&url).call().unwrap().status(), 200);
+    assert_eq!(
+        second_ca.agent(None).get(&url).call().unwrap().status(),
+        200
+    );
     assert!(first_ca.agent(None).get(&url).call().is_err());
 }
 

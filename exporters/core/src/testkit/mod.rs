@@ -58,11 +58,14 @@ pub fn celery_venv(workspace_root: &Path) -> PathBuf {
 
 /// Kills and reaps the child when dropped, so a failing test leaves no server behind.
 pub struct ChildGuard {
-    pub child: Child,
+    pub(crate) child: Child,
+    /// What the child was started as ([`spawn`](Self::spawn)'s `name`), for a test's messages.
     pub name: String,
 }
 
 impl ChildGuard {
+    /// Starts `cmd` as configured (arguments, environment, stdio); a child that cannot start
+    /// fails the test with `name` in the message.
     pub fn spawn(name: &str, cmd: &mut Command) -> ChildGuard {
         let child = cmd
             .spawn()
@@ -73,6 +76,7 @@ impl ChildGuard {
         }
     }
 
+    /// The child's process id, e.g. to read its resident memory under `/proc/<pid>`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -129,7 +133,10 @@ pub fn wait_http(url: &str, timeout: Duration) -> String {
 /// The shape of one metric family: its type and the label names seen on its samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyShape {
+    /// The `# TYPE` (`counter`, `gauge`, ...); `untyped` when the exposition declares none.
     pub kind: String,
+    /// Every label name on the family's samples, without `le` and `quantile`: comparing these
+    /// with upstream's finds a missing or extra label.
     pub label_names: BTreeSet<String>,
 }
 

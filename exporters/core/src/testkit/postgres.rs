@@ -1,6 +1,10 @@
 //! A real PostgreSQL 15 for tests: initdb into a temp dir (scram-sha-256), started on a free
 //! loopback port, stopped when the guard drops (also when the test fails). As root (CI), the
 //! server runs as `nobody` through setpriv, because PostgreSQL refuses to run as root.
+#![allow(
+    unsafe_code,
+    reason = "test servers are stopped with kill(2) on their own process ids"
+)]
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,8 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::{free_port, wait_for};
 
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+pub(crate) const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The `postgres` superuser's password on every test server; distinctive, so that a test can
+/// check it never shows in an exporter's output or log.
 pub const SUPERUSER_PASSWORD: &str = "Sup3r-s3cret-pw";
+/// The password of the `monitor` role [`Postgres::create_monitor_role`] makes; also one that
+/// must never show.
 pub const MONITOR_PASSWORD: &str = "m0nitor-pw-xyz";
 
 fn is_root() -> bool {
@@ -56,8 +64,11 @@ fn give_to_owner(path: &Path) {
     }
 }
 
+/// One test server: a temp dir holding its data directory, the port it listens on, and the
+/// running process, stopped (fast shutdown) when dropped.
 pub struct Postgres {
-    pub dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
+    /// The port it listens on, on 127.0.0.1; kept when the server is stopped and run again.
     pub port: u16,
     extra: Vec<String>,
     server: Option<Child>,
@@ -150,6 +161,8 @@ impl Postgres {
         pg
     }
 
+    /// The cluster's data directory, e.g. to write `postgresql.auto.conf` before a
+    /// [`run`](Self::run).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -240,6 +253,7 @@ impl Postgres {
         self.psql_db("postgres", sql)
     }
 
+    /// [`psql`](Self::psql) in database `db`. An SQL error fails the test.
     pub fn psql_db(&self, db: &str, sql: &str) -> String {
         let out = Command::new(format!("{PG_BIN}/psql"))
             .args([
@@ -264,6 +278,7 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// A URL for `user` with `password` on this server's `postgres` database, without TLS.
     pub fn dsn(&self, user: &str, password: &str) -> String {
         format!(
             "postgresql://{user}:{password}@127.0.0.1:{}/postgres?sslmode=disable",
@@ -271,6 +286,7 @@ impl Postgres {
         )
     }
 
+    /// [`dsn`](Self::dsn) of the `postgres` superuser.
     pub fn superuser_dsn(&self) -> String {
         self.dsn("postgres", SUPERUSER_PASSWORD)
     }
