@@ -86,7 +86,7 @@ pub trait Collector: Send + Sync + 'static {
 /// A collector that does blocking work (reading /proc and /sys). Blocking collectors run on pool
 /// threads ("lanes") that take the next collector from a shared queue: one lane to start with,
 /// so a scrape costs two thread hand-offs, not one per collector; another lane joins whenever
-/// the queue makes no progress for [`LANE_STALL`], so a hung collector stalls only its lane.
+/// the queue makes no progress for 50 ms, so a hung collector stalls only its lane.
 pub trait BlockingCollector: Send + Sync + 'static {
     /// The `collector` label of `<ns>_scrape_collector_success` and the name a scrape selects it
     /// by (`collect[]=cpu`); the same on every call.

@@ -38,7 +38,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Scrapes in flight. glibc keeps what a burst freed in its heap for reuse, fragmented: after
 /// 1,000 concurrent scrapes the RSS stays ~10x its baseline. When a burst is over, `malloc_trim`
 /// returns the free pages; a steady one-scrape-at-a-time load never pays for it.
-pub struct ScrapesInFlight {
+pub(crate) struct ScrapesInFlight {
     now: AtomicUsize,
     peak: AtomicUsize,
     /// A burst is over and its memory not returned yet. It stays set while scrapes keep arriving
@@ -57,7 +57,7 @@ impl Default for ScrapesInFlight {
 }
 
 /// Held while a scrape runs.
-pub struct InFlight(Arc<ScrapesInFlight>);
+pub(crate) struct InFlight(Arc<ScrapesInFlight>);
 
 impl ScrapesInFlight {
     fn with_settle(settle: Duration) -> Self {

@@ -118,7 +118,9 @@ impl WebConfig {
             file: file.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, file)
+        let mut config = Self::parse(&text, file)?;
+        config.files.insert(0, file.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates; relative certificate paths resolve against the config's directory,
@@ -134,7 +136,7 @@ impl WebConfig {
             serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
         let base = file.parent().unwrap_or(Path::new("."));
-        let mut files = vec![file.to_path_buf()];
+        let mut files = Vec::new();
         if let Some(t) = &raw.tls_server_config {
             let referenced = [&t.cert_file, &t.key_file, &t.client_ca_file];
             files.extend(referenced.into_iter().flatten().map(|f| base.join(f)));

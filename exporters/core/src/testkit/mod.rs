@@ -59,8 +59,6 @@ pub fn celery_venv(workspace_root: &Path) -> PathBuf {
 /// Kills and reaps the child when dropped, so a failing test leaves no server behind.
 pub struct ChildGuard {
     pub(crate) child: Child,
-    /// What the child was started as ([`spawn`](Self::spawn)'s `name`), for a test's messages.
-    pub name: String,
 }
 
 impl ChildGuard {
@@ -70,10 +68,7 @@ impl ChildGuard {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        ChildGuard {
-            child,
-            name: name.to_string(),
-        }
+        ChildGuard { child }
     }
 
     /// The child's process id, e.g. to read its resident memory under `/proc/<pid>`.
