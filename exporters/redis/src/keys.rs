@@ -4,7 +4,9 @@
 /// A key or pattern in a database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbKey {
+    /// The database index.
     pub db: u32,
+    /// A key, or a SCAN MATCH pattern.
     pub key: String,
 }
 

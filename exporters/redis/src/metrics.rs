@@ -4,12 +4,15 @@ use std::borrow::Cow;
 
 use exporter_core::{MetricFamily, MetricType, Sample};
 
+/// The families of one scrape so far, each name prefixed with `<namespace>_`.
 pub struct Out<'n> {
     ns: &'n str,
+    /// One family per sample added; the runtime merges those that share a name.
     pub families: Vec<MetricFamily>,
 }
 
 impl<'n> Out<'n> {
+    /// An empty builder for namespace `ns`.
     pub fn new(ns: &'n str) -> Self {
         Out {
             ns,
@@ -17,6 +20,7 @@ impl<'n> Out<'n> {
         }
     }
 
+    /// The namespace (`redis`).
     pub fn namespace(&self) -> &str {
         self.ns
     }
@@ -35,6 +39,7 @@ impl<'n> Out<'n> {
         self.families.push(f);
     }
 
+    /// Adds one gauge sample.
     pub fn gauge(
         &mut self,
         name: &str,
@@ -45,6 +50,7 @@ impl<'n> Out<'n> {
         self.add(MetricType::Gauge, name, help, labels, value);
     }
 
+    /// Adds one counter sample.
     pub fn counter(
         &mut self,
         name: &str,

@@ -15,12 +15,14 @@ use exporter_core::server::{
 use exporter_core::{BoxFuture, MetricFamily};
 use http::StatusCode;
 
-use crate::scrape::{ScrapeOptions, Scraper};
+use crate::options::ScrapeOptions;
+use crate::scrape::Scraper;
 use crate::target::{PasswordMap, Secret, Target};
 
 /// Targets whose connection is kept; beyond this the least recently scraped is closed.
 const MAX_KEPT_TARGETS: usize = 1024;
 
+/// The `/scrape` route: one [`Scraper`] (and its connection) kept per target address.
 pub struct ScrapeHandler {
     opts: Arc<ScrapeOptions>,
     /// `--redis.password`, for targets without an entry in the password file.
@@ -31,6 +33,8 @@ pub struct ScrapeHandler {
 }
 
 impl ScrapeHandler {
+    /// `default_password` is `--redis.password`; `build_info` adds `<ns>_exporter_build_info`
+    /// to every answer, as on `/metrics`.
     pub fn new(
         opts: Arc<ScrapeOptions>,
         default_password: Option<Secret>,

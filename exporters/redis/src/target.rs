@@ -5,50 +5,49 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A password. Its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use resp::Secret;
 
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
+/// Where the instance listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Tcp { host: String, port: u16, tls: bool },
+    /// `redis://` (`tls` false) or `rediss://` (`tls` true).
+    Tcp {
+        /// Host name or IP address (IPv6 without brackets).
+        host: String,
+        /// TCP port (6379 when the address names none).
+        port: u16,
+        /// Speak TLS.
+        tls: bool,
+    },
+    /// `unix://`: the socket's path.
     Unix(PathBuf),
 }
 
 /// Where a Redis instance is and how to log in to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// Where it listens.
     pub endpoint: Endpoint,
+    /// The ACL user of the address (`redis://user:pw@host`), if any.
     pub user: Option<String>,
+    /// The password: the address's own, or one filled in from the password file or
+    /// `--redis.password`.
     pub password: Option<Secret>,
 }
 
+/// Why an address does not parse (never holding its password).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddrError {
+    /// Not `redis://`, `rediss://`, `valkey(s)://` or `unix://`.
     #[error("unsupported scheme {0:?} (use redis://, rediss:// or unix://)")]
     Scheme(String),
+    /// No host before the port.
     #[error("missing host")]
     MissingHost,
+    /// The port is not a number from 0 to 65535.
     #[error("invalid port {0:?}")]
     Port(String),
+    /// `unix://` without a path.
     #[error("missing socket path")]
     MissingPath,
 }
@@ -135,8 +134,20 @@ impl Target {
         }
     }
 
+    /// True for `rediss://`.
     pub fn uses_tls(&self) -> bool {
         matches!(self.endpoint, Endpoint::Tcp { tls: true, .. })
+    }
+
+    /// The address to dial, for [`resp::Connector`].
+    pub fn address(&self) -> resp::Address {
+        match &self.endpoint {
+            Endpoint::Tcp { host, port, .. } => resp::Address::Tcp {
+                host: host.clone(),
+                port: *port,
+            },
+            Endpoint::Unix(path) => resp::Address::Unix(path.clone()),
+        }
     }
 }
 
@@ -200,16 +211,26 @@ pub fn redact_url(s: &str) -> String {
     }
 }
 
+/// Why `--redis.password-file` cannot be used (saying where, never what: it holds passwords).
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordFileError {
+    /// The file cannot be read.
     #[error("--redis.password-file {path}: {source}")]
     Read {
+        /// The file's path.
         path: String,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a JSON object of address to password.
     #[error("--redis.password-file {path}: not a JSON object of address to password: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file's path.
+        path: String,
+        /// Where the JSON went wrong (line and column).
+        message: String,
+    },
 }
 
 /// Upstream's password file: a JSON object mapping a Redis URI to its password.
@@ -217,6 +238,7 @@ pub enum PasswordFileError {
 pub struct PasswordMap(HashMap<String, Secret>);
 
 impl PasswordMap {
+    /// Reads and parses the file.
     pub fn load(path: &Path) -> Result<Self, PasswordFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| PasswordFileError::Read {
             path: path.display().to_string(),
@@ -254,10 +276,12 @@ impl PasswordMap {
             .map(|(_, v)| v)
     }
 
+    /// The number of addresses listed.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True when no address is listed.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -4,12 +4,15 @@
 
 use crate::info::field_value;
 use crate::metrics::Out;
-use crate::resp::Reply;
+use resp::Reply;
 
+/// Why a `SERVER` reply gave no statistics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Tile38Error {
+    /// The server answered with an error (not Tile38, or SERVER refused).
     #[error("SERVER: {0}")]
     Server(String),
+    /// The reply has neither shape Tile38 uses.
     #[error("SERVER: the reply is neither name/value pairs nor a JSON stats object")]
     Shape,
 }

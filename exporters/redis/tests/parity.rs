@@ -1,3 +1,4 @@
+// Over 800 lines: upstream's flag table (~190 lines) and the tests that walk it share helpers.
 //! Drop-in parity with oliver006/redis_exporter: every upstream flag and its environment
 //! variable is accepted (Go's single-dash form too), the runtime's web and log flags read
 //! upstream's variables, `exporter_last_scrape_error` carries the error text, and the families

@@ -1,10 +1,5 @@
-//! RESP2, the Redis wire protocol, shared by the Redis and Celery exporters: an incremental
-//! parser that borrows from the read buffer (no copy of pub/sub payloads on the hot path), owned
-//! replies for request/response commands, and a command encoder.
-//!
-//! The parser never trusts a length it reads: sizes are checked against limits before anything
-//! is allocated, nesting is bounded, truncated input asks for more bytes (`Ok(None)`), and garbage
-//! is an error, never a panic.
+//! The RESP2 codec: an incremental parser that borrows from the read buffer, owned replies, and
+//! a command encoder. Pure functions over bytes; the parser never trusts a length it reads.
 
 /// Largest bulk string accepted: Redis' own `proto-max-bulk-len` default, so no reply a Redis
 /// server can send is refused, and nothing larger makes the read buffer grow.
@@ -17,8 +12,11 @@ const MAX_DEPTH: usize = 16;
 /// One RESP2 value, borrowing its bytes from the buffer it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
+    /// `+OK`
     Simple(&'a [u8]),
+    /// `-ERR message`
     Error(&'a [u8]),
+    /// `:42`
     Integer(i64),
     /// `None` is the null bulk string (`$-1`).
     Bulk(Option<&'a [u8]>),
@@ -102,6 +100,7 @@ impl Reply {
         }
     }
 
+    /// The elements of a (non-nil) array.
     pub fn as_array(&self) -> Option<&[Reply]> {
         match self {
             Reply::Array(Some(items)) => Some(items),
@@ -118,16 +117,22 @@ impl Reply {
     }
 }
 
+/// Bytes that are not RESP2, or a frame beyond the limits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// The first byte of a value is none of `+ - : $ *`.
     #[error("unexpected type byte {0:#04x}")]
     BadType(u8),
+    /// A length or integer that is not a decimal number.
     #[error("malformed length or integer")]
     BadNumber,
+    /// A line or bulk string not ended by CRLF.
     #[error("bulk string not terminated by CRLF")]
     BadTerminator,
+    /// A bulk string over [`MAX_BULK`], an array over [`MAX_ARRAY`] or a header line over 64 KiB.
     #[error("frame exceeds the size limit")]
     TooLarge,
+    /// Arrays nested deeper than 16.
     #[error("values nested too deeply")]
     TooDeep,
 }

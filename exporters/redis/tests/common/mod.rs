@@ -11,19 +11,19 @@ use std::time::Duration;
 
 use exporter_core::testkit::{free_port, wait_for, ChildGuard};
 
-pub const OURS: &str = env!("CARGO_BIN_EXE_redis-exporter");
+pub(crate) const OURS: &str = env!("CARGO_BIN_EXE_redis-exporter");
 
 /// A redis-server that is killed when dropped.
-pub struct Redis {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    pub guard: Option<ChildGuard>,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) guard: Option<ChildGuard>,
     args: Vec<String>,
 }
 
 impl Redis {
     /// Starts `redis-server` on a free port with persistence off, plus `extra` arguments.
-    pub fn start(extra: &[&str]) -> Redis {
+    pub(crate) fn start(extra: &[&str]) -> Redis {
         let dir = tempfile::tempdir().unwrap();
         let mut r = Redis {
             port: free_port(),
@@ -36,7 +36,7 @@ impl Redis {
     }
 
     /// (Re)starts the server on the same port and directory.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let mut cmd = Command::new("redis-server");
         cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -53,16 +53,16 @@ impl Redis {
         });
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.guard = None;
     }
 
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Runs redis-cli against this server (with `auth` as `-a` when given).
-    pub fn cli(&self, auth: Option<&str>, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, auth: Option<&str>, args: &[&str]) -> String {
         let mut cmd = Command::new("redis-cli");
         cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
         if let Some(a) = auth {
@@ -72,13 +72,13 @@ impl Redis {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.guard.as_ref().map(|g| g.pid()).unwrap_or(0)
     }
 }
 
 /// Sends raw text to a port and returns what came back first.
-pub fn raw(port: u16, text: &str) -> Option<String> {
+pub(crate) fn raw(port: u16, text: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.write_all(text.as_bytes()).ok()?;
@@ -88,19 +88,19 @@ pub fn raw(port: u16, text: &str) -> Option<String> {
 }
 
 /// Our exporter, with its stderr in a file.
-pub struct Exporter {
-    pub port: u16,
-    pub guard: ChildGuard,
-    pub log: PathBuf,
+pub(crate) struct Exporter {
+    pub(crate) port: u16,
+    pub(crate) guard: ChildGuard,
+    pub(crate) log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Exporter {
-    pub fn start(args: &[&str]) -> Exporter {
+    pub(crate) fn start(args: &[&str]) -> Exporter {
         Self::start_with_env(args, &[])
     }
 
-    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+    pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stderr.log");
         let port = free_port();
@@ -124,21 +124,21 @@ impl Exporter {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         get(&self.url("/metrics")).1
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// GET returning (status, body), whatever the status.
-pub fn get(url: &str) -> (u16, String) {
+pub(crate) fn get(url: &str) -> (u16, String) {
     match ureq::get(url).timeout(Duration::from_secs(30)).call() {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
@@ -146,7 +146,7 @@ pub fn get(url: &str) -> (u16, String) {
     }
 }
 
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p

@@ -1,0 +1,201 @@
+//! CONFIG GET: the `config_*` families, the number of databases, and every setting as
+//! `config_key_value` (`--include-config-metrics`), secrets always left out.
+
+use resp::Reply;
+
+use crate::metrics::Out;
+
+/// `CONFIG GET` replies (flat name/value arrays): `config_maxclients`, `config_maxmemory`,
+/// `config_io_threads`, `config_client_output_buffer_limit_*`, and the number of databases when
+/// present.
+pub fn config_metrics(replies: &[&Reply], out: &mut Out) -> Option<usize> {
+    let mut databases = None;
+    for reply in replies {
+        let Some(items) = reply.as_array() else {
+            continue;
+        };
+        for pair in items.chunks_exact(2) {
+            let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
+                continue;
+            };
+            match key.as_ref() {
+                "databases" => databases = value.trim().parse::<usize>().ok(),
+                "maxmemory" | "maxclients" | "io-threads" => {
+                    if let Ok(v) = value.trim().parse::<f64>() {
+                        let name = format!("config_{}", key.replace('-', "_"));
+                        let help = format!("{name} metric");
+                        out.gauge(&name, help, &[], v);
+                    }
+                }
+                "client-output-buffer-limit" => output_buffer_limit_metrics(&value, out),
+                _ => {}
+            }
+        }
+    }
+    databases
+}
+
+/// Settings whose values are secrets: never exported, whatever `--redact-config-metrics` says.
+pub fn is_secret_setting(key: &str) -> bool {
+    key.contains("pass") || key.ends_with("auth")
+}
+
+/// `CONFIG GET *` (`--include-config-metrics`): `config_key_value{key,value}` 1 per setting and
+/// `config_value{key}` for numeric ones, leaving out the secrets (`is_secret_setting`).
+pub fn config_setting_metrics(reply: &Reply, out: &mut Out) {
+    for pair in reply.as_array().unwrap_or_default().chunks_exact(2) {
+        let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
+            continue;
+        };
+        if is_secret_setting(&key) {
+            continue;
+        }
+        out.gauge(
+            "config_key_value",
+            "Config key and value",
+            &[("key", key.as_ref()), ("value", value.as_ref())],
+            1.0,
+        );
+        if let Ok(v) = value.trim().parse::<f64>() {
+            out.gauge(
+                "config_value",
+                "Config key and value as metric",
+                &[("key", key.as_ref())],
+                v,
+            );
+        }
+    }
+}
+
+/// `client-output-buffer-limit` (`normal 0 0 0 replica 268435456 67108864 60 pubsub ...`): per
+/// class, the hard and soft limits in bytes and how long the soft one may be exceeded.
+pub fn output_buffer_limit_metrics(value: &str, out: &mut Out) {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    for class in words.chunks_exact(4) {
+        let number = |s: &str| s.parse::<f64>().ok();
+        let name = class[0];
+        if let Some(hard) = number(class[1]) {
+            out.gauge(
+                "config_client_output_buffer_limit_bytes",
+                "The configured buffer limits per class",
+                &[("class", name), ("limit", "hard")],
+                hard,
+            );
+        }
+        if let Some(soft) = number(class[2]) {
+            out.gauge(
+                "config_client_output_buffer_limit_bytes",
+                "The configured buffer limits per class",
+                &[("class", name), ("limit", "soft")],
+                soft,
+            );
+        }
+        if let Some(seconds) = number(class[3]) {
+            out.gauge(
+                "config_client_output_buffer_limit_overcome_seconds",
+                "How long for buffer limits per class to be exceeded before replicas are dropped",
+                &[("class", name), ("limit", "soft")],
+                seconds,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replies::test_support::{arr, bulk, names};
+
+    #[test]
+    fn config_replies() {
+        let mut out = Out::new("redis");
+        let a = arr(vec![bulk("maxmemory"), bulk("100")]);
+        let b = arr(vec![
+            bulk("io-threads"),
+            bulk("4"),
+            bulk("databases"),
+            bulk("32"),
+        ]);
+        let denied = Reply::Error("ERR unknown command 'CONFIG'".into());
+        let limits = arr(vec![
+            bulk("client-output-buffer-limit"),
+            bulk("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 x"),
+        ]);
+        assert_eq!(
+            config_metrics(&[&a, &b, &denied, &limits], &mut out),
+            Some(32)
+        );
+        assert_eq!(
+            names(&out),
+            [
+                ("redis_config_maxmemory".to_string(), 100.0),
+                ("redis_config_io_threads".to_string(), 4.0),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
+                    0.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    268435456.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    67108864.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
+                    60.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    33554432.0
+                ),
+                (
+                    "redis_config_client_output_buffer_limit_bytes".to_string(),
+                    8388608.0
+                ),
+            ]
+        );
+        let slave_soft = &out.families[6].samples[0].labels;
+        assert_eq!(slave_soft[0].1, "slave");
+        assert_eq!(slave_soft[1].1, "soft");
+    }
+
+    #[test]
+    fn config_settings_leave_secrets_out() {
+        let reply = arr(vec![
+            bulk("maxclients"),
+            bulk("10000"),
+            bulk("requirepass"),
+            bulk("hunter2"),
+            bulk("masterauth"),
+            bulk("hunter3"),
+            bulk("tls-key-file-pass"),
+            bulk("hunter4"),
+            bulk("appendfsync"),
+            bulk("everysec"),
+            bulk("dangling"),
+        ]);
+        let mut out = Out::new("redis");
+        config_setting_metrics(&reply, &mut out);
+        let mut text = String::new();
+        exporter_core::encode::encode_text(&out.families, &mut text);
+        assert!(text.contains("redis_config_key_value{key=\"maxclients\",value=\"10000\"} 1"));
+        assert!(text.contains("redis_config_value{key=\"maxclients\"} 10000"));
+        assert!(text.contains("redis_config_key_value{key=\"appendfsync\",value=\"everysec\"} 1"));
+        assert!(!text.contains("config_value{key=\"appendfsync\""));
+        assert!(!text.contains("hunter"), "{text}");
+        assert!(
+            !text.contains("requirepass") && !text.contains("dangling"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Pure mappings from the replies of the non-INFO commands to metric families, one file per
+//! command family: [`config`] (CONFIG GET), [`latency`] (SLOWLOG, LATENCY), [`clients`]
+//! (CLIENT LIST), [`script`] (`--script`'s result), [`streams`] (XINFO).
+
+pub mod clients;
+pub mod config;
+pub mod latency;
+pub mod script;
+pub mod streams;
+
+pub use clients::{client_list_metrics, parse_client_line, ClientInfo};
+pub use config::{
+    config_metrics, config_setting_metrics, is_secret_setting, output_buffer_limit_metrics,
+};
+pub use latency::{latency_histogram_metrics, latency_metrics, slowlog_metrics};
+pub use script::script_metrics;
+pub use streams::{consumer_metrics, group_names, stream_id_ms, stream_metrics};
+
+use resp::Reply;
+
+/// Reads a flat `[name, value, name, value, ...]` reply (XINFO in RESP2) as pairs.
+pub fn pairs(reply: &Reply) -> Vec<(std::borrow::Cow<'_, str>, &Reply)> {
+    reply
+        .as_array()
+        .map(|items| {
+            items
+                .chunks_exact(2)
+                .filter_map(|p| Some((p[0].as_text()?, &p[1])))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use resp::Reply;
+
+    use crate::metrics::Out;
+
+    pub(crate) fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Some(s.as_bytes().to_vec()))
+    }
+
+    pub(crate) fn arr(items: Vec<Reply>) -> Reply {
+        Reply::Array(Some(items))
+    }
+
+    /// Name and first value of every family, in order.
+    pub(crate) fn names(out: &Out) -> Vec<(String, f64)> {
+        out.families
+            .iter()
+            .map(|f| (f.name.to_string(), f.samples[0].value))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{arr, bulk};
+    use super::*;
+
+    #[test]
+    fn flat_pairs() {
+        let reply = arr(vec![
+            bulk("a"),
+            Reply::Integer(1),
+            bulk("b"),
+            bulk("x"),
+            bulk("odd"),
+        ]);
+        let got: Vec<(String, Reply)> = pairs(&reply)
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), Reply::Integer(1)),
+                ("b".to_string(), bulk("x"))
+            ]
+        );
+        assert!(pairs(&Reply::Error("ERR".into())).is_empty());
+    }
+}
