@@ -1,4 +1,5 @@
-//! `--config.file`: upstream's `auth_modules` for `/probe` (postgres_exporter.yml):
+//! `--config.file`: upstream's `auth_modules` for `/probe` (postgres_exporter.yml), the
+//! credentials and connection options of probed targets:
 //!
 //! ```yaml
 //! auth_modules:
@@ -46,27 +47,34 @@ struct RawUserPass {
 /// Credentials and connection options for probed targets, named in `auth_module=`.
 #[derive(Debug, Clone)]
 pub struct AuthModule {
+    /// The role to connect as.
     pub username: String,
+    /// Its password.
     pub password: Secret,
     /// Extra connection parameters (sslmode, ...), appended to the target's DSN.
     pub options: BTreeMap<String, String>,
 }
 
+/// The `auth_modules` of a `--config.file`, by name.
 #[derive(Debug, Clone, Default)]
-pub struct Config {
-    pub auth_modules: BTreeMap<String, AuthModule>,
+pub struct AuthModules {
+    /// Every module, by the name `auth_module=` gives.
+    pub modules: BTreeMap<String, AuthModule>,
 }
 
-impl Config {
-    pub fn load(path: &Path) -> Result<Config, String> {
+impl AuthModules {
+    /// Reads and parses the file; errors name the flag, the file and the key.
+    pub fn load(path: &Path) -> Result<AuthModules, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--config.file {}: {e}", path.display()))?;
-        Config::parse(&text).map_err(|e| format!("--config.file {}: {e}", path.display()))
+        AuthModules::parse(&text).map_err(|e| format!("--config.file {}: {e}", path.display()))
     }
 
-    pub fn parse(text: &str) -> Result<Config, String> {
+    /// Parses upstream's format; only `type: userpass` exists, and credentials belong under
+    /// `userpass`, not in `options`.
+    pub fn parse(text: &str) -> Result<AuthModules, String> {
         if text.trim().is_empty() {
-            return Ok(Config::default());
+            return Ok(AuthModules::default());
         }
         let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         let mut auth_modules = BTreeMap::new();
@@ -96,7 +104,9 @@ impl Config {
                 },
             );
         }
-        Ok(Config { auth_modules })
+        Ok(AuthModules {
+            modules: auth_modules,
+        })
     }
 }
 
@@ -106,11 +116,11 @@ mod tests {
 
     #[test]
     fn upstream_format() {
-        let c = Config::parse(
+        let c = AuthModules::parse(
             "auth_modules:\n  m1:\n    type: userpass\n    userpass:\n      username: u\n      password: p\n    options:\n      sslmode: disable\n",
         )
         .unwrap();
-        let m = &c.auth_modules["m1"];
+        let m = &c.modules["m1"];
         assert_eq!(m.username, "u");
         assert_eq!(m.password.expose(), "p");
         assert_eq!(m.options["sslmode"], "disable");
@@ -118,11 +128,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::parse("auth_modules:\n  m1:\n    type: tls\n").unwrap_err();
+        let e = AuthModules::parse("auth_modules:\n  m1:\n    type: tls\n").unwrap_err();
         assert!(e.contains("auth_modules.m1.type"), "{e}");
-        let e = Config::parse("auth_modules:\n  m1:\n    type: userpass\n    userpass:\n      username: u\n      pasword: x\n").unwrap_err();
+        let e = AuthModules::parse("auth_modules:\n  m1:\n    type: userpass\n    userpass:\n      username: u\n      pasword: x\n").unwrap_err();
         assert!(e.contains("pasword"), "{e}");
-        let e = Config::parse("bogus: 1\n").unwrap_err();
+        let e = AuthModules::parse("bogus: 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
     }
 }

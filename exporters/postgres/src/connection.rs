@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use exporter_core::CollectError;
 use rustls::ClientConfig;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, NoTls, Row, Socket, Statement};
 
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -20,7 +21,7 @@ use crate::dsn::Dsn;
 
 /// Why a query produced nothing.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     /// The server could not be reached or refused us (down, wrong password, timeout).
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
@@ -86,26 +87,26 @@ fn classify(e: &tokio_postgres::Error, what: &str) -> QueryError {
 }
 
 /// A live connection and what we learnt about the server when it was made.
-pub struct Session {
+pub(crate) struct Session {
     /// Unique per connection made by this process (tells a reconnect from the old session).
-    pub id: u64,
+    pub(crate) id: u64,
     client: Client,
     statements: Mutex<HashMap<String, Statement>>,
     /// `server_version_num`, e.g. 150004.
-    pub version_num: u32,
+    pub(crate) version_num: u32,
     /// `SELECT version()`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl Session {
     /// `15.4.0`, as upstream's `short_version` label (semver of the first numbers in version()).
-    pub fn short_version(&self) -> String {
+    pub(crate) fn short_version(&self) -> String {
         short_version(&self.version)
     }
 }
 
 /// Upstream's short version: the first `N(.N)(.N)` after the product name, padded to three parts.
-pub fn short_version(version: &str) -> String {
+pub(crate) fn short_version(version: &str) -> String {
     let numbers = version.split_whitespace().nth(1).unwrap_or("");
     let mut parts: Vec<&str> = numbers
         .split('.')
@@ -134,17 +135,23 @@ struct State {
     was_up: Option<bool>,
 }
 
-pub struct Target {
+/// One pooled connection to one database (the DSN's), shared by every collector.
+pub(crate) struct Connection {
     dsn: Dsn,
     tls: Option<MakeRustlsConnect>,
     connect_timeout: Duration,
     state: tokio::sync::Mutex<State>,
 }
 
-impl Target {
-    pub fn new(dsn: Dsn, tls: Option<Arc<ClientConfig>>, connect_timeout: Duration) -> Target {
+impl Connection {
+    /// Not connected yet; `connect_timeout` unless the DSN sets its own.
+    pub(crate) fn new(
+        dsn: Dsn,
+        tls: Option<Arc<ClientConfig>>,
+        connect_timeout: Duration,
+    ) -> Connection {
         let connect_timeout = dsn.connect_timeout().unwrap_or(connect_timeout);
-        Target {
+        Connection {
             dsn,
             tls: tls.map(|config| MakeRustlsConnect::new(ClientConfig::clone(&config))),
             connect_timeout,
@@ -152,13 +159,14 @@ impl Target {
         }
     }
 
-    pub fn dsn(&self) -> &Dsn {
+    /// The DSN it connects with.
+    pub(crate) fn dsn(&self) -> &Dsn {
         &self.dsn
     }
 
     /// The current connection, connecting first if there is none. Callers that were waiting
     /// while another caller's attempt failed get that failure instead of trying again.
-    pub async fn session(&self) -> Result<Arc<Session>, QueryError> {
+    pub(crate) async fn session(&self) -> Result<Arc<Session>, QueryError> {
         let asked = Instant::now();
         let mut state = self.state.lock().await;
         if let Some(s) = &state.session {
@@ -214,31 +222,10 @@ impl Target {
     async fn connect(&self) -> Result<Session, String> {
         let config = self.dsn.to_config();
         let client = match &self.tls {
-            None => {
-                let (client, connection) = config
-                    .connect(NoTls)
-                    .await
-                    .map_err(|e| self.describe_connect_error(&e))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(err = %describe(&e), "PostgreSQL connection closed");
-                    }
-                });
-                client
-            }
-            Some(tls) => {
-                let (client, connection) = config
-                    .connect(tls.clone())
-                    .await
-                    .map_err(|e| self.describe_connect_error(&e))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(err = %describe(&e), "PostgreSQL connection closed");
-                    }
-                });
-                client
-            }
-        };
+            None => open(&config, NoTls).await,
+            Some(tls) => open(&config, tls.clone()).await,
+        }
+        .map_err(|e| self.describe_connect_error(&e))?;
         let row = client
             .query_one(
                 "SELECT current_setting('server_version_num')::int4, version()",
@@ -270,12 +257,16 @@ impl Target {
     }
 
     /// Runs `sql` (prepared once per connection) on `session`.
-    pub async fn query(&self, session: &Arc<Session>, sql: &str) -> Result<Vec<Row>, QueryError> {
+    pub(crate) async fn query(
+        &self,
+        session: &Arc<Session>,
+        sql: &str,
+    ) -> Result<Vec<Row>, QueryError> {
         self.query_params(session, sql, &[]).await
     }
 
     /// [`query`](Self::query) with parameters.
-    pub async fn query_params(
+    pub(crate) async fn query_params(
         &self,
         session: &Arc<Session>,
         sql: &str,
@@ -313,7 +304,7 @@ impl Target {
     }
 
     /// Session plus query, for collectors that need nothing else.
-    pub async fn session_query(
+    pub(crate) async fn session_query(
         &self,
         sql: impl FnOnce(&Session) -> String,
     ) -> Result<(Arc<Session>, Vec<Row>), QueryError> {
@@ -342,6 +333,21 @@ impl Target {
         }
         classify(e, what)
     }
+}
+
+/// Connects and drives the connection in its own task until it closes.
+async fn open<T>(config: &tokio_postgres::Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(err = %describe(&e), "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
 }
 
 #[cfg(test)]

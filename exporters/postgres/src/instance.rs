@@ -10,25 +10,28 @@ use std::time::Duration;
 use exporter_core::Label;
 use rustls::ClientConfig;
 
+use crate::connection::{Connection, QueryError};
 use crate::dsn::Dsn;
-use crate::target::{QueryError, Target};
 
 /// Which databases `--auto-discover-databases` adds.
 #[derive(Debug, Clone, Default)]
-pub struct DiscoveryFilter {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+pub(crate) struct DiscoveryFilter {
+    /// `--include-databases`: only these, when not empty.
+    pub(crate) include: Vec<String>,
+    /// `--exclude-databases`: never these.
+    pub(crate) exclude: Vec<String>,
 }
 
 impl DiscoveryFilter {
-    pub fn admits(&self, db: &str) -> bool {
+    /// Whether `db` is discovered.
+    pub(crate) fn admits(&self, db: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|d| d == db))
             && !self.exclude.iter().any(|d| d == db)
     }
 }
 
 /// Parses upstream's `--constantLabels` (`a=b,c=d`).
-pub fn parse_constant_labels(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_constant_labels(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair
@@ -48,36 +51,36 @@ pub fn parse_constant_labels(text: &str) -> Result<Vec<(String, String)>, String
     Ok(out)
 }
 
-pub struct Instance {
-    pub main: Arc<Target>,
+/// One configured server.
+pub(crate) struct Instance {
+    /// The connection to the DSN's own database.
+    pub(crate) main: Arc<Connection>,
     /// `server="host:port"` plus the constant labels, on every series of this server.
-    pub labels: Vec<Label>,
-    /// `--constantLabels` alone (for families upstream gives no `server` label).
-    pub constant_labels: Vec<Label>,
+    pub(crate) labels: Vec<Label>,
     discovery: Option<DiscoveryFilter>,
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
-    databases: Mutex<HashMap<String, Arc<Target>>>,
+    databases: Mutex<HashMap<String, Arc<Connection>>>,
 }
 
 impl Instance {
-    pub fn new(
+    /// A server with its labels; nothing connects before the first scrape.
+    pub(crate) fn new(
         dsn: Dsn,
         tls: Option<Arc<ClientConfig>>,
         constant: &[(String, String)],
         discovery: Option<DiscoveryFilter>,
         connect_timeout: Duration,
     ) -> Instance {
-        let constant_labels: Vec<Label> = constant
-            .iter()
-            .map(|(k, v)| (Cow::Owned(k.clone()), v.clone()))
-            .collect();
         let mut labels = vec![(Cow::Borrowed("server"), dsn.fingerprint().to_string())];
-        labels.extend(constant_labels.iter().cloned());
+        labels.extend(
+            constant
+                .iter()
+                .map(|(k, v)| (Cow::Owned(k.clone()), v.clone())),
+        );
         Instance {
-            main: Arc::new(Target::new(dsn, tls.clone(), connect_timeout)),
+            main: Arc::new(Connection::new(dsn, tls.clone(), connect_timeout)),
             labels,
-            constant_labels,
             discovery,
             tls,
             connect_timeout,
@@ -85,14 +88,15 @@ impl Instance {
         }
     }
 
-    pub fn server(&self) -> &str {
+    /// The `server` label: `host:port` as written in the DSN.
+    pub(crate) fn server(&self) -> &str {
         &self.labels[0].1
     }
 
     /// The connections per-database collectors run on: the DSN's own database, plus every
     /// database discovered right now when auto-discovery is on. Connections to databases that
     /// no longer exist are dropped.
-    pub async fn database_targets(&self) -> Result<Vec<Arc<Target>>, QueryError> {
+    pub(crate) async fn database_connections(&self) -> Result<Vec<Arc<Connection>>, QueryError> {
         let Some(filter) = &self.discovery else {
             return Ok(vec![Arc::clone(&self.main)]);
         };
@@ -116,7 +120,7 @@ impl Instance {
         dbs.retain(|name, _| names.contains(name));
         for name in names {
             let target = dbs.entry(name.clone()).or_insert_with(|| {
-                Arc::new(Target::new(
+                Arc::new(Connection::new(
                     self.main.dsn().with_dbname(&name),
                     self.tls.clone(),
                     self.connect_timeout,

@@ -1,17 +1,23 @@
-//! PostgreSQL metrics under the names of prometheus-community/postgres_exporter 0.11, for less
-//! work on the database: one pooled connection per server, statements prepared once, the
-//! settings in one query, and a scrape that never fails as a whole.
+//! PostgreSQL metrics under the names of prometheus-community/postgres_exporter (0.11 and current
+//! releases), for less work on the database: one pooled connection per server, statements
+//! prepared once, the settings in one query, and a scrape that never fails as a whole.
+//!
+//! Reading order: [`flags`] (the command line, turned into [`Options`]), [`data_source`] and
+//! [`dsn`] (the servers), [`build_exporter`] (one collector per table row of `collector`, run
+//! against every server), then the collectors themselves under `src/collector/`.
 
-pub mod collector;
-pub mod config;
+pub mod auth_modules;
+mod collector;
+mod connection;
+pub mod data_source;
 pub mod dsn;
-pub mod instance;
-pub mod meta;
-pub mod probe;
-pub mod queries;
-pub mod target;
-pub mod tls;
-pub mod value;
+pub mod flags;
+mod instance;
+pub mod multi_target;
+mod queries;
+mod self_metrics;
+mod tls;
+mod value;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,23 +27,27 @@ use exporter_core::{asynchronous, AnyCollector, Exporter};
 use crate::collector::{CollectorConfig, Running, ScrapeStats};
 use crate::dsn::Dsn;
 use crate::instance::{DiscoveryFilter, Instance};
-use crate::meta::{ExporterCollector, QueriesFile};
 use crate::queries::{UserQuery, UserQueryCollector};
+use crate::self_metrics::{ExporterCollector, QueriesFile};
 
-/// Everything but the data sources: what to collect and how.
+/// Everything but the data sources: what to collect and how. Built from the command line by
+/// [`flags::Flags::options`]; the default is every collector that is on by default.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Names from [`collector::COLLECTORS`].
-    pub collectors: Vec<&'static str>,
-    pub collector_config: CollectorConfig,
+    pub(crate) collectors: Vec<&'static str>,
+    /// Options some collectors take.
+    pub(crate) collector_config: CollectorConfig,
     /// `--constantLabels`.
-    pub constant_labels: Vec<(String, String)>,
+    pub(crate) constant_labels: Vec<(String, String)>,
     /// `--auto-discover-databases` with its include/exclude lists.
-    pub discovery: Option<DiscoveryFilter>,
+    pub(crate) discovery: Option<DiscoveryFilter>,
     /// Connection (and `pg_up` check) timeout unless the DSN sets `connect_timeout`.
-    pub connect_timeout: Duration,
-    pub user_queries: Vec<Arc<UserQuery>>,
-    pub queries_file: Option<QueriesFile>,
+    pub(crate) connect_timeout: Duration,
+    /// `--extend.query-path`: each query its own collector.
+    pub(crate) user_queries: Vec<Arc<UserQuery>>,
+    /// The file they came from, for `pg_exporter_user_queries_load_error`.
+    pub(crate) queries_file: Option<QueriesFile>,
 }
 
 impl Default for Options {
@@ -60,7 +70,7 @@ impl Default for Options {
 
 impl Options {
     /// The enabled collectors minus those a user query of the same namespace replaces.
-    pub fn effective_collectors(&self) -> Vec<&'static collector::CollectorSpec> {
+    pub(crate) fn effective_collectors(&self) -> Vec<&'static collector::CollectorSpec> {
         self.collectors
             .iter()
             .filter_map(|n| collector::find(n))
@@ -128,7 +138,7 @@ pub fn build_exporter(dsns: Vec<Dsn>, opts: &Options) -> Result<Exporter, String
 }
 
 /// SHA-256 of a file's contents, hex (upstream's `hashsum` label).
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, data)
         .as_ref()
         .iter()

@@ -11,7 +11,7 @@ use exporter_core::server::{
 use exporter_core::{BoxFuture, Exporter};
 use http::StatusCode;
 
-use crate::config::Config;
+use crate::auth_modules::AuthModules;
 use crate::dsn::Dsn;
 use crate::Options;
 
@@ -21,17 +21,19 @@ const MAX_TARGETS: usize = 128;
 /// (target, auth_module) -> (last use, the exporter for that target).
 type TargetCache = HashMap<(String, String), (u64, Arc<Exporter>)>;
 
-pub struct Probe {
-    config: Config,
+/// The `/probe` route: one exporter (and its pooled connection) kept per target and auth module.
+pub struct ProbeHandler {
+    auth_modules: AuthModules,
     options: Arc<Options>,
     targets: Mutex<TargetCache>,
     clock: std::sync::atomic::AtomicU64,
 }
 
-impl Probe {
-    pub fn new(config: Config, options: Arc<Options>) -> Probe {
-        Probe {
-            config,
+impl ProbeHandler {
+    /// A handler probing with `auth_modules` and the collectors of `options`.
+    pub fn new(auth_modules: AuthModules, options: Arc<Options>) -> ProbeHandler {
+        ProbeHandler {
+            auth_modules,
             options,
             targets: Mutex::new(HashMap::new()),
             clock: Default::default(),
@@ -51,8 +53,8 @@ impl Probe {
         };
         let module = match auth_module.filter(|m| !m.is_empty()) {
             Some(name) => Some(
-                self.config
-                    .auth_modules
+                self.auth_modules
+                    .modules
                     .get(name)
                     .ok_or_else(|| format!("auth_module {name:?} is not in the config file"))?,
             ),
@@ -105,7 +107,7 @@ impl Probe {
     }
 }
 
-impl RouteHandler for Probe {
+impl RouteHandler for ProbeHandler {
     fn handle(&self, req: RouteRequest) -> BoxFuture<'_, HttpResponse> {
         Box::pin(async move {
             let target = req.query_param("target").unwrap_or_default();
@@ -129,12 +131,12 @@ impl RouteHandler for Probe {
 mod tests {
     use super::*;
 
-    fn probe() -> Probe {
-        let config = Config::parse(
+    fn probe() -> ProbeHandler {
+        let auth_modules = AuthModules::parse(
             "auth_modules:\n  m:\n    type: userpass\n    userpass:\n      username: mon\n      password: pw\n    options:\n      sslmode: disable\n",
         )
         .unwrap();
-        Probe::new(config, Arc::new(Options::default()))
+        ProbeHandler::new(auth_modules, Arc::new(Options::default()))
     }
 
     #[test]

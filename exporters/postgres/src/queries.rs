@@ -28,12 +28,13 @@ use exporter_core::{CollectError, Label, MetricFamily, MetricType};
 use serde::Deserialize;
 
 use crate::collector::{PgCollector, PgFuture};
+use crate::connection::QueryError;
 use crate::instance::Instance;
-use crate::target::QueryError;
 use crate::value::{cells, Cell};
 
+/// A column's `usage` in queries.yaml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usage {
+pub(crate) enum Usage {
     Discard,
     Label,
     Counter,
@@ -59,19 +60,19 @@ impl Usage {
 }
 
 #[derive(Debug, Clone)]
-pub struct ColumnSpec {
-    pub name: String,
-    pub usage: Usage,
-    pub description: String,
-    pub mapping: BTreeMap<String, f64>,
+pub(crate) struct ColumnSpec {
+    pub(crate) name: String,
+    pub(crate) usage: Usage,
+    pub(crate) description: String,
+    pub(crate) mapping: BTreeMap<String, f64>,
 }
 
 /// `runonserver`: comparators such as `>=10.0.0 <14.0.0`, all of which must hold.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VersionRange(Vec<(String, (u32, u32, u32))>);
+pub(crate) struct VersionRange(Vec<(String, (u32, u32, u32))>);
 
 impl VersionRange {
-    pub fn parse(s: &str) -> Result<VersionRange, String> {
+    pub(crate) fn parse(s: &str) -> Result<VersionRange, String> {
         let mut out = Vec::new();
         for token in s.split_whitespace() {
             let op_len = token
@@ -97,7 +98,7 @@ impl VersionRange {
     }
 
     /// `server_version_num` as upstream's semver: 150004 is 15.4.0, 90624 is 9.6.24.
-    pub fn matches(&self, version_num: u32) -> bool {
+    pub(crate) fn matches(&self, version_num: u32) -> bool {
         let v = if version_num >= 100000 {
             (version_num / 10000, version_num % 10000, 0)
         } else {
@@ -118,16 +119,17 @@ impl VersionRange {
     }
 }
 
+/// One query of the file, validated.
 #[derive(Debug, Clone)]
-pub struct UserQuery {
-    pub name: String,
+pub(crate) struct UserQuery {
+    pub(crate) name: String,
     /// The name as a collector name (fixed for the life of the process).
-    pub collector_name: &'static str,
-    pub sql: String,
-    pub master: bool,
-    pub cache: Option<Duration>,
-    pub runonserver: Option<VersionRange>,
-    pub columns: Vec<ColumnSpec>,
+    pub(crate) collector_name: &'static str,
+    pub(crate) sql: String,
+    pub(crate) master: bool,
+    pub(crate) cache: Option<Duration>,
+    pub(crate) runonserver: Option<VersionRange>,
+    pub(crate) columns: Vec<ColumnSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +174,7 @@ fn query_at_line(text: &str, line: usize) -> Option<String> {
 }
 
 /// Parses and validates a queries file. Errors name the file, the query and the column.
-pub fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
+pub(crate) fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
     let top: BTreeMap<String, serde_yaml_ng::Value> =
         match serde_yaml_ng::from_str::<Option<_>>(text) {
             Ok(v) => v.unwrap_or_default(),
@@ -248,7 +250,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
 }
 
 /// Go's `time.ParseDuration` for the units PostgreSQL prints: `1h2m3.5s`, `300ms`, `-1`.
-pub fn parse_go_duration(s: &str) -> Option<f64> {
+pub(crate) fn parse_go_duration(s: &str) -> Option<f64> {
     let s = s.trim();
     let (neg, mut rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
@@ -283,7 +285,7 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
 }
 
 /// Maps the rows of one user query. `names` are the result's column names.
-pub fn map_query(
+pub(crate) fn map_query(
     q: &UserQuery,
     names: &[String],
     rows: &[Vec<Cell>],
@@ -441,13 +443,14 @@ fn duplicate(q: &UserQuery, metric: &str, labels: &[Label]) -> String {
 }
 
 /// One user query as a collector.
-pub struct UserQueryCollector {
+pub(crate) struct UserQueryCollector {
     query: Arc<UserQuery>,
     cache: Mutex<HashMap<String, (Instant, Vec<MetricFamily>)>>,
 }
 
 impl UserQueryCollector {
-    pub fn new(query: Arc<UserQuery>) -> Self {
+    /// The collector for `query`, with nothing cached.
+    pub(crate) fn new(query: Arc<UserQuery>) -> Self {
         UserQueryCollector {
             query,
             cache: Mutex::new(HashMap::new()),
@@ -469,7 +472,7 @@ impl PgCollector for UserQueryCollector {
             let targets = if q.master {
                 vec![Arc::clone(&inst.main)]
             } else {
-                inst.database_targets().await?
+                inst.database_connections().await?
             };
             let mut out = Vec::new();
             for (i, target) in targets.iter().enumerate() {

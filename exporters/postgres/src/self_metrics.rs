@@ -11,19 +11,25 @@ use crate::instance::Instance;
 
 /// The user queries file as upstream reports it: file name and SHA-256.
 #[derive(Debug, Clone)]
-pub struct QueriesFile {
-    pub filename: String,
-    pub hashsum: String,
+pub(crate) struct QueriesFile {
+    /// As given to `--extend.query-path`.
+    pub(crate) filename: String,
+    /// SHA-256 of its contents, hex.
+    pub(crate) hashsum: String,
 }
 
-pub struct ExporterCollector {
-    pub instances: Arc<[Arc<Instance>]>,
-    pub stats: Arc<ScrapeStats>,
+/// The collector named `exporter`, always on.
+pub(crate) struct ExporterCollector {
+    /// Every configured server.
+    pub(crate) instances: Arc<[Arc<Instance>]>,
+    /// Whole-scrape statistics shared with every collector.
+    pub(crate) stats: Arc<ScrapeStats>,
     /// Bounds the connection check so `pg_up 0` is reported even when the server hangs.
-    pub up_timeout: Duration,
-    pub queries_file: Option<QueriesFile>,
+    pub(crate) up_timeout: Duration,
+    /// `--extend.query-path`, for `pg_exporter_user_queries_load_error`.
+    pub(crate) queries_file: Option<QueriesFile>,
     /// `--constantLabels`, also on the self-metrics as upstream.
-    pub constant_labels: Vec<Label>,
+    pub(crate) constant_labels: Vec<Label>,
 }
 
 const PING: &str = "SELECT 1";
@@ -47,7 +53,7 @@ impl Collector for ExporterCollector {
                 let check = async {
                     let session = inst.main.session().await?;
                     inst.main.query(&session, PING).await?;
-                    Ok::<_, crate::target::QueryError>(session)
+                    Ok::<_, crate::connection::QueryError>(session)
                 };
                 let reached = match tokio::time::timeout(self.up_timeout, check).await {
                     Ok(Ok(session)) => {

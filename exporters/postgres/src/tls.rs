@@ -20,8 +20,9 @@ use rustls::{
 
 use crate::dsn::{Dsn, SslMode, TlsVersion};
 
+/// Why the TLS configuration of a DSN cannot be built (a start-up error).
 #[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
+pub(crate) enum TlsSetupError {
     #[error("{what} {path}: {err}")]
     File {
         what: &'static str,
@@ -45,7 +46,7 @@ fn file_err(what: &'static str, path: &Path, err: impl std::fmt::Display) -> Tls
 }
 
 /// The rustls client configuration for a DSN, or `None` for `sslmode=disable`.
-pub fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupError> {
+pub(crate) fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsSetupError> {
     if dsn.sslmode == SslMode::Disable {
         return Ok(None);
     }

@@ -8,8 +8,9 @@ use tokio_postgres::types::{FromSql, Type};
 /// PostgreSQL's epoch (2000-01-01) in Unix seconds.
 const PG_EPOCH: f64 = 946_684_800.0;
 
+/// One decoded cell.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub(crate) enum Cell {
     Null,
     Int(i64),
     Float(f64),
@@ -26,7 +27,7 @@ pub enum Cell {
 impl Cell {
     /// The value as a sample value; `None` for NULL and for values that are not numbers.
     /// Text is parsed as a number, as upstream does.
-    pub fn as_f64(&self) -> Option<f64> {
+    pub(crate) fn as_f64(&self) -> Option<f64> {
         match self {
             Cell::Int(i) => Some(*i as f64),
             Cell::Float(f) => Some(*f),
@@ -39,7 +40,7 @@ impl Cell {
     }
 
     /// The value as a label value (NULL is the empty string).
-    pub fn as_label(&self) -> String {
+    pub(crate) fn as_label(&self) -> String {
         match self {
             Cell::Null | Cell::Array(_) | Cell::Other(_) => String::new(),
             Cell::Int(i) => i.to_string(),
@@ -49,7 +50,8 @@ impl Cell {
         }
     }
 
-    pub fn is_null(&self) -> bool {
+    /// Whether the cell is SQL NULL.
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Cell::Null)
     }
 }
@@ -63,7 +65,7 @@ fn be<const N: usize>(raw: &[u8]) -> Result<[u8; N], Box<dyn Error + Sync + Send
 }
 
 /// PostgreSQL's binary NUMERIC: digit count, weight, sign, scale, then base-10000 digits.
-pub fn decode_numeric(raw: &[u8]) -> Option<f64> {
+pub(crate) fn decode_numeric(raw: &[u8]) -> Option<f64> {
     let header = |i: usize| raw.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let ndigits = header(0)? as usize;
     let weight = header(2)? as i16;
@@ -193,7 +195,7 @@ impl<'a> FromSql<'a> for Cell {
 }
 
 /// Every cell of a row; a cell that fails to decode becomes [`Cell::Other`].
-pub fn cells(row: &tokio_postgres::Row) -> Vec<Cell> {
+pub(crate) fn cells(row: &tokio_postgres::Row) -> Vec<Cell> {
     (0..row.len())
         .map(|i| {
             row.try_get::<_, Cell>(i)

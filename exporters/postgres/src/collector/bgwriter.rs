@@ -2,27 +2,33 @@
 //! the checkpoint counters moved to pg_stat_checkpointer and are read from there under the same
 //! names; `buffers_backend*` no longer exist there and are left out.
 
-use exporter_core::MetricFamily;
+use super::declarative::{counter, DeclarativeCollector, Families, Null, RunsOn, Sql};
 
-use super::{counter, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
+/// One row, one counter per column.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::ByVersion(sql),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_stat_bgwriter",
+        null: Null::Skip,
+        columns: &[
+            counter("checkpoints_timed_total", "Number of scheduled checkpoints that have been performed"),
+            counter("checkpoints_req_total", "Number of requested checkpoints that have been performed"),
+            counter("checkpoint_write_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are written to disk, in milliseconds"),
+            counter("checkpoint_sync_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are synchronized to disk, in milliseconds"),
+            counter("buffers_checkpoint_total", "Number of buffers written during checkpoints"),
+            counter("buffers_clean_total", "Number of buffers written by the background writer"),
+            counter("maxwritten_clean_total", "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
+            counter("buffers_backend_total", "Number of buffers written directly by a backend"),
+            counter("buffers_backend_fsync_total", "Number of times a backend had to execute its own fsync call (normally the background writer handles those even when the backend does its own write)"),
+            counter("buffers_alloc_total", "Number of buffers allocated"),
+            counter("stats_reset_total", "Time at which these statistics were last reset"),
+        ],
+    }],
+};
 
-const COLUMNS: &[Col] = &[
-    counter("checkpoints_timed_total", "Number of scheduled checkpoints that have been performed"),
-    counter("checkpoints_req_total", "Number of requested checkpoints that have been performed"),
-    counter("checkpoint_write_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are written to disk, in milliseconds"),
-    counter("checkpoint_sync_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are synchronized to disk, in milliseconds"),
-    counter("buffers_checkpoint_total", "Number of buffers written during checkpoints"),
-    counter("buffers_clean_total", "Number of buffers written by the background writer"),
-    counter("maxwritten_clean_total", "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
-    counter("buffers_backend_total", "Number of buffers written directly by a backend"),
-    counter("buffers_backend_fsync_total", "Number of times a backend had to execute its own fsync call (normally the background writer handles those even when the backend does its own write)"),
-    counter("buffers_alloc_total", "Number of buffers allocated"),
-    counter("stats_reset_total", "Time at which these statistics were last reset"),
-];
-
-pub fn sql(version: u32) -> &'static str {
+/// The checkpoint columns come from pg_stat_checkpointer on 17+.
+pub(crate) fn sql(version: u32) -> String {
     if version >= 170000 {
         "SELECT c.num_timed, c.num_requested, c.write_time, c.sync_time, c.buffers_written, \
          b.buffers_clean, b.maxwritten_clean, NULL::int8, NULL::int8, b.buffers_alloc, b.stats_reset \
@@ -32,40 +38,20 @@ pub fn sql(version: u32) -> &'static str {
          buffers_checkpoint, buffers_clean, maxwritten_clean, buffers_backend, buffers_backend_fsync, \
          buffers_alloc, stats_reset FROM pg_stat_bgwriter"
     }
-}
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows("pg_stat_bgwriter", &[], COLUMNS, rows, base, Null::Skip)
-}
-
-pub struct Bgwriter;
-
-impl Bgwriter {
-    pub fn new(_: &CollectorConfig) -> Self {
-        Bgwriter
-    }
-}
-
-impl PgCollector for Bgwriter {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |s| sql(s.version_num).to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
+    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn counters_with_total_suffix() {
         let mut row: Vec<Cell> = (0..10).map(|i| num(i as f64)).collect();
         row.push(Cell::Time(1_700_000_000.5));
-        let fams = map(&[row], &base());
+        let fams = COLLECTOR.map(&[row], &base());
         assert_eq!(fams.len(), 11);
         assert!(fams
             .iter()
@@ -83,7 +69,7 @@ mod tests {
         row[7] = Cell::Null;
         row[8] = Cell::Null;
         row.push(Cell::Time(1.0));
-        assert_eq!(map(&[row], &base()).len(), 9);
+        assert_eq!(COLLECTOR.map(&[row], &base()).len(), 9);
         assert!(sql(170000).contains("pg_stat_checkpointer"));
     }
 }

@@ -9,22 +9,26 @@
 //! can thus lag by the statistics flush interval (about a second) after a write.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
-use exporter_core::MetricFamily;
-
-use super::{decode, gauge, map_rows, Col, CollectorConfig, Null, PgCollector, PgFuture};
+use super::declarative::{gauge, label, Families, Null};
+use super::{decode, CollectorConfig, PerServer, PgCollector, PgFuture};
 use crate::instance::Instance;
 use crate::value::Cell;
 
-const COLUMNS: &[Col] = &[
-    gauge("size_bytes", "Disk space used by the database"),
-    gauge("connection_limit", "Connection limit set for the database"),
-];
+/// Rows after [`merge_known`]: datname, size (NULL: left out), connection limit.
+const FAMILIES: Families<'static> = Families {
+    prefix: "pg_database",
+    null: Null::Skip,
+    columns: &[
+        label("datname"),
+        gauge("size_bytes", "Disk space used by the database"),
+        gauge("connection_limit", "Connection limit set for the database"),
+    ],
+};
 
 /// Rows: datname, size (NULL when not readable, or when unchanged since `$1`/`$2`: the oids
 /// and activity counts of the sizes we hold), oid, activity count, connection limit.
-pub fn sql(version: u32) -> String {
+pub(crate) fn sql(version: u32) -> String {
     let readable = if version >= 100000 {
         "(has_database_privilege(d.oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))"
     } else {
@@ -39,12 +43,12 @@ pub fn sql(version: u32) -> String {
 }
 
 /// Sizes read earlier, by database oid: (activity count then, size).
-pub type Known = HashMap<u32, (i64, Cell)>;
+pub(crate) type Known = HashMap<u32, (i64, Cell)>;
 
 /// Fills in sizes the query did not re-read because the database saw no transaction since, and
 /// records the ones it did read. Rows become (datname, size, connection limit); the size stays
 /// NULL for a database whose size cannot be read.
-pub fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
+pub(crate) fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
     let mut seen = Known::new();
     let out = rows
         .into_iter()
@@ -72,19 +76,17 @@ pub fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
     out
 }
 
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows("pg_database", &["datname"], COLUMNS, rows, base, Null::Skip)
-}
-
-pub struct Database {
+/// The collector, with the sizes it holds per server.
+pub(crate) struct Database {
     /// Per server: (session id, sizes read on that connection).
-    known: Mutex<HashMap<String, (u64, Known)>>,
+    known: PerServer<(u64, Known)>,
 }
 
 impl Database {
-    pub fn new(_: &CollectorConfig) -> Self {
+    /// The collector, holding no sizes yet.
+    pub(crate) fn new(_: &CollectorConfig) -> Self {
         Database {
-            known: Mutex::new(HashMap::new()),
+            known: PerServer::new(),
         }
     }
 }
@@ -95,9 +97,7 @@ impl PgCollector for Database {
             let session = inst.main.session().await?;
             let mut known = self
                 .known
-                .lock()
-                .ok()
-                .and_then(|m| m.get(inst.server()).cloned())
+                .get(inst)
                 .filter(|(id, _)| *id == session.id)
                 .map(|(_, k)| k)
                 .unwrap_or_default();
@@ -109,10 +109,8 @@ impl PgCollector for Database {
                 .query_params(&session, &text, &[&oids, &counts])
                 .await?;
             let rows = merge_known(decode(&rows), &mut known);
-            if let Ok(mut m) = self.known.lock() {
-                m.insert(inst.server().to_string(), (session.id, known));
-            }
-            Ok(map(&rows, &inst.labels))
+            self.known.set(inst, (session.id, known));
+            Ok(FAMILIES.map(&rows, &inst.labels))
         })
     }
 }
@@ -128,7 +126,7 @@ mod tests {
             vec![text("postgres"), Cell::Int(7_634_279), Cell::Int(-1)],
             vec![text("secret"), Cell::Null, Cell::Int(5)],
         ];
-        let fams = map(&rows, &base());
+        let fams = FAMILIES.map(&rows, &base());
         assert_eq!(
             series(family(&fams, "pg_database_size_bytes")),
             vec![(

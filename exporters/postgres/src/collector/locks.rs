@@ -2,15 +2,12 @@
 //! for every database and every mode upstream lists. The zero-filling happens here rather than
 //! in a cross join on the server.
 
-use std::collections::BTreeMap;
+use super::declarative::{
+    filled_label, gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql,
+};
 
-use exporter_core::MetricFamily;
-
-use super::{on_main, CollectorConfig, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-pub const MODES: &[&str] = &[
+/// The lock modes upstream reports, lower-cased.
+pub(crate) const MODES: &[&str] = &[
     "accessexclusivelock",
     "accesssharelock",
     "exclusivelock",
@@ -22,57 +19,29 @@ pub const MODES: &[&str] = &[
     "sireadlock",
 ];
 
-pub const SQL: &str = "SELECT d.datname, lower(l.mode), count(l.mode) \
-     FROM pg_database d LEFT JOIN pg_locks l ON l.database = d.oid GROUP BY 1, 2";
-
-/// Rows: datname, mode (NULL for a database without locks), count.
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    let mut counts: BTreeMap<String, [f64; 9]> = BTreeMap::new();
-    for row in rows {
-        let [db, mode, count] = row.as_slice() else {
-            continue;
-        };
-        let slot = counts.entry(db.as_label()).or_insert([0.0; 9]);
-        if let Some(i) = MODES.iter().position(|m| *m == mode.as_label()) {
-            slot[i] += count.as_f64().unwrap_or(0.0);
-        }
-    }
-    let mut fam = MetricFamily::gauge("pg_locks_count", "Number of locks");
-    for (db, values) in &counts {
-        for (mode, value) in MODES.iter().zip(values) {
-            let mut labels = vec![
-                ("datname".into(), db.clone()),
-                ("mode".into(), mode.to_string()),
-            ];
-            labels.extend(base.iter().cloned());
-            fam.push_labels(labels, *value);
-        }
-    }
-    vec![fam]
-}
-
-pub struct Locks;
-
-impl Locks {
-    pub fn new(_: &CollectorConfig) -> Self {
-        Locks
-    }
-}
-
-impl PgCollector for Locks {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+/// One row per database and mode held; the mode is NULL for a database without locks.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed(
+        "SELECT d.datname, lower(l.mode), count(l.mode) \
+         FROM pg_database d LEFT JOIN pg_locks l ON l.database = d.oid GROUP BY 1, 2",
+    ),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_locks",
+        null: Null::Zero,
+        columns: &[
+            label("datname"),
+            filled_label("mode", MODES),
+            gauge("count", "Number of locks"),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn zero_filled_for_every_database_and_mode() {
@@ -81,7 +50,7 @@ mod tests {
             vec![text("postgres"), text("exclusivelock"), Cell::Int(1)],
             vec![text("template1"), Cell::Null, Cell::Int(0)],
         ];
-        let fams = map(&rows, &base());
+        let fams = COLLECTOR.map(&rows, &base());
         let s = series(&fams[0]);
         assert_eq!(s.len(), 18);
         assert_eq!(

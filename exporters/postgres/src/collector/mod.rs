@@ -1,58 +1,63 @@
-//! The collector table: one file per collector, each with a query (prepared once per connection)
-//! and a pure row-to-metric mapping tested on literal rows.
+//! The collector table and how every collector runs.
 //!
-//! `COLLECTORS` lists every collector with whether it is on by default; the binary turns it into
-//! `--collector.<name>` / `--no-collector.<name>`. Every collector runs once per scrape against
-//! every configured server; one that fails reports `pg_scrape_collector_success{collector} 0`
-//! and the rest of the scrape is unaffected.
+//! A collector is one file plus one row of [`COLLECTORS`]: its name, whether it is on by
+//! default and its help (the binary turns them into `--collector.<name>` /
+//! `--no-collector.<name>`). Most collectors are only SQL plus a column table, a
+//! [`DeclarativeCollector`](declarative::DeclarativeCollector) that [`declarative`] interprets;
+//! the few with logic of their own (caching, histograms, version-dependent column sets)
+//! implement [`PgCollector`] by hand. Every collector runs once per scrape against every
+//! configured server; one that fails reports `pg_scrape_collector_success{collector} 0` and the
+//! rest of the scrape is unaffected.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use exporter_core::{
-    BoxFuture, CollectError, CollectResult, Collector, Label, MetricFamily, MetricType,
-};
+use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
 
+use crate::connection::{Connection, Session};
 use crate::instance::Instance;
-use crate::target::{Session, Target};
 use crate::value::{cells, Cell};
 
-pub mod bgwriter;
-pub mod database;
-pub mod database_wraparound;
-pub mod locks;
-pub mod long_running_transactions;
-pub mod postmaster;
-pub mod process_idle;
-pub mod replication;
-pub mod replication_slots;
-pub mod roles;
-pub mod settings;
-pub mod stat_activity;
-pub mod stat_activity_autovacuum;
-pub mod stat_archiver;
-pub mod stat_database;
-pub mod stat_replication;
-pub mod stat_statements;
-pub mod stat_user_tables;
-pub mod stat_wal_receiver;
-pub mod statio_user_indexes;
-pub mod statio_user_tables;
-pub mod wal;
-pub mod xlog_location;
+pub(crate) mod bgwriter;
+pub(crate) mod database;
+pub(crate) mod database_wraparound;
+pub(crate) mod declarative;
+pub(crate) mod locks;
+pub(crate) mod long_running_transactions;
+pub(crate) mod postmaster;
+pub(crate) mod process_idle;
+pub(crate) mod replication;
+pub(crate) mod replication_slots;
+pub(crate) mod roles;
+pub(crate) mod settings;
+pub(crate) mod stat_activity;
+pub(crate) mod stat_activity_autovacuum;
+pub(crate) mod stat_archiver;
+pub(crate) mod stat_database;
+pub(crate) mod stat_replication;
+pub(crate) mod stat_statements;
+pub(crate) mod stat_user_tables;
+pub(crate) mod stat_wal_receiver;
+pub(crate) mod statio_user_indexes;
+pub(crate) mod statio_user_tables;
+pub(crate) mod wal;
+pub(crate) mod xlog_location;
 
-pub type PgFuture<'a> = BoxFuture<'a, CollectResult>;
+/// What a collector's `collect` returns.
+pub(crate) type PgFuture<'a> = BoxFuture<'a, CollectResult>;
 
 /// A collector of this exporter: gathers its families from one server.
-pub trait PgCollector: Send + Sync + 'static {
+pub(crate) trait PgCollector: Send + Sync + 'static {
+    /// The families of `inst` for this scrape.
     fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a>;
 }
 
 /// Options some collectors take.
 #[derive(Debug, Clone)]
-pub struct CollectorConfig {
+pub(crate) struct CollectorConfig {
     /// `--collector.stat_statements.limit`: how many of the most expensive statements to report.
-    pub stat_statements_limit: u32,
+    pub(crate) stat_statements_limit: u32,
 }
 
 impl Default for CollectorConfig {
@@ -63,67 +68,107 @@ impl Default for CollectorConfig {
     }
 }
 
-pub struct CollectorSpec {
-    pub name: &'static str,
-    pub default_enabled: bool,
+/// One row of the collector table.
+pub(crate) struct CollectorSpec {
+    /// `--collector.<name>`, and the `collector` label of the scrape self-metrics.
+    pub(crate) name: &'static str,
+    /// On unless `--no-collector.<name>`.
+    pub(crate) default_enabled: bool,
     /// The metric namespace; a user query (`--extend.query-path`) with this name replaces the
     /// collector, as a user map replaces a built-in one upstream.
-    pub namespace: &'static str,
+    pub(crate) namespace: &'static str,
     /// One of upstream's built-in metric maps: off with `--disable-default-metrics`.
-    pub builtin_map: bool,
-    pub help: &'static str,
-    pub build: fn(&CollectorConfig) -> Arc<dyn PgCollector>,
+    pub(crate) builtin_map: bool,
+    /// The `--collector.<name>` help text.
+    pub(crate) help: &'static str,
+    /// Makes the collector from the options.
+    pub(crate) build: fn(&CollectorConfig) -> Arc<dyn PgCollector>,
 }
 
-macro_rules! spec {
-    ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, $ty:expr) => {
+/// A row of [`COLLECTORS`]: name, on by default, namespace, built-in map, help, then the
+/// collector: `declarative <const>` or a hand-written type's `new`.
+macro_rules! row {
+    ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, declarative $c:expr) => {
+        row!(
+            $name,
+            $default,
+            $ns,
+            $builtin,
+            $help,
+            (|_: &CollectorConfig| $c)
+        )
+    };
+    ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, $new:expr) => {
         CollectorSpec {
             name: $name,
             default_enabled: $default,
             namespace: $ns,
             builtin_map: $builtin,
             help: $help,
-            build: |cfg| Arc::new($ty(cfg)),
+            build: |cfg| Arc::new($new(cfg)),
         }
     };
 }
 
 /// Every collector, sorted by name.
-pub static COLLECTORS: &[CollectorSpec] = &[
-    spec!("bgwriter", true, "pg_stat_bgwriter", false, "pg_stat_bgwriter_*_total (pg_stat_checkpointer on 17+).", bgwriter::Bgwriter::new),
-    spec!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", database::Database::new),
-    spec!("database_wraparound", false, "pg_database_wraparound", false, "pg_database_wraparound_age_datfrozenxid_seconds and _age_datminmxid_seconds per database.", database_wraparound::DatabaseWraparound::new),
-    spec!("locks", true, "pg_locks", true, "pg_locks_count per database and lock mode, zero-filled.", locks::Locks::new),
-    spec!("long_running_transactions", false, "pg_long_running_transactions", false, "Count and age of the oldest open transactions.", long_running_transactions::LongRunningTransactions::new),
-    spec!("postmaster", true, "pg_postmaster", false, "pg_postmaster_start_time_seconds.", postmaster::Postmaster::new),
-    spec!("process_idle", false, "pg_process_idle", false, "pg_process_idle_seconds histogram per idle state and application.", process_idle::ProcessIdle::new),
-    spec!("replication", true, "pg_replication", false, "pg_replication_lag_seconds, pg_replication_is_replica, pg_replication_last_replay_seconds.", replication::Replication::new),
-    spec!("replication_slots", true, "pg_replication_slots", true, "pg_replication_slots_* (and 0.16-0.19's pg_replication_slot_*) per slot.", replication_slots::ReplicationSlots::new),
-    spec!("roles", true, "pg_roles", false, "pg_roles_connection_limit per role.", roles::Roles::new),
-    spec!("settings", true, "pg_settings", false, "pg_settings_* for every bool, integer and real setting, in one query.", settings::Settings::new),
-    spec!("stat_activity", true, "pg_stat_activity", true, "pg_stat_activity_count and _max_tx_duration per database and state, zero-filled.", stat_activity::StatActivity::new),
-    spec!("stat_activity_autovacuum", false, "pg_stat_activity_autovacuum", false, "pg_stat_activity_autovacuum_timestamp_seconds per running autovacuum worker.", stat_activity_autovacuum::StatActivityAutovacuum::new),
-    spec!("stat_archiver", true, "pg_stat_archiver", true, "pg_stat_archiver_* WAL archiving counters.", stat_archiver::StatArchiver::new),
-    spec!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", stat_database::StatDatabase::new),
-    spec!("stat_replication", true, "pg_stat_replication", true, "pg_stat_replication_* per connected standby.", stat_replication::StatReplication::new),
-    spec!("stat_statements", false, "pg_stat_statements", false, "pg_stat_statements_* for the most expensive statements, when the extension exists.", stat_statements::StatStatements::new),
-    spec!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", stat_user_tables::StatUserTables::new),
-    spec!("stat_wal_receiver", false, "pg_stat_wal_receiver", false, "pg_stat_wal_receiver_* on a standby.", stat_wal_receiver::StatWalReceiver::new),
-    spec!("statio_user_indexes", false, "pg_statio_user_indexes", false, "pg_statio_user_indexes_idx_blks_*_total block I/O per index.", statio_user_indexes::StatioUserIndexes::new),
-    spec!("statio_user_tables", true, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", statio_user_tables::StatioUserTables::new),
-    spec!("wal", true, "pg_wal", false, "pg_wal_segments and pg_wal_size_bytes (pg_ls_waldir).", wal::Wal::new),
-    spec!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", xlog_location::XlogLocation::new),
+#[rustfmt::skip]
+pub(crate) static COLLECTORS: &[CollectorSpec] = &[
+    row!("bgwriter", true, "pg_stat_bgwriter", false, "pg_stat_bgwriter_*_total (pg_stat_checkpointer on 17+).", declarative bgwriter::COLLECTOR),
+    row!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", database::Database::new),
+    row!("database_wraparound", false, "pg_database_wraparound", false, "pg_database_wraparound_age_datfrozenxid_seconds and _age_datminmxid_seconds per database.", declarative database_wraparound::COLLECTOR),
+    row!("locks", true, "pg_locks", true, "pg_locks_count per database and lock mode, zero-filled.", declarative locks::COLLECTOR),
+    row!("long_running_transactions", false, "pg_long_running_transactions", false, "Count and age of the oldest open transactions.", declarative long_running_transactions::COLLECTOR),
+    row!("postmaster", true, "pg_postmaster", false, "pg_postmaster_start_time_seconds.", declarative postmaster::COLLECTOR),
+    row!("process_idle", false, "pg_process_idle", false, "pg_process_idle_seconds histogram per idle state and application.", process_idle::ProcessIdle::new),
+    row!("replication", true, "pg_replication", false, "pg_replication_lag_seconds, pg_replication_is_replica, pg_replication_last_replay_seconds.", declarative replication::COLLECTOR),
+    row!("replication_slots", true, "pg_replication_slots", true, "pg_replication_slots_* (and 0.16-0.19's pg_replication_slot_*) per slot.", declarative replication_slots::COLLECTOR),
+    row!("roles", true, "pg_roles", false, "pg_roles_connection_limit per role.", declarative roles::COLLECTOR),
+    row!("settings", true, "pg_settings", false, "pg_settings_* for every bool, integer and real setting, in one query.", settings::Settings::new),
+    row!("stat_activity", true, "pg_stat_activity", true, "pg_stat_activity_count and _max_tx_duration per database and state, zero-filled.", declarative stat_activity::COLLECTOR),
+    row!("stat_activity_autovacuum", false, "pg_stat_activity_autovacuum", false, "pg_stat_activity_autovacuum_timestamp_seconds per running autovacuum worker.", declarative stat_activity_autovacuum::COLLECTOR),
+    row!("stat_archiver", true, "pg_stat_archiver", true, "pg_stat_archiver_* WAL archiving counters.", declarative stat_archiver::COLLECTOR),
+    row!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", stat_database::StatDatabase::new),
+    row!("stat_replication", true, "pg_stat_replication", true, "pg_stat_replication_* per connected standby.", declarative stat_replication::COLLECTOR),
+    row!("stat_statements", false, "pg_stat_statements", false, "pg_stat_statements_* for the most expensive statements, when the extension exists.", stat_statements::StatStatements::new),
+    row!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", declarative stat_user_tables::COLLECTOR),
+    row!("stat_wal_receiver", false, "pg_stat_wal_receiver", false, "pg_stat_wal_receiver_* on a standby.", declarative stat_wal_receiver::COLLECTOR),
+    row!("statio_user_indexes", false, "pg_statio_user_indexes", false, "pg_statio_user_indexes_idx_blks_*_total block I/O per index.", declarative statio_user_indexes::COLLECTOR),
+    row!("statio_user_tables", true, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", declarative statio_user_tables::COLLECTOR),
+    row!("wal", true, "pg_wal", false, "pg_wal_segments and pg_wal_size_bytes (pg_ls_waldir).", declarative wal::COLLECTOR),
+    row!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", declarative xlog_location::COLLECTOR),
 ];
 
 /// Looks up a collector by name.
-pub fn find(name: &str) -> Option<&'static CollectorSpec> {
+pub(crate) fn find(name: &str) -> Option<&'static CollectorSpec> {
     COLLECTORS.iter().find(|c| c.name == name)
+}
+
+/// What a collector keeps from one scrape to the next, per server (its `server` label).
+pub(crate) struct PerServer<T>(Mutex<HashMap<String, T>>);
+
+impl<T: Clone> PerServer<T> {
+    /// Nothing kept yet.
+    pub(crate) fn new() -> Self {
+        PerServer(Mutex::new(HashMap::new()))
+    }
+
+    /// What was kept for `inst`'s server.
+    pub(crate) fn get(&self, inst: &Instance) -> Option<T> {
+        self.0.lock().ok()?.get(inst.server()).cloned()
+    }
+
+    /// Keeps `value` for `inst`'s server.
+    pub(crate) fn set(&self, inst: &Instance, value: T) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.insert(inst.server().to_string(), value);
+        }
+    }
 }
 
 /// What the self-metrics report about whole scrapes: each collector records its end, the
 /// `exporter` collector turns the previous scrape into `pg_exporter_last_scrape_*`.
 #[derive(Default)]
-pub struct ScrapeStats {
+pub(crate) struct ScrapeStats {
     inner: Mutex<StatsInner>,
 }
 
@@ -139,7 +184,7 @@ struct StatsInner {
 
 impl ScrapeStats {
     /// Starts a scrape; returns (scrapes so far including this one, last duration, last error).
-    pub fn begin(&self) -> (u64, f64, bool) {
+    pub(crate) fn begin(&self) -> (u64, f64, bool) {
         let Ok(mut s) = self.inner.lock() else {
             return (0, 0.0, false);
         };
@@ -154,7 +199,8 @@ impl ScrapeStats {
         (s.scrapes, s.last_duration, s.last_error)
     }
 
-    pub fn finish(&self, error: bool) {
+    /// Records that one collector (or the connection check) finished, `error` if it failed.
+    pub(crate) fn finish(&self, error: bool) {
         if let Ok(mut s) = self.inner.lock() {
             s.end = Some(Instant::now());
             s.error |= error;
@@ -163,11 +209,15 @@ impl ScrapeStats {
 }
 
 /// A [`PgCollector`] run against every configured server, as the runtime sees it.
-pub struct Running {
-    pub name: &'static str,
-    pub inner: Arc<dyn PgCollector>,
-    pub instances: Arc<[Arc<Instance>]>,
-    pub stats: Arc<ScrapeStats>,
+pub(crate) struct Running {
+    /// The collector's name in the table (or the user query's).
+    pub(crate) name: &'static str,
+    /// The collector.
+    pub(crate) inner: Arc<dyn PgCollector>,
+    /// Every configured server.
+    pub(crate) instances: Arc<[Arc<Instance>]>,
+    /// Where the end of the scrape is recorded.
+    pub(crate) stats: Arc<ScrapeStats>,
 }
 
 impl Collector for Running {
@@ -204,101 +254,16 @@ impl Collector for Running {
     }
 }
 
-/// How a NULL cell becomes a sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Null {
-    /// NaN, as upstream's built-in maps report it.
-    NaN,
-    /// 0, as upstream's newer collectors report it.
-    Zero,
-    /// No sample.
-    Skip,
-}
-
-/// A value column of a query.
-#[derive(Debug, Clone, Copy)]
-pub struct Col {
-    pub name: &'static str,
-    pub kind: MetricType,
-    pub help: &'static str,
-}
-
-pub const fn counter(name: &'static str, help: &'static str) -> Col {
-    Col {
-        name,
-        kind: MetricType::Counter,
-        help,
-    }
-}
-
-pub const fn gauge(name: &'static str, help: &'static str) -> Col {
-    Col {
-        name,
-        kind: MetricType::Gauge,
-        help,
-    }
-}
-
-pub const fn untyped(name: &'static str, help: &'static str) -> Col {
-    Col {
-        name,
-        kind: MetricType::Untyped,
-        help,
-    }
-}
-
-/// Maps rows whose first `label_names.len()` cells are labels and whose remaining cells are the
-/// `cols` values into one family per column, named `<prefix>_<col>`. `base` (server and constant
-/// labels) goes on every series.
-pub fn map_rows(
-    prefix: &str,
-    label_names: &[&'static str],
-    cols: &[Col],
-    rows: &[Vec<Cell>],
-    base: &[Label],
-    null: Null,
-) -> Vec<MetricFamily> {
-    let mut families: Vec<MetricFamily> = cols
-        .iter()
-        .map(|c| {
-            let mut f = MetricFamily::new(format!("{prefix}_{}", c.name), c.help, c.kind);
-            f.samples.reserve(rows.len());
-            f
-        })
-        .collect();
-    let n = label_names.len();
-    for row in rows {
-        let mut labels: Vec<Label> = label_names
-            .iter()
-            .zip(row.iter())
-            .map(|(name, cell)| (std::borrow::Cow::Borrowed(*name), cell.as_label()))
-            .collect();
-        labels.extend(base.iter().cloned());
-        for (i, fam) in families.iter_mut().enumerate() {
-            let cell = row.get(n + i).unwrap_or(&Cell::Null);
-            let value = match (cell.as_f64(), null) {
-                (Some(v), _) => v,
-                (None, Null::NaN) => f64::NAN,
-                (None, Null::Zero) => 0.0,
-                (None, Null::Skip) => continue,
-            };
-            fam.push_labels(labels.clone(), value);
-        }
-    }
-    families.retain(|f| !f.is_empty());
-    families
-}
-
 /// Decodes every row.
-pub fn decode(rows: &[tokio_postgres::Row]) -> Vec<Vec<Cell>> {
+pub(crate) fn decode(rows: &[tokio_postgres::Row]) -> Vec<Vec<Cell>> {
     rows.iter().map(cells).collect()
 }
 
 /// The common shape of a collector: one query on the server's own database, one pure mapping.
-pub fn on_main<'a>(
+pub(crate) fn on_main<'a>(
     inst: &'a Instance,
     sql: impl FnOnce(&Session) -> String + Send + 'a,
-    map: fn(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily>,
+    map: impl FnOnce(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily> + Send + 'a,
 ) -> PgFuture<'a> {
     Box::pin(async move {
         let (session, rows) = inst.main.session_query(sql).await?;
@@ -309,20 +274,20 @@ pub fn on_main<'a>(
 /// Per-database collectors: the same query on every database connection of the server.
 /// A database that cannot be reached is skipped (debug log); the first database decides
 /// success.
-pub fn on_each_database<'a>(
+pub(crate) fn on_each_database<'a>(
     inst: &'a Instance,
-    sql: fn(&Session) -> String,
-    map: fn(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily>,
+    sql: impl Fn(&Session) -> String + Send + Sync + 'a,
+    map: impl Fn(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily> + Send + Sync + 'a,
 ) -> PgFuture<'a> {
     Box::pin(async move {
-        let targets: Vec<Arc<Target>> = inst.database_targets().await?;
+        let connections: Vec<Arc<Connection>> = inst.database_connections().await?;
         let mut families = Vec::new();
-        for (i, target) in targets.iter().enumerate() {
-            match target.session_query(sql).await {
+        for (i, connection) in connections.iter().enumerate() {
+            match connection.session_query(&sql).await {
                 Ok((session, rows)) => families.extend(map(&decode(&rows), inst, &session)),
                 Err(e) if i == 0 => return Err(e.into()),
                 Err(e) => {
-                    tracing::debug!(database = target.dsn().effective_dbname(), err = %e, "skipping database");
+                    tracing::debug!(database = connection.dsn().effective_dbname(), err = %e, "skipping database");
                 }
             }
         }
@@ -333,27 +298,28 @@ pub fn on_each_database<'a>(
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
+    use exporter_core::Label;
 
-    pub fn base() -> Vec<Label> {
+    pub(crate) fn base() -> Vec<Label> {
         vec![(std::borrow::Cow::Borrowed("server"), "h:5432".to_string())]
     }
 
-    pub fn text(s: &str) -> Cell {
+    pub(crate) fn text(s: &str) -> Cell {
         Cell::Text(s.to_string())
     }
 
-    pub fn num(v: f64) -> Cell {
+    pub(crate) fn num(v: f64) -> Cell {
         Cell::Float(v)
     }
 
-    pub fn family<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
+    pub(crate) fn family<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
         fams.iter()
             .find(|f| f.name == name)
             .unwrap_or_else(|| panic!("no family {name}"))
     }
 
     /// (label pairs, value) of every sample of a family, labels as `k=v` strings.
-    pub fn series(f: &MetricFamily) -> Vec<(Vec<String>, f64)> {
+    pub(crate) fn series(f: &MetricFamily) -> Vec<(Vec<String>, f64)> {
         f.samples
             .iter()
             .map(|s| {
@@ -368,7 +334,6 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::*;
     use super::*;
 
     #[test]
@@ -378,26 +343,6 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(names, sorted);
-    }
-
-    #[test]
-    fn map_rows_labels_values_and_nulls() {
-        let cols = [counter("a", "A."), gauge("b", "B.")];
-        let rows = vec![
-            vec![text("x"), num(1.0), num(2.0)],
-            vec![Cell::Null, Cell::Null, num(3.0)],
-        ];
-        let fams = map_rows("p", &["l"], &cols, &rows, &base(), Null::NaN);
-        assert_eq!(fams.len(), 2);
-        assert_eq!(fams[0].name, "p_a");
-        assert_eq!(fams[0].kind, MetricType::Counter);
-        let a = series(&fams[0]);
-        assert_eq!(a[0], (vec!["l=x".into(), "server=h:5432".into()], 1.0));
-        assert_eq!(a[1].0, vec!["l=".to_string(), "server=h:5432".into()]);
-        assert!(a[1].1.is_nan());
-        let skipped = map_rows("p", &["l"], &cols, &rows, &base(), Null::Skip);
-        assert_eq!(skipped[0].samples.len(), 1);
-        assert!(map_rows("p", &["l"], &cols, &[], &base(), Null::NaN).is_empty());
     }
 
     #[test]

@@ -12,11 +12,11 @@ use crate::instance::Instance;
 use crate::value::Cell;
 
 /// Upstream's bucket bounds, in seconds.
-pub const BUCKETS: [f64; 9] = [1.0, 2.0, 5.0, 15.0, 30.0, 60.0, 90.0, 120.0, 300.0];
+pub(crate) const BUCKETS: [f64; 9] = [1.0, 2.0, 5.0, 15.0, 30.0, 60.0, 90.0, 120.0, 300.0];
 
 /// Rows: state, application_name, sum of idle seconds, count, then one cumulative count per
 /// bucket of [`BUCKETS`].
-pub fn sql() -> String {
+pub(crate) fn sql() -> String {
     let buckets: Vec<String> = BUCKETS
         .iter()
         .map(|le| format!("count(*) FILTER (WHERE idle <= {le})"))
@@ -30,7 +30,7 @@ pub fn sql() -> String {
     )
 }
 
-pub fn map(rows: &[Vec<Cell>], base: &[Label]) -> Vec<MetricFamily> {
+pub(crate) fn map(rows: &[Vec<Cell>], base: &[Label]) -> Vec<MetricFamily> {
     let mut family =
         MetricFamily::histogram("pg_process_idle_seconds", "Idle time of server processes");
     for row in rows.iter().filter(|r| r.len() == 4 + BUCKETS.len()) {
@@ -69,10 +69,12 @@ fn sample(suffix: &'static str, labels: Vec<Label>, value: f64) -> Sample {
     }
 }
 
-pub struct ProcessIdle;
+/// The collector (no state).
+pub(crate) struct ProcessIdle;
 
 impl ProcessIdle {
-    pub fn new(_: &CollectorConfig) -> Self {
+    /// The collector; it takes no options.
+    pub(crate) fn new(_: &CollectorConfig) -> Self {
         ProcessIdle
     }
 }

@@ -1,19 +1,25 @@
 //! `pg_replication_lag_seconds`, `pg_replication_is_replica`, `pg_replication_last_replay_seconds`
 //! (upstream's replication collector): how far a standby is behind, 0 on a primary.
 
-use exporter_core::MetricFamily;
+use super::declarative::{gauge, DeclarativeCollector, Families, Null, RunsOn, Sql};
 
-use super::{gauge, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
+/// One row; the last replay age is NULL on a primary.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::ByVersion(sql),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_replication",
+        null: Null::Skip,
+        columns: &[
+            gauge("lag_seconds", "Replication lag behind master in seconds"),
+            gauge("is_replica", "Indicates if the server is a replica"),
+            gauge("last_replay_seconds", "Age of last replay in seconds"),
+        ],
+    }],
+};
 
-const COLUMNS: &[Col] = &[
-    gauge("lag_seconds", "Replication lag behind master in seconds"),
-    gauge("is_replica", "Indicates if the server is a replica"),
-    gauge("last_replay_seconds", "Age of last replay in seconds"),
-];
-
-pub fn sql(version: u32) -> &'static str {
+/// The WAL functions were renamed in 10.
+pub(crate) fn sql(version: u32) -> String {
     if version >= 100000 {
         "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 \
          WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
@@ -27,41 +33,21 @@ pub fn sql(version: u32) -> &'static str {
          pg_is_in_recovery()::int, \
          GREATEST(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::float8"
     }
-}
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows("pg_replication", &[], COLUMNS, rows, base, Null::Skip)
-}
-
-pub struct Replication;
-
-impl Replication {
-    pub fn new(_: &CollectorConfig) -> Self {
-        Replication
-    }
-}
-
-impl PgCollector for Replication {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |s| sql(s.version_num).to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
+    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn primary_and_standby() {
-        let fams = map(&[vec![Cell::Int(0), Cell::Int(0), Cell::Null]], &base());
+        let fams = COLLECTOR.map(&[vec![Cell::Int(0), Cell::Int(0), Cell::Null]], &base());
         assert_eq!(fams.len(), 2);
         assert_eq!(series(family(&fams, "pg_replication_is_replica"))[0].1, 0.0);
-        let fams = map(&[vec![num(2.5), Cell::Int(1), num(2.5)]], &base());
+        let fams = COLLECTOR.map(&[vec![num(2.5), Cell::Int(1), num(2.5)]], &base());
         assert_eq!(
             series(family(&fams, "pg_replication_lag_seconds"))[0].1,
             2.5
@@ -70,5 +56,6 @@ mod tests {
             series(family(&fams, "pg_replication_last_replay_seconds"))[0].1,
             2.5
         );
+        assert!(sql(90600).contains("xlog") && sql(150000).contains("pg_last_wal_replay_lsn"));
     }
 }

@@ -6,18 +6,45 @@
 //!   slot_type,wal_status}` (current releases, 0.20+), also under the `pg_replication_slot_`
 //!   prefix that releases 0.16 to 0.19 used, so dashboards written for either keep working.
 
-use exporter_core::MetricFamily;
+use super::declarative::{
+    gauge, info, label, Column, DeclarativeCollector, Families, Null, RunsOn, Sql,
+};
 
-use super::{gauge, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
+/// Columns 0-3: 0.11's map; 4-9: the per-slot families of current releases (not read before 10).
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::ByVersion(sql),
+    runs_on: RunsOn::Server,
+    families: &[
+        Families {
+            prefix: "pg_replication_slots",
+            null: Null::NaN,
+            columns: &[
+                label("slot_name"),
+                label("database"),
+                gauge("active", "Flag indicating if the slot is active"),
+                gauge("pg_wal_lsn_diff", "Replication lag in bytes"),
+            ],
+        },
+        Families {
+            prefix: "pg_replication_slots",
+            null: Null::Skip,
+            columns: SLOT_COLUMNS,
+        },
+        // Releases 0.16 to 0.19.
+        Families {
+            prefix: "pg_replication_slot",
+            null: Null::Skip,
+            columns: SLOT_COLUMNS,
+        },
+    ],
+};
 
-const COLUMNS: &[Col] = &[
-    gauge("active", "Flag indicating if the slot is active"),
-    gauge("pg_wal_lsn_diff", "Replication lag in bytes"),
-];
-
-const SLOT_COLUMNS: &[Col] = &[
+const SLOT_COLUMNS: &[Column] = &[
+    label("slot_name"),
+    Column::Skip,
+    Column::Skip,
+    Column::Skip,
+    label("slot_type"),
     gauge("slot_current_wal_lsn", "current wal lsn value"),
     gauge(
         "slot_confirmed_flush_lsn",
@@ -31,20 +58,16 @@ const SLOT_COLUMNS: &[Col] = &[
         "safe_wal_size_bytes",
         "number of bytes that can be written to WAL such that this slot is not in danger of getting in state lost",
     ),
+    info(
+        "wal_status",
+        "availability of WAL files claimed by this slot",
+    ),
 ];
-
-const WAL_STATUS: &[Col] = &[gauge(
-    "wal_status",
-    "availability of WAL files claimed by this slot",
-)];
-
-/// The prefixes of the per-slot families: current releases, then 0.16 to 0.19.
-const SLOT_PREFIXES: &[&str] = &["pg_replication_slots", "pg_replication_slot"];
 
 /// Rows: slot_name, database, active, retained bytes (the 0.11 map), then slot_type, current
 /// WAL position, confirmed flush position (only while active, as upstream), active, safe WAL
 /// size and WAL status (the latter two from 13 on).
-pub fn sql(version: u32) -> String {
+pub(crate) fn sql(version: u32) -> String {
     if version < 100000 {
         return "SELECT slot_name, database, active, CASE WHEN pg_is_in_recovery() THEN NULL \
              ELSE pg_xlog_location_diff(pg_current_xlog_location(), restart_lsn)::float8 END \
@@ -67,68 +90,11 @@ pub fn sql(version: u32) -> String {
     )
 }
 
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    let mut families = map_rows(
-        "pg_replication_slots",
-        &["slot_name", "database"],
-        COLUMNS,
-        rows,
-        base,
-        Null::NaN,
-    );
-    let slot_rows: Vec<Vec<Cell>> = rows
-        .iter()
-        .filter(|r| r.len() >= 10)
-        .map(|r| [&r[..1], &r[4..9]].concat())
-        .collect();
-    let status_rows: Vec<Vec<Cell>> = rows
-        .iter()
-        .filter(|r| r.len() >= 10 && !r[9].is_null())
-        .map(|r| vec![r[0].clone(), r[4].clone(), r[9].clone(), Cell::Int(1)])
-        .collect();
-    for prefix in SLOT_PREFIXES {
-        families.extend(map_rows(
-            prefix,
-            &["slot_name", "slot_type"],
-            SLOT_COLUMNS,
-            &slot_rows,
-            base,
-            Null::Skip,
-        ));
-        families.extend(map_rows(
-            prefix,
-            &["slot_name", "slot_type", "wal_status"],
-            WAL_STATUS,
-            &status_rows,
-            base,
-            Null::Skip,
-        ));
-    }
-    families
-}
-
-pub struct ReplicationSlots;
-
-impl ReplicationSlots {
-    pub fn new(_: &CollectorConfig) -> Self {
-        ReplicationSlots
-    }
-}
-
-impl PgCollector for ReplicationSlots {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |s| sql(s.version_num),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     fn physical_slot() -> Vec<Cell> {
         vec![
@@ -147,7 +113,7 @@ mod tests {
 
     #[test]
     fn physical_slot_has_empty_database() {
-        let fams = map(&[physical_slot()], &base());
+        let fams = COLLECTOR.map(&[physical_slot()], &base());
         assert_eq!(
             series(family(&fams, "pg_replication_slots_active"))[0],
             (
@@ -167,8 +133,8 @@ mod tests {
 
     #[test]
     fn per_slot_families_under_both_prefixes() {
-        let fams = map(&[physical_slot()], &base());
-        for prefix in SLOT_PREFIXES {
+        let fams = COLLECTOR.map(&[physical_slot()], &base());
+        for prefix in ["pg_replication_slots", "pg_replication_slot"] {
             let lsn = family(&fams, &format!("{prefix}_slot_current_wal_lsn"));
             assert_eq!(
                 series(lsn)[0],
@@ -204,5 +170,22 @@ mod tests {
         }
         assert!(sql(150000).contains("wal_status") && !sql(120000).contains("safe_wal_size,"));
         assert!(sql(90600).contains("pg_xlog_location_diff"));
+    }
+
+    #[test]
+    fn before_10_only_the_old_map() {
+        let row = vec![text("s"), text("db"), Cell::Bool(false), Cell::Null];
+        let names: Vec<_> = COLLECTOR
+            .map(&[row], &base())
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pg_replication_slots_active",
+                "pg_replication_slots_pg_wal_lsn_diff"
+            ]
+        );
     }
 }

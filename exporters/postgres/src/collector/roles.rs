@@ -1,49 +1,31 @@
 //! `pg_roles_connection_limit{rolname}` (current releases' roles collector): each role's
 //! connection limit, -1 for none.
 
-use exporter_core::MetricFamily;
+use super::declarative::{gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql};
 
-use super::{gauge, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-const COLUMNS: &[Col] = &[gauge(
-    "connection_limit",
-    "Connection limit set for the role",
-)];
-
-pub const SQL: &str = "SELECT rolname, rolconnlimit FROM pg_roles";
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows("pg_roles", &["rolname"], COLUMNS, rows, base, Null::Skip)
-}
-
-pub struct Roles;
-
-impl Roles {
-    pub fn new(_: &CollectorConfig) -> Self {
-        Roles
-    }
-}
-
-impl PgCollector for Roles {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+/// One row per role.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed("SELECT rolname, rolconnlimit FROM pg_roles"),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_roles",
+        null: Null::Skip,
+        columns: &[
+            label("rolname"),
+            gauge("connection_limit", "Connection limit set for the role"),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn one_series_per_role() {
-        let fams = map(
+        let fams = COLLECTOR.map(
             &[
                 vec![text("monitor"), Cell::Int(3)],
                 vec![text("postgres"), Cell::Int(-1)],

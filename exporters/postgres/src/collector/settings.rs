@@ -9,32 +9,29 @@
 //! pg_settings again when either differs from the last read on this connection (or after a
 //! reconnect). The values reported are the ones a fresh read would give.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use exporter_core::{Label, MetricFamily};
 
-use super::{decode, CollectorConfig, PgCollector, PgFuture};
+use super::{decode, CollectorConfig, PerServer, PgCollector, PgFuture};
 use crate::instance::Instance;
 use crate::value::Cell;
 
 /// What invalidates a session's settings: a configuration reload, or leaving recovery.
-pub const CHANGE_SQL: &str = "SELECT pg_conf_load_time(), pg_is_in_recovery()";
+pub(crate) const CHANGE_SQL: &str = "SELECT pg_conf_load_time(), pg_is_in_recovery()";
 
-pub const SQL: &str =
+pub(crate) const SQL: &str =
     "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings \
      WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'";
 
 /// Why one setting produced no metric.
 #[derive(Debug, PartialEq)]
-pub enum SettingError {
+pub(crate) enum SettingError {
     UnknownUnit(String),
     NotANumber(String),
     UnknownType(String),
 }
 
 /// Converts a value in `unit` to the base unit; returns (value, base unit name).
-pub fn normalise(value: f64, unit: &str) -> Result<(f64, &'static str), SettingError> {
+pub(crate) fn normalise(value: f64, unit: &str) -> Result<(f64, &'static str), SettingError> {
     let (base, factor) = match unit {
         "" => return Ok((value, "")),
         "ms" => ("seconds", 1e-3),
@@ -70,7 +67,7 @@ pub fn normalise(value: f64, unit: &str) -> Result<(f64, &'static str), SettingE
 }
 
 /// One setting as a gauge family: (name, help, value).
-pub fn setting_metric(
+pub(crate) fn setting_metric(
     name: &str,
     setting: &str,
     unit: &str,
@@ -109,7 +106,7 @@ pub fn setting_metric(
 }
 
 /// Rows: name, setting, unit, short_desc, vartype.
-pub fn map(rows: &[Vec<Cell>], base: &[Label]) -> Vec<MetricFamily> {
+pub(crate) fn map(rows: &[Vec<Cell>], base: &[Label]) -> Vec<MetricFamily> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let [name, setting, unit, desc, vartype] = row.as_slice() else {
@@ -150,15 +147,17 @@ fn change_key(session_id: u64, rows: &[Vec<Cell>]) -> ChangeKey {
     (session_id, loaded, recovery)
 }
 
-pub struct Settings {
+/// The collector, with the last read per server.
+pub(crate) struct Settings {
     /// Per server: the key of the last read and its families.
-    last: Mutex<HashMap<String, (ChangeKey, Vec<MetricFamily>)>>,
+    last: PerServer<(ChangeKey, Vec<MetricFamily>)>,
 }
 
 impl Settings {
-    pub fn new(_: &CollectorConfig) -> Self {
+    /// The collector, holding no read yet.
+    pub(crate) fn new(_: &CollectorConfig) -> Self {
         Settings {
-            last: Mutex::new(HashMap::new()),
+            last: PerServer::new(),
         }
     }
 }
@@ -171,12 +170,7 @@ impl PgCollector for Settings {
             let key = change_key(session.id, &probe);
             let known = key.1.is_some() && key.2.is_some();
             if known {
-                if let Some((k, fams)) = self
-                    .last
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(inst.server()).cloned())
-                {
+                if let Some((k, fams)) = self.last.get(inst) {
                     if k == key {
                         return Ok(fams);
                     }
@@ -185,9 +179,7 @@ impl PgCollector for Settings {
             let rows = inst.main.query(&session, SQL).await?;
             let fams = map(&decode(&rows), &inst.labels);
             if known {
-                if let Ok(mut m) = self.last.lock() {
-                    m.insert(inst.server().to_string(), (key, fams.clone()));
-                }
+                self.last.set(inst, (key, fams.clone()));
             }
             Ok(fams)
         })

@@ -1,15 +1,12 @@
 //! `pg_stat_activity_count{datname,state}` and `pg_stat_activity_max_tx_duration{datname,state}`,
 //! zero-filled for every database and the six states upstream lists.
 
-use std::collections::BTreeMap;
+use super::declarative::{
+    filled_label, gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql,
+};
 
-use exporter_core::MetricFamily;
-
-use super::{on_main, CollectorConfig, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-pub const STATES: &[&str] = &[
+/// The session states upstream reports.
+pub(crate) const STATES: &[&str] = &[
     "active",
     "disabled",
     "fastpath function call",
@@ -18,69 +15,34 @@ pub const STATES: &[&str] = &[
     "idle in transaction (aborted)",
 ];
 
-pub const SQL: &str = "SELECT d.datname, a.state, count(a.state), \
-     COALESCE(max(extract(epoch FROM now() - a.xact_start))::float8, 0) \
-     FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datname = d.datname GROUP BY 1, 2";
-
-/// Rows: datname, state (NULL for a database without sessions), count, max transaction age.
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    let mut by_db: BTreeMap<String, [(f64, f64); 6]> = BTreeMap::new();
-    for row in rows {
-        let [db, state, count, max_tx] = row.as_slice() else {
-            continue;
-        };
-        let slot = by_db.entry(db.as_label()).or_insert([(0.0, 0.0); 6]);
-        if let Some(i) = STATES.iter().position(|s| *s == state.as_label()) {
-            slot[i] = (
-                count.as_f64().unwrap_or(0.0),
-                max_tx.as_f64().unwrap_or(0.0),
-            );
-        }
-    }
-    let mut count = MetricFamily::gauge(
-        "pg_stat_activity_count",
-        "number of connections in this state",
-    );
-    let mut max_tx = MetricFamily::gauge(
-        "pg_stat_activity_max_tx_duration",
-        "max duration in seconds any active transaction has been running",
-    );
-    for (db, values) in &by_db {
-        for (state, (n, age)) in STATES.iter().zip(values) {
-            let mut labels = vec![
-                ("datname".into(), db.clone()),
-                ("state".into(), state.to_string()),
-            ];
-            labels.extend(base.iter().cloned());
-            count.push_labels(labels.clone(), *n);
-            max_tx.push_labels(labels, *age);
-        }
-    }
-    vec![count, max_tx]
-}
-
-pub struct StatActivity;
-
-impl StatActivity {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatActivity
-    }
-}
-
-impl PgCollector for StatActivity {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+/// One row per database and state; the state is NULL for a database without sessions.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed(
+        "SELECT d.datname, a.state, count(a.state), \
+         COALESCE(max(extract(epoch FROM now() - a.xact_start))::float8, 0) \
+         FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datname = d.datname GROUP BY 1, 2",
+    ),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_stat_activity",
+        null: Null::Zero,
+        columns: &[
+            label("datname"),
+            filled_label("state", STATES),
+            gauge("count", "number of connections in this state"),
+            gauge(
+                "max_tx_duration",
+                "max duration in seconds any active transaction has been running",
+            ),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn zero_filled_per_database_and_state() {
@@ -90,7 +52,7 @@ mod tests {
             vec![text("template0"), Cell::Null, Cell::Int(0), num(0.0)],
             vec![text("postgres"), text("starting"), Cell::Int(9), num(0.0)],
         ];
-        let fams = map(&rows, &base());
+        let fams = COLLECTOR.map(&rows, &base());
         let count = series(&fams[0]);
         assert_eq!(count.len(), 12);
         assert_eq!(

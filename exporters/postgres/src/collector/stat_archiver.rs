@@ -1,60 +1,44 @@
 //! `pg_stat_archiver_*` (upstream's built-in map): WAL archiving counters and the age of the
 //! last archived segment (NaN when nothing was ever archived, as upstream).
 
-use exporter_core::MetricFamily;
+use super::declarative::{counter, gauge, DeclarativeCollector, Families, Null, RunsOn, Sql};
 
-use super::{counter, gauge, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-const COLUMNS: &[Col] = &[
-    counter(
-        "archived_count",
-        "Number of WAL files that have been successfully archived",
+/// One row.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed(
+        "SELECT archived_count, failed_count, \
+         extract(epoch FROM now() - last_archived_time)::float8 FROM pg_stat_archiver",
     ),
-    counter(
-        "failed_count",
-        "Number of failed attempts for archiving WAL files",
-    ),
-    gauge(
-        "last_archive_age",
-        "Time in seconds since last WAL segment was successfully archived",
-    ),
-];
-
-pub const SQL: &str = "SELECT archived_count, failed_count, \
-     extract(epoch FROM now() - last_archived_time)::float8 FROM pg_stat_archiver";
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows("pg_stat_archiver", &[], COLUMNS, rows, base, Null::NaN)
-}
-
-pub struct StatArchiver;
-
-impl StatArchiver {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatArchiver
-    }
-}
-
-impl PgCollector for StatArchiver {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_stat_archiver",
+        null: Null::NaN,
+        columns: &[
+            counter(
+                "archived_count",
+                "Number of WAL files that have been successfully archived",
+            ),
+            counter(
+                "failed_count",
+                "Number of failed attempts for archiving WAL files",
+            ),
+            gauge(
+                "last_archive_age",
+                "Time in seconds since last WAL segment was successfully archived",
+            ),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn never_archived_is_nan() {
-        let fams = map(&[vec![Cell::Int(0), Cell::Int(2), Cell::Null]], &base());
+        let fams = COLLECTOR.map(&[vec![Cell::Int(0), Cell::Int(2), Cell::Null]], &base());
         assert_eq!(
             series(family(&fams, "pg_stat_archiver_failed_count"))[0].1,
             2.0

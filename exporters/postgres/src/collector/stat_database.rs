@@ -5,18 +5,17 @@
 
 use exporter_core::{MetricFamily, MetricType};
 
-use super::{
-    counter, gauge, map_rows, on_main, untyped, Col, CollectorConfig, Null, PgCollector, PgFuture,
-};
+use super::declarative::{counter, gauge, label, untyped, Col, Column, Families, Null};
+use super::{on_main, CollectorConfig, PgCollector, PgFuture};
+use crate::connection::Session;
 use crate::instance::Instance;
-use crate::target::Session;
 use crate::value::Cell;
 
 const UNKNOWN: &str = "Unknown metric from pg_stat_database";
 const UNKNOWN_CONFLICTS: &str = "Unknown metric from pg_stat_database_conflicts";
 
 /// (minimum server_version_num, column).
-const STAT_COLUMNS: &[(u32, Col)] = &[
+const STAT_COLUMNS: &[(u32, Column)] = &[
     (0, gauge("numbackends", "Number of backends currently connected to this database. This is the only column in this view that returns a value reflecting current state; all other columns return the accumulated values since the last reset.")),
     (0, counter("xact_commit", "Number of transactions in this database that have been committed")),
     (0, counter("xact_rollback", "Number of transactions in this database that have been rolled back")),
@@ -45,7 +44,7 @@ const STAT_COLUMNS: &[(u32, Col)] = &[
     (140000, untyped("sessions_killed", UNKNOWN)),
 ];
 
-const CONFLICT_COLUMNS: &[(u32, Col)] = &[
+const CONFLICT_COLUMNS: &[(u32, Column)] = &[
     (
         0,
         counter(
@@ -87,14 +86,19 @@ const CONFLICT_COLUMNS: &[(u32, Col)] = &[
     ),
 ];
 
-fn columns(version: u32, all: &[(u32, Col)]) -> Vec<Col> {
+/// The value columns `version` has.
+fn columns(version: u32, all: &[(u32, Column)]) -> Vec<Col> {
     all.iter()
         .filter(|(min, _)| version >= *min)
-        .map(|(_, c)| *c)
+        .filter_map(|(_, c)| match c {
+            Column::Value(col) => Some(*col),
+            _ => None,
+        })
         .collect()
 }
 
-pub fn sql(version: u32) -> String {
+/// The columns `version` has, of both views.
+pub(crate) fn sql(version: u32) -> String {
     let mut s = String::from("SELECT d.datid, d.datname");
     for c in columns(version, STAT_COLUMNS) {
         s.push_str(", d.");
@@ -112,36 +116,43 @@ pub fn sql(version: u32) -> String {
 
 /// Rows: datid, datname, the stat columns, the conflict columns (NULL for the shared-objects row
 /// that pg_stat_database_conflicts does not have).
-pub fn map(rows: &[Vec<Cell>], version: u32, base: &[exporter_core::Label]) -> Vec<MetricFamily> {
+pub(crate) fn map(
+    rows: &[Vec<Cell>],
+    version: u32,
+    base: &[exporter_core::Label],
+) -> Vec<MetricFamily> {
     let stat = columns(version, STAT_COLUMNS);
     let conflicts = columns(version, CONFLICT_COLUMNS);
     let split = 2 + stat.len();
-    let stat_rows: Vec<Vec<Cell>> = rows
-        .iter()
-        .map(|r| r[..split.min(r.len())].to_vec())
+    let labels = [label("datid"), label("datname")];
+    let stat_table: Vec<Column> = labels
+        .into_iter()
+        .chain(stat.iter().map(|c| Column::Value(*c)))
+        .collect();
+    let conflict_table: Vec<Column> = labels
+        .into_iter()
+        .chain(stat.iter().map(|_| Column::Skip))
+        .chain(conflicts.iter().map(|c| Column::Value(*c)))
         .collect();
     let conflict_rows: Vec<Vec<Cell>> = rows
         .iter()
         .filter(|r| r.len() > split && !r[split].is_null())
-        .map(|r| r[..2].iter().chain(&r[split..]).cloned().collect())
+        .cloned()
         .collect();
-    let labels = ["datid", "datname"];
-    let mut out = map_rows(
-        "pg_stat_database",
-        &labels,
-        &stat,
-        &stat_rows,
-        base,
-        Null::NaN,
+    let mut out = Families {
+        prefix: "pg_stat_database",
+        null: Null::NaN,
+        columns: &stat_table,
+    }
+    .map(rows, base);
+    out.extend(
+        Families {
+            prefix: "pg_stat_database_conflicts",
+            null: Null::NaN,
+            columns: &conflict_table,
+        }
+        .map(&conflict_rows, base),
     );
-    out.extend(map_rows(
-        "pg_stat_database_conflicts",
-        &labels,
-        &conflicts,
-        &conflict_rows,
-        base,
-        Null::NaN,
-    ));
     out.extend(active_time_seconds(&out));
     out
 }
@@ -163,10 +174,12 @@ fn active_time_seconds(families: &[MetricFamily]) -> Option<MetricFamily> {
     Some(seconds)
 }
 
-pub struct StatDatabase;
+/// The collector (no state: the column set follows each server's version).
+pub(crate) struct StatDatabase;
 
 impl StatDatabase {
-    pub fn new(_: &CollectorConfig) -> Self {
+    /// The collector; it takes no options.
+    pub(crate) fn new(_: &CollectorConfig) -> Self {
         StatDatabase
     }
 }

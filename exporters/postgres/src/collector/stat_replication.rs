@@ -2,21 +2,46 @@
 //! lag in bytes, labelled application_name, client_addr, state and slot_name. `reply_time`, which
 //! upstream's map does not describe, is `untyped` as upstream reports it.
 
-use exporter_core::MetricFamily;
+use super::declarative::{
+    gauge, label, untyped, Column, DeclarativeCollector, Families, Null, RunsOn, Sql,
+};
 
-use super::{gauge, map_rows, on_main, untyped, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
+/// One row per standby: four labels, two positions (NaN on a standby), then `reply_time`
+/// (12+; no sample where the server has none).
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::ByVersion(sql),
+    runs_on: RunsOn::Server,
+    families: &[
+        Families {
+            prefix: "pg_stat_replication",
+            null: Null::NaN,
+            columns: &[
+                label("application_name"),
+                label("client_addr"),
+                label("state"),
+                label("slot_name"),
+                gauge("pg_current_wal_lsn_bytes", "WAL position in bytes"),
+                gauge("pg_wal_lsn_diff", "Lag in bytes between master and slave"),
+            ],
+        },
+        Families {
+            prefix: "pg_stat_replication",
+            null: Null::Skip,
+            columns: &[
+                label("application_name"),
+                label("client_addr"),
+                label("state"),
+                label("slot_name"),
+                Column::Skip,
+                Column::Skip,
+                untyped("reply_time", "Unknown metric from pg_stat_replication"),
+            ],
+        },
+    ],
+};
 
-const LABELS: &[&str] = &["application_name", "client_addr", "state", "slot_name"];
-
-const COLUMNS: &[Col] = &[
-    gauge("pg_current_wal_lsn_bytes", "WAL position in bytes"),
-    gauge("pg_wal_lsn_diff", "Lag in bytes between master and slave"),
-    untyped("reply_time", "Unknown metric from pg_stat_replication"),
-];
-
-pub fn sql(version: u32) -> &'static str {
+/// `reply_time` is 12+, replication slots' `active_pid` 10+.
+pub(crate) fn sql(version: u32) -> String {
     if version >= 120000 {
         "SELECT r.application_name, r.client_addr, r.state, s.slot_name, \
          CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 END, \
@@ -35,60 +60,14 @@ pub fn sql(version: u32) -> &'static str {
          CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_xlog_location_diff(pg_current_xlog_location(), r.replay_location)::float8 END, \
          NULL::timestamptz FROM pg_stat_replication r"
     }
-}
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    let mut fams = map_rows(
-        "pg_stat_replication",
-        LABELS,
-        &COLUMNS[..2],
-        rows,
-        base,
-        Null::NaN,
-    );
-    // reply_time only where the server has it.
-    fams.extend(map_rows(
-        "pg_stat_replication",
-        LABELS,
-        &COLUMNS[2..],
-        &rows
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .take(4)
-                    .chain(r.get(6))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>(),
-        base,
-        Null::Skip,
-    ));
-    fams
-}
-
-pub struct StatReplication;
-
-impl StatReplication {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatReplication
-    }
-}
-
-impl PgCollector for StatReplication {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |s| sql(s.version_num).to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
+    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn one_series_per_standby() {
@@ -101,7 +80,7 @@ mod tests {
             num(0.0),
             Cell::Time(1.7e9),
         ]];
-        let fams = map(&rows, &base());
+        let fams = COLLECTOR.map(&rows, &base());
         assert_eq!(fams.len(), 3);
         assert_eq!(
             series(family(&fams, "pg_stat_replication_pg_wal_lsn_diff"))[0],
@@ -120,6 +99,6 @@ mod tests {
             family(&fams, "pg_stat_replication_reply_time").kind,
             exporter_core::MetricType::Untyped
         );
-        assert!(map(&[], &base()).is_empty());
+        assert!(COLLECTOR.map(&[], &base()).is_empty());
     }
 }

@@ -3,33 +3,40 @@
 //! collector reports success 0 with a debug log, nothing more. Rows that PostgreSQL 14+ splits by
 //! `toplevel` are summed, so no series is duplicated.
 
-use exporter_core::MetricFamily;
-
-use super::{counter, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
+use super::declarative::{counter, label, Families, Null};
+use super::{on_main, CollectorConfig, PgCollector, PgFuture};
 use crate::instance::Instance;
-use crate::value::Cell;
 
-const COLUMNS: &[Col] = &[
-    counter("calls_total", "Number of times executed"),
-    counter(
-        "seconds_total",
-        "Total time spent in the statement, in seconds",
-    ),
-    counter(
-        "rows_total",
-        "Total number of rows retrieved or affected by the statement",
-    ),
-    counter(
-        "block_read_seconds_total",
-        "Total time the statement spent reading blocks, in seconds",
-    ),
-    counter(
-        "block_write_seconds_total",
-        "Total time the statement spent writing blocks, in seconds",
-    ),
-];
+/// One row per statement (summed over `toplevel`); NULL times are 0.
+const FAMILIES: Families<'static> = Families {
+    prefix: "pg_stat_statements",
+    null: Null::Zero,
+    columns: &[
+        label("user"),
+        label("datname"),
+        label("queryid"),
+        counter("calls_total", "Number of times executed"),
+        counter(
+            "seconds_total",
+            "Total time spent in the statement, in seconds",
+        ),
+        counter(
+            "rows_total",
+            "Total number of rows retrieved or affected by the statement",
+        ),
+        counter(
+            "block_read_seconds_total",
+            "Total time the statement spent reading blocks, in seconds",
+        ),
+        counter(
+            "block_write_seconds_total",
+            "Total time the statement spent writing blocks, in seconds",
+        ),
+    ],
+};
 
-pub fn sql(version: u32, limit: u32) -> String {
+/// Column names changed in 13 and 17; `limit` statements by total time.
+pub(crate) fn sql(version: u32, limit: u32) -> String {
     let (total, read, write) = if version >= 170000 {
         (
             "total_exec_time",
@@ -50,23 +57,14 @@ pub fn sql(version: u32, limit: u32) -> String {
     )
 }
 
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows(
-        "pg_stat_statements",
-        &["user", "datname", "queryid"],
-        COLUMNS,
-        rows,
-        base,
-        Null::Zero,
-    )
-}
-
-pub struct StatStatements {
+/// The collector, with `--collector.stat_statements.limit`.
+pub(crate) struct StatStatements {
     limit: u32,
 }
 
 impl StatStatements {
-    pub fn new(cfg: &CollectorConfig) -> Self {
+    /// The collector with the configured limit.
+    pub(crate) fn new(cfg: &CollectorConfig) -> Self {
         StatStatements {
             limit: cfg.stat_statements_limit,
         }
@@ -79,7 +77,7 @@ impl PgCollector for StatStatements {
         on_main(
             inst,
             move |s| sql(s.version_num, limit),
-            |rows, inst, _| map(rows, &inst.labels),
+            |rows, inst, _| FAMILIES.map(rows, &inst.labels),
         )
     }
 }
@@ -88,6 +86,7 @@ impl PgCollector for StatStatements {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn statement_counters() {
@@ -101,7 +100,7 @@ mod tests {
             num(0.0),
             Cell::Null,
         ]];
-        let fams = map(&rows, &base());
+        let fams = FAMILIES.map(&rows, &base());
         assert_eq!(
             series(family(&fams, "pg_stat_statements_seconds_total"))[0],
             (

@@ -1,131 +1,108 @@
-//! `pg_stat_user_tables_*{datname,schemaname,relname}` (opt-in): per-table access and
-//! maintenance statistics and sizes. Runs on every database connection (auto-discovery).
+//! `pg_stat_user_tables_*{datname,schemaname,relname}`: per-table access and maintenance
+//! statistics and sizes. Runs on every database connection (auto-discovery).
 
-use exporter_core::MetricFamily;
-
-use super::{
-    counter, gauge, map_rows, on_each_database, Col, CollectorConfig, Null, PgCollector, PgFuture,
+use super::declarative::{
+    counter, gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql,
 };
-use crate::instance::Instance;
-use crate::value::Cell;
 
-pub const LABELS: &[&str] = &["datname", "schemaname", "relname"];
-
-const COLUMNS: &[Col] = &[
-    counter(
-        "seq_scan",
-        "Number of sequential scans initiated on this table",
-    ),
-    counter(
-        "seq_tup_read",
-        "Number of live rows fetched by sequential scans",
-    ),
-    counter("idx_scan", "Number of index scans initiated on this table"),
-    counter(
-        "idx_tup_fetch",
-        "Number of live rows fetched by index scans",
-    ),
-    counter("n_tup_ins", "Number of rows inserted"),
-    counter("n_tup_upd", "Number of rows updated"),
-    counter("n_tup_del", "Number of rows deleted"),
-    counter(
-        "n_tup_hot_upd",
-        "Number of rows HOT updated (i.e., with no separate index update required)",
-    ),
-    gauge("n_live_tup", "Estimated number of live rows"),
-    gauge("n_dead_tup", "Estimated number of dead rows"),
-    gauge(
-        "n_mod_since_analyze",
-        "Estimated number of rows changed since last analyze",
-    ),
-    gauge(
-        "last_vacuum",
-        "Last time at which this table was manually vacuumed (not counting VACUUM FULL)",
-    ),
-    gauge(
-        "last_autovacuum",
-        "Last time at which this table was vacuumed by the autovacuum daemon",
-    ),
-    gauge(
-        "last_analyze",
-        "Last time at which this table was manually analyzed",
-    ),
-    gauge(
-        "last_autoanalyze",
-        "Last time at which this table was analyzed by the autovacuum daemon",
-    ),
-    counter(
-        "vacuum_count",
-        "Number of times this table has been manually vacuumed (not counting VACUUM FULL)",
-    ),
-    counter(
-        "autovacuum_count",
-        "Number of times this table has been vacuumed by the autovacuum daemon",
-    ),
-    counter(
-        "analyze_count",
-        "Number of times this table has been manually analyzed",
-    ),
-    counter(
-        "autoanalyze_count",
-        "Number of times this table has been analyzed by the autovacuum daemon",
-    ),
-    gauge(
-        "index_size_bytes",
-        "Total disk space used by this index, in bytes",
-    ),
-    gauge(
-        "table_size_bytes",
-        "Total disk space used by this table, in bytes",
-    ),
-];
-
-pub const SQL: &str = "SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, \
+/// One row per table; NULLs (never vacuumed, no index scan yet) are 0, as upstream reports them.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed(
+        "SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, \
      idx_scan, idx_tup_fetch, n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, \
      n_mod_since_analyze, last_vacuum, last_autovacuum, last_analyze, last_autoanalyze, vacuum_count, \
      autovacuum_count, analyze_count, autoanalyze_count, pg_indexes_size(relid), pg_table_size(relid) \
-     FROM pg_stat_user_tables";
-
-/// NULLs (never vacuumed, no index scan yet) are 0, as upstream reports them.
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows(
-        "pg_stat_user_tables",
-        LABELS,
-        COLUMNS,
-        rows,
-        base,
-        Null::Zero,
-    )
-}
-
-pub struct StatUserTables;
-
-impl StatUserTables {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatUserTables
-    }
-}
-
-impl PgCollector for StatUserTables {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_each_database(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+     FROM pg_stat_user_tables",
+    ),
+    runs_on: RunsOn::EachDatabase,
+    families: &[Families {
+        prefix: "pg_stat_user_tables",
+        null: Null::Zero,
+        columns: &[
+            label("datname"),
+            label("schemaname"),
+            label("relname"),
+        counter(
+            "seq_scan",
+            "Number of sequential scans initiated on this table",
+        ),
+        counter(
+            "seq_tup_read",
+            "Number of live rows fetched by sequential scans",
+        ),
+        counter("idx_scan", "Number of index scans initiated on this table"),
+        counter(
+            "idx_tup_fetch",
+            "Number of live rows fetched by index scans",
+        ),
+        counter("n_tup_ins", "Number of rows inserted"),
+        counter("n_tup_upd", "Number of rows updated"),
+        counter("n_tup_del", "Number of rows deleted"),
+        counter(
+            "n_tup_hot_upd",
+            "Number of rows HOT updated (i.e., with no separate index update required)",
+        ),
+        gauge("n_live_tup", "Estimated number of live rows"),
+        gauge("n_dead_tup", "Estimated number of dead rows"),
+        gauge(
+            "n_mod_since_analyze",
+            "Estimated number of rows changed since last analyze",
+        ),
+        gauge(
+            "last_vacuum",
+            "Last time at which this table was manually vacuumed (not counting VACUUM FULL)",
+        ),
+        gauge(
+            "last_autovacuum",
+            "Last time at which this table was vacuumed by the autovacuum daemon",
+        ),
+        gauge(
+            "last_analyze",
+            "Last time at which this table was manually analyzed",
+        ),
+        gauge(
+            "last_autoanalyze",
+            "Last time at which this table was analyzed by the autovacuum daemon",
+        ),
+        counter(
+            "vacuum_count",
+            "Number of times this table has been manually vacuumed (not counting VACUUM FULL)",
+        ),
+        counter(
+            "autovacuum_count",
+            "Number of times this table has been vacuumed by the autovacuum daemon",
+        ),
+        counter(
+            "analyze_count",
+            "Number of times this table has been manually analyzed",
+        ),
+        counter(
+            "autoanalyze_count",
+            "Number of times this table has been analyzed by the autovacuum daemon",
+        ),
+        gauge(
+            "index_size_bytes",
+            "Total disk space used by this index, in bytes",
+        ),
+        gauge(
+            "table_size_bytes",
+            "Total disk space used by this table, in bytes",
+        ),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn per_table_series_with_nulls_as_zero() {
         let mut row = vec![text("app"), text("public"), text("orders")];
         row.extend((0..21).map(|i| if i == 11 { Cell::Null } else { num(i as f64) }));
-        let fams = map(&[row], &base());
+        let fams = COLLECTOR.map(&[row], &base());
         assert_eq!(fams.len(), 21);
         assert_eq!(
             series(family(&fams, "pg_stat_user_tables_n_live_tup"))[0],

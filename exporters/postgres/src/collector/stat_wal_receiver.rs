@@ -1,29 +1,38 @@
 //! `pg_stat_wal_receiver_*{upstream_host,slot_name}` (opt-in, current releases): a standby's WAL
 //! receiver. Nothing on a primary, and nothing for a receiver without a slot, as upstream.
 
-use exporter_core::MetricFamily;
+use super::declarative::{
+    counter, gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql,
+};
 
-use super::{counter, gauge, map_rows, on_main, Col, CollectorConfig, Null, PgCollector, PgFuture};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-const COLUMNS: &[Col] = &[
-    gauge("status", "Activity status of the WAL receiver process"),
-    counter("receive_start_lsn", "First write-ahead log location used when WAL receiver is started represented as a decimal"),
-    gauge("receive_start_tli", "First timeline number used when WAL receiver is started"),
-    counter("flushed_lsn", "Last write-ahead log location already received and flushed to disk, the initial value of this field being the first log location used when WAL receiver is started represented as a decimal"),
-    gauge("received_tli", "Timeline number of last write-ahead log location received and flushed to disk"),
-    counter("last_msg_send_time", "Send time of last message received from origin WAL sender"),
-    counter("last_msg_receipt_time", "Send time of last message received from origin WAL sender"),
-    counter("latest_end_lsn", "Last write-ahead log location reported to origin WAL sender as integer"),
-    counter("latest_end_time", "Time of last write-ahead log location reported to origin WAL sender"),
-    gauge("upstream_node", "Node ID of the upstream node"),
-];
+/// At most one row; NULLs are 0, as upstream reports them.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::ByVersion(sql),
+    runs_on: RunsOn::Server,
+    families: &[Families {
+        prefix: "pg_stat_wal_receiver",
+        null: Null::Zero,
+        columns: &[
+            label("upstream_host"),
+            label("slot_name"),
+            gauge("status", "Activity status of the WAL receiver process"),
+            counter("receive_start_lsn", "First write-ahead log location used when WAL receiver is started represented as a decimal"),
+            gauge("receive_start_tli", "First timeline number used when WAL receiver is started"),
+            counter("flushed_lsn", "Last write-ahead log location already received and flushed to disk, the initial value of this field being the first log location used when WAL receiver is started represented as a decimal"),
+            gauge("received_tli", "Timeline number of last write-ahead log location received and flushed to disk"),
+            counter("last_msg_send_time", "Send time of last message received from origin WAL sender"),
+            counter("last_msg_receipt_time", "Send time of last message received from origin WAL sender"),
+            counter("latest_end_lsn", "Last write-ahead log location reported to origin WAL sender as integer"),
+            counter("latest_end_time", "Time of last write-ahead log location reported to origin WAL sender"),
+            gauge("upstream_node", "Node ID of the upstream node"),
+        ],
+    }],
+};
 
 /// Upstream's status codes: stopped 0, starting 1, streaming 2, waiting 3, restarting 4,
 /// stopping -1, anything else -2, none -3. LSNs are modulo 2^52; `flushed_lsn` is 13+ (before,
 /// `received_lsn` has the same meaning). `upstream_node` is repmgr's node id in the slot name.
-pub fn sql(version: u32) -> String {
+pub(crate) fn sql(version: u32) -> String {
     let flushed = if version >= 130000 {
         "flushed_lsn"
     } else {
@@ -47,46 +56,17 @@ pub fn sql(version: u32) -> String {
     )
 }
 
-/// NULLs are 0, as upstream reports them.
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows(
-        "pg_stat_wal_receiver",
-        &["upstream_host", "slot_name"],
-        COLUMNS,
-        rows,
-        base,
-        Null::Zero,
-    )
-}
-
-pub struct StatWalReceiver;
-
-impl StatWalReceiver {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatWalReceiver
-    }
-}
-
-impl PgCollector for StatWalReceiver {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_main(
-            inst,
-            |s| sql(s.version_num),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn a_streaming_receiver() {
         let mut row = vec![text("10.0.0.1"), text("standby1"), Cell::Int(2)];
         row.extend((0..9).map(|i| if i == 8 { Cell::Null } else { num(i as f64) }));
-        let fams = map(&[row], &base());
+        let fams = COLLECTOR.map(&[row], &base());
         assert_eq!(fams.len(), 10);
         assert_eq!(
             series(family(&fams, "pg_stat_wal_receiver_status"))[0],

@@ -2,59 +2,38 @@
 //! (opt-in, current releases): block I/O per index. Runs on every database connection
 //! (auto-discovery).
 
-use exporter_core::MetricFamily;
+use super::declarative::{counter, label, DeclarativeCollector, Families, Null, RunsOn, Sql};
 
-use super::{
-    counter, map_rows, on_each_database, Col, CollectorConfig, Null, PgCollector, PgFuture,
-};
-use crate::instance::Instance;
-use crate::value::Cell;
-
-const COLUMNS: &[Col] = &[
-    counter(
-        "idx_blks_read_total",
-        "Number of disk blocks read from this index",
+/// One row per index; NULL counts are 0.
+pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
+    sql: Sql::Fixed(
+        "SELECT current_database(), COALESCE(schemaname, 'unknown'), \
+         COALESCE(relname, 'unknown'), COALESCE(indexrelname, 'unknown'), idx_blks_read, idx_blks_hit \
+         FROM pg_statio_user_indexes",
     ),
-    counter("idx_blks_hit_total", "Number of buffer hits in this index"),
-];
-
-pub const SQL: &str = "SELECT current_database(), COALESCE(schemaname, 'unknown'), \
-     COALESCE(relname, 'unknown'), COALESCE(indexrelname, 'unknown'), idx_blks_read, idx_blks_hit \
-     FROM pg_statio_user_indexes";
-
-pub fn map(rows: &[Vec<Cell>], base: &[exporter_core::Label]) -> Vec<MetricFamily> {
-    map_rows(
-        "pg_statio_user_indexes",
-        &["datname", "schemaname", "relname", "indexrelname"],
-        COLUMNS,
-        rows,
-        base,
-        Null::Zero,
-    )
-}
-
-pub struct StatioUserIndexes;
-
-impl StatioUserIndexes {
-    pub fn new(_: &CollectorConfig) -> Self {
-        StatioUserIndexes
-    }
-}
-
-impl PgCollector for StatioUserIndexes {
-    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
-        on_each_database(
-            inst,
-            |_| SQL.to_string(),
-            |rows, inst, _| map(rows, &inst.labels),
-        )
-    }
-}
+    runs_on: RunsOn::EachDatabase,
+    families: &[Families {
+        prefix: "pg_statio_user_indexes",
+        null: Null::Zero,
+        columns: &[
+            label("datname"),
+            label("schemaname"),
+            label("relname"),
+            label("indexrelname"),
+            counter(
+                "idx_blks_read_total",
+                "Number of disk blocks read from this index",
+            ),
+            counter("idx_blks_hit_total", "Number of buffer hits in this index"),
+        ],
+    }],
+};
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::value::Cell;
 
     #[test]
     fn per_index_counters() {
@@ -66,7 +45,7 @@ mod tests {
             Cell::Int(4),
             Cell::Null,
         ];
-        let fams = map(&[row], &base());
+        let fams = COLLECTOR.map(&[row], &base());
         let read = family(&fams, "pg_statio_user_indexes_idx_blks_read_total");
         assert_eq!(read.kind, exporter_core::MetricType::Counter);
         assert_eq!(

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-pub use exporter_core::testkit::postgres::*;
+pub(crate) use exporter_core::testkit::postgres::*;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -12,22 +12,23 @@ use std::time::Duration;
 
 use exporter_core::testkit::{free_port, ChildGuard};
 
-pub const EXPORTER: &str = env!("CARGO_BIN_EXE_postgres-exporter");
+/// The binary under test.
+pub(crate) const EXPORTER: &str = env!("CARGO_BIN_EXE_postgres-exporter");
 
 /// Our exporter as a child process, killed on drop; its log goes to a file we can read.
-pub struct Exporter {
-    pub guard: ChildGuard,
-    pub port: u16,
-    pub log: PathBuf,
+pub(crate) struct Exporter {
+    pub(crate) guard: ChildGuard,
+    pub(crate) port: u16,
+    pub(crate) log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Exporter {
-    pub fn start(dsn: &str, args: &[&str]) -> Exporter {
+    pub(crate) fn start(dsn: &str, args: &[&str]) -> Exporter {
         Self::start_env(&[("DATA_SOURCE_NAME", dsn)], args)
     }
 
-    pub fn start_env(env: &[(&str, &str)], args: &[&str]) -> Exporter {
+    pub(crate) fn start_env(env: &[(&str, &str)], args: &[&str]) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("exporter.log");
         let port = free_port();
@@ -52,21 +53,21 @@ impl Exporter {
         e
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn scrape(&self) -> String {
+    pub(crate) fn scrape(&self) -> String {
         get(&self.url("/metrics")).1
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// GET returning (status, body), also for non-2xx answers.
-pub fn get(url: &str) -> (u16, String) {
+pub(crate) fn get(url: &str) -> (u16, String) {
     match ureq::get(url).timeout(Duration::from_secs(30)).call() {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
@@ -74,11 +75,13 @@ pub fn get(url: &str) -> (u16, String) {
     }
 }
 
-pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+/// A sample's value in an exposition, by name and some of its labels.
+pub(crate) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     exporter_core::testkit::sample_value(text, name, labels)
 }
 
-pub fn success(text: &str, collector: &str) -> Option<f64> {
+/// `pg_scrape_collector_success{collector}`.
+pub(crate) fn success(text: &str, collector: &str) -> Option<f64> {
     value(
         text,
         "pg_scrape_collector_success",
