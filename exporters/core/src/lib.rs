@@ -7,6 +7,7 @@
 
 pub mod basic_auth;
 pub mod collector;
+pub mod collector_table;
 pub mod duration;
 pub mod encode;
 pub mod metric;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{ArgMatches, Args, Command};
-use exporter_core::flags::{add_collector_flags, collector_choice, LogFlags, WebFlags};
+use exporter_core::flags::{LogFlags, WebFlags};
 
 use crate::auth_modules::AuthModules;
 use crate::collector::{CollectorConfig, COLLECTORS};
@@ -95,13 +95,9 @@ pub fn customize(cmd: Command) -> Command {
          comma-separated) or DATA_SOURCE_NAME_FILE, else DATA_SOURCE_URI(_FILE) with \
          DATA_SOURCE_USER(_FILE) and DATA_SOURCE_PASS(_FILE).",
     );
-    add_collector_flags(
-        cmd,
-        COLLECTORS
-            .iter()
-            .map(|c| (c.name, c.default_enabled, c.help)),
-    )
-    // Releases 0.16 to 0.19 named the replication_slots collector replication_slot.
+    COLLECTORS
+        .add_switches(cmd)
+        // Releases 0.16 to 0.19 named the replication_slots collector replication_slot.
     .mut_arg("collector.replication_slots", |a| {
         a.alias("collector.replication_slot")
     })
@@ -155,14 +151,12 @@ impl Flags {
 
     fn enabled_collectors(&self, m: &ArgMatches) -> Vec<&'static str> {
         COLLECTORS
-            .iter()
-            .filter(|c| {
-                collector_choice(m, c.name).unwrap_or_else(|| {
-                    let disabled_by_flag = (c.builtin_map && self.disable_default_metrics)
-                        || (c.name == "settings" && self.disable_settings_metrics);
-                    c.default_enabled && !disabled_by_flag
-                })
+            .enabled(m, |c| {
+                let disabled_by_flag = (c.build.builtin_map && self.disable_default_metrics)
+                    || (c.name == "settings" && self.disable_settings_metrics);
+                c.default_enabled && !disabled_by_flag
             })
+            .iter()
             .map(|c| c.name)
             .collect()
     }

@@ -54,6 +54,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             collectors: collector::COLLECTORS
+                .rows()
                 .iter()
                 .filter(|c| c.default_enabled)
                 .map(|c| c.name)
@@ -73,13 +74,13 @@ impl Options {
     pub(crate) fn effective_collectors(&self) -> Vec<&'static collector::CollectorSpec> {
         self.collectors
             .iter()
-            .filter_map(|n| collector::find(n))
+            .filter_map(|n| collector::COLLECTORS.find(n))
             .filter(|spec| {
-                let replaced = self.user_queries.iter().any(|q| q.name == spec.namespace);
+                let replaced = self.user_queries.iter().any(|q| q.name == spec.build.namespace);
                 if replaced {
                     tracing::info!(
                         collector = spec.name,
-                        query = spec.namespace,
+                        query = spec.build.namespace,
                         "user query replaces the built-in collector"
                     );
                 }
@@ -120,7 +121,7 @@ pub fn build_exporter(dsns: Vec<Dsn>, opts: &Options) -> Result<Exporter, String
         for spec in opts.effective_collectors() {
             collectors.push(asynchronous(Running {
                 name: spec.name,
-                inner: (spec.build)(&opts.collector_config),
+                inner: (spec.build.new)(&opts.collector_config),
                 instances: Arc::clone(&instances),
                 stats: Arc::clone(&stats),
             }));

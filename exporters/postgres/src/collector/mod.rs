@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use exporter_core::collector_table::CollectorTable;
 use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
 
 use crate::connection::{Connection, Session};
@@ -68,22 +69,19 @@ impl Default for CollectorConfig {
     }
 }
 
-/// One row of the collector table.
-pub(crate) struct CollectorSpec {
-    /// `--collector.<name>`, and the `collector` label of the scrape self-metrics.
-    pub(crate) name: &'static str,
-    /// On unless `--no-collector.<name>`.
-    pub(crate) default_enabled: bool,
+/// What this exporter keeps per row of its collector table.
+pub(crate) struct PgBuild {
     /// The metric namespace; a user query (`--extend.query-path`) with this name replaces the
     /// collector, as a user map replaces a built-in one upstream.
     pub(crate) namespace: &'static str,
     /// One of upstream's built-in metric maps: off with `--disable-default-metrics`.
     pub(crate) builtin_map: bool,
-    /// The `--collector.<name>` help text.
-    pub(crate) help: &'static str,
     /// Makes the collector from the options.
-    pub(crate) build: fn(&CollectorConfig) -> Arc<dyn PgCollector>,
+    pub(crate) new: fn(&CollectorConfig) -> Arc<dyn PgCollector>,
 }
+
+/// One row of the collector table.
+pub(crate) type CollectorSpec = exporter_core::collector_table::CollectorSpec<PgBuild>;
 
 /// A row of [`COLLECTORS`]: name, on by default, namespace, built-in map, help, then the
 /// collector: `declarative <const>` or a hand-written type's `new`.
@@ -102,17 +100,21 @@ macro_rules! row {
         CollectorSpec {
             name: $name,
             default_enabled: $default,
-            namespace: $ns,
-            builtin_map: $builtin,
             help: $help,
-            build: |cfg| Arc::new($new(cfg)),
+            build: PgBuild {
+                namespace: $ns,
+                builtin_map: $builtin,
+                new: |cfg| Arc::new($new(cfg)),
+            },
         }
     };
 }
 
 /// Every collector, sorted by name.
+pub(crate) const COLLECTORS: CollectorTable<PgBuild> = CollectorTable(ROWS);
+
 #[rustfmt::skip]
-pub(crate) static COLLECTORS: &[CollectorSpec] = &[
+static ROWS: &[CollectorSpec] = &[
     row!("bgwriter", true, "pg_stat_bgwriter", false, "pg_stat_bgwriter_*_total (pg_stat_checkpointer on 17+).", declarative bgwriter::COLLECTOR),
     row!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", database::Database::new),
     row!("database_wraparound", false, "pg_database_wraparound", false, "pg_database_wraparound_age_datfrozenxid_seconds and _age_datminmxid_seconds per database.", declarative database_wraparound::COLLECTOR),
@@ -138,10 +140,6 @@ pub(crate) static COLLECTORS: &[CollectorSpec] = &[
     row!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", declarative xlog_location::COLLECTOR),
 ];
 
-/// Looks up a collector by name.
-pub(crate) fn find(name: &str) -> Option<&'static CollectorSpec> {
-    COLLECTORS.iter().find(|c| c.name == name)
-}
 
 /// What a collector keeps from one scrape to the next, per server (its `server` label).
 pub(crate) struct PerServer<T>(Mutex<HashMap<String, T>>);
@@ -338,7 +336,7 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        let names: Vec<_> = COLLECTORS.iter().map(|c| c.name).collect();
+        let names: Vec<_> = COLLECTORS.rows().iter().map(|c| c.name).collect();
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
