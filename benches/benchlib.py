@@ -26,3 +26,258 @@ def status_mb(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Additions for the scaling benchmarks (benches/scaling/): per-thread scheduler CPU, the CPU of a
+# process tree, a bounded scrape loop, markdown tables and matplotlib plots from a private venv.
+
+import glob
+import http.client
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sched_ns(pid):
+    """Time on CPU of every thread of `pid`, in nanoseconds (scheduler clock)."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that just exited
+    return total
+
+
+def children_of(ppid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == ppid:
+                out.append(int(entry))
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu_ns(parent):
+    """CPU of `parent`, its live children (schedstat) and the children it has reaped (cutime +
+    cstime): what a forking server such as PostgreSQL spends, connection churn included."""
+    total = 0
+    for pid in [parent] + children_of(parent):
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    with open(f"/proc/{parent}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return total + (int(fields[13]) + int(fields[14])) * 1_000_000_000 // CLK_TCK
+
+
+def http_get(conn, path="/metrics"):
+    """One GET on a kept-alive connection: (seconds, status, body)."""
+    start = time.perf_counter()
+    conn.request("GET", path, headers={"Accept": "text/plain"})
+    resp = conn.getresponse()
+    body = resp.read()
+    return time.perf_counter() - start, resp.status, body
+
+
+def wait_http(port, path="/metrics", deadline=30, timeout=60, ok=None):
+    """A kept-alive connection to 127.0.0.1:port once `path` answers 200 (and `ok(body)`)."""
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            _, status, body = http_get(c, path)
+            if status == 200 and (ok is None or ok(body)):
+                return c
+            c.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"127.0.0.1:{port}{path} did not come up")
+
+
+def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, warmup=2):
+    """Alternating scrapes of several exporters, bounded by rounds and by time.
+
+    `targets` maps a name to (pid, [(conn, path), ...]): every round scrapes each exporter's
+    paths once, the order of the exporters flipping every round. Stops after `max_rounds`, or
+    once `budget_s` seconds have passed and `min_rounds` are done. `side_cpu()` (optional) is read
+    right before and after each scrape: the CPU the scraped server spent for that exporter.
+    Returns per name: p50/p99 scrape ms (a scrape = all its paths), exporter CPU ms per scrape
+    (schedstat of all threads), side CPU ms per scrape, RSS and peak RSS in MB, bytes, series,
+    and p50_each: the median of the single requests (one path) in ms."""
+    names = list(targets)
+    for _ in range(warmup):
+        for n in names:
+            for conn, path in targets[n][1]:
+                http_get(conn, path)
+    lat = {n: [] for n in names}
+    each = {n: [] for n in names}
+    side = {n: 0 for n in names}
+    cpu0 = {n: sched_ns(targets[n][0]) for n in names}
+    size, series = {}, {}
+    start = time.time()
+    rounds = 0
+    while rounds < max_rounds and (rounds < min_rounds or time.time() - start < budget_s):
+        for n in (names if rounds % 2 == 0 else names[::-1]):
+            pid, paths = targets[n]
+            s0 = side_cpu() if side_cpu else 0
+            t, total, lines = 0.0, 0, 0
+            for conn, path in paths:
+                dt, status, body = http_get(conn, path)
+                if status != 200:
+                    raise RuntimeError(f"{n}: HTTP {status} on {path}")
+                t += dt
+                each[n].append(dt * 1000)
+                total += len(body)
+                lines += body.count(b"\n") - body.count(b"\n#")
+            if side_cpu:
+                side[n] += side_cpu() - s0
+            lat[n].append(t * 1000)
+            size[n], series[n] = total, lines
+        rounds += 1
+    out = {}
+    for n in names:
+        pid = targets[n][0]
+        l = sorted(lat[n])
+        out[n] = {
+            "rounds": rounds,
+            "p50": statistics.median(l),
+            "p99": l[max(0, int(len(l) * 0.99) - 1)],
+            "p50_each": statistics.median(each[n]),
+            "cpu": (sched_ns(pid) - cpu0[n]) / 1e6 / rounds,
+            "side": side[n] / 1e6 / rounds,
+            "rss": status_mb(pid, "VmRSS"),
+            "peak": status_mb(pid, "VmHWM"),
+            "bytes": size[n],
+            "series": series[n],
+        }
+    return out
+
+
+def markdown_table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(lines)
+
+
+def fmt(v, digits=2):
+    if isinstance(v, str):
+        return v
+    if v != v:  # NaN
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def plot_python():
+    """The python of a venv with matplotlib (target/scaling-venv, made on first use), or None."""
+    venv = os.environ.get("SCALING_VENV", os.path.join(ROOT, "target", "scaling-venv"))
+    py = os.path.join(venv, "bin", "python")
+    if os.path.exists(py) and subprocess.run([py, "-c", "import matplotlib"],
+                                             capture_output=True).returncode == 0:
+        return py
+    try:
+        if not os.path.exists(py):
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "matplotlib"], check=True)
+        return py
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"(no plot: could not make the matplotlib venv: {e})", file=sys.stderr)
+        return None
+
+
+_PLOT_SCRIPT = r"""
+import json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+spec = json.load(sys.stdin)
+panels = spec["panels"]
+cols = min(len(panels), spec.get("cols", 2))
+rows = -(-len(panels) // cols)
+fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+from matplotlib.ticker import FuncFormatter
+plain = FuncFormatter(lambda v, _: f"{v:g}")
+ratio_colors = ["tab:blue", "tab:green", "tab:purple", "tab:orange"]
+for ax, p in zip([a for row in axes for a in row], panels):
+    ratios = 0
+    for label, ys in p["lines"].items():
+        pts = [(x, y) for x, y in zip(p["x"], ys) if y is not None]
+        if not pts:
+            continue
+        if "ratio" in label:
+            style = dict(color=ratio_colors[ratios % 4], marker="o^sv"[ratios % 4], linestyle="--")
+            ratios += 1
+        elif label.startswith("ours"):
+            style = dict(color="tab:blue", marker="o", linestyle="-")
+        else:
+            style = dict(color="tab:red", marker="s", linestyle="-")
+        ax.plot([a for a, _ in pts], [b for _, b in pts], label=label, **style)
+    if p.get("xlog"):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plain)
+    if p.get("ylog"):
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    for h in p.get("hlines", []):
+        ax.axhline(h["y"], color="gray", linestyle=":", linewidth=1)
+        ax.annotate(h["label"], (0.01, h["y"]), xycoords=("axes fraction", "data"), fontsize=7,
+                    color="gray", va="bottom")
+    ax.set_title(p["title"], fontsize=10)
+    ax.set_xlabel(p["xlabel"], fontsize=9)
+    ax.set_ylabel(p["ylabel"], fontsize=9)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+for ax in [a for row in axes for a in row][len(panels):]:
+    ax.axis("off")
+fig.suptitle(spec["title"], fontsize=11)
+fig.tight_layout()
+fig.savefig(spec["out"], dpi=spec.get("dpi", 90))
+"""
+
+
+def plot(out, title, panels, cols=2):
+    """Writes a PNG of `panels`: each a dict with title, xlabel, ylabel, x (sizes), lines
+    ({label: [y per x, or None]}, labels starting with "ours" drawn blue, others red), and
+    optionally xlog/ylog and hlines ([{y, label}])."""
+    py = plot_python()
+    if py is None:
+        return None
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    spec = {"out": out, "title": title, "panels": panels, "cols": cols}
+    subprocess.run([py, "-c", _PLOT_SCRIPT], input=json.dumps(spec).encode(), check=True)
+    return out
+
+
+def stop(procs, timeout=10):
+    """Terminates (then kills) every started process, in reverse order; never raises."""
+    for p in reversed(procs):
+        try:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=timeout)
+        except Exception as e:  # keep stopping the others
+            print(f"(could not stop pid {p.pid}: {e})", file=sys.stderr)
