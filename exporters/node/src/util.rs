@@ -142,6 +142,27 @@ impl FieldMatcher<'_> {
     }
 }
 
+/// Drops every item whose key an earlier item already has. The kernel never repeats a device,
+/// CPU or field within one file, but a corrupt read must not turn into a repeated series, which
+/// Prometheus refuses (and upstream's registry would fail the scrape on).
+pub fn keep_first_of_each<T, K: Eq + std::hash::Hash + ?Sized>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> &K,
+) {
+    if items.len() < 2 {
+        return;
+    }
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        items.iter().map(|item| seen.insert(key(item))).collect()
+    };
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().unwrap_or(true));
+}
+
 /// Reads a one-value sysfs attribute, trimmed. `None` when absent or unreadable (many attributes
 /// are optional or return EINVAL while a device is down).
 pub fn read_attr(path: &Path) -> Option<String> {
@@ -262,6 +283,16 @@ mod tests {
             assert!(m.is_match(&format!("pg{i}")));
         }
         assert!(m.answers.len() <= MAX_REMEMBERED_FIELDS);
+    }
+
+    #[test]
+    fn keeps_the_first_of_each_key_in_order() {
+        let mut items = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        keep_first_of_each(&mut items, |(k, _)| *k);
+        assert_eq!(items, [("a", 1), ("b", 2), ("c", 4)]);
+        let mut unique = vec![("x".to_string(), 1)];
+        keep_first_of_each(&mut unique, |(k, _)| k.as_str());
+        assert_eq!(unique.len(), 1);
     }
 
     #[test]

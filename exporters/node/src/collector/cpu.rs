@@ -5,7 +5,9 @@
 //! - `node_cpu_isolated{cpu}` from /sys/devices/system/cpu/isolated (read once, at start, as
 //!   upstream does: isolation is a boot parameter);
 //! - `node_cpu_core_throttles_total` / `node_cpu_package_throttles_total` from
-//!   /sys/devices/system/cpu/cpu*/thermal_throttle (x86 bare metal only).
+//!   /sys/devices/system/cpu/cpu*/thermal_throttle (x86 bare metal only);
+//! - `node_cpu_online{cpu}` from /sys/devices/system/cpu/cpu*/online, where the kernel lets cpu0
+//!   be unplugged (upstream checks cpu0's file and emits nothing without it, as on most x86).
 //!
 //! Sample order follows upstream's exposition, which sorts series by label values as strings
 //! (cpu "10" before cpu "2").
@@ -31,6 +33,10 @@ pub struct CpuCollector {
     info: bool,
     guest: bool,
     isolated: Vec<String>,
+    /// Whether cpu0 has an `online` file. Upstream emits `node_cpu_online` only then: most x86
+    /// kernels cannot unplug cpu0 and give it no such file. Hotplug support does not change
+    /// while the kernel runs, so it is checked once.
+    hotplug_cpu0: bool,
     /// Last exported times per CPU label: counters are kept monotonic across scrapes (see
     /// [`update_times`]).
     last: Mutex<BTreeMap<String, CpuTimes>>,
@@ -61,7 +67,9 @@ impl CpuCollector {
                 cpu_number(n).is_some() && cpu_dir.join(n).join("thermal_throttle").is_dir()
             })
         });
+        let hotplug_cpu0 = cpu_dir.join("cpu0/online").exists();
         CpuCollector {
+            hotplug_cpu0,
             stat: KeptFile::new(cfg.proc_path("stat")),
             cpuinfo: KeptFile::new(cfg.proc_path("cpuinfo")),
             cpu_dir,
@@ -145,8 +153,12 @@ const JUMP_BACK_SECONDS: f64 = 3.0;
 /// Merges fresh readings into the last exported ones the way upstream does: some kernels
 /// (notably with NO_HZ and iowait accounting) make counters go slightly backwards, which
 /// `rate()` would read as a counter reset; such a decrease keeps the previous value instead.
-/// A large idle jump back means a CPU hotplug and resets that CPU.
+/// A large idle jump back means a CPU hotplug and resets that CPU. A CPU missing from the fresh
+/// readings went offline and is forgotten, as upstream does since 1.6.
 pub fn update_times(last: &mut BTreeMap<String, CpuTimes>, fresh: &[(&str, CpuTimes)]) {
+    if last.len() != fresh.len() {
+        last.retain(|cpu, _| fresh.iter().any(|(online, _)| online == cpu));
+    }
     for (cpu, new) in fresh {
         let entry = match last.get_mut(*cpu) {
             Some(e) => e,
@@ -324,6 +336,40 @@ fn read_throttles(cpu_dir: &Path) -> Throttles {
     t
 }
 
+/// Whether an `online` attribute says the CPU is online: exactly "1", as upstream's procfs reads it.
+pub fn parse_online(text: &str) -> bool {
+    text.trim() == "1"
+}
+
+/// `(cpu number, online)` for every `cpuN` under `cpu_dir`. A CPU without an `online` file (cpu0
+/// on kernels that cannot unplug it) counts as offline, as upstream reports it.
+fn read_online(cpu_dir: &Path) -> Vec<(String, bool)> {
+    let Ok(names) = sorted_dir_names(cpu_dir) else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .filter_map(|name| {
+            let number = cpu_number(name)?;
+            let online = read_attr(&cpu_dir.join(name).join("online"))
+                .is_some_and(|text| parse_online(&text));
+            Some((number.to_string(), online))
+        })
+        .collect()
+}
+
+fn online_family(cpus: &[(String, bool)]) -> MetricFamily {
+    let mut fam = MetricFamily::gauge(
+        "node_cpu_online",
+        "CPUs that are online and being scheduled.",
+    );
+    for (cpu, online) in cpus {
+        fam.push(&[("cpu", cpu)], if *online { 1.0 } else { 0.0 });
+    }
+    sort_samples(&mut fam);
+    fam
+}
+
 /// Sorts a family's samples by label values (labels are pushed in name order), reproducing
 /// upstream's exposition order.
 fn sort_samples(fam: &mut MetricFamily) {
@@ -355,6 +401,8 @@ fn info_family(infos: &[CpuInfo]) -> MetricFamily {
         );
     }
     sort_samples(&mut fam);
+    // The kernel describes each processor once; a repeated block must not repeat a series.
+    fam.samples.dedup_by(|a, b| a.labels == b.labels);
     fam
 }
 
@@ -408,7 +456,6 @@ impl BlockingCollector for CpuCollector {
         {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
             update_times(&mut last, &fresh);
-            // Upstream keeps exporting a CPU that went offline with its last values.
             for (cpu, t) in last.iter() {
                 let cpu = cpu.as_str();
                 for (mode, v) in [
@@ -448,6 +495,9 @@ impl BlockingCollector for CpuCollector {
 
         if self.throttles {
             fams.extend(throttle_families(&read_throttles(&self.cpu_dir)));
+        }
+        if self.hotplug_cpu0 {
+            fams.push(online_family(&read_online(&self.cpu_dir)));
         }
         fams.retain(|f| !f.is_empty());
         Ok(fams)
@@ -530,6 +580,59 @@ btime 1795613456
         assert_eq!(last["0"], times(2.0, 1.0));
     }
 
+    #[test]
+    fn cpus_that_go_offline_are_forgotten() {
+        let mut last = BTreeMap::new();
+        update_times(&mut last, &[("0", times(1.0, 1.0)), ("1", times(5.0, 5.0))]);
+        update_times(&mut last, &[("0", times(2.0, 2.0))]);
+        assert_eq!(last.keys().collect::<Vec<_>>(), ["0"]);
+        // Back online: its counters start from what the kernel says now.
+        update_times(&mut last, &[("0", times(2.0, 2.0)), ("1", times(1.0, 1.0))]);
+        assert_eq!(last["1"], times(1.0, 1.0));
+    }
+
+    #[test]
+    fn online_attribute_is_exactly_one() {
+        assert!(parse_online("1\n"));
+        assert!(!parse_online("0\n"));
+        assert!(!parse_online(""));
+        assert!(!parse_online("11\n"));
+    }
+
+    #[test]
+    fn online_family_only_where_cpu0_can_be_unplugged() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        write(&p.join("proc/stat"), STAT);
+        let cpu = p.join("sys/devices/system/cpu");
+        write(&cpu.join("cpu1/online"), "1\n");
+        let cfg = NodeConfig {
+            procfs: p.join("proc"),
+            sysfs: p.join("sys"),
+            ..NodeConfig::default()
+        };
+        let names = |c: &CpuCollector| -> Vec<String> {
+            c.collect()
+                .unwrap()
+                .iter()
+                .map(|f| f.name.to_string())
+                .collect()
+        };
+        assert!(!names(&CpuCollector::new(&cfg)).contains(&"node_cpu_online".to_string()));
+
+        write(&cpu.join("cpu0/online"), "1\n");
+        write(&cpu.join("cpu2/online"), "0\n");
+        std::fs::create_dir_all(cpu.join("cpu10")).unwrap();
+        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let online = fams.iter().find(|f| f.name == "node_cpu_online").unwrap();
+        let got: Vec<(&str, f64)> = online
+            .samples
+            .iter()
+            .map(|s| (s.labels[0].1.as_str(), s.value))
+            .collect();
+        assert_eq!(got, [("0", 1.0), ("1", 1.0), ("10", 0.0), ("2", 0.0)]);
+    }
+
     const CPUINFO: &str = "processor\t: 0
 vendor_id\t: AuthenticAMD
 cpu family\t: 25
@@ -555,6 +658,16 @@ cache size\t: 512 KB
 physical id\t: 0
 core id\t\t: 1
 ";
+
+    #[test]
+    fn a_repeated_processor_block_is_one_series() {
+        // Found by tests/fuzz.rs: `processor : 1` twice gave two identical node_cpu_info series.
+        let infos = parse_cpuinfo("processor\t: 0\nprocessor\t: 1\nprocessor\t: 1\n").unwrap();
+        assert_eq!(infos.len(), 3);
+        let fam = info_family(&infos);
+        let cpus: Vec<&str> = fam.samples.iter().map(|s| s.labels[2].1.as_str()).collect();
+        assert_eq!(cpus, ["0", "1"]);
+    }
 
     #[test]
     fn parses_cpuinfo() {

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::util::keep_first_of_each;
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
 /// (Documentation/block/stat.rst).
@@ -62,6 +63,7 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStat>, CollectError> {
             count,
         });
     }
+    keep_first_of_each(&mut out, |d| d.device.as_str());
     Ok(out)
 }
 
@@ -434,6 +436,20 @@ mod tests {
         // 2.6 kernels wrote 4 counters for partitions.
         let d = parse_diskstats("   8    1 sda1 5 6 7 8\n").unwrap();
         assert_eq!(d[0].count, 4);
+    }
+
+    #[test]
+    fn a_repeated_device_keeps_its_first_line() {
+        // Found by tests/fuzz.rs: a repeated line gave two series for device="loop0".
+        let disks = parse_diskstats(
+            "7 0 loop0 1 0 0 0 0 0 0 0 0 0 0\n254 0 vda 2 0 0 0 0 0 0 0 0 0 0\n7 0 loop0 3 0 0 0 0 0 0 0 0 0 0\n",
+        )
+        .unwrap();
+        let got: Vec<_> = disks
+            .iter()
+            .map(|d| (d.device.as_str(), d.stats[0]))
+            .collect();
+        assert_eq!(got, [("loop0", 1), ("vda", 2)]);
     }
 
     #[test]

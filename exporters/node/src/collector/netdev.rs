@@ -11,6 +11,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 
 use crate::config::{DeviceFilter, NodeConfig};
 use crate::kept::{KeptFile, KeptFiles};
+use crate::util::keep_first_of_each;
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
 const COLUMNS: [&str; 16] = [
@@ -82,6 +83,7 @@ pub fn parse_netdev(text: &str) -> Result<Vec<NetDevLine<'_>>, CollectError> {
         }
         out.push(NetDevLine { device, values });
     }
+    keep_first_of_each(&mut out, |l| l.device);
     Ok(out)
 }
 
@@ -160,6 +162,19 @@ Inter-|   Receive                                                |  Transmit
         assert_eq!(lines[0].device, "eth0");
         assert_eq!(lines[0].values[0], 1234);
         assert_eq!(lines[0].values[8], 99);
+    }
+
+    #[test]
+    fn a_repeated_device_keeps_its_first_line() {
+        // Found by tests/fuzz.rs: a repeated line gave two series for device="lo".
+        let text = "h1\nh2\n lo: 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n\
+                    eth0: 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n lo: 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let got: Vec<_> = parse_netdev(text)
+            .unwrap()
+            .iter()
+            .map(|l| (l.device, l.values[0]))
+            .collect();
+        assert_eq!(got, [("lo", 1), ("eth0", 2)]);
     }
 
     #[test]

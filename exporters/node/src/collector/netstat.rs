@@ -44,6 +44,7 @@ pub fn parse_pairs(text: &str) -> Result<Vec<Stat<'_>>, CollectError> {
         let proto = names
             .next()
             .and_then(|p| p.strip_suffix(':'))
+            .filter(|p| !p.is_empty())
             .ok_or_else(|| CollectError::Parse(format!("netstat: bad header {header:?}")))?;
         if vals.next().and_then(|p| p.strip_suffix(':')) != Some(proto) {
             return Err(CollectError::Parse(format!(
@@ -80,6 +81,13 @@ pub fn parse_snmp6(text: &str) -> Vec<Stat<'_>> {
         .collect()
 }
 
+/// Whether `Proto_Field` can follow `node_netstat_` in a metric name. The kernel only uses
+/// letters and digits, but a corrupt header must not corrupt the exposition.
+fn is_name_part(key: &str) -> bool {
+    key.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
 impl NetstatCollector {
     fn families(&self, stats: &[Stat<'_>]) -> Vec<MetricFamily> {
         let mut key = String::with_capacity(64);
@@ -91,6 +99,10 @@ impl NetstatCollector {
             key.push('_');
             key.push_str(name);
             if !fields.is_match(&key) {
+                continue;
+            }
+            if !is_name_part(&key) {
+                tracing::debug!(field = %key, "netstat: field name not usable in a metric name, skipped");
                 continue;
             }
             let Ok(v) = value.parse::<f64>() else {
@@ -251,6 +263,22 @@ Ip6Truncated
     }
 
     #[test]
+    fn field_names_that_cannot_be_metric_names_are_skipped() {
+        // Found by tests/fuzz.rs: a corrupt snmp header gave `node_netstat_Udp_0.0`.
+        let c = NetstatCollector::new(&NodeConfig {
+            netstat_fields: regex::Regex::new(".*").unwrap(),
+            ..NodeConfig::default()
+        });
+        let stats = [
+            ("Udp", "0.0", "1"),
+            ("T{cp", "InErrs", "2"),
+            ("Udp", "InErrors", "3"),
+        ];
+        let names: Vec<_> = c.families(&stats).into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["node_netstat_Udp_InErrors"]);
+    }
+
+    #[test]
     fn unparsable_value_is_skipped() {
         let stats = [("Ip", "Forwarding", "x"), ("Tcp", "InErrs", "3")];
         let fams = collector().families(&stats);
@@ -264,6 +292,9 @@ Ip6Truncated
         assert!(parse_pairs("Ip: Forwarding DefaultTTL\nIp: 1\n").is_err());
         assert!(parse_pairs("Ip: Forwarding\nTcp: 1\n").is_err());
         assert!(parse_pairs("garbage\n1 2\n").is_err());
+        // Found by tests/fuzz.rs: a header without a protocol name (`: Tcp: ...`) was taken
+        // for protocol "".
+        assert!(parse_pairs(": TcpExt: Syncookies\n: TcpExt: Syncookies\n").is_err());
         assert!(parse_pairs("").unwrap().is_empty());
         assert!(parse_snmp6("").is_empty());
         assert!(parse_snmp6("\u{0}\u{1}\n6\n").is_empty());

@@ -1,5 +1,6 @@
-//! `node_os_info` and `node_os_version` from os-release(5): <rootfs>/etc/os-release, falling back
-//! to <rootfs>/usr/lib/os-release.
+//! `node_os_info`, `node_os_version` and (where the file has SUPPORT_END)
+//! `node_os_support_end_timestamp_seconds` from os-release(5): <rootfs>/etc/os-release, falling
+//! back to <rootfs>/usr/lib/os-release.
 //!
 //! Upstream caches the parsed file by mtime; reading ~300 bytes per scrape is cheaper than the
 //! bookkeeping, so we read it fresh.
@@ -41,6 +42,7 @@ pub struct OsRelease {
     pub version: String,
     pub version_codename: String,
     pub version_id: String,
+    pub support_end: String,
 }
 
 impl OsRelease {
@@ -58,6 +60,7 @@ impl OsRelease {
             "VERSION" => &mut self.version,
             "VERSION_CODENAME" => &mut self.version_codename,
             "VERSION_ID" => &mut self.version_id,
+            "SUPPORT_END" => &mut self.support_end,
             _ => return None,
         })
     }
@@ -208,6 +211,49 @@ pub fn major_minor(version_id: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// SUPPORT_END (`YYYY-MM-DD`) as seconds since the epoch at 00:00 UTC, the way upstream's
+/// `time.Parse(time.DateOnly, ..)` reads it: exactly four year digits, two month digits, two day
+/// digits, and a day that exists in that month. None otherwise.
+pub fn parse_support_end(date: &str) -> Option<f64> {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some((days_from_civil(year, month, day) * 86_400) as f64)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 pub fn os_families(os: &OsRelease) -> Vec<MetricFamily> {
     let info = MetricFamily::gauge(
         "node_os_info",
@@ -243,7 +289,27 @@ pub fn os_families(os: &OsRelease) -> Vec<MetricFamily> {
             v,
         );
     }
-    vec![info, version]
+    vec![info, version, support_end_family(&os.support_end)]
+}
+
+fn support_end_family(support_end: &str) -> MetricFamily {
+    let mut fam = MetricFamily::gauge(
+        "node_os_support_end_timestamp_seconds",
+        "Metric containing the end-of-life date timestamp of the OS.",
+    );
+    if support_end.is_empty() {
+        return fam;
+    }
+    // Upstream fails the whole collector on a date it cannot read; losing node_os_info over
+    // one odd field helps nobody, so only this family is left out.
+    match parse_support_end(support_end) {
+        Some(timestamp) => fam.push(&[], timestamp),
+        None => tracing::warn!(
+            value = support_end,
+            "os-release SUPPORT_END is not a YYYY-MM-DD date"
+        ),
+    }
+    fam
 }
 
 impl BlockingCollector for OsCollector {
@@ -344,6 +410,49 @@ BUG_REPORT_URL="https://bugs.debian.org/"
         assert_eq!(major_minor(""), 0.0);
         assert_eq!(major_minor("0"), 0.0);
         assert_eq!(major_minor("8-stream"), 8.0);
+    }
+
+    #[test]
+    fn support_end_is_midnight_utc_of_the_date() {
+        // Fedora 39's os-release: SUPPORT_END=2024-11-12.
+        let os = parse_os_release("NAME=Fedora\nVERSION_ID=39\nSUPPORT_END=2024-11-12\n").unwrap();
+        assert_eq!(os.support_end, "2024-11-12");
+        let fams = os_families(&os);
+        assert_eq!(fams[2].name, "node_os_support_end_timestamp_seconds");
+        assert_eq!(fams[2].samples[0].value, 1_731_369_600.0);
+        assert!(os_families(&parse_os_release(DEBIAN).unwrap())[2].is_empty());
+    }
+
+    #[test]
+    fn support_end_dates() {
+        assert_eq!(parse_support_end("1970-01-01"), Some(0.0));
+        assert_eq!(parse_support_end("2000-02-29"), Some(951_782_400.0));
+        assert_eq!(parse_support_end("2028-03-15"), Some(1_836_691_200.0));
+        assert_eq!(parse_support_end("1969-12-31"), Some(-86_400.0));
+        for bad in [
+            "",
+            "2024-1-12",
+            "24-11-12",
+            "2024/11/12",
+            "2024-13-01",
+            "2024-00-10",
+            "2023-02-29",
+            "1900-02-29",
+            "2024-04-31",
+            "2024-11-12T00:00",
+            "２０２４-11-12",
+            "+024-11-12",
+        ] {
+            assert_eq!(parse_support_end(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_support_end_leaves_only_that_family_out() {
+        let os = parse_os_release("NAME=X\nSUPPORT_END=soon\n").unwrap();
+        let fams = os_families(&os);
+        assert_eq!(fams[0].samples.len(), 1);
+        assert!(fams[2].is_empty());
     }
 
     #[test]

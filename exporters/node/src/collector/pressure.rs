@@ -1,6 +1,9 @@
-//! Pressure stall information (PSI) from /proc/pressure/{cpu,io,memory}, as the cumulative stall
-//! times: `node_pressure_<resource>_waiting_seconds_total` ("some" line) and, for io and memory,
-//! `node_pressure_<resource>_stalled_seconds_total` ("full" line).
+//! Pressure stall information (PSI) from /proc/pressure/{cpu,io,memory,irq}, as the cumulative stall
+//! times: `node_pressure_<resource>_waiting_seconds_total` ("some" line) for cpu, io and memory,
+//! `node_pressure_<resource>_stalled_seconds_total` ("full" line) for io, memory and irq.
+//!
+//! The irq file exists only on kernels since 6.1 built with IRQ time accounting; where it is
+//! missing the irq family is left out and the collector still succeeds, as upstream 1.9.1 does.
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
@@ -11,6 +14,7 @@ pub struct PressureCollector {
     cpu: KeptFile,
     io: KeptFile,
     memory: KeptFile,
+    irq: KeptFile,
 }
 
 impl PressureCollector {
@@ -19,6 +23,7 @@ impl PressureCollector {
             cpu: KeptFile::new(cfg.proc_path("pressure/cpu")),
             io: KeptFile::new(cfg.proc_path("pressure/io")),
             memory: KeptFile::new(cfg.proc_path("pressure/memory")),
+            irq: KeptFile::new(cfg.proc_path("pressure/irq")),
         }
     }
 }
@@ -75,6 +80,18 @@ fn read_psi(file: &KeptFile) -> Result<PsiTotals, CollectError> {
     }
 }
 
+/// The irq file, which only some kernels have: absent or disabled is `None`, not an error.
+fn read_optional_psi(file: &KeptFile) -> Result<Option<PsiTotals>, CollectError> {
+    match read_psi(file) {
+        Ok(totals) => Ok(Some(totals)),
+        Err(CollectError::NotAvailable(why)) => {
+            tracing::debug!(%why, "PSI resource not available");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn required(v: Option<u64>, what: &str) -> Result<f64, CollectError> {
     v.map(micros_to_seconds)
         .ok_or_else(|| CollectError::Parse(format!("PSI {what} line missing")))
@@ -89,10 +106,11 @@ impl BlockingCollector for PressureCollector {
         let cpu = read_psi(&self.cpu)?;
         let io = read_psi(&self.io)?;
         let memory = read_psi(&self.memory)?;
+        let irq = read_optional_psi(&self.irq)?;
         let counter = |name: &'static str, help: &'static str, v: f64| {
             MetricFamily::counter(name, help).with(&[], v)
         };
-        Ok(vec![
+        let mut families = vec![
             counter(
                 "node_pressure_cpu_waiting_seconds_total",
                 "Total time in seconds that processes have waited for CPU time",
@@ -118,7 +136,16 @@ impl BlockingCollector for PressureCollector {
                 "Total time in seconds no process could make progress due to memory congestion",
                 required(memory.full, "memory full")?,
             ),
-        ])
+        ];
+        // IRQ pressure has only a "full" line: an interrupt stalls the whole CPU.
+        if let Some(full) = irq.and_then(|t| t.full) {
+            families.push(counter(
+                "node_pressure_irq_stalled_seconds_total",
+                "Total time in seconds no process could make progress due to IRQ congestion",
+                micros_to_seconds(full),
+            ));
+        }
+        Ok(families)
     }
 }
 
@@ -205,5 +232,19 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
                 ("node_pressure_memory_stalled_seconds_total", 0.0),
             ]
         );
+
+        // Kernels since 6.1 with IRQ time accounting: a "full" line only.
+        std::fs::write(
+            p.join("irq"),
+            "full avg10=0.00 avg60=0.00 avg300=0.00 total=62500\n",
+        )
+        .unwrap();
+        let fams = c.collect().unwrap();
+        let irq = fams.last().unwrap();
+        assert_eq!(irq.name, "node_pressure_irq_stalled_seconds_total");
+        assert_eq!(irq.samples[0].value, 0.0625);
+
+        std::fs::write(p.join("irq"), "full avg10=0.00 total=junk\n").unwrap();
+        assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
     }
 }

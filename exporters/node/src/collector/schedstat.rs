@@ -5,6 +5,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 
 use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::util::keep_first_of_each;
 
 pub struct SchedstatCollector {
     path: KeptFile,
@@ -64,6 +65,7 @@ pub fn parse_schedstat(text: &str) -> Result<Vec<CpuSchedstat<'_>>, CollectError
             timeslices,
         });
     }
+    keep_first_of_each(&mut out, |c| c.cpu);
     Ok(out)
 }
 
@@ -131,6 +133,17 @@ domain0 00000000,00000003 217653037 215526982 1577949 1580427380 557469 0 ...
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_repeated_cpu_keeps_its_first_line() {
+        // Found by tests/fuzz.rs: a repeated line gave two series for cpu="0".
+        let cpus = parse_schedstat(
+            "cpu0 0 0 0 0 0 0 1 2 3\ncpu1 0 0 0 0 0 0 4 5 6\ncpu0 0 0 0 0 0 0 7 8 9\n",
+        )
+        .unwrap();
+        let got: Vec<_> = cpus.iter().map(|c| (c.cpu, c.running_ns)).collect();
+        assert_eq!(got, [("0", 1), ("1", 4)]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `node_sockstat_*` gauges from /proc/net/sockstat and /proc/net/sockstat6.
 
+use std::collections::HashSet;
+
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::config::NodeConfig;
@@ -108,7 +110,21 @@ impl SockstatCollector {
             )
             .with(&[], v)
         };
+        // The kernel names each protocol once, in letters and digits; a corrupt read must not
+        // produce a repeated family or a broken metric name.
+        let mut seen = HashSet::new();
         for p in stats.iter().flat_map(|s| &s.protocols) {
+            let usable = p
+                .protocol
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !usable || !seen.insert(p.protocol) {
+                tracing::debug!(
+                    protocol = p.protocol,
+                    "sockstat: repeated or unusable protocol skipped"
+                );
+                continue;
+            }
             for (name, v) in FIELDS.iter().zip(p.fields) {
                 if let Some(v) = v {
                     out.push(gauge(p.protocol, name, v));
@@ -232,6 +248,16 @@ FRAG6: inuse 0 memory 0
         assert_eq!(tcp.help, "Number of TCP sockets in state tw.");
         // 1 + TCP 6 + UDP 3 + UDPLITE 1 + RAW 1 + FRAG 2 + v6 (1 + 1 + 1 + 1 + 2)
         assert_eq!(fams.len(), 20);
+    }
+
+    #[test]
+    fn repeated_or_unusable_protocols_are_skipped() {
+        // Found by tests/fuzz.rs: a repeated `TCP6:` line gave two node_sockstat_TCP6_inuse.
+        let v6 = parse_sockstat("TCP6: inuse 2\nTCP6: inuse 5\nT{6: inuse 1\n").unwrap();
+        let fams = collector().families(&[Sockstat::default(), v6]);
+        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        assert_eq!(names, ["node_sockstat_TCP6_inuse"]);
+        assert_eq!(fams[0].samples[0].value, 2.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 
 use crate::config::NodeConfig;
 use crate::kept::KeptFile;
-use crate::util::FieldFilter;
+use crate::util::{keep_first_of_each, FieldFilter};
 
 pub struct VmstatCollector {
     path: KeptFile,
@@ -20,9 +20,9 @@ impl VmstatCollector {
     }
 }
 
-/// Parses /proc/vmstat (`name value` lines), keeping the fields `keep` matches, in file order.
-/// Like upstream, any unparsable value fails the scrape, selected or not: a malformed file is
-/// not trusted piecemeal.
+/// Parses /proc/vmstat (`name value` lines), keeping the fields `keep` matches, in file order
+/// (a repeated name keeps its first value). Like upstream, any unparsable value fails the
+/// scrape, selected or not: a malformed file is not trusted piecemeal.
 pub fn parse_vmstat(
     text: &str,
     mut keep: impl FnMut(&str) -> bool,
@@ -41,6 +41,7 @@ pub fn parse_vmstat(
             out.push((name, value));
         }
     }
+    keep_first_of_each(&mut out, |(name, _)| *name);
     Ok(out)
 }
 
@@ -107,6 +108,13 @@ thp_fault_alloc 0
                 ("oom_kill", 0.0),
             ]
         );
+    }
+
+    #[test]
+    fn a_repeated_field_keeps_its_first_value() {
+        // Found by tests/fuzz.rs: a repeated line gave two node_vmstat_pgfault families.
+        let got = parse_vmstat("pgfault 1\npgpgin 2\npgfault 3\n", |_| true).unwrap();
+        assert_eq!(got, vec![("pgfault", 1.0), ("pgpgin", 2.0)]);
     }
 
     #[test]
