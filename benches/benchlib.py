@@ -111,13 +111,15 @@ def wait_http(port, path="/metrics", deadline=30, timeout=60, ok=None):
     raise RuntimeError(f"127.0.0.1:{port}{path} did not come up")
 
 
-def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, warmup=2):
+def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, warmup=2, path_side_cpu=None):
     """Alternating scrapes of several exporters, bounded by rounds and by time.
 
     `targets` maps a name to (pid, [(conn, path), ...]): every round scrapes each exporter's
     paths once, the order of the exporters flipping every round. Stops after `max_rounds`, or
     once `budget_s` seconds have passed and `min_rounds` are done. `side_cpu()` (optional) is read
-    right before and after each scrape: the CPU the scraped server spent for that exporter.
+    right before and after each scrape: the CPU the scraped server spent for that exporter;
+    `path_side_cpu(path)` instead reads it around each single request (the server that path is
+    about: with many servers, the others' idle work stays out).
     Returns per name: p50/p99 scrape ms (a scrape = all its paths), exporter CPU ms per scrape
     (schedstat of all threads), side CPU ms per scrape, RSS and peak RSS in MB, bytes, series,
     and p50_each: the median of the single requests (one path) in ms."""
@@ -139,7 +141,10 @@ def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, wa
             s0 = side_cpu() if side_cpu else 0
             t, total, lines = 0.0, 0, 0
             for conn, path in paths:
+                p0 = path_side_cpu(path) if path_side_cpu else 0
                 dt, status, body = http_get(conn, path)
+                if path_side_cpu:
+                    side[n] += path_side_cpu(path) - p0
                 if status != 200:
                     raise RuntimeError(f"{n}: HTTP {status} on {path}")
                 t += dt
@@ -215,7 +220,12 @@ cols = min(len(panels), spec.get("cols", 2))
 rows = -(-len(panels) // cols)
 fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
 from matplotlib.ticker import FuncFormatter
-plain = FuncFormatter(lambda v, _: f"{v:g}")
+def human(v, _=None):
+    for div, unit in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{unit}"
+    return f"{v:g}"
+plain = FuncFormatter(human)
 ratio_colors = ["tab:blue", "tab:green", "tab:purple", "tab:orange"]
 for ax, p in zip([a for row in axes for a in row], panels):
     ratios = 0
@@ -259,6 +269,10 @@ def plot(out, title, panels, cols=2):
     """Writes a PNG of `panels`: each a dict with title, xlabel, ylabel, x (sizes), lines
     ({label: [y per x, or None]}, labels starting with "ours" drawn blue, others red), and
     optionally xlog/ylog and hlines ([{y, label}])."""
+    for p in panels:  # a log axis over less than a decade and a half shows almost no ticks
+        ys = [y for line in p["lines"].values() for y in line if y]
+        if p.get("ylog") and ys and max(ys) / min(ys) < 30:
+            p["ylog"] = False
     py = plot_python()
     if py is None:
         return None

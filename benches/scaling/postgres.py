@@ -7,8 +7,9 @@ minus the two collectors 0.11 has no counterpart for (roles, wal), so with stat_
 statio_user_tables; upstream with those two queries from its own examples/queries.yaml
 (`--extend.query-path`), which 0.11 runs on every discovered database as ours does.
 
-Two axes, one throw-away cluster (initdb in a temp dir, a free loopback port, as root the server
-runs as `nobody`; fsync and autovacuum off so the server's own work stays out of the figures):
+Two axes, each on its own throw-away cluster (initdb in a temp dir, a free loopback port, as root
+the server runs as `nobody`; fsync and autovacuum off so the server's own work stays out of the
+figures):
   * tables: 100, 1,000, 10,000 tables in one database (the `postgres` one);
   * databases: 1, 10, 100, 1,000 databases, each with 10 tables (made from template1).
 At every size both exporters are started fresh, warmed up (the first scrape opens their
@@ -26,6 +27,7 @@ import argparse
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +66,19 @@ def table_queries(tmp):
     return path
 
 
+def stop_postgres(pg):
+    """Fast shutdown (SIGINT): a smart one (SIGTERM) would wait for every client to leave."""
+    if pg.poll() is None:
+        pg.send_signal(signal.SIGINT)
+        try:
+            pg.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pg.kill()
+            pg.wait()
+
+
 def start_postgres(tmp):
+    os.makedirs(tmp, exist_ok=True)
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chmod(tmp, 0o755)
@@ -194,13 +208,17 @@ def main():
             raise SystemExit(f"missing {binary}")
 
     tmp = tempfile.mkdtemp(prefix="pgscale", dir="/tmp")
+    os.chmod(tmp, 0o755)  # the clusters below it run as `nobody` when we are root
     pg = None
     try:
         queries = table_queries(tmp)
-        pg, port = start_postgres(tmp)
         table_sizes = [n for n in (100, 1000, 10000) if n <= args.max_tables]
         db_sizes = [n for n in (1, 10, 100, 1000) if n <= args.max_databases]
+
+        # One cluster per axis: dropping 10,000 tables leaves the catalogs bloated (autovacuum is
+        # off), which would weigh on every later query of the databases axis.
         print(f"tables in one database: {table_sizes}", flush=True)
+        pg, port = start_postgres(os.path.join(tmp, "tables"))
         tables_results, made = [], 0
         for n in table_sizes:
             t = time.time()
@@ -209,9 +227,12 @@ def main():
             psql(port, "ANALYZE;")
             print(f"  ({n:,} tables made, {time.time() - t:.0f} s)", flush=True)
             tables_results.append(measure(args, port, pg, tmp, queries, f"{n:,} tables"))
-        psql(port, "DROP SCHEMA bench CASCADE;")
+        stop_postgres(pg)
+        pg = None
+        shutil.rmtree(os.path.join(tmp, "tables"), ignore_errors=True)
 
         print(f"databases, {TABLES_PER_DB} tables each: {db_sizes}", flush=True)
+        pg, port = start_postgres(os.path.join(tmp, "databases"))
         create_tables(port, "app", 0, TABLES_PER_DB, db="template1")
         create_tables(port, "app", 0, TABLES_PER_DB, db="postgres")
         db_results, made = [], 1  # `postgres` itself is the first
@@ -225,7 +246,7 @@ def main():
                                       sequential=n > 100))
     finally:
         if pg is not None:
-            stop([pg], timeout=60)
+            stop_postgres(pg)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print("\npostgres exporter vs postgres_exporter 0.11.1, --auto-discover-databases, table collectors on")

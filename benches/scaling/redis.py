@@ -10,8 +10,8 @@ Two axes:
   * keys: one redis-server with 10k, 100k and 1M keys (DEBUG POPULATE) plus 100 keys matching
     `check:*`, both exporters with `--check-keys=db0=check:*` (SCAN MATCH over the whole keyspace
     in batches of 1,000, both exporters' default): CPU, Redis CPU, p50 and RSS per scrape.
-Redis CPU is the scheduler time of every thread of every redis-server, read right before and
-after each scrape. Exporters are restarted at every size; each size is a bounded number of
+Redis CPU is the scheduler time of every thread of the scraped redis-server, read right before
+and after each request. Exporters are restarted at every size; each size is a bounded number of
 alternating rounds.
 
     cargo build --release -p redis-exporter
@@ -104,8 +104,8 @@ def measure_targets(args, tmp, n, servers):
         for name, (p, port) in ports.items():
             conn = wait_http(port, path=f"/scrape?target=redis://127.0.0.1:{live[0][1]}")
             targets[name] = (p.pid, [(conn, f"/scrape?target=redis://127.0.0.1:{rp}") for _, rp in live])
-        r = scrape_rounds(targets, args.rounds, args.budget,
-                          side_cpu=lambda: sum(sched_ns(sp.pid) for sp, _ in live))
+        by_path = {f"/scrape?target=redis://127.0.0.1:{rp}": sp.pid for sp, rp in live}
+        r = scrape_rounds(targets, args.rounds, args.budget, path_side_cpu=lambda path: sched_ns(by_path[path]))
     finally:
         stop(procs)
     for v in r.values():
