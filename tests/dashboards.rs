@@ -215,14 +215,15 @@ fn emitted_families() -> BTreeSet<String> {
         .enable_all()
         .build()
         .unwrap();
-    let cfg = node_exporter::NodeConfig::default();
+    let paths = node_exporter::HostPaths::default();
     let names: Vec<&str> = node_exporter::collector::COLLECTORS
+        .rows()
         .iter()
         .filter(|c| c.default_enabled)
         .map(|c| c.name)
         .collect();
     let node = runtime
-        .block_on(node_exporter::build_exporter(&cfg, &names).gather(Duration::from_secs(10)));
+        .block_on(node_exporter::build_exporter(&paths, &names).gather(Duration::from_secs(10)));
     let mut text = String::new();
     encode_text(&node, &mut text);
 

@@ -17,31 +17,31 @@ use crate::util::{read_all_at, read_seq_file_at};
 /// read and close, ~2 µs to read an open one). See [`KeptFile::read_with`] for when a file is
 /// opened again.
 #[derive(Debug)]
-pub struct KeptFile {
+pub(crate) struct KeptFile {
     path: PathBuf,
     file: Mutex<Option<File>>,
 }
 
 impl KeptFile {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         KeptFile {
             path,
             file: Mutex::new(None),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The whole file; a missing file becomes `CollectError::NotAvailable`.
-    pub fn read(&self) -> Result<String, CollectError> {
+    pub(crate) fn read(&self) -> Result<String, CollectError> {
         self.read_to_string(Self::read_into)
     }
 
     /// [`read`](Self::read) for a seq_file with records under `max_record` bytes (see
     /// [`read_seq_file_at`]).
-    pub fn read_seq_file(&self, max_record: usize) -> Result<String, CollectError> {
+    pub(crate) fn read_seq_file(&self, max_record: usize) -> Result<String, CollectError> {
         self.read_to_string(|kept, buf| {
             kept.read_with(|file| read_seq_file_at(file, buf, max_record).map(|()| buf.len()))
         })
@@ -57,7 +57,7 @@ impl KeptFile {
     }
 
     /// Reads the whole file into `buf` (cleared first).
-    pub fn read_into(&self, buf: &mut String) -> std::io::Result<()> {
+    pub(crate) fn read_into(&self, buf: &mut String) -> std::io::Result<()> {
         self.read_with(|file| read_all_at(file, buf).map(|()| buf.len()))
     }
 
@@ -66,7 +66,7 @@ impl KeptFile {
     /// kept from an earlier scrape that turns out gone is read again on a fresh open. A sysfs
     /// attribute that refuses to be read (EINVAL while a link is down) stays open, since reading
     /// it again asks the kernel again.
-    pub fn read_with(
+    pub(crate) fn read_with(
         &self,
         mut read: impl FnMut(&File) -> std::io::Result<usize>,
     ) -> std::io::Result<()> {
@@ -101,20 +101,20 @@ fn file_gone(e: &std::io::Error) -> bool {
 /// in one scrape stays open for the next, and one that was not read is closed, so the set follows
 /// the devices that exist.
 #[derive(Debug, Default)]
-pub struct KeptFiles {
+pub(crate) struct KeptFiles {
     files: Mutex<HashMap<PathBuf, (KeptFile, bool)>>,
 }
 
 impl KeptFiles {
     /// This scrape's view. When it is dropped, the files it did not read are closed.
-    pub fn scrape(&self) -> KeptFilesScrape<'_> {
+    pub(crate) fn scrape(&self) -> KeptFilesScrape<'_> {
         KeptFilesScrape {
             files: self.files.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 }
 
-pub struct KeptFilesScrape<'a> {
+pub(crate) struct KeptFilesScrape<'a> {
     /// Each file, and whether this scrape asked for it.
     files: MutexGuard<'a, HashMap<PathBuf, (KeptFile, bool)>>,
 }
@@ -125,12 +125,12 @@ const MAX_KEPT_PER_SET: usize = 128;
 
 impl KeptFilesScrape<'_> {
     /// [`KeptFile::read_into`] for `path`.
-    pub fn read_into(&mut self, path: &Path, buf: &mut String) -> std::io::Result<()> {
+    pub(crate) fn read_into(&mut self, path: &Path, buf: &mut String) -> std::io::Result<()> {
         self.read_with(path, |file| read_all_at(file, buf).map(|()| buf.len()))
     }
 
     /// [`KeptFile::read_with`] for `path`.
-    pub fn read_with(
+    pub(crate) fn read_with(
         &mut self,
         path: &Path,
         read: impl FnMut(&File) -> std::io::Result<usize>,

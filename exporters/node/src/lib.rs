@@ -1,23 +1,52 @@
 //! Host metrics from /proc and /sys under the names of prometheus/node_exporter.
 
 pub mod collector;
-pub mod config;
-pub mod kept;
+pub(crate) mod kept;
 #[cfg(target_os = "linux")]
-pub mod netlink;
-pub mod util;
+pub(crate) mod netlink;
+pub mod paths;
+pub(crate) mod util;
 
+use clap::{ArgMatches, Command};
 use exporter_core::Exporter;
 
-pub use config::NodeConfig;
+use collector::{CollectorSpec, COLLECTORS};
+pub use paths::HostPaths;
 
-/// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]). A scrape
-/// may narrow them with `collect[]` or `exclude[]`, as node_exporter's can.
-pub fn build_exporter(cfg: &NodeConfig, enabled: &[&str]) -> Exporter {
-    let collectors = enabled
+/// The former name of [`HostPaths`], still used by `benches/basic_auth.rs` (outside this crate).
+pub type NodeConfig = HostPaths;
+
+/// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]), each
+/// with its default options. A scrape may narrow them with `collect[]` or `exclude[]`, as
+/// node_exporter's can.
+pub fn build_exporter(paths: &HostPaths, enabled: &[&str]) -> Exporter {
+    exporter_with_flags(paths, enabled, &[]).expect("the collectors' default flags are valid")
+}
+
+/// Like [`build_exporter`], with collector flags as on the command line
+/// (`["--collector.textfile.directory", "/x"]`); an invalid one is an error naming it.
+pub fn exporter_with_flags(
+    paths: &HostPaths,
+    enabled: &[&str],
+    flags: &[&str],
+) -> Result<Exporter, String> {
+    let matches = collector::add_flags(Command::new("node-exporter").no_binary_name(true))
+        .try_get_matches_from(flags)
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<_> = enabled.iter().filter_map(|n| COLLECTORS.find(n)).collect();
+    build_from_matches(paths, &rows, &matches)
+}
+
+/// Builds an exporter with the collectors of `rows`, reading their own flags from `matches`
+/// (a command line that [`collector::add_flags`] extended).
+pub fn build_from_matches(
+    paths: &HostPaths,
+    rows: &[&CollectorSpec],
+    matches: &ArgMatches,
+) -> Result<Exporter, String> {
+    let collectors = rows
         .iter()
-        .filter_map(|name| collector::find(name))
-        .map(|spec| (spec.build)(cfg))
-        .collect();
-    Exporter::new("node", collectors).with_collector_selection()
+        .map(|row| (row.build.new)(paths, matches))
+        .collect::<Result<_, _>>()?;
+    Ok(Exporter::new("node", collectors).with_collector_selection())
 }

@@ -6,6 +6,10 @@
 //! pure function over the received bytes so it can be tested on hand-built messages; every length
 //! read from the wire is checked before it is used, so a truncated or corrupt buffer is an error,
 //! never a panic.
+#![allow(
+    unsafe_code,
+    reason = "a raw rtnetlink socket: socket, setsockopt, sendto, recvfrom through libc"
+)]
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -47,12 +51,12 @@ const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 const IFLA_ALLMULTI: u16 = 61;
 
 // uapi/linux/if.h
-pub const IFF_UP: u32 = 0x1;
-pub const IFF_RUNNING: u32 = 0x40;
-pub const IFF_PROMISC: u32 = 0x100;
-pub const IFF_ALLMULTI: u32 = 0x200;
-pub const IFF_LOWER_UP: u32 = 0x1_0000;
-pub const IFF_DORMANT: u32 = 0x2_0000;
+pub(crate) const IFF_UP: u32 = 0x1;
+pub(crate) const IFF_RUNNING: u32 = 0x40;
+pub(crate) const IFF_PROMISC: u32 = 0x100;
+pub(crate) const IFF_ALLMULTI: u32 = 0x200;
+pub(crate) const IFF_LOWER_UP: u32 = 0x1_0000;
+pub(crate) const IFF_DORMANT: u32 = 0x2_0000;
 
 /// The largest datagram one `recv` accepts. The kernel sizes dump datagrams from the reader's
 /// buffer but caps them at 32 KiB; anything larger is reported as an error, not cut short.
@@ -65,80 +69,80 @@ const MAX_DATAGRAMS: usize = 4096;
 /// `struct rtnl_link_stats64`: the first 23 counters exist on every kernel that sends the
 /// attribute; the last two are zero when the kernel predates them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkStats64 {
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_errors: u64,
-    pub tx_errors: u64,
-    pub rx_dropped: u64,
-    pub tx_dropped: u64,
-    pub multicast: u64,
-    pub collisions: u64,
-    pub rx_length_errors: u64,
-    pub rx_over_errors: u64,
-    pub rx_crc_errors: u64,
-    pub rx_frame_errors: u64,
-    pub rx_fifo_errors: u64,
-    pub rx_missed_errors: u64,
-    pub tx_aborted_errors: u64,
-    pub tx_carrier_errors: u64,
-    pub tx_fifo_errors: u64,
-    pub tx_heartbeat_errors: u64,
-    pub tx_window_errors: u64,
-    pub rx_compressed: u64,
-    pub tx_compressed: u64,
-    pub rx_nohandler: u64,
-    pub rx_otherhost_dropped: u64,
+pub(crate) struct LinkStats64 {
+    pub(crate) rx_packets: u64,
+    pub(crate) tx_packets: u64,
+    pub(crate) rx_bytes: u64,
+    pub(crate) tx_bytes: u64,
+    pub(crate) rx_errors: u64,
+    pub(crate) tx_errors: u64,
+    pub(crate) rx_dropped: u64,
+    pub(crate) tx_dropped: u64,
+    pub(crate) multicast: u64,
+    pub(crate) collisions: u64,
+    pub(crate) rx_length_errors: u64,
+    pub(crate) rx_over_errors: u64,
+    pub(crate) rx_crc_errors: u64,
+    pub(crate) rx_frame_errors: u64,
+    pub(crate) rx_fifo_errors: u64,
+    pub(crate) rx_missed_errors: u64,
+    pub(crate) tx_aborted_errors: u64,
+    pub(crate) tx_carrier_errors: u64,
+    pub(crate) tx_fifo_errors: u64,
+    pub(crate) tx_heartbeat_errors: u64,
+    pub(crate) tx_window_errors: u64,
+    pub(crate) rx_compressed: u64,
+    pub(crate) tx_compressed: u64,
+    pub(crate) rx_nohandler: u64,
+    pub(crate) rx_otherhost_dropped: u64,
 }
 
 /// One network device as `RTM_NEWLINK` describes it. Attributes a kernel did not send are `None`
 /// (or empty for the hardware addresses, which the kernel omits when `addr_len` is 0).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Link {
-    pub name: String,
+pub(crate) struct Link {
+    pub(crate) name: String,
     /// `ifi_index`, sysfs `ifindex`.
-    pub index: i32,
+    pub(crate) index: i32,
     /// `ifi_type` (ARPHRD_*), sysfs `type`.
-    pub link_type: u16,
+    pub(crate) link_type: u16,
     /// `ifi_flags`: unlike sysfs `flags` this carries the computed IFF_RUNNING, IFF_LOWER_UP and
     /// IFF_DORMANT bits and only the user-requested IFF_PROMISC/IFF_ALLMULTI; see
     /// [`Link::sysfs_flags`].
-    pub flags: u32,
-    pub address: Vec<u8>,
-    pub broadcast: Vec<u8>,
-    pub mtu: Option<u32>,
+    pub(crate) flags: u32,
+    pub(crate) address: Vec<u8>,
+    pub(crate) broadcast: Vec<u8>,
+    pub(crate) mtu: Option<u32>,
     /// IF_OPER_*, already IF_OPER_DOWN when the device is not running (as sysfs shows it).
-    pub operstate: Option<u8>,
-    pub txqlen: Option<u32>,
-    pub carrier: Option<u8>,
-    pub carrier_changes: Option<u32>,
-    pub carrier_up_count: Option<u32>,
-    pub carrier_down_count: Option<u32>,
-    pub group: Option<u32>,
-    pub ifalias: Option<String>,
-    pub link_mode: Option<u8>,
+    pub(crate) operstate: Option<u8>,
+    pub(crate) txqlen: Option<u32>,
+    pub(crate) carrier: Option<u8>,
+    pub(crate) carrier_changes: Option<u32>,
+    pub(crate) carrier_up_count: Option<u32>,
+    pub(crate) carrier_down_count: Option<u32>,
+    pub(crate) group: Option<u32>,
+    pub(crate) ifalias: Option<String>,
+    pub(crate) link_mode: Option<u8>,
     /// `IFLA_LINK`: the kernel sends it only when it differs from the device's own index.
-    pub link: Option<i32>,
-    pub promiscuity: Option<u32>,
-    pub allmulti: Option<u32>,
-    pub stats64: Option<LinkStats64>,
+    pub(crate) link: Option<i32>,
+    pub(crate) promiscuity: Option<u32>,
+    pub(crate) allmulti: Option<u32>,
+    pub(crate) stats64: Option<LinkStats64>,
 }
 
 impl Link {
     /// sysfs `iflink`: the kernel omits IFLA_LINK when it equals the device's own index.
-    pub fn iflink(&self) -> i32 {
+    pub(crate) fn iflink(&self) -> i32 {
         self.link.unwrap_or(self.index)
     }
 
     /// `netif_running()`: sysfs refuses `carrier`, `dormant`, `speed` and `duplex` without it.
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.flags & IFF_UP != 0
     }
 
     /// `netif_dormant()` for a running device, as sysfs `dormant` shows it.
-    pub fn dormant(&self) -> Option<u8> {
+    pub(crate) fn dormant(&self) -> Option<u8> {
         self.is_running()
             .then_some(u8::from(self.flags & IFF_DORMANT != 0))
     }
@@ -146,7 +150,7 @@ impl Link {
     /// sysfs `flags` (`dev->flags`) rebuilt from `ifi_flags` (`dev_get_flags()`): drop the bits
     /// the kernel computes for netlink and set IFF_PROMISC/IFF_ALLMULTI from their counters, as
     /// `dev->flags` does. `None` on kernels without both counters (IFLA_ALLMULTI is Linux 6.7+).
-    pub fn sysfs_flags(&self) -> Option<u32> {
+    pub(crate) fn sysfs_flags(&self) -> Option<u32> {
         let promiscuity = self.promiscuity?;
         let allmulti = self.allmulti?;
         let mut flags =
@@ -163,7 +167,7 @@ impl Link {
 
 /// sysfs spelling of IF_OPER_* (net-sysfs.c `operstates`); `None` beyond the table, where sysfs
 /// answers EINVAL.
-pub fn operstate_name(state: u8) -> Option<&'static str> {
+pub(crate) fn operstate_name(state: u8) -> Option<&'static str> {
     const NAMES: [&str; 7] = [
         "unknown",
         "notpresent",
@@ -177,7 +181,7 @@ pub fn operstate_name(state: u8) -> Option<&'static str> {
 }
 
 /// Appends a hardware address as sysfs prints it (`%*phC`): lowercase hex, colon-separated.
-pub fn format_hw_addr(bytes: &[u8], out: &mut String) {
+pub(crate) fn format_hw_addr(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
@@ -189,7 +193,7 @@ pub fn format_hw_addr(bytes: &[u8], out: &mut String) {
 }
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     Io(io::Error),
     /// An errno the kernel reported in NLMSG_ERROR or NLMSG_DONE.
     Kernel(i32),
@@ -222,7 +226,7 @@ impl From<io::Error> for Error {
 
 /// Whether a dump needs more datagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub(crate) enum Progress {
     More,
     Done,
 }
@@ -301,7 +305,7 @@ fn parse_stats64(data: &[u8]) -> Result<LinkStats64, Error> {
 }
 
 /// Parses the payload of one RTM_NEWLINK message: `struct ifinfomsg` and its attributes.
-pub fn parse_link(payload: &[u8]) -> Result<Link, Error> {
+pub(crate) fn parse_link(payload: &[u8]) -> Result<Link, Error> {
     if payload.len() < IFINFOMSG_LEN {
         return Err(Error::Malformed("short ifinfomsg"));
     }
@@ -362,7 +366,7 @@ pub fn parse_link(payload: &[u8]) -> Result<Link, Error> {
 /// Parses one received datagram of a link dump, appending links to `links`. Messages with a
 /// different sequence number (not answers to our request) are skipped. `Done` after NLMSG_DONE
 /// (or an ACK); a kernel error is returned as [`Error::Kernel`].
-pub fn parse_dump(buf: &[u8], seq: u32, links: &mut Vec<Link>) -> Result<Progress, Error> {
+pub(crate) fn parse_dump(buf: &[u8], seq: u32, links: &mut Vec<Link>) -> Result<Progress, Error> {
     let mut off = 0;
     while off < buf.len() {
         let msg = &buf[off..];
@@ -406,7 +410,7 @@ pub fn parse_dump(buf: &[u8], seq: u32, links: &mut Vec<Link>) -> Result<Progres
 }
 
 /// The 32-byte `RTM_GETLINK` dump request: nlmsghdr + an all-zero ifinfomsg (AF_UNSPEC).
-pub fn dump_request(seq: u32) -> [u8; NLMSG_HDRLEN + IFINFOMSG_LEN] {
+pub(crate) fn dump_request(seq: u32) -> [u8; NLMSG_HDRLEN + IFINFOMSG_LEN] {
     let mut req = [0u8; NLMSG_HDRLEN + IFINFOMSG_LEN];
     req[0..4].copy_from_slice(&((NLMSG_HDRLEN + IFINFOMSG_LEN) as u32).to_ne_bytes());
     req[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
@@ -533,8 +537,10 @@ impl RouteSocket {
 
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
-/// Dumps every link of the caller's network namespace, in the kernel's (ifindex) order.
-pub fn dump_links() -> Result<Vec<Link>, Error> {
+/// Dumps every link of the caller's network namespace, in the kernel's (ifindex) order, on a
+/// socket of its own (the collector keeps one in [`LinkDumper`]).
+#[cfg(test)]
+pub(crate) fn dump_links() -> Result<Vec<Link>, Error> {
     dump_links_on(&RouteSocket::open()?)
 }
 
@@ -542,12 +548,12 @@ pub fn dump_links() -> Result<Vec<Link>, Error> {
 /// setsockopt, close) a scrape. An error discards it, so a dump cut short cannot leave datagrams
 /// behind for the next one; the next dump opens a new socket.
 #[derive(Default)]
-pub struct LinkDumper {
+pub(crate) struct LinkDumper {
     sock: std::sync::Mutex<Option<RouteSocket>>,
 }
 
 impl LinkDumper {
-    pub fn dump(&self) -> Result<Vec<Link>, Error> {
+    pub(crate) fn dump(&self) -> Result<Vec<Link>, Error> {
         let mut slot = self.sock.lock().unwrap_or_else(|e| e.into_inner());
         let sock = match &mut *slot {
             Some(sock) => sock,

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use exporter_core::CollectError;
 
 /// Reads a whole file; a missing file becomes `CollectError::NotAvailable`.
-pub fn read_file(path: &Path) -> Result<String, CollectError> {
+pub(crate) fn read_file(path: &Path) -> Result<String, CollectError> {
     let mut text = String::new();
     read_into(path, &mut text).map_err(|e| CollectError::io(path.display().to_string(), e))?;
     Ok(text)
@@ -18,7 +18,7 @@ pub fn read_file(path: &Path) -> Result<String, CollectError> {
 ///
 /// Unlike `std::fs::read_to_string` this skips the size probe (statx + lseek): procfs and sysfs
 /// report size 0 or 4096 anyway, and on a VM every syscall counts.
-pub fn read_into(path: &Path, buf: &mut String) -> std::io::Result<()> {
+pub(crate) fn read_into(path: &Path, buf: &mut String) -> std::io::Result<()> {
     read_all_at(&File::open(path)?, buf)
 }
 
@@ -87,7 +87,7 @@ fn read_at_until_short(file: &File, buf: &mut String, short: usize) -> std::io::
 /// its answers in the order the names came: the kernel prints the same few hundred names in the
 /// same order every scrape, so each name is checked against the one remembered at its position (a
 /// short string compare), and only a name that differs costs a regex search.
-pub struct FieldFilter {
+pub(crate) struct FieldFilter {
     regex: regex::Regex,
     answers: Mutex<Vec<(String, bool)>>,
 }
@@ -97,7 +97,7 @@ pub struct FieldFilter {
 const MAX_REMEMBERED_FIELDS: usize = 4096;
 
 impl FieldFilter {
-    pub fn new(regex: regex::Regex) -> Self {
+    pub(crate) fn new(regex: regex::Regex) -> Self {
         FieldFilter {
             regex,
             answers: Mutex::default(),
@@ -105,7 +105,7 @@ impl FieldFilter {
     }
 
     /// The filter for one scrape's names, in order (it holds the memory's lock until dropped).
-    pub fn matcher(&self) -> FieldMatcher<'_> {
+    pub(crate) fn matcher(&self) -> FieldMatcher<'_> {
         FieldMatcher {
             regex: &self.regex,
             answers: self.answers.lock().unwrap_or_else(|e| e.into_inner()),
@@ -114,7 +114,7 @@ impl FieldFilter {
     }
 }
 
-pub struct FieldMatcher<'a> {
+pub(crate) struct FieldMatcher<'a> {
     regex: &'a regex::Regex,
     answers: MutexGuard<'a, Vec<(String, bool)>>,
     /// Position of the next name in the scrape.
@@ -122,7 +122,7 @@ pub struct FieldMatcher<'a> {
 }
 
 impl FieldMatcher<'_> {
-    pub fn is_match(&mut self, name: &str) -> bool {
+    pub(crate) fn is_match(&mut self, name: &str) -> bool {
         let at = self.next;
         self.next += 1;
         match self.answers.get_mut(at) {
@@ -145,7 +145,7 @@ impl FieldMatcher<'_> {
 /// Drops every item whose key an earlier item already has. The kernel never repeats a device,
 /// CPU or field within one file, but a corrupt read must not turn into a repeated series, which
 /// Prometheus refuses (and upstream's registry would fail the scrape on).
-pub fn keep_first_of_each<T, K: Eq + std::hash::Hash + ?Sized>(
+pub(crate) fn keep_first_of_each<T, K: Eq + std::hash::Hash + ?Sized>(
     items: &mut Vec<T>,
     key: impl Fn(&T) -> &K,
 ) {
@@ -165,19 +165,14 @@ pub fn keep_first_of_each<T, K: Eq + std::hash::Hash + ?Sized>(
 
 /// Reads a one-value sysfs attribute, trimmed. `None` when absent or unreadable (many attributes
 /// are optional or return EINVAL while a device is down).
-pub fn read_attr(path: &Path) -> Option<String> {
+pub(crate) fn read_attr(path: &Path) -> Option<String> {
     let mut text = String::new();
     read_into(path, &mut text).ok()?;
     Some(text.trim().to_string())
 }
 
-/// Reads a numeric sysfs attribute.
-pub fn read_attr_f64(path: &Path) -> Option<f64> {
-    read_attr(path)?.parse().ok()
-}
-
 /// Lists the entries of a directory, sorted by name, so output order is stable.
-pub fn sorted_dir_names(path: &Path) -> Result<Vec<String>, CollectError> {
+pub(crate) fn sorted_dir_names(path: &Path) -> Result<Vec<String>, CollectError> {
     let rd =
         std::fs::read_dir(path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
     let mut names: Vec<String> = rd
@@ -189,7 +184,7 @@ pub fn sorted_dir_names(path: &Path) -> Result<Vec<String>, CollectError> {
 }
 
 /// Parses one whitespace-separated field as a number, naming it in the error.
-pub fn parse_field<T: std::str::FromStr>(
+pub(crate) fn parse_field<T: std::str::FromStr>(
     field: Option<&str>,
     what: &str,
 ) -> Result<T, CollectError> {
@@ -199,7 +194,7 @@ pub fn parse_field<T: std::str::FromStr>(
 }
 
 /// USER_HZ: the unit of the tick counters in /proc/stat and /proc/diskstats-like files.
-pub const USER_HZ: f64 = 100.0;
+pub(crate) const USER_HZ: f64 = 100.0;
 
 #[cfg(test)]
 mod tests {

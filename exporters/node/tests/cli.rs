@@ -1,5 +1,9 @@
 //! The binary's start-up contract: bad flags and bad config files fail at once with a message
 //! naming the culprit; a host without some kernel features still gets a 200 with success 0.
+#![allow(
+    unsafe_code,
+    reason = "getrlimit and pre_exec hooks (setrlimit, fcntl) to start the binary under limits"
+)]
 
 use std::process::Command;
 use std::time::Duration;

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use exporter_core::encode::{encode_text, is_valid_label_name, is_valid_metric_name};
 use exporter_core::{BlockingCollector, MetricFamily, MetricType};
 use node_exporter::collector::*;
-use node_exporter::NodeConfig;
+use node_exporter::HostPaths;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use regex::Regex;
 
 const DEFAULT_CASES: u32 = 256;
 
@@ -470,13 +471,25 @@ fn assert_well_formed(families: &[MetricFamily]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-type Build = fn(&NodeConfig) -> Box<dyn BlockingCollector>;
+/// A fuzzed tree's paths and every collector's options, as the builds below take them.
+struct Tree {
+    paths: HostPaths,
+    cpu: cpu::CpuOptions,
+    filesystem: filesystem::FilesystemOptions,
+    netdev: netdev::DeviceFilter,
+    diskstats_exclude: Regex,
+    netstat_fields: Regex,
+    vmstat_fields: Regex,
+    textfile_directory: Option<std::path::PathBuf>,
+}
+
+type Build = fn(&Tree) -> Box<dyn BlockingCollector>;
 
 /// Writes `files` (paths relative to the tree root) into a fresh tree, builds each collector on
 /// it and collects once; output that is not an error must be well-formed.
 fn collect_on_tree(
     files: &[(&str, &str)],
-    adjust: impl FnOnce(&mut NodeConfig),
+    adjust: impl FnOnce(&mut Tree),
     builds: &[Build],
 ) -> Result<(), TestCaseError> {
     let io = |e: std::io::Error| TestCaseError::fail(e.to_string());
@@ -488,17 +501,22 @@ fn collect_on_tree(
         }
         std::fs::write(&path, content).map_err(io)?;
     }
-    let every_field = regex::Regex::new(".*").map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut cfg = NodeConfig {
-        procfs: dir.path().join("proc"),
-        sysfs: dir.path().join("sys"),
-        rootfs: dir.path().join("root"),
-        udev_data: dir.path().join("udev"),
+    let every_field = Regex::new(".*").map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut cfg = Tree {
+        paths: HostPaths {
+            procfs: dir.path().join("proc"),
+            sysfs: dir.path().join("sys"),
+            rootfs: dir.path().join("root"),
+            udev_data: dir.path().join("udev"),
+        },
+        cpu: cpu::CpuOptions::default(),
+        filesystem: filesystem::FilesystemOptions::default(),
+        netdev: netdev::DeviceFilter::default(),
+        diskstats_exclude: Regex::new(diskstats::DEFAULT_DEVICE_EXCLUDE).expect("regex"),
         textfile_directory: Some(dir.path().join("textfile")),
         // Every field through, so odd names reach the output.
         netstat_fields: every_field.clone(),
         vmstat_fields: every_field,
-        ..NodeConfig::default()
     };
     adjust(&mut cfg);
     for build in builds {
@@ -942,8 +960,8 @@ proptest! {
     #[test]
     fn stat_and_cpu_collectors(text in input(STAT)) {
         collect_on_tree(&[("proc/stat", &text)], |_| {}, &[
-            |c| boxed(stat::StatCollector::new(c)),
-            |c| boxed(cpu::CpuCollector::new(c)),
+            |c| boxed(stat::StatCollector::new(&c.paths)),
+            |c| boxed(cpu::CpuCollector::new(&c.paths, &c.cpu)),
         ])?;
     }
 
@@ -952,22 +970,22 @@ proptest! {
         collect_on_tree(
             &[("proc/stat", STAT), ("proc/cpuinfo", &info),
               ("sys/devices/system/cpu/cpu0/online", &online), ("sys/devices/system/cpu/isolated", &online)],
-            |c| c.cpu_info = true,
-            &[|c| boxed(cpu::CpuCollector::new(c))],
+            |c| c.cpu.info = true,
+            &[|c| boxed(cpu::CpuCollector::new(&c.paths, &c.cpu))],
         )?;
     }
 
     #[test]
     fn meminfo_collector(text in input(MEMINFO)) {
-        collect_on_tree(&[("proc/meminfo", &text)], |_| {}, &[|c| boxed(meminfo::MeminfoCollector::new(c))])?;
+        collect_on_tree(&[("proc/meminfo", &text)], |_| {}, &[|c| boxed(meminfo::MeminfoCollector::new(&c.paths))])?;
     }
 
     #[test]
     fn diskstats_collector(text in input(DISKSTATS), udev in input(UDEV)) {
         collect_on_tree(
             &[("proc/diskstats", &text), ("udev/b254:0", &udev), ("udev/b8:1", &udev)],
-            |c| c.diskstats_device_exclude = None,
-            &[|c| boxed(diskstats::DiskstatsCollector::new(c))],
+            |c| c.diskstats_exclude = Regex::new("^$").expect("regex"),
+            &[|c| boxed(diskstats::DiskstatsCollector::new(&c.paths, &c.diskstats_exclude))],
         )?;
     }
 
@@ -975,8 +993,8 @@ proptest! {
     fn netdev_collector(text in input(NETDEV)) {
         collect_on_tree(
             &[("proc/net/dev", &text)],
-            |c| c.netdev = Default::default(),
-            &[|c| boxed(netdev::NetdevCollector::new(c))],
+            |c| c.netdev = netdev::DeviceFilter { include: None, exclude: None },
+            &[|c| boxed(netdev::NetdevCollector::new(&c.paths, &c.netdev))],
         )?;
     }
 
@@ -985,13 +1003,13 @@ proptest! {
         collect_on_tree(
             &[("proc/net/netstat", &netstat), ("proc/net/snmp", &snmp), ("proc/net/snmp6", &snmp6)],
             |_| {},
-            &[|c| boxed(netstat::NetstatCollector::new(c))],
+            &[|c| boxed(netstat::NetstatCollector::new(&c.paths, &c.netstat_fields))],
         )?;
     }
 
     #[test]
     fn vmstat_collector(text in input(VMSTAT)) {
-        collect_on_tree(&[("proc/vmstat", &text)], |_| {}, &[|c| boxed(vmstat::VmstatCollector::new(c))])?;
+        collect_on_tree(&[("proc/vmstat", &text)], |_| {}, &[|c| boxed(vmstat::VmstatCollector::new(&c.paths, &c.vmstat_fields))])?;
     }
 
     #[test]
@@ -1015,12 +1033,12 @@ proptest! {
             ("proc/net/udp6", &udp),
         ];
         collect_on_tree(&files, |_| {}, &[
-            |c| boxed(loadavg::LoadavgCollector::new(c)),
-            |c| boxed(sockstat::SockstatCollector::new(c)),
-            |c| boxed(softnet::SoftnetCollector::new(c)),
-            |c| boxed(schedstat::SchedstatCollector::new(c)),
-            |c| boxed(arp::ArpCollector::new(c)),
-            |c| boxed(udp_queues::UdpQueuesCollector::new(c)),
+            |c| boxed(loadavg::LoadavgCollector::new(&c.paths)),
+            |c| boxed(sockstat::SockstatCollector::new(&c.paths)),
+            |c| boxed(softnet::SoftnetCollector::new(&c.paths)),
+            |c| boxed(schedstat::SchedstatCollector::new(&c.paths)),
+            |c| boxed(arp::ArpCollector::new(&c.paths)),
+            |c| boxed(udp_queues::UdpQueuesCollector::new(&c.paths)),
         ])?;
     }
 
@@ -1029,7 +1047,7 @@ proptest! {
         collect_on_tree(
             &[("proc/pressure/cpu", &cpu), ("proc/pressure/io", &io), ("proc/pressure/memory", PSI), ("proc/pressure/irq", &irq)],
             |_| {},
-            &[|c| boxed(pressure::PressureCollector::new(c))],
+            &[|c| boxed(pressure::PressureCollector::new(&c.paths))],
         )?;
     }
 
@@ -1041,13 +1059,13 @@ proptest! {
                 c.filesystem.mount_points_exclude = regex::Regex::new("^$").expect("regex");
                 c.filesystem.fs_types_exclude = regex::Regex::new("^$").expect("regex");
             },
-            &[|c| boxed(filesystem::FilesystemCollector::with_statfs(c, Arc::new(fixed_statfs)))],
+            &[|c| boxed(filesystem::FilesystemCollector::with_statfs(&c.paths, &c.filesystem, Arc::new(fixed_statfs)))],
         )?;
     }
 
     #[test]
     fn os_collector(text in input(OS_RELEASE)) {
-        collect_on_tree(&[("root/etc/os-release", &text)], |_| {}, &[|c| boxed(os::OsCollector::new(c))])?;
+        collect_on_tree(&[("root/etc/os-release", &text)], |_| {}, &[|c| boxed(os::OsCollector::new(&c.paths))])?;
     }
 
     #[test]
@@ -1055,7 +1073,7 @@ proptest! {
         collect_on_tree(
             &[("textfile/a.prom", &a), ("textfile/b.prom", &b)],
             |_| {},
-            &[|c| boxed(textfile::TextfileCollector::new(c))],
+            &[|c| boxed(textfile::TextfileCollector::new(&c.paths, &c.textfile_directory))],
         )?;
     }
 }

@@ -4,19 +4,21 @@ use std::collections::BTreeMap;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 
 /// `IP address  HW type  Flags  HW address  Mask  Device` splits into 9 words.
 const HEADER_WIDTH: usize = 9;
 const ENTRY_WIDTH: usize = 6;
 
+/// The `arp` collector: what it reads and emits is in the module documentation.
 pub struct ArpCollector {
     path: KeptFile,
 }
 
 impl ArpCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         ArpCollector {
             path: KeptFile::new(cfg.proc_path("net/arp")),
         }
@@ -106,9 +108,9 @@ IP address       HW type     Flags       HW address            Mask     Device
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/arp"), SAMPLE).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = ArpCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].name, "node_arp_entries");

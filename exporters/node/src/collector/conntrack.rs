@@ -5,8 +5,8 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::parse_field;
 
 /// (column in /proc/net/stat/nf_conntrack and metric suffix, help), in upstream's order.
@@ -28,6 +28,7 @@ const STATS: [(&str, &str); 8] = [
     ),
 ];
 
+/// The `conntrack` collector: what it reads and emits is in the module documentation.
 pub struct ConntrackCollector {
     count: KeptFile,
     max: KeptFile,
@@ -35,7 +36,8 @@ pub struct ConntrackCollector {
 }
 
 impl ConntrackCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         ConntrackCollector {
             count: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_count")),
             max: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_max")),
@@ -200,10 +202,10 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
         dir
     }
 
-    fn cfg(dir: &std::path::Path) -> NodeConfig {
-        NodeConfig {
+    fn cfg(dir: &std::path::Path) -> HostPaths {
+        HostPaths {
             procfs: dir.to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         }
     }
 

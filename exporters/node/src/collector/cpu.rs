@@ -16,12 +16,55 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::{read_attr, sorted_dir_names, USER_HZ};
 
+#[doc = concat!("The cpu collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct CpuFlags {
+    /// Enables metric node_cpu_info.
+    #[arg(long = "collector.cpu.info", id = "collector.cpu.info")]
+    info: bool,
+    /// Disables metric node_cpu_guest_seconds_total.
+    #[arg(long = "no-collector.cpu.guest", id = "no-collector.cpu.guest")]
+    no_guest: bool,
+}
+
+/// What the cpu collector emits beyond its basics.
+#[derive(Debug, Clone)]
+pub struct CpuOptions {
+    /// `node_cpu_info` (`--collector.cpu.info`).
+    pub info: bool,
+    /// `node_cpu_guest_seconds_total` (off with `--no-collector.cpu.guest`).
+    pub guest: bool,
+}
+
+impl Default for CpuOptions {
+    fn default() -> Self {
+        CpuOptions {
+            info: false,
+            guest: true,
+        }
+    }
+}
+
+impl CollectorFlags for CpuFlags {
+    type Options = CpuOptions;
+
+    fn options(self) -> Result<CpuOptions, String> {
+        Ok(CpuOptions {
+            info: self.info,
+            guest: !self.no_guest,
+        })
+    }
+}
+
+/// The `cpu` collector: what it reads and emits is in the module documentation.
 pub struct CpuCollector {
     stat: KeptFile,
     cpuinfo: KeptFile,
@@ -43,7 +86,8 @@ pub struct CpuCollector {
 }
 
 impl CpuCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, options: &CpuOptions) -> Self {
         let cpu_dir = cfg.sys_path("devices/system/cpu");
         let isolated_path = cpu_dir.join("isolated");
         let isolated = match std::fs::read_to_string(&isolated_path) {
@@ -74,8 +118,8 @@ impl CpuCollector {
             cpuinfo: KeptFile::new(cfg.proc_path("cpuinfo")),
             cpu_dir,
             throttles,
-            info: cfg.cpu_info,
-            guest: cfg.cpu_guest,
+            info: options.info,
+            guest: options.guest,
             isolated,
             last: Mutex::new(BTreeMap::new()),
         }
@@ -85,15 +129,25 @@ impl CpuCollector {
 /// Times of one CPU, in seconds.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct CpuTimes {
+    /// Time in user mode.
     pub user: f64,
+    /// Time in user mode at low priority (nice).
     pub nice: f64,
+    /// Time in kernel mode.
     pub system: f64,
+    /// Idle time.
     pub idle: f64,
+    /// Time waiting for I/O.
     pub iowait: f64,
+    /// Time servicing interrupts.
     pub irq: f64,
+    /// Time servicing softirqs.
     pub softirq: f64,
+    /// Time stolen by the hypervisor for other guests.
     pub steal: f64,
+    /// Time running a guest (also counted in `user`).
     pub guest: f64,
+    /// Time running a niced guest (also counted in `nice`).
     pub guest_nice: f64,
 }
 
@@ -194,15 +248,25 @@ pub fn update_times(last: &mut BTreeMap<String, CpuTimes>, fresh: &[(&str, CpuTi
 /// The /proc/cpuinfo fields exported by `node_cpu_info`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CpuInfo {
+    /// `processor`: the CPU number.
     pub processor: String,
+    /// `vendor_id`.
     pub vendor: String,
+    /// `cpu family`.
     pub family: String,
+    /// `model`.
     pub model: String,
+    /// `model name`.
     pub model_name: String,
+    /// `stepping`.
     pub stepping: String,
+    /// `microcode`.
     pub microcode: String,
+    /// `cache size`.
     pub cache_size: String,
+    /// `physical id`: the package.
     pub physical_id: String,
+    /// `core id`.
     pub core_id: String,
 }
 
@@ -290,7 +354,9 @@ fn cpu_number(name: &str) -> Option<&str> {
 /// Thermal throttle counts: per (package, core) and per package.
 #[derive(Debug, Default, PartialEq)]
 pub struct Throttles {
+    /// Core throttle events per (package, core).
     pub core: BTreeMap<(u64, u64), u64>,
+    /// Package throttle events per package.
     pub package: BTreeMap<u64, u64>,
 }
 
@@ -606,10 +672,10 @@ btime 1795613456
         write(&p.join("proc/stat"), STAT);
         let cpu = p.join("sys/devices/system/cpu");
         write(&cpu.join("cpu1/online"), "1\n");
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: p.join("proc"),
             sysfs: p.join("sys"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let names = |c: &CpuCollector| -> Vec<String> {
             c.collect()
@@ -618,12 +684,15 @@ btime 1795613456
                 .map(|f| f.name.to_string())
                 .collect()
         };
-        assert!(!names(&CpuCollector::new(&cfg)).contains(&"node_cpu_online".to_string()));
+        assert!(!names(&CpuCollector::new(&cfg, &CpuOptions::default()))
+            .contains(&"node_cpu_online".to_string()));
 
         write(&cpu.join("cpu0/online"), "1\n");
         write(&cpu.join("cpu2/online"), "0\n");
         std::fs::create_dir_all(cpu.join("cpu10")).unwrap();
-        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let fams = CpuCollector::new(&cfg, &CpuOptions::default())
+            .collect()
+            .unwrap();
         let online = fams.iter().find(|f| f.name == "node_cpu_online").unwrap();
         let got: Vec<(&str, f64)> = online
             .samples
@@ -728,7 +797,7 @@ core id\t\t: 1
         std::fs::write(path, text).unwrap();
     }
 
-    fn fixture() -> (tempfile::TempDir, NodeConfig) {
+    fn fixture() -> (tempfile::TempDir, HostPaths) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         write(&p.join("proc/stat"), STAT);
@@ -746,10 +815,10 @@ core id\t\t: 1
             );
         }
         write(&p.join("sys/devices/system/cpu/isolated"), "\n");
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: p.join("proc"),
             sysfs: p.join("sys"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         (dir, cfg)
     }
@@ -757,7 +826,9 @@ core id\t\t: 1
     #[test]
     fn collects_like_this_vm() {
         let (_dir, cfg) = fixture();
-        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let fams = CpuCollector::new(&cfg, &CpuOptions::default())
+            .collect()
+            .unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
@@ -789,17 +860,19 @@ core id\t\t: 1
 
     #[test]
     fn collects_info_isolated_and_throttles() {
-        let (dir, mut cfg) = fixture();
+        let (dir, cfg) = fixture();
         let p = dir.path();
-        cfg.cpu_info = true;
-        cfg.cpu_guest = false;
+        let options = CpuOptions {
+            info: true,
+            guest: false,
+        };
         write(&p.join("sys/devices/system/cpu/isolated"), "1,10\n");
         for cpu in ["cpu0", "cpu1"] {
             let t = p.join(format!("sys/devices/system/cpu/{cpu}/thermal_throttle"));
             write(&t.join("core_throttle_count"), "5\n");
             write(&t.join("package_throttle_count"), "7\n");
         }
-        let fams = CpuCollector::new(&cfg).collect().unwrap();
+        let fams = CpuCollector::new(&cfg, &options).collect().unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(
             names,
@@ -845,14 +918,17 @@ core id\t\t: 1
         let (dir, cfg) = fixture();
         std::fs::remove_file(dir.path().join("proc/stat")).unwrap();
         assert!(matches!(
-            CpuCollector::new(&cfg).collect(),
+            CpuCollector::new(&cfg, &CpuOptions::default()).collect(),
             Err(CollectError::NotAvailable(_))
         ));
-        let (dir, mut cfg) = fixture();
-        cfg.cpu_info = true;
+        let (dir, cfg) = fixture();
+        let info = CpuOptions {
+            info: true,
+            ..CpuOptions::default()
+        };
         write(&dir.path().join("proc/cpuinfo"), "garbage\n");
         assert!(matches!(
-            CpuCollector::new(&cfg).collect(),
+            CpuCollector::new(&cfg, &info).collect(),
             Err(CollectError::Parse(_))
         ));
     }

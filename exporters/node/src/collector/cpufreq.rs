@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::{read_attr, sorted_dir_names};
 
+/// The `cpufreq` collector: what it reads and emits is in the module documentation.
 pub struct CpufreqCollector {
     cpu_dir: PathBuf,
 }
 
 impl CpufreqCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         CpufreqCollector {
             cpu_dir: cfg.sys_path("devices/system/cpu"),
         }
@@ -26,14 +28,23 @@ impl CpufreqCollector {
 /// The cpufreq attributes of one CPU, in Hz.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CpuFreq {
+    /// The CPU number, as in `cpu<N>`.
     pub cpu: String,
+    /// `cpuinfo_cur_freq`, in hertz.
     pub cur: Option<f64>,
+    /// `cpuinfo_min_freq`, in hertz.
     pub min: Option<f64>,
+    /// `cpuinfo_max_freq`, in hertz.
     pub max: Option<f64>,
+    /// `scaling_cur_freq`, in hertz.
     pub scaling_cur: Option<f64>,
+    /// `scaling_min_freq`, in hertz.
     pub scaling_min: Option<f64>,
+    /// `scaling_max_freq`, in hertz.
     pub scaling_max: Option<f64>,
+    /// `scaling_governor`: the governor in use.
     pub governor: Option<String>,
+    /// `scaling_available_governors`, space-separated.
     pub available_governors: Option<String>,
 }
 
@@ -198,10 +209,10 @@ mod tests {
         std::fs::write(path, text).unwrap();
     }
 
-    fn cfg(dir: &Path) -> NodeConfig {
-        NodeConfig {
+    fn cfg(dir: &Path) -> HostPaths {
+        HostPaths {
             sysfs: dir.into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         }
     }
 

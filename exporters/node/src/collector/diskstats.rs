@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::config::NodeConfig;
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
@@ -21,10 +23,15 @@ pub const MAX_STATS: usize = 17;
 /// One line of /proc/diskstats. `stats` holds the first `count` counters in kernel order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiskStat {
+    /// Device major number.
     pub major: u32,
+    /// Device minor number.
     pub minor: u32,
+    /// Device name (`sda`, `nvme0n1`).
     pub device: String,
+    /// The counters, in kernel order; only the first `count` are set.
     pub stats: [u64; MAX_STATS],
+    /// How many counters the line had.
     pub count: usize,
 }
 
@@ -70,23 +77,41 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStat>, CollectError> {
 /// The udev properties node_exporter 1.5 reads from `E:` lines of `/run/udev/data/b<maj>:<min>`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct UdevInfo {
+    /// `ID_PATH`.
     pub path: String,
+    /// `ID_WWN`.
     pub wwn: String,
+    /// `ID_MODEL`.
     pub model: String,
+    /// `ID_SERIAL_SHORT`.
     pub serial_short: String,
+    /// `ID_REVISION`.
     pub revision: String,
+    /// `ID_FS_TYPE`.
     pub fs_type: String,
+    /// `ID_FS_USAGE`.
     pub fs_usage: String,
+    /// `ID_FS_UUID`.
     pub fs_uuid: String,
+    /// `ID_FS_VERSION`.
     pub fs_version: String,
+    /// `DM_NAME`.
     pub dm_name: String,
+    /// `DM_UUID`.
     pub dm_uuid: String,
+    /// `DM_VG_NAME`.
     pub dm_vg_name: String,
+    /// `DM_LV_NAME`.
     pub dm_lv_name: String,
+    /// `DM_LV_LAYER`.
     pub dm_lv_layer: String,
+    /// Whether `ID_ATA` is set.
     pub ata: bool,
+    /// `ID_ATA_FEATURE_SET_WCACHE`.
     pub ata_write_cache: Option<String>,
+    /// `ID_ATA_FEATURE_SET_WCACHE_ENABLED`.
     pub ata_write_cache_enabled: Option<String>,
+    /// `ID_ATA_ROTATION_RATE_RPM`.
     pub ata_rotation_rate_rpm: Option<String>,
 }
 
@@ -241,6 +266,27 @@ const STAT_FAMILIES: [(&str, &str, bool, f64); MAX_STATS] = [
     ),
 ];
 
+/// Partitions and virtual devices, left out by default (upstream's default).
+pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+
+#[doc = concat!("The diskstats collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct DiskstatsFlags {
+    /// Regexp of diskstats devices to exclude.
+    #[arg(long = "collector.diskstats.device-exclude", id = "collector.diskstats.device-exclude", default_value = DEFAULT_DEVICE_EXCLUDE)]
+    device_exclude: String,
+}
+
+impl CollectorFlags for DiskstatsFlags {
+    /// The devices left out.
+    type Options = Regex;
+
+    fn options(self) -> Result<Regex, String> {
+        flag_regex("collector.diskstats.device-exclude", &self.device_exclude)
+    }
+}
+
+/// The `diskstats` collector: what it reads and emits is in the module documentation.
 pub struct DiskstatsCollector {
     diskstats: KeptFile,
     udev_data: PathBuf,
@@ -248,7 +294,8 @@ pub struct DiskstatsCollector {
 }
 
 impl DiskstatsCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, device_exclude: &Regex) -> Self {
         if !cfg.udev_data.is_dir() {
             // Upstream logs this once at startup too; node_disk_info is still emitted, unlabelled.
             tracing::warn!(
@@ -259,7 +306,7 @@ impl DiskstatsCollector {
         DiskstatsCollector {
             diskstats: KeptFile::new(cfg.proc_path("diskstats")),
             udev_data: cfg.udev_data.clone(),
-            exclude: cfg.diskstats_device_exclude.clone(),
+            exclude: Some(device_exclude.clone()),
         }
     }
 
@@ -408,11 +455,15 @@ mod tests {
     // Before 4.18: 11 counters.
     const KERNEL_4_4: &str = "   8       0 sda 1000 10 20000 300 400 50 6000 700 2 800 900\n";
 
-    fn cfg_with(dir: &std::path::Path) -> NodeConfig {
-        NodeConfig {
+    fn default_exclude() -> Regex {
+        Regex::new(DEFAULT_DEVICE_EXCLUDE).unwrap()
+    }
+
+    fn cfg_with(dir: &std::path::Path) -> HostPaths {
+        HostPaths {
             procfs: dir.join("proc"),
             udev_data: dir.join("udev"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         }
     }
 
@@ -518,6 +569,17 @@ E:NOEQUALS
     }
 
     #[test]
+    fn default_exclude_takes_partitions_and_ram_disks() {
+        let re = default_exclude();
+        for dev in ["ram0", "zram0", "loop7", "sda1", "vda2", "nvme0n1p1", "fd0"] {
+            assert!(re.is_match(dev), "{dev}");
+        }
+        for dev in ["sda", "vda", "nvme0n1", "dm-0", "md0"] {
+            assert!(!re.is_match(dev), "{dev}");
+        }
+    }
+
+    #[test]
     fn collects_with_udev_and_exclusion() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc")).unwrap();
@@ -528,7 +590,10 @@ E:NOEQUALS
             "E:ID_MODEL=QEMU\nE:ID_SERIAL_SHORT=abc\nE:ID_FS_TYPE=ext4\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=x\n",
         )
         .unwrap();
-        let fams = DiskstatsCollector::new(&cfg_with(dir.path()))
+        // The default leaves zram0 out too (see `default_exclude_takes_partitions_and_ram_disks`);
+        // here only loop devices are, so zram0 shows a disk without a udev file.
+        let loops = Regex::new(r"^loop\d+$").unwrap();
+        let fams = DiskstatsCollector::new(&cfg_with(dir.path()), &loops)
             .collect()
             .unwrap();
         let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
@@ -598,7 +663,7 @@ E:NOEQUALS
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc")).unwrap();
         std::fs::write(dir.path().join("proc/diskstats"), KERNEL_4_4).unwrap();
-        let fams = DiskstatsCollector::new(&cfg_with(dir.path()))
+        let fams = DiskstatsCollector::new(&cfg_with(dir.path()), &default_exclude())
             .collect()
             .unwrap();
         let non_empty: Vec<&str> = fams
@@ -614,7 +679,7 @@ E:NOEQUALS
     fn missing_diskstats_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            DiskstatsCollector::new(&cfg_with(dir.path())).collect(),
+            DiskstatsCollector::new(&cfg_with(dir.path()), &default_exclude()).collect(),
             Err(CollectError::NotAvailable(_))
         ));
     }

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
+/// The `edac` collector: what it reads and emits is in the module documentation.
 pub struct EdacCollector {
     mc_dir: PathBuf,
 }
 
 impl EdacCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         EdacCollector {
             mc_dir: cfg.sys_path("devices/system/edac/mc"),
         }
@@ -151,9 +153,9 @@ mod tests {
     }
 
     fn collector(sys: &Path) -> EdacCollector {
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: sys.to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         EdacCollector::new(&cfg)
     }

@@ -3,17 +3,19 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::parse_field;
 
+/// The `entropy` collector: what it reads and emits is in the module documentation.
 pub struct EntropyCollector {
     entropy_avail: KeptFile,
     poolsize: KeptFile,
 }
 
 impl EntropyCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         EntropyCollector {
             entropy_avail: KeptFile::new(cfg.proc_path("sys/kernel/random/entropy_avail")),
             poolsize: KeptFile::new(cfg.proc_path("sys/kernel/random/poolsize")),
@@ -70,9 +72,9 @@ mod tests {
         let random = dir.path().join("sys/kernel/random");
         std::fs::create_dir_all(&random).unwrap();
         std::fs::write(random.join("entropy_avail"), "256\n").unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let c = EntropyCollector::new(&cfg);
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));

@@ -2,16 +2,18 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::parse_field;
 
+/// The `filefd` collector: what it reads and emits is in the module documentation.
 pub struct FilefdCollector {
     path: KeptFile,
 }
 
 impl FilefdCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         FilefdCollector {
             path: KeptFile::new(cfg.proc_path("sys/fs/file-nr")),
         }
@@ -80,9 +82,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sys/fs")).unwrap();
         std::fs::write(dir.path().join("sys/fs/file-nr"), "142\t0\t2466174\n").unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = FilefdCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples[0].value, 142.0);

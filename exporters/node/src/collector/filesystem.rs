@@ -8,28 +8,112 @@
 //! statfs returns, and the worker, still blocked, is abandoned for a fresh one so the remaining
 //! mounts are served. Each stuck mount costs one blocked thread, never more, because a stuck mount
 //! is not retried until it has answered.
+#![allow(unsafe_code, reason = "statfs(2) through libc")]
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use crate::config::{FilesystemConfig, NodeConfig};
+use clap::Args;
+use exporter_core::duration::parse_positive_duration;
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
+
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
+
+/// Debian's build excludes these mount points by default (`prometheus-node-exporter --help`).
+const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// Filesystem types left out by default, upstream's list.
+const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+
+#[doc = concat!("The filesystem collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct FilesystemFlags {
+    /// Regexp of mount points to exclude for filesystem collector.
+    #[arg(
+        long = "collector.filesystem.mount-points-exclude",
+        id = "collector.filesystem.mount-points-exclude",
+        default_value = DEFAULT_MOUNT_POINTS_EXCLUDE
+    )]
+    mount_points_exclude: String,
+    /// Regexp of filesystem types to exclude for filesystem collector.
+    #[arg(
+        long = "collector.filesystem.fs-types-exclude",
+        id = "collector.filesystem.fs-types-exclude",
+        default_value = DEFAULT_FS_TYPES_EXCLUDE
+    )]
+    fs_types_exclude: String,
+    /// How long to wait for a mount to respond before marking it as stale (seconds).
+    #[arg(
+        long = "collector.filesystem.mount-timeout",
+        id = "collector.filesystem.mount-timeout",
+        default_value = "5s",
+        value_parser = parse_positive_duration
+    )]
+    mount_timeout: Duration,
+}
+
+/// Which mounts the filesystem collector reports, and how long it waits for one.
+#[derive(Debug, Clone)]
+pub struct FilesystemOptions {
+    /// Mount points left out.
+    pub mount_points_exclude: Regex,
+    /// Filesystem types left out.
+    pub fs_types_exclude: Regex,
+    /// How long one statfs may take before the mount is reported as stuck and skipped.
+    pub mount_timeout: Duration,
+}
+
+impl Default for FilesystemOptions {
+    fn default() -> Self {
+        let re = |s: &str| Regex::new(s).expect("built-in regex");
+        FilesystemOptions {
+            mount_points_exclude: re(DEFAULT_MOUNT_POINTS_EXCLUDE),
+            fs_types_exclude: re(DEFAULT_FS_TYPES_EXCLUDE),
+            mount_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl CollectorFlags for FilesystemFlags {
+    type Options = FilesystemOptions;
+
+    fn options(self) -> Result<FilesystemOptions, String> {
+        Ok(FilesystemOptions {
+            mount_points_exclude: flag_regex(
+                "collector.filesystem.mount-points-exclude",
+                &self.mount_points_exclude,
+            )?,
+            fs_types_exclude: flag_regex(
+                "collector.filesystem.fs-types-exclude",
+                &self.fs_types_exclude,
+            )?,
+            mount_timeout: self.mount_timeout,
+        })
+    }
+}
 
 /// One mount, from a line of `/proc/<pid>/mountinfo` (proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
+    /// The mount source (`/dev/sda1`, `tmpfs`).
     pub device: String,
+    /// Where it is mounted, as the host sees it.
     pub mount_point: String,
+    /// The filesystem type.
     pub fs_type: String,
     /// The per-mount options, then the superblock's: either may say `ro`.
     pub options: String,
     /// The device number of the mounted filesystem (`node_filesystem_mount_info`).
     pub major: u32,
+    /// Minor part of the device number.
     pub minor: u32,
 }
 
@@ -116,7 +200,7 @@ fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
 
 /// Drops excluded mount points and filesystem types, and mounts listed twice (over-mounts, bind
 /// mounts of the same device at the same place): the first one wins, as in upstream's output.
-pub fn select_mounts(mut mounts: Vec<MountEntry>, cfg: &FilesystemConfig) -> Vec<MountEntry> {
+pub fn select_mounts(mut mounts: Vec<MountEntry>, cfg: &FilesystemOptions) -> Vec<MountEntry> {
     let keep: Vec<bool> = {
         let mut seen: HashSet<(&str, &str, &str)> = HashSet::new();
         mounts
@@ -142,10 +226,15 @@ pub fn select_mounts(mut mounts: Vec<MountEntry>, cfg: &FilesystemConfig) -> Vec
 /// What statfs tells us, already in bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FsStats {
+    /// Size in bytes.
     pub size: f64,
+    /// Free bytes.
     pub free: f64,
+    /// Bytes free to unprivileged users.
     pub avail: f64,
+    /// Inodes.
     pub files: f64,
+    /// Free inodes.
     pub files_free: f64,
 }
 
@@ -205,8 +294,10 @@ enum StatOutcome {
     TimedOut,
 }
 
+/// The `filesystem` collector: what it reads and emits is in the module documentation.
 pub struct FilesystemCollector {
-    cfg: NodeConfig,
+    cfg: HostPaths,
+    options: FilesystemOptions,
     root_mounts: KeptFile,
     statfs: StatfsFn,
     /// The current worker's queue. Held for a whole collect, so a request never waits behind
@@ -216,13 +307,15 @@ pub struct FilesystemCollector {
 }
 
 impl FilesystemCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
-        Self::with_statfs(cfg, Arc::new(statfs))
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, options: &FilesystemOptions) -> Self {
+        Self::with_statfs(cfg, options, Arc::new(statfs))
     }
 
     /// Builds the collector with another statfs (fault injection in tests).
-    pub fn with_statfs(cfg: &NodeConfig, statfs: StatfsFn) -> Self {
+    pub fn with_statfs(cfg: &HostPaths, options: &FilesystemOptions, statfs: StatfsFn) -> Self {
         FilesystemCollector {
+            options: options.clone(),
             root_mounts: KeptFile::new(cfg.proc_path("1/mountinfo")),
             cfg: cfg.clone(),
             statfs,
@@ -282,7 +375,7 @@ impl FilesystemCollector {
             StatOutcome::TimedOut => {
                 tracing::warn!(
                     mountpoint = %m.mount_point,
-                    timeout = ?self.cfg.filesystem.mount_timeout,
+                    timeout = ?self.options.mount_timeout,
                     "Mount point timed out, it is being labeled as stuck and will not be monitored"
                 );
                 None
@@ -318,7 +411,7 @@ impl FilesystemCollector {
         if worker.is_none() {
             return Err(CollectError::Other("statfs worker keeps dying".into()));
         }
-        match reply_rx.recv_timeout(self.cfg.filesystem.mount_timeout) {
+        match reply_rx.recv_timeout(self.options.mount_timeout) {
             Ok(result) => Ok(StatOutcome::Done(result)),
             Err(RecvTimeoutError::Disconnected) => {
                 *worker = None;
@@ -365,10 +458,7 @@ impl BlockingCollector for FilesystemCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let mounts = select_mounts(
-            parse_mountinfo(&self.read_mount_table()?)?,
-            &self.cfg.filesystem,
-        );
+        let mounts = select_mounts(parse_mountinfo(&self.read_mount_table()?)?, &self.options);
 
         let mut size = family("size_bytes");
         let mut free = family("free_bytes");
@@ -462,8 +552,8 @@ mod tests {
             .collect()
     }
 
-    fn default_fs() -> FilesystemConfig {
-        NodeConfig::default().filesystem
+    fn default_fs() -> FilesystemOptions {
+        FilesystemOptions::default()
     }
 
     #[test]
@@ -579,17 +669,23 @@ mod tests {
         );
     }
 
-    fn fixture(mounts: &str, timeout: Duration) -> (tempfile::TempDir, NodeConfig) {
+    fn fixture(
+        mounts: &str,
+        timeout: Duration,
+    ) -> (tempfile::TempDir, HostPaths, FilesystemOptions) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
         std::fs::write(dir.path().join("proc/1/mountinfo"), mountinfo(mounts)).unwrap();
-        let mut cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().join("proc"),
             rootfs: "/".into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
-        cfg.filesystem.mount_timeout = timeout;
-        (dir, cfg)
+        let options = FilesystemOptions {
+            mount_timeout: timeout,
+            ..FilesystemOptions::default()
+        };
+        (dir, cfg, options)
     }
 
     fn value(fams: &[MetricFamily], name: &str, mp: &str) -> Option<f64> {
@@ -622,7 +718,7 @@ mod tests {
 
     #[test]
     fn statfs_error_reports_device_error_without_sizes() {
-        let (_dir, cfg) = fixture(
+        let (_dir, cfg, options) = fixture(
             "/dev/a /ok ext4 ro\n/dev/b /gone ext4 rw\n",
             Duration::from_secs(5),
         );
@@ -633,7 +729,9 @@ mod tests {
                 Ok(STATS)
             }
         });
-        let fams = FilesystemCollector::with_statfs(&cfg, f).collect().unwrap();
+        let fams = FilesystemCollector::with_statfs(&cfg, &options, f)
+            .collect()
+            .unwrap();
         assert_eq!(
             value(&fams, "node_filesystem_device_error", "/ok"),
             Some(0.0)
@@ -682,11 +780,11 @@ mod tests {
     fn one_mount_info_per_device_and_mount_point() {
         // Found by tests/fuzz.rs: one device mounted at one place under two filesystem types
         // gave two identical node_filesystem_mount_info series.
-        let (_dir, cfg) = fixture(
+        let (_dir, cfg, options) = fixture(
             "/dev/a /x ext4 rw\n/dev/a /x ext3 rw\n",
             Duration::from_secs(5),
         );
-        let c = FilesystemCollector::with_statfs(&cfg, Arc::new(|_: &Path| Ok(STATS)));
+        let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
         let fams = c.collect().unwrap();
         let count = |name: &str| fams.iter().find(|f| f.name == name).unwrap().samples.len();
         assert_eq!(count("node_filesystem_size_bytes"), 2);
@@ -701,7 +799,7 @@ mod tests {
 
     #[test]
     fn panicking_statfs_only_fails_its_mount() {
-        let (_dir, cfg) = fixture(
+        let (_dir, cfg, options) = fixture(
             "/dev/a /boom ext4 rw\n/dev/b /ok ext4 rw\n",
             Duration::from_secs(5),
         );
@@ -711,7 +809,7 @@ mod tests {
             }
             Ok(STATS)
         });
-        let c = FilesystemCollector::with_statfs(&cfg, f);
+        let c = FilesystemCollector::with_statfs(&cfg, &options, f);
         for _ in 0..2 {
             let fams = c.collect().unwrap();
             assert_eq!(
@@ -727,7 +825,7 @@ mod tests {
 
     #[test]
     fn hung_mount_is_skipped_until_its_statfs_returns() {
-        let (_dir, cfg) = fixture(
+        let (_dir, cfg, options) = fixture(
             "/dev/a /fast ext4 rw\nsrv:/x /slow nfs4 rw\n/dev/c /after ext4 rw\n",
             Duration::from_millis(500),
         );
@@ -745,7 +843,7 @@ mod tests {
                 Ok(STATS)
             })
         };
-        let c = FilesystemCollector::with_statfs(&cfg, f);
+        let c = FilesystemCollector::with_statfs(&cfg, &options, f);
 
         // First scrape waits one timeout for /slow, then carries on with a fresh worker.
         let t = Instant::now();
@@ -811,21 +909,22 @@ mod tests {
             mountinfo("/dev/a /x ext4 rw\n"),
         )
         .unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().join("proc"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
-        let c = FilesystemCollector::with_statfs(&cfg, Arc::new(|_: &Path| Ok(STATS)));
+        let options = FilesystemOptions::default();
+        let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
         let fams = c.collect().unwrap();
         assert_eq!(value(&fams, "node_filesystem_files", "/x"), Some(10.0));
 
         let empty = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: empty.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
-            FilesystemCollector::new(&cfg).collect(),
+            FilesystemCollector::new(&cfg, &options).collect(),
             Err(CollectError::NotAvailable(_))
         ));
     }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily, MetricType};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
 /// Sensor types whose files are read; everything else in the directory is ignored.
@@ -34,12 +34,14 @@ const SENSOR_TYPES: [&str; 13] = [
     "intrusion",
 ];
 
+/// The `hwmon` collector: what it reads and emits is in the module documentation.
 pub struct HwmonCollector {
     dir: PathBuf,
 }
 
 impl HwmonCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         HwmonCollector {
             dir: cfg.sys_path("class/hwmon"),
         }
@@ -119,10 +121,13 @@ pub fn explode_sensor_filename(name: &str) -> Option<(&str, i64, &str)> {
 /// `input`, `max`, `label`, ...), each the raw file content without surrounding newlines.
 #[derive(Debug, Default, PartialEq)]
 pub struct Sensor {
+    /// The sensor type (`temp`, `fan`, `in`, ...).
     pub kind: &'static str,
+    /// Property name to raw value.
     pub props: BTreeMap<String, String>,
 }
 
+/// Every sensor of one chip, by name (`temp1`, `fan2`, ...).
 pub type Sensors = BTreeMap<String, Sensor>;
 
 /// Reads a sensor file the way upstream does: one read of at most 128 bytes, because some broken
@@ -371,6 +376,7 @@ impl Families {
         }
     }
 
+    /// The families, in name order.
     pub fn into_vec(self) -> Vec<MetricFamily> {
         self.0.into_values().collect()
     }
@@ -621,9 +627,9 @@ mod tests {
     #[test]
     fn missing_class_hwmon_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             HwmonCollector::new(&cfg).collect(),
@@ -652,9 +658,9 @@ mod tests {
         std::fs::write(hw.join("temp1_label"), "Core 0\n").unwrap();
         std::fs::write(dev.join("temp2_input"), "47000\n").unwrap();
         std::fs::write(sys.join("class/hwmon/stray_file"), "").unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: sys.to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = HwmonCollector::new(&cfg).collect().unwrap();
         let temp = fams

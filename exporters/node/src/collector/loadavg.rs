@@ -2,16 +2,18 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::parse_field;
 
+/// The `loadavg` collector: what it reads and emits is in the module documentation.
 pub struct LoadavgCollector {
     path: KeptFile,
 }
 
 impl LoadavgCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         LoadavgCollector {
             path: KeptFile::new(cfg.proc_path("loadavg")),
         }

@@ -6,15 +6,17 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 
+/// The `meminfo` collector: what it reads and emits is in the module documentation.
 pub struct MeminfoCollector {
     path: KeptFile,
 }
 
 impl MeminfoCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         MeminfoCollector {
             path: KeptFile::new(cfg.proc_path("meminfo")),
         }
@@ -167,9 +169,9 @@ DirectMap1G:    25165824 kB
     fn collects_from_a_fixture() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("meminfo"), SAMPLE).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = MeminfoCollector::new(&cfg).collect().unwrap();
         let active = fams

@@ -1,11 +1,19 @@
-//! The collector table: one file per collector, in the layout of prometheus/node_exporter.
+//! The collector table: one file per collector, in the layout of prometheus/node_exporter, and
+//! one row here per collector.
 //!
-//! `COLLECTORS` lists every collector with whether it is on by default; the binary turns it into
-//! `--collector.<name>` / `--no-collector.<name>` flags.
+//! A row ([`CollectorSpec`], exporter-core's row type with the node-specific [`NodeBuild`]) holds
+//! the name, whether it is on by default and its help line, from which come the
+//! `--collector.<name>` / `--no-collector.<name>` switches, plus the collector's own flags and
+//! constructor. A collector with options declares them in its file as a clap `Args` struct that
+//! implements [`CollectorFlags`] (its flags, defaults and validation beside the collector, as
+//! node_exporter's `kingpin.Flag` beside `registerCollector`); the row names that struct.
 
+use clap::{ArgMatches, Args, Command, FromArgMatches};
+use exporter_core::collector_table::CollectorTable;
 use exporter_core::{blocking, AnyCollector};
+use regex::Regex;
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 
 pub mod arp;
 pub mod conntrack;
@@ -44,29 +52,75 @@ pub mod vmstat;
 /// Linux from /proc and /sys, elsewhere through sysinfo under the same names.
 #[cfg(target_os = "linux")]
 mod basics {
-    pub use super::cpu::CpuCollector;
-    pub use super::filesystem::FilesystemCollector;
-    pub use super::loadavg::LoadavgCollector;
-    pub use super::meminfo::MeminfoCollector;
-    pub use super::netdev::NetdevCollector;
+    pub(super) use super::cpu::CpuCollector;
+    pub(super) use super::filesystem::FilesystemCollector;
+    pub(super) use super::loadavg::LoadavgCollector;
+    pub(super) use super::meminfo::MeminfoCollector;
+    pub(super) use super::netdev::NetdevCollector;
 }
 #[cfg(not(target_os = "linux"))]
 use portable as basics;
 
-pub struct CollectorSpec {
-    pub name: &'static str,
-    pub default_enabled: bool,
-    pub help: &'static str,
-    pub build: fn(&NodeConfig) -> AnyCollector,
+/// What the binary needs of a collector beyond its switch: its own flags and its constructor.
+pub struct NodeBuild {
+    /// Adds the collector's own flags (`--collector.<name>.*`) to the command line.
+    pub add_flags: fn(Command) -> Command,
+    /// Makes the collector from the shared paths and the parsed command line, checking its own
+    /// flags (a bad value gives an error naming the flag).
+    pub new: fn(&HostPaths, &ArgMatches) -> Result<AnyCollector, String>,
 }
 
+/// One row of the node collector table.
+pub type CollectorSpec = exporter_core::collector_table::CollectorSpec<NodeBuild>;
+
+/// A collector's own flags: a clap `Args` struct in the collector's file, read back into the
+/// options its constructor takes.
+pub trait CollectorFlags: Args + FromArgMatches {
+    /// What the collector's constructor takes: the flags checked and compiled.
+    type Options;
+    /// Checks the flags; an error names the flag at fault.
+    fn options(self) -> Result<Self::Options, String>;
+}
+
+/// Reads `F` back from the command line and checks it.
+fn options<F: CollectorFlags>(matches: &ArgMatches) -> Result<F::Options, String> {
+    F::from_arg_matches(matches)
+        .map_err(|e| e.to_string())?
+        .options()
+}
+
+/// Compiles the regular expression given to `--<flag>`; the error names the flag.
+pub(crate) fn flag_regex(flag: &str, value: &str) -> Result<Regex, String> {
+    Regex::new(value).map_err(|e| format!("--{flag}: invalid regular expression: {e}"))
+}
+
+/// A row. `spec!(name, default, help, Collector)` for a collector built from the paths alone;
+/// `spec!(name, default, help, Collector, Flags)` for one with its own flags, built with
+/// `Collector::new(paths, &options)`.
 macro_rules! spec {
     ($name:literal, $default:expr, $help:literal, $ty:path) => {
         CollectorSpec {
             name: $name,
             default_enabled: $default,
             help: $help,
-            build: |cfg| blocking(<$ty>::new(cfg)),
+            build: NodeBuild {
+                add_flags: |cmd| cmd,
+                new: |paths, _| Ok(blocking(<$ty>::new(paths))),
+            },
+        }
+    };
+    ($name:literal, $default:expr, $help:literal, $ty:path, $flags:path) => {
+        CollectorSpec {
+            name: $name,
+            default_enabled: $default,
+            help: $help,
+            build: NodeBuild {
+                add_flags: <$flags as Args>::augment_args,
+                new: |paths, matches| {
+                    let options = options::<$flags>(matches)?;
+                    Ok(blocking(<$ty>::new(paths, &options)))
+                },
+            },
         }
     };
 }
@@ -77,22 +131,25 @@ macro_rules! spec {
 const LINUX: bool = cfg!(target_os = "linux");
 
 /// Every collector, sorted by name.
-pub static COLLECTORS: &[CollectorSpec] = &[
+pub const COLLECTORS: CollectorTable<NodeBuild> = CollectorTable(ROWS);
+
+/// The rows of [`COLLECTORS`].
+static ROWS: &[CollectorSpec] = &[
     spec!("arp", LINUX, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
     spec!("conntrack", LINUX, "Exposes conntrack stats.", conntrack::ConntrackCollector),
-    spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector),
+    spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector, cpu::CpuFlags),
     spec!("cpufreq", LINUX, "Exposes CPU frequency statistics.", cpufreq::CpufreqCollector),
-    spec!("diskstats", LINUX, "Exposes disk I/O statistics.", diskstats::DiskstatsCollector),
+    spec!("diskstats", LINUX, "Exposes disk I/O statistics.", diskstats::DiskstatsCollector, diskstats::DiskstatsFlags),
     spec!("edac", LINUX, "Exposes error detection and correction statistics.", edac::EdacCollector),
     spec!("entropy", LINUX, "Exposes available entropy.", entropy::EntropyCollector),
     spec!("filefd", LINUX, "Exposes file descriptor statistics from /proc/sys/fs/file-nr.", filefd::FilefdCollector),
-    spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", basics::FilesystemCollector),
+    spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", basics::FilesystemCollector, filesystem::FilesystemFlags),
     spec!("hwmon", LINUX, "Exposes hardware monitoring and sensor data from /sys/class/hwmon.", hwmon::HwmonCollector),
     spec!("loadavg", true, "Exposes load average.", basics::LoadavgCollector),
     spec!("meminfo", true, "Exposes memory statistics.", basics::MeminfoCollector),
-    spec!("netclass", LINUX, "Exposes network interface info from /sys/class/net.", netclass::NetclassCollector),
-    spec!("netdev", true, "Exposes network interface statistics such as bytes transferred.", basics::NetdevCollector),
-    spec!("netstat", LINUX, "Exposes network statistics from /proc/net/netstat.", netstat::NetstatCollector),
+    spec!("netclass", LINUX, "Exposes network interface info from /sys/class/net.", netclass::NetclassCollector, netclass::NetclassFlags),
+    spec!("netdev", true, "Exposes network interface statistics such as bytes transferred.", basics::NetdevCollector, netdev::NetdevFlags),
+    spec!("netstat", LINUX, "Exposes network statistics from /proc/net/netstat.", netstat::NetstatCollector, netstat::NetstatFlags),
     spec!("os", LINUX, "Exposes OS release info from os-release files.", os::OsCollector),
     spec!("powersupplyclass", LINUX, "Exposes power supply statistics from /sys/class/power_supply.", powersupplyclass::PowersupplyclassCollector),
     spec!("pressure", LINUX, "Exposes pressure stall statistics from /proc/pressure.", pressure::PressureCollector),
@@ -102,18 +159,21 @@ pub static COLLECTORS: &[CollectorSpec] = &[
     spec!("sockstat", LINUX, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),
     spec!("softnet", LINUX, "Exposes statistics from /proc/net/softnet_stat.", softnet::SoftnetCollector),
     spec!("stat", LINUX, "Exposes various statistics from /proc/stat.", stat::StatCollector),
-    spec!("textfile", true, "Exposes statistics read from local disk.", textfile::TextfileCollector),
+    spec!("textfile", true, "Exposes statistics read from local disk.", textfile::TextfileCollector, textfile::TextfileFlags),
     spec!("thermal_zone", LINUX, "Exposes thermal zone & cooling device statistics from /sys/class/thermal.", thermal_zone::ThermalZoneCollector),
     spec!("time", true, "Exposes the current system time.", time::TimeCollector),
     spec!("timex", LINUX, "Exposes selected adjtimex(2) system call stats.", timex::TimexCollector),
     spec!("udp_queues", LINUX, "Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.", udp_queues::UdpQueuesCollector),
     spec!("uname", true, "Exposes system information as provided by the uname system call.", uname::UnameCollector),
-    spec!("vmstat", LINUX, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector),
+    spec!("vmstat", LINUX, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector, vmstat::VmstatFlags),
 ];
 
-/// Looks up a collector by name.
-pub fn find(name: &str) -> Option<&'static CollectorSpec> {
-    COLLECTORS.iter().find(|c| c.name == name)
+/// Adds every collector's switches and own flags to the command line.
+pub fn add_flags(mut cmd: Command) -> Command {
+    for row in COLLECTORS.rows() {
+        cmd = (row.build.add_flags)(cmd);
+    }
+    COLLECTORS.add_switches(cmd)
 }
 
 #[cfg(test)]
@@ -122,7 +182,7 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        let names: Vec<_> = COLLECTORS.iter().map(|c| c.name).collect();
+        let names: Vec<_> = COLLECTORS.rows().iter().map(|c| c.name).collect();
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();

@@ -12,6 +12,10 @@
 //!
 //! Attributes that are absent or refuse to be read (EINVAL while a link is down, EOPNOTSUPP on
 //! virtual devices) are skipped one by one, as upstream does: the device is still reported.
+#![allow(
+    unsafe_code,
+    reason = "openat(2) on a kept directory descriptor, wrapped in OwnedFd"
+)]
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
@@ -20,11 +24,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 use regex::Regex;
 
-use crate::config::NodeConfig;
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::{KeptFiles, KeptFilesScrape};
+use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
@@ -71,25 +77,50 @@ const SPEED: usize = 14;
 /// Indices into PROPERTIES for the netlink path.
 #[cfg(target_os = "linux")]
 mod idx {
-    pub const ADDR_ASSIGN_TYPE: usize = 0;
-    pub const CARRIER: usize = 1;
-    pub const CARRIER_CHANGES: usize = 2;
-    pub const CARRIER_UP: usize = 3;
-    pub const CARRIER_DOWN: usize = 4;
-    pub const DEV_ID: usize = 5;
-    pub const DORMANT: usize = 6;
-    pub const FLAGS: usize = 7;
-    pub const IFINDEX: usize = 8;
-    pub const IFLINK: usize = 9;
-    pub const LINK_MODE: usize = 10;
-    pub const MTU: usize = 11;
-    pub const NAME_ASSIGN_TYPE: usize = 12;
-    pub const NETDEV_GROUP: usize = 13;
-    pub const SPEED: usize = super::SPEED;
-    pub const TX_QUEUE_LEN: usize = 15;
-    pub const TYPE: usize = 16;
+    pub(super) const ADDR_ASSIGN_TYPE: usize = 0;
+    pub(super) const CARRIER: usize = 1;
+    pub(super) const CARRIER_CHANGES: usize = 2;
+    pub(super) const CARRIER_UP: usize = 3;
+    pub(super) const CARRIER_DOWN: usize = 4;
+    pub(super) const DEV_ID: usize = 5;
+    pub(super) const DORMANT: usize = 6;
+    pub(super) const FLAGS: usize = 7;
+    pub(super) const IFINDEX: usize = 8;
+    pub(super) const IFLINK: usize = 9;
+    pub(super) const LINK_MODE: usize = 10;
+    pub(super) const MTU: usize = 11;
+    pub(super) const NAME_ASSIGN_TYPE: usize = 12;
+    pub(super) const NETDEV_GROUP: usize = 13;
+    pub(super) const SPEED: usize = super::SPEED;
+    pub(super) const TX_QUEUE_LEN: usize = 15;
+    pub(super) const TYPE: usize = 16;
 }
 
+#[doc = concat!("The netclass collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct NetclassFlags {
+    /// Regexp of net devices to ignore for netclass collector.
+    #[arg(
+        long = "collector.netclass.ignored-devices",
+        id = "collector.netclass.ignored-devices",
+        default_value = DEFAULT_IGNORED_DEVICES
+    )]
+    ignored_devices: String,
+}
+
+/// No device is ignored by default.
+pub const DEFAULT_IGNORED_DEVICES: &str = "^$";
+
+impl CollectorFlags for NetclassFlags {
+    /// The devices left out.
+    type Options = Regex;
+
+    fn options(self) -> Result<Regex, String> {
+        flag_regex("collector.netclass.ignored-devices", &self.ignored_devices)
+    }
+}
+
+/// The `netclass` collector: what it reads and emits is in the module documentation.
 pub struct NetclassCollector {
     class_net: PathBuf,
     /// The attributes netlink lacks, per device.
@@ -105,13 +136,14 @@ pub struct NetclassCollector {
 }
 
 impl NetclassCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, ignored_devices: &Regex) -> Self {
         NetclassCollector {
             class_net: cfg.sys_path("class/net"),
             attributes: KeptFiles::default(),
             #[cfg(target_os = "linux")]
             links: Default::default(),
-            ignored: cfg.netclass_ignored_devices.clone(),
+            ignored: Some(ignored_devices.clone()),
             use_netlink: cfg!(target_os = "linux") && cfg.sysfs == Path::new("/sys"),
         }
     }
@@ -617,12 +649,12 @@ mod tests {
         write_attrs(&net.join("veth9"), &[("operstate", "up\n")]);
         std::fs::write(net.join("bonding_masters"), "bond0\n").unwrap();
 
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            netclass_ignored_devices: Some(Regex::new("^veth").unwrap()),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
-        let fams = NetclassCollector::new(&cfg).collect().unwrap();
+        let veth = Regex::new("^veth").unwrap();
+        let fams = NetclassCollector::new(&cfg, &veth).collect().unwrap();
 
         let info = fams.iter().find(|f| f.name == "node_network_info").unwrap();
         assert_eq!(info.samples.len(), 2);
@@ -687,12 +719,12 @@ mod tests {
 
     #[test]
     fn missing_class_net_is_not_available() {
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: "/nonexistent".into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
-            NetclassCollector::new(&cfg).collect(),
+            NetclassCollector::new(&cfg, &Regex::new(DEFAULT_IGNORED_DEVICES).unwrap()).collect(),
             Err(CollectError::NotAvailable(_))
         ));
     }
@@ -805,11 +837,17 @@ mod tests {
         if !Path::new("/sys/class/net").is_dir() || crate::netlink::dump_links().is_err() {
             return;
         }
-        let netlink = NetclassCollector::new(&NodeConfig::default());
+        let netlink = NetclassCollector::new(
+            &HostPaths::default(),
+            &Regex::new(DEFAULT_IGNORED_DEVICES).unwrap(),
+        );
         assert!(netlink.use_netlink);
         let sysfs = NetclassCollector {
             use_netlink: false,
-            ..NetclassCollector::new(&NodeConfig::default())
+            ..NetclassCollector::new(
+                &HostPaths::default(),
+                &Regex::new(DEFAULT_IGNORED_DEVICES).unwrap(),
+            )
         };
         // Counters can move between two reads; retry a few times before calling it a mismatch.
         // Each round scrapes netlink twice: the second reads the attribute files kept open.

@@ -7,10 +7,13 @@
 
 use std::path::PathBuf;
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
 
-use crate::config::{DeviceFilter, NodeConfig};
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::{KeptFile, KeptFiles};
+use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
@@ -33,6 +36,78 @@ const COLUMNS: [&str; 16] = [
     "transmit_compressed",
 ];
 
+/// Debian's build leaves the loopback device out of netdev.
+const DEFAULT_DEVICE_EXCLUDE: &str = "^lo$";
+
+#[doc = concat!("The netdev collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct NetdevFlags {
+    /// Regexp of net devices to include (mutually exclusive to device-exclude).
+    #[arg(
+        long = "collector.netdev.device-include",
+        id = "collector.netdev.device-include",
+        conflicts_with = "collector.netdev.device-exclude"
+    )]
+    include: Option<String>,
+    /// Regexp of net devices to exclude (mutually exclusive to device-include).
+    #[arg(
+        long = "collector.netdev.device-exclude",
+        id = "collector.netdev.device-exclude",
+        default_value = DEFAULT_DEVICE_EXCLUDE
+    )]
+    exclude: String,
+}
+
+impl CollectorFlags for NetdevFlags {
+    type Options = DeviceFilter;
+
+    fn options(self) -> Result<DeviceFilter, String> {
+        Ok(DeviceFilter {
+            include: self
+                .include
+                .as_deref()
+                .map(|r| flag_regex("collector.netdev.device-include", r))
+                .transpose()?,
+            // The default exclude only applies when no include list is given.
+            exclude: match self.include {
+                Some(_) => None,
+                None => Some(flag_regex(
+                    "collector.netdev.device-exclude",
+                    &self.exclude,
+                )?),
+            },
+        })
+    }
+}
+
+/// Include/exclude regexes on device names (at most one of them is set): the netdev
+/// collector's options.
+#[derive(Debug, Clone)]
+pub struct DeviceFilter {
+    /// Only these devices, when set.
+    pub include: Option<Regex>,
+    /// Not these devices, when set.
+    pub exclude: Option<Regex>,
+}
+
+impl Default for DeviceFilter {
+    fn default() -> Self {
+        DeviceFilter {
+            include: None,
+            exclude: Some(Regex::new(DEFAULT_DEVICE_EXCLUDE).expect("built-in regex")),
+        }
+    }
+}
+
+impl DeviceFilter {
+    /// Whether `device` is filtered out.
+    pub fn ignored(&self, device: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(device))
+            || self.include.as_ref().is_some_and(|r| !r.is_match(device))
+    }
+}
+
+/// The `netdev` collector: what it reads and emits is in the module documentation.
 pub struct NetdevCollector {
     path: KeptFile,
     class_net: PathBuf,
@@ -42,11 +117,12 @@ pub struct NetdevCollector {
 }
 
 impl NetdevCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, filter: &DeviceFilter) -> Self {
         NetdevCollector {
             path: KeptFile::new(cfg.proc_path("net/dev")),
             class_net: cfg.sys_path("class/net"),
-            filter: cfg.netdev.clone(),
+            filter: filter.clone(),
             nohandler: KeptFiles::default(),
         }
     }
@@ -55,7 +131,9 @@ impl NetdevCollector {
 /// One device's line of /proc/net/dev.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetDevLine<'a> {
+    /// The interface name.
     pub device: &'a str,
+    /// The 16 counters, in file order (see `COLUMNS`).
     pub values: [u64; 16],
 }
 
@@ -201,16 +279,16 @@ Inter-|   Receive                                                |  Transmit
         std::fs::create_dir_all(&stats).unwrap();
         std::fs::write(stats.join("rx_nohandler"), "7\n").unwrap();
 
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().join("proc"),
             sysfs: dir.path().join("sys"),
-            netdev: DeviceFilter {
-                include: None,
-                exclude: Some(regex::Regex::new("^lo$").unwrap()),
-            },
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
-        let fams = NetdevCollector::new(&cfg).collect().unwrap();
+        let filter = DeviceFilter {
+            include: None,
+            exclude: Some(regex::Regex::new("^lo$").unwrap()),
+        };
+        let fams = NetdevCollector::new(&cfg, &filter).collect().unwrap();
         assert_eq!(fams.len(), 17);
         let bytes = &fams[0];
         assert_eq!(bytes.name, "node_network_receive_bytes_total");
@@ -228,12 +306,12 @@ Inter-|   Receive                                                |  Transmit
 
     #[test]
     fn missing_file_is_not_available() {
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: "/nonexistent".into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
-            NetdevCollector::new(&cfg).collect(),
+            NetdevCollector::new(&cfg, &DeviceFilter::default()).collect(),
             Err(CollectError::NotAvailable(_))
         ));
     }

@@ -3,12 +3,41 @@
 
 use std::collections::HashSet;
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
 
-use crate::config::NodeConfig;
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::FieldFilter;
 
+/// The fields upstream returns by default.
+pub const DEFAULT_FIELDS: &str = concat!(
+    "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)",
+    "|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)",
+    "|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)",
+    "|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+);
+
+#[doc = concat!("The netstat collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct NetstatFlags {
+    /// Regexp of fields to return for netstat collector.
+    #[arg(long = "collector.netstat.fields", id = "collector.netstat.fields", default_value = DEFAULT_FIELDS)]
+    fields: String,
+}
+
+impl CollectorFlags for NetstatFlags {
+    /// The fields to return.
+    type Options = Regex;
+
+    fn options(self) -> Result<Regex, String> {
+        flag_regex("collector.netstat.fields", &self.fields)
+    }
+}
+
+/// The `netstat` collector: what it reads and emits is in the module documentation.
 pub struct NetstatCollector {
     netstat: KeptFile,
     snmp: KeptFile,
@@ -17,12 +46,13 @@ pub struct NetstatCollector {
 }
 
 impl NetstatCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, fields: &Regex) -> Self {
         NetstatCollector {
             netstat: KeptFile::new(cfg.proc_path("net/netstat")),
             snmp: KeptFile::new(cfg.proc_path("net/snmp")),
             snmp6: KeptFile::new(cfg.proc_path("net/snmp6")),
-            fields: FieldFilter::new(cfg.netstat_fields.clone()),
+            fields: FieldFilter::new(fields.clone()),
         }
     }
 }
@@ -154,7 +184,6 @@ impl BlockingCollector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_NETSTAT_FIELDS;
 
     const NETSTAT: &str = "\
 TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops TCPTimeouts TCPSynRetrans PruneCalled
@@ -190,7 +219,7 @@ Ip6Truncated
 ";
 
     fn collector() -> NetstatCollector {
-        NetstatCollector::new(&NodeConfig::default())
+        NetstatCollector::new(&HostPaths::default(), &Regex::new(DEFAULT_FIELDS).unwrap())
     }
 
     #[test]
@@ -251,7 +280,7 @@ Ip6Truncated
         assert_eq!(fwd.help, "Statistic IpForwarding.");
         assert_eq!(fwd.kind, exporter_core::MetricType::Untyped);
         assert_eq!(fwd.samples[0].value, 2.0);
-        assert!(DEFAULT_NETSTAT_FIELDS.contains("TCPTimeouts"));
+        assert!(DEFAULT_FIELDS.contains("TCPTimeouts"));
     }
 
     #[test]
@@ -265,10 +294,7 @@ Ip6Truncated
     #[test]
     fn field_names_that_cannot_be_metric_names_are_skipped() {
         // Found by tests/fuzz.rs: a corrupt snmp header gave `node_netstat_Udp_0.0`.
-        let c = NetstatCollector::new(&NodeConfig {
-            netstat_fields: regex::Regex::new(".*").unwrap(),
-            ..NodeConfig::default()
-        });
+        let c = NetstatCollector::new(&HostPaths::default(), &Regex::new(".*").unwrap());
         let stats = [
             ("Udp", "0.0", "1"),
             ("T{cp", "InErrs", "2"),
@@ -306,16 +332,18 @@ Ip6Truncated
         let net = dir.path().join("net");
         std::fs::create_dir_all(&net).unwrap();
         std::fs::write(net.join("snmp"), SNMP).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
-            NetstatCollector::new(&cfg).collect(),
+            NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap()).collect(),
             Err(CollectError::NotAvailable(_))
         ));
         std::fs::write(net.join("netstat"), NETSTAT).unwrap();
-        let fams = NetstatCollector::new(&cfg).collect().unwrap();
+        let fams = NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
+            .collect()
+            .unwrap();
         assert!(fams.iter().any(|f| f.name == "node_netstat_Ip_Forwarding"));
         assert!(!fams.iter().any(|f| f.name.starts_with("node_netstat_Ip6")));
     }

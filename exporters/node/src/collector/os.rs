@@ -9,15 +9,17 @@ use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::read_file;
 
+/// The `os` collector: what it reads and emits is in the module documentation.
 pub struct OsCollector {
     paths: [PathBuf; 2],
 }
 
 impl OsCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         OsCollector {
             paths: [
                 cfg.root_path("etc/os-release"),
@@ -30,18 +32,31 @@ impl OsCollector {
 /// The os-release fields upstream exports (absent ones are empty).
 #[derive(Debug, Default, PartialEq)]
 pub struct OsRelease {
+    /// `BUILD_ID`.
     pub build_id: String,
+    /// `ID`.
     pub id: String,
+    /// `ID_LIKE`.
     pub id_like: String,
+    /// `IMAGE_ID`.
     pub image_id: String,
+    /// `IMAGE_VERSION`.
     pub image_version: String,
+    /// `NAME`.
     pub name: String,
+    /// `PRETTY_NAME`.
     pub pretty_name: String,
+    /// `VARIANT`.
     pub variant: String,
+    /// `VARIANT_ID`.
     pub variant_id: String,
+    /// `VERSION`.
     pub version: String,
+    /// `VERSION_CODENAME`.
     pub version_codename: String,
+    /// `VERSION_ID`.
     pub version_id: String,
+    /// `SUPPORT_END` (a date).
     pub support_end: String,
 }
 
@@ -254,6 +269,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// `node_os_info` and `node_os_version` from a parsed os-release file.
 pub fn os_families(os: &OsRelease) -> Vec<MetricFamily> {
     let info = MetricFamily::gauge(
         "node_os_info",
@@ -466,9 +482,9 @@ BUG_REPORT_URL="https://bugs.debian.org/"
     #[test]
     fn falls_back_to_usr_lib_and_reports_absence() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             rootfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             OsCollector::new(&cfg).collect(),

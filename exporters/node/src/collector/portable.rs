@@ -17,8 +17,10 @@ use std::time::Instant;
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 use sysinfo::{Disks, Networks, System};
 
-use super::filesystem;
-use crate::config::NodeConfig;
+use super::cpu::CpuOptions;
+use super::filesystem::{self, FilesystemOptions};
+use super::netdev::DeviceFilter;
+use crate::paths::HostPaths;
 
 /// `node_cpu_seconds_total{cpu, mode="user"|"idle"}`, integrated from usage samples.
 pub struct CpuCollector {
@@ -33,7 +35,8 @@ struct CpuState {
 }
 
 impl CpuCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// Takes the Linux collector's arguments; the options do not apply to sysinfo's figures.
+    pub fn new(_cfg: &HostPaths, _options: &CpuOptions) -> Self {
         let mut system = System::new();
         system.refresh_cpu_usage();
         CpuCollector {
@@ -79,7 +82,8 @@ impl BlockingCollector for CpuCollector {
 pub struct MeminfoCollector;
 
 impl MeminfoCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// The collector; sysinfo needs no paths.
+    pub fn new(_cfg: &HostPaths) -> Self {
         MeminfoCollector
     }
 }
@@ -130,7 +134,8 @@ impl BlockingCollector for MeminfoCollector {
 pub struct FilesystemCollector;
 
 impl FilesystemCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// Takes the Linux collector's arguments; the options do not apply to sysinfo's disks.
+    pub fn new(_cfg: &HostPaths, _options: &FilesystemOptions) -> Self {
         FilesystemCollector
     }
 }
@@ -170,7 +175,8 @@ impl BlockingCollector for FilesystemCollector {
 pub struct NetdevCollector;
 
 impl NetdevCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// Takes the Linux collector's arguments; the filter does not apply to sysinfo's list.
+    pub fn new(_cfg: &HostPaths, _filter: &DeviceFilter) -> Self {
         NetdevCollector
     }
 }
@@ -217,7 +223,8 @@ impl BlockingCollector for NetdevCollector {
 pub struct LoadavgCollector;
 
 impl LoadavgCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// The collector; sysinfo needs no paths.
+    pub fn new(_cfg: &HostPaths) -> Self {
         LoadavgCollector
     }
 }
@@ -265,23 +272,35 @@ mod tests {
 
     #[test]
     fn families_have_the_linux_collectors_types_and_labels() {
-        let cfg = NodeConfig::default();
+        let cfg = HostPaths::default();
         let pairs: [(Box<dyn BlockingCollector>, Box<dyn BlockingCollector>); 5] = [
             (
-                Box::new(CpuCollector::new(&cfg)),
-                Box::new(collector::cpu::CpuCollector::new(&cfg)),
+                Box::new(CpuCollector::new(&cfg, &CpuOptions::default())),
+                Box::new(collector::cpu::CpuCollector::new(
+                    &cfg,
+                    &CpuOptions::default(),
+                )),
             ),
             (
                 Box::new(MeminfoCollector::new(&cfg)),
                 Box::new(collector::meminfo::MeminfoCollector::new(&cfg)),
             ),
             (
-                Box::new(FilesystemCollector::new(&cfg)),
-                Box::new(collector::filesystem::FilesystemCollector::new(&cfg)),
+                Box::new(FilesystemCollector::new(
+                    &cfg,
+                    &FilesystemOptions::default(),
+                )),
+                Box::new(collector::filesystem::FilesystemCollector::new(
+                    &cfg,
+                    &FilesystemOptions::default(),
+                )),
             ),
             (
-                Box::new(NetdevCollector::new(&cfg)),
-                Box::new(collector::netdev::NetdevCollector::new(&cfg)),
+                Box::new(NetdevCollector::new(&cfg, &DeviceFilter::default())),
+                Box::new(collector::netdev::NetdevCollector::new(
+                    &cfg,
+                    &DeviceFilter::default(),
+                )),
             ),
             (
                 Box::new(LoadavgCollector::new(&cfg)),
@@ -300,7 +319,7 @@ mod tests {
 
     #[test]
     fn memory_and_load_agree_with_proc() {
-        let cfg = NodeConfig::default();
+        let cfg = HostPaths::default();
         let value = |c: &dyn BlockingCollector, name: &str| {
             exporter_core::testkit::sample_value(&text(c), name, &[]).unwrap()
         };
@@ -320,7 +339,7 @@ mod tests {
 
     #[test]
     fn cpu_seconds_grow_with_wall_time() {
-        let cpu = CpuCollector::new(&NodeConfig::default());
+        let cpu = CpuCollector::new(&HostPaths::default(), &CpuOptions::default());
         let total = || -> f64 {
             exporter_core::testkit::samples(&text(&cpu))
                 .iter()

@@ -11,15 +11,17 @@ use std::path::{Path, PathBuf};
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
 use crate::collector::hwmon::to_valid_utf8;
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
+/// The `powersupplyclass` collector: what it reads and emits is in the module documentation.
 pub struct PowersupplyclassCollector {
     dir: PathBuf,
 }
 
 impl PowersupplyclassCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         PowersupplyclassCollector {
             dir: cfg.sys_path("class/power_supply"),
         }
@@ -161,6 +163,7 @@ fn scaled(raw: i64, scale: Scale) -> f64 {
 /// Attribute values of one supply, keyed by file name, as read from sysfs (trimmed).
 #[derive(Debug, Default)]
 pub struct Supply {
+    /// (file name, value) pairs, sorted by file name.
     pub attrs: Vec<(String, String)>,
 }
 
@@ -181,6 +184,7 @@ pub struct Families {
 }
 
 impl Families {
+    /// The collector reading under `cfg`.
     pub fn new() -> Self {
         Families {
             numeric: NUMERIC
@@ -219,6 +223,7 @@ impl Families {
         self.info.push(&labels, 1.0);
     }
 
+    /// The numeric families, then `node_power_supply_info`.
     pub fn into_vec(self) -> Vec<MetricFamily> {
         let mut v = self.numeric;
         v.push(self.info);
@@ -383,9 +388,9 @@ mod tests {
     #[test]
     fn missing_class_is_not_available_and_empty_class_is_success() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             PowersupplyclassCollector::new(&cfg).collect(),
@@ -404,9 +409,9 @@ mod tests {
         std::fs::write(bat.join("capacity"), "55\n").unwrap();
         std::fs::write(bat.join("model_name"), b"LNV-5B10\xc0\xc0\n").unwrap();
         std::fs::write(bat.join("uevent"), "POWER_SUPPLY_NAME=BAT0\n").unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = PowersupplyclassCollector::new(&cfg).collect().unwrap();
         assert_eq!(

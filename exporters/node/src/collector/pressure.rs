@@ -7,9 +7,10 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 
+/// The `pressure` collector: what it reads and emits is in the module documentation.
 pub struct PressureCollector {
     cpu: KeptFile,
     io: KeptFile,
@@ -18,7 +19,8 @@ pub struct PressureCollector {
 }
 
 impl PressureCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         PressureCollector {
             cpu: KeptFile::new(cfg.proc_path("pressure/cpu")),
             io: KeptFile::new(cfg.proc_path("pressure/io")),
@@ -32,7 +34,9 @@ impl PressureCollector {
 /// kernels before 5.13 have no "full" line for cpu.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct PsiTotals {
+    /// `some total=`: microseconds in which at least one task stalled.
     pub some: Option<u64>,
+    /// `full total=`: microseconds in which all non-idle tasks stalled.
     pub full: Option<u64>,
 }
 
@@ -196,9 +200,9 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pressure");
         std::fs::create_dir_all(&p).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let c = PressureCollector::new(&cfg);
         std::fs::write(

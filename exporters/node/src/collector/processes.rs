@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::{parse_field, read_file};
 
+/// The `processes` collector: what it reads and emits is in the module documentation.
 pub struct ProcessesCollector {
     proc: PathBuf,
     threads_max: PathBuf,
@@ -19,7 +20,8 @@ pub struct ProcessesCollector {
 }
 
 impl ProcessesCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         ProcessesCollector {
             proc: cfg.procfs.clone(),
             threads_max: cfg.proc_path("sys/kernel/threads-max"),
@@ -60,9 +62,13 @@ fn vanished(e: &io::Error) -> bool {
 /// Counts gathered by one scan of /proc. States are single ASCII letters, counted per byte so
 /// the output comes out sorted without a map.
 pub struct ProcScan {
+    /// Processes seen.
     pub pids: u64,
+    /// Threads seen.
     pub threads: u64,
+    /// Processes per state letter.
     pub states: [u64; 256],
+    /// Threads per state letter.
     pub thread_states: [u64; 256],
 }
 
@@ -293,9 +299,9 @@ mod tests {
         assert_eq!(scan.thread_states[usize::from(b'S')], 2);
         assert_eq!(scan.thread_states[usize::from(b'R')], 1);
 
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: p.into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = ProcessesCollector::new(&cfg).collect().unwrap();
         let get = |name: &str| fams.iter().find(|f| f.name == name).unwrap();
@@ -324,9 +330,9 @@ mod tests {
         assert!(matches!(scan_procs(p), Err(CollectError::Parse(_))));
 
         std::fs::remove_dir_all(p.join("7")).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: p.into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             ProcessesCollector::new(&cfg).collect(),

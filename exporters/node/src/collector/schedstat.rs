@@ -3,16 +3,18 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
+/// The `schedstat` collector: what it reads and emits is in the module documentation.
 pub struct SchedstatCollector {
     path: KeptFile,
 }
 
 impl SchedstatCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         SchedstatCollector {
             path: KeptFile::new(cfg.proc_path("schedstat")),
         }
@@ -22,9 +24,13 @@ impl SchedstatCollector {
 /// One `cpuN` line of /proc/schedstat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuSchedstat<'a> {
+    /// The CPU number, as in `cpu<N>`.
     pub cpu: &'a str,
+    /// Nanoseconds spent running tasks.
     pub running_ns: u64,
+    /// Nanoseconds tasks spent waiting to run.
     pub waiting_ns: u64,
+    /// Timeslices run.
     pub timeslices: u64,
 }
 
@@ -158,9 +164,9 @@ domain0 00000000,00000003 217653037 215526982 1577949 1580427380 557469 0 ...
     #[test]
     fn collects_from_a_fixture_and_reports_absence() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let c = SchedstatCollector::new(&cfg);
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::read_attr;
 
+/// The `selinux` collector: what it reads and emits is in the module documentation.
 pub struct SelinuxCollector {
     enforce: PathBuf,
     attr_current: PathBuf,
@@ -18,7 +19,8 @@ pub struct SelinuxCollector {
 }
 
 impl SelinuxCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         SelinuxCollector {
             enforce: cfg.sys_path("fs/selinux/enforce"),
             attr_current: cfg.proc_path("self/attr/current"),
@@ -136,13 +138,13 @@ mod tests {
         assert_eq!(parse_config_mode(""), DISABLED);
     }
 
-    fn fixture() -> (tempfile::TempDir, NodeConfig) {
+    fn fixture() -> (tempfile::TempDir, HostPaths) {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().join("proc"),
             sysfs: dir.path().join("sys"),
             rootfs: dir.path().join("root"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         (dir, cfg)
     }

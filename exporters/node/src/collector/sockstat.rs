@@ -1,11 +1,12 @@
 //! `node_sockstat_*` gauges from /proc/net/sockstat and /proc/net/sockstat6.
+#![allow(unsafe_code, reason = "sysconf(3) for the page size")]
 
 use std::collections::HashSet;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 
 /// The per-protocol fields upstream knows, in its emission order; others are ignored as
 /// upstream's parser ignores them.
@@ -13,6 +14,7 @@ const FIELDS: [&str; 6] = ["inuse", "orphan", "tw", "alloc", "mem", "memory"];
 /// Position of `mem` (in pages) in [`FIELDS`].
 const MEM: usize = 4;
 
+/// The `sockstat` collector: what it reads and emits is in the module documentation.
 pub struct SockstatCollector {
     v4: KeptFile,
     v6: KeptFile,
@@ -20,7 +22,8 @@ pub struct SockstatCollector {
 }
 
 impl SockstatCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         // SAFETY: sysconf only reads a system constant.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         SockstatCollector {
@@ -34,15 +37,18 @@ impl SockstatCollector {
 /// One protocol line: `TCP: inuse 2 orphan 0 tw 0 alloc 2 mem 349`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProtoStats<'a> {
+    /// The protocol (`TCP`, `UDP6`, ...).
     pub protocol: &'a str,
     /// Values of [`FIELDS`], `None` where the line lacks the field.
     pub fields: [Option<f64>; 6],
 }
 
+/// One sockstat file: the socket count and the protocol lines.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sockstat<'a> {
     /// `sockets: used N` (IPv4 file only).
     pub used: Option<f64>,
+    /// Every protocol line, in file order.
     pub protocols: Vec<ProtoStats<'a>>,
 }
 
@@ -280,9 +286,9 @@ FRAG6: inuse 0 memory 0
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         std::fs::create_dir_all(&net).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             SockstatCollector::new(&cfg).collect(),
@@ -296,6 +302,6 @@ FRAG6: inuse 0 memory 0
 
     #[test]
     fn page_size_is_positive() {
-        assert!(SockstatCollector::new(&NodeConfig::default()).page_size > 0.0);
+        assert!(SockstatCollector::new(&HostPaths::default()).page_size > 0.0);
     }
 }

@@ -7,8 +7,8 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
 /// Kernels since 2.6.23 print at least this many columns; fewer means a truncated line.
@@ -27,12 +27,14 @@ const FLOW_LIMIT_COUNT: usize = 10;
 const BACKLOG_LEN: usize = 11;
 const CPU_ID: usize = 12;
 
+/// The `softnet` collector: what it reads and emits is in the module documentation.
 pub struct SoftnetCollector {
     path: KeptFile,
 }
 
 impl SoftnetCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         SoftnetCollector {
             path: KeptFile::new(cfg.proc_path("net/softnet_stat")),
         }
@@ -42,13 +44,21 @@ impl SoftnetCollector {
 /// One CPU's line. A column the kernel does not print yet is 0, as upstream reports it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SoftnetLine {
+    /// The CPU: the id column when the kernel prints one, else the line number.
     pub cpu: u32,
+    /// Packets processed.
     pub processed: u32,
+    /// Packets dropped (backlog full).
     pub dropped: u32,
+    /// Times net_rx_action ran out of budget or time.
     pub time_squeezed: u32,
+    /// Collisions taking the transmit lock.
     pub cpu_collision: u32,
+    /// Times the CPU was woken by an inter-processor interrupt (RPS).
     pub received_rps: u32,
+    /// Packets dropped by the flow limit.
     pub flow_limit_count: u32,
+    /// Packets in the backlog queues.
     pub backlog_len: u32,
 }
 
@@ -274,9 +284,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/softnet_stat"), SAMPLE).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = SoftnetCollector::new(&cfg).collect().unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();

@@ -3,16 +3,18 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::parse_field;
 
+/// The `stat` collector: what it reads and emits is in the module documentation.
 pub struct StatCollector {
     path: KeptFile,
 }
 
 impl StatCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         StatCollector {
             path: KeptFile::new(cfg.proc_path("stat")),
         }
@@ -22,11 +24,17 @@ impl StatCollector {
 /// The non-CPU lines of /proc/stat. Lines missing from the file stay 0, as upstream reports them.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct KernelStat {
+    /// `btime`: boot time, seconds since the epoch.
     pub boot_time: f64,
+    /// `ctxt`: context switches.
     pub context_switches: f64,
+    /// `processes`: forks since boot.
     pub forks: f64,
+    /// `intr`: interrupts serviced (the total).
     pub interrupts: f64,
+    /// `procs_running`.
     pub procs_running: f64,
+    /// `procs_blocked`.
     pub procs_blocked: f64,
 }
 
@@ -135,9 +143,9 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
     fn collects_from_a_fixture() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("stat"), SAMPLE).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = StatCollector::new(&cfg).collect().unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
@@ -153,9 +161,9 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
             ]
         );
 
-        let missing = NodeConfig {
+        let missing = HostPaths {
             procfs: dir.path().join("nope"),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         assert!(matches!(
             StatCollector::new(&missing).collect(),

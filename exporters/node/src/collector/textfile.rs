@@ -10,12 +10,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use clap::Args;
 use exporter_core::encode::{is_valid_label_name, is_valid_metric_name};
 use exporter_core::{
     BlockingCollector, CollectError, CollectResult, Label, MetricFamily, MetricType, Sample,
 };
 
-use crate::config::NodeConfig;
+use crate::collector::CollectorFlags;
+use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
 const BLANK: [char; 2] = [' ', '\t'];
@@ -394,14 +396,37 @@ fn read_prom(path: &Path) -> Result<(Vec<MetricFamily>, f64), CollectError> {
     Ok((families, secs))
 }
 
+#[doc = concat!("The textfile collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct TextfileFlags {
+    /// Directory to read text files with metrics from.
+    #[arg(
+        long = "collector.textfile.directory",
+        id = "collector.textfile.directory"
+    )]
+    directory: Option<PathBuf>,
+}
+
+impl CollectorFlags for TextfileFlags {
+    /// The directory of `*.prom` files; none reads nothing.
+    type Options = Option<PathBuf>;
+
+    fn options(self) -> Result<Option<PathBuf>, String> {
+        Ok(self.directory)
+    }
+}
+
+/// The `textfile` collector: what it reads and emits is in the module documentation.
 pub struct TextfileCollector {
     dir: Option<PathBuf>,
 }
 
 impl TextfileCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector of the `*.prom` files in `directory` (none: it reads nothing). The paths
+    /// are not used: the directory is taken as given, as upstream does.
+    pub fn new(_paths: &HostPaths, directory: &Option<PathBuf>) -> Self {
         TextfileCollector {
-            dir: cfg.textfile_directory.clone(),
+            dir: directory.clone(),
         }
     }
 }
@@ -726,11 +751,9 @@ mod tests {
     }
 
     fn collect(dir: Option<&Path>) -> Vec<MetricFamily> {
-        let cfg = NodeConfig {
-            textfile_directory: dir.map(Path::to_path_buf),
-            ..NodeConfig::default()
-        };
-        TextfileCollector::new(&cfg).collect().unwrap()
+        TextfileCollector::new(&HostPaths::default(), &dir.map(Path::to_path_buf))
+            .collect()
+            .unwrap()
     }
 
     fn find<'a>(fams: &'a [MetricFamily], name: &str) -> Option<&'a MetricFamily> {

@@ -10,15 +10,17 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 use crate::util::{read_attr, sorted_dir_names};
 
+/// The `thermal_zone` collector: what it reads and emits is in the module documentation.
 pub struct ThermalZoneCollector {
     dir: PathBuf,
 }
 
 impl ThermalZoneCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         ThermalZoneCollector {
             dir: cfg.sys_path("class/thermal"),
         }
@@ -28,15 +30,20 @@ impl ThermalZoneCollector {
 /// One thermal zone: its type and temperature in millidegrees Celsius.
 #[derive(Debug, PartialEq)]
 pub struct Zone {
+    /// The zone `type`.
     pub kind: String,
+    /// `temp`, in millidegrees Celsius.
     pub millicelsius: i64,
 }
 
 /// One cooling device's type and throttle states (`cur_state` is -1 for intel_powerclamp when idle).
 #[derive(Debug, PartialEq)]
 pub struct CoolingDevice {
+    /// The device `type`.
     pub kind: String,
+    /// `cur_state`.
     pub cur_state: i64,
+    /// `max_state`.
     pub max_state: i64,
 }
 
@@ -57,6 +64,7 @@ pub fn parse_zone(kind: &str, policy: Option<&str>, temp: &str) -> Option<Zone> 
     })
 }
 
+/// A cooling device from its `type`, `cur_state` and `max_state` files; `None` if a number does not parse.
 pub fn parse_cooling_device(kind: &str, cur: &str, max: &str) -> Option<CoolingDevice> {
     Some(CoolingDevice {
         kind: kind.trim().to_string(),
@@ -186,9 +194,9 @@ mod tests {
         write(&t.join("cooling_device0/type"), "Processor\n");
         write(&t.join("cooling_device0/cur_state"), "1\n");
         write(&t.join("cooling_device0/max_state"), "3\n");
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = ThermalZoneCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);
@@ -202,9 +210,9 @@ mod tests {
     #[test]
     fn missing_class_thermal_is_empty_success() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = ThermalZoneCollector::new(&cfg).collect().unwrap();
         assert!(fams.iter().all(|f| f.samples.is_empty()));

@@ -1,22 +1,25 @@
 //! `node_time_seconds`, `node_time_zone_offset_seconds{time_zone}` and the clocksource info
 //! metrics from /sys/devices/system/clocksource/clocksource<N>/.
+#![allow(unsafe_code, reason = "localtime_r(3) for the time zone")]
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFiles;
+use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
+/// The `time` collector: what it reads and emits is in the module documentation.
 pub struct TimeCollector {
     clocksource_dir: PathBuf,
     clocksource_files: KeptFiles,
 }
 
 impl TimeCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         TimeCollector {
             clocksource_dir: cfg.sys_path("devices/system/clocksource"),
             clocksource_files: KeptFiles::default(),
@@ -169,9 +172,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(cs.join("clocksource0/current_clocksource"), "tsc\n").unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = TimeCollector::new(&cfg).collect().unwrap();
         assert!(fams[0].samples[0].value > 1.6e9);
@@ -187,9 +190,9 @@ mod tests {
     #[test]
     fn missing_clocksources_still_report_the_time() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             sysfs: dir.path().to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         let fams = TimeCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);

@@ -1,8 +1,9 @@
 //! `node_timex_*`: the kernel clock discipline state from adjtimex(2), read-only (`modes = 0`).
+#![allow(unsafe_code, reason = "adjtimex(2) through libc")]
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 
 /// adjtimex's return value when the clock is not synchronised (TIME_ERROR).
 const TIME_ERROR: i32 = 5;
@@ -13,10 +14,12 @@ const PPM16FRAC: f64 = 1_000_000.0 * 65536.0;
 const MICROS: f64 = 1_000_000.0;
 const NANOS: f64 = 1_000_000_000.0;
 
+/// The `timex` collector: what it reads and emits is in the module documentation.
 pub struct TimexCollector;
 
 impl TimexCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(_cfg: &HostPaths) -> Self {
         TimexCollector
     }
 }
@@ -26,22 +29,39 @@ impl TimexCollector {
 /// be tested without the syscall.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Timex {
+    /// The clock state adjtimex returned (`TIME_OK`, ...).
     pub state: i32,
+    /// `status` flags.
     pub status: i32,
+    /// Time offset, microseconds (nanoseconds with `STA_NANO`).
     pub offset: f64,
+    /// Frequency offset, ppm scaled by 2^16.
     pub freq: f64,
+    /// Maximum error, microseconds.
     pub maxerror: f64,
+    /// Estimated error, microseconds.
     pub esterror: f64,
+    /// PLL time constant.
     pub constant: f64,
+    /// Microseconds between clock ticks.
     pub tick: f64,
+    /// PPS frequency, ppm scaled by 2^16.
     pub ppsfreq: f64,
+    /// PPS jitter, microseconds (nanoseconds with `STA_NANO`).
     pub jitter: f64,
+    /// PPS interval duration, log2 seconds.
     pub shift: f64,
+    /// PPS stability, ppm scaled by 2^16.
     pub stabil: f64,
+    /// PPS jitter limit exceeded count.
     pub jitcnt: f64,
+    /// PPS calibration intervals.
     pub calcnt: f64,
+    /// PPS calibration errors.
     pub errcnt: f64,
+    /// PPS stability limit exceeded count.
     pub stbcnt: f64,
+    /// TAI offset, seconds.
     pub tai: f64,
 }
 

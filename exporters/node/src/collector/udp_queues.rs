@@ -3,8 +3,8 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 
 /// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...`: lines
 /// shorter than this are truncated.
@@ -13,13 +13,15 @@ const MIN_COLUMNS: usize = 8;
 /// Lines of udp6 are ~170 bytes (udp pads its lines to 128): see [`KeptFile::read_seq_file`].
 const MAX_LINE: usize = 512;
 
+/// The `udp_queues` collector: what it reads and emits is in the module documentation.
 pub struct UdpQueuesCollector {
     v4: KeptFile,
     v6: KeptFile,
 }
 
 impl UdpQueuesCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(cfg: &HostPaths) -> Self {
         UdpQueuesCollector {
             v4: KeptFile::new(cfg.proc_path("net/udp")),
             v6: KeptFile::new(cfg.proc_path("net/udp6")),
@@ -129,9 +131,9 @@ mod tests {
     }
 
     fn collect(dir: &std::path::Path) -> CollectResult {
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.to_path_buf(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
         UdpQueuesCollector::new(&cfg).collect()
     }

@@ -1,24 +1,34 @@
 //! `node_uname_info`: the uname(2) strings as labels.
+#![allow(unsafe_code, reason = "uname(2) through libc")]
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::config::NodeConfig;
+use crate::paths::HostPaths;
 
+/// The `uname` collector: what it reads and emits is in the module documentation.
 pub struct UnameCollector;
 
 impl UnameCollector {
-    pub fn new(_cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`.
+    pub fn new(_cfg: &HostPaths) -> Self {
         UnameCollector
     }
 }
 
+/// The uname(2) fields upstream exports.
 #[derive(Debug, Default, PartialEq)]
 pub struct Uname {
+    /// Operating system name (`Linux`).
     pub sysname: String,
+    /// Kernel release.
     pub release: String,
+    /// Kernel version (build).
     pub version: String,
+    /// Hardware name (`x86_64`).
     pub machine: String,
+    /// Host name.
     pub nodename: String,
+    /// NIS domain name.
     pub domainname: String,
 }
 
@@ -34,6 +44,7 @@ pub fn field_to_string(field: &[libc::c_char]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Calls uname(2).
 #[cfg(target_os = "linux")]
 pub fn read_uname() -> Result<Uname, CollectError> {
     // SAFETY: `utsname` is arrays of c_char; all-zero is a valid value.
@@ -60,6 +71,7 @@ pub fn read_uname() -> Result<Uname, CollectError> {
     ))
 }
 
+/// `node_uname_info` labelled with the fields.
 pub fn uname_family(u: &Uname) -> MetricFamily {
     MetricFamily::gauge(
         "node_uname_info",

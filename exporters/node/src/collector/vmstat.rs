@@ -1,21 +1,46 @@
 //! `node_vmstat_<field>` (untyped) for the /proc/vmstat fields matching `--collector.vmstat.fields`.
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
 
-use crate::config::NodeConfig;
+use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
+use crate::paths::HostPaths;
 use crate::util::{keep_first_of_each, FieldFilter};
 
+/// The fields upstream returns by default.
+pub const DEFAULT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
+
+#[doc = concat!("The vmstat collector's own flags.")]
+#[derive(Debug, Clone, Args)]
+pub struct VmstatFlags {
+    /// Regexp of fields to return for vmstat collector.
+    #[arg(long = "collector.vmstat.fields", id = "collector.vmstat.fields", default_value = DEFAULT_FIELDS)]
+    fields: String,
+}
+
+impl CollectorFlags for VmstatFlags {
+    /// The fields to return.
+    type Options = Regex;
+
+    fn options(self) -> Result<Regex, String> {
+        flag_regex("collector.vmstat.fields", &self.fields)
+    }
+}
+
+/// The `vmstat` collector: what it reads and emits is in the module documentation.
 pub struct VmstatCollector {
     path: KeptFile,
     fields: FieldFilter,
 }
 
 impl VmstatCollector {
-    pub fn new(cfg: &NodeConfig) -> Self {
+    /// The collector reading under `cfg`, with its own options.
+    pub fn new(cfg: &HostPaths, fields: &Regex) -> Self {
         VmstatCollector {
             path: KeptFile::new(cfg.proc_path("vmstat")),
-            fields: FieldFilter::new(cfg.vmstat_fields.clone()),
+            fields: FieldFilter::new(fields.clone()),
         }
     }
 }
@@ -76,8 +101,6 @@ impl BlockingCollector for VmstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_VMSTAT_FIELDS;
-    use regex::Regex;
 
     const SAMPLE: &str = "nr_free_pages 1208361
 nr_zone_inactive_anon 3059
@@ -94,7 +117,7 @@ thp_fault_alloc 0
 
     #[test]
     fn keeps_default_fields() {
-        let re = Regex::new(DEFAULT_VMSTAT_FIELDS).unwrap();
+        let re = Regex::new(DEFAULT_FIELDS).unwrap();
         let got = parse_vmstat(SAMPLE, |n| re.is_match(n)).unwrap();
         assert_eq!(
             got,
@@ -132,11 +155,13 @@ thp_fault_alloc 0
     fn collects_from_a_fixture() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vmstat"), SAMPLE).unwrap();
-        let cfg = NodeConfig {
+        let cfg = HostPaths {
             procfs: dir.path().into(),
-            ..NodeConfig::default()
+            ..HostPaths::default()
         };
-        let fams = VmstatCollector::new(&cfg).collect().unwrap();
+        let fams = VmstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
+            .collect()
+            .unwrap();
         assert_eq!(fams.len(), 7);
         assert_eq!(fams[0].name, "node_vmstat_pgpgin");
         assert_eq!(fams[0].help, "/proc/vmstat information field pgpgin.");

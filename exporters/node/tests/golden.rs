@@ -1,8 +1,8 @@
 //! The node collectors against a fixture procfs/sysfs tree (a snapshot of a real machine, see
-//! tests/fixtures/node/snapshot.sh) must produce exactly the golden exposition, and the golden file
+//! tests/fixtures/snapshot.sh) must produce exactly the golden exposition, and the golden file
 //! must pass `promtool check metrics` except where upstream node_exporter itself uses the name.
 //!
-//! `UPDATE_GOLDEN=1 cargo test --test node_golden` rewrites the golden file after a deliberate
+//! `UPDATE_GOLDEN=1 cargo test -p node-exporter --test golden` rewrites the golden file after a deliberate
 //! change.
 
 use std::collections::BTreeSet;
@@ -14,10 +14,10 @@ use std::time::Duration;
 use exporter_core::encode::encode_text;
 use exporter_core::testkit::{family_shapes, free_port, wait_http, ChildGuard};
 use node_exporter::collector::COLLECTORS;
-use node_exporter::{build_exporter, NodeConfig};
+use node_exporter::{exporter_with_flags, HostPaths};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/node")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Collectors whose output depends on the live machine rather than the tree (system calls,
@@ -32,20 +32,23 @@ const VOLATILE: &[&str] = &[
 
 fn render_fixture() -> String {
     let root = fixtures();
-    let cfg = NodeConfig {
+    let paths = HostPaths {
         procfs: root.join("proc"),
         sysfs: root.join("sys"),
         rootfs: root.join("rootfs"),
         udev_data: root.join("udev"),
-        textfile_directory: Some(root.join("textfile")),
-        ..NodeConfig::default()
     };
+    let textfile = root.join("textfile");
+    let flags = ["--collector.textfile.directory", textfile.to_str().unwrap()];
     let enabled: Vec<&str> = COLLECTORS
+        .rows()
         .iter()
         .map(|c| c.name)
         .filter(|n| !LIVE_ONLY.contains(n))
         .collect();
-    let exporter = build_exporter(&cfg, &enabled).with_exporter_metrics(false);
+    let exporter = exporter_with_flags(&paths, &enabled, &flags)
+        .unwrap()
+        .with_exporter_metrics(false);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -118,6 +121,12 @@ fn upstream_family_names() -> BTreeSet<String> {
         "prometheus-node-exporter",
         Command::new("prometheus-node-exporter")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // Current upstream releases return more netstat fields by default than Debian's
+            // 1.5; ours follows current, so ask 1.5 for the same fields.
+            .arg(format!(
+                "--collector.netstat.fields={}",
+                node_exporter::collector::netstat::DEFAULT_FIELDS
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
