@@ -11,6 +11,9 @@
 //! debug build).
 //! Bench-style run: `FUZZ_CASES=1000000 cargo test --release -p node-exporter --test fuzz`.
 //! Properties that write files for a whole collector run a hundredth of that.
+//!
+//! Over 800 lines: one property per parser, kept in one file so they share the mutation
+//! strategies and the well-formedness checks.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -8,6 +8,9 @@
 //! statfs returns, and the worker, still blocked, is abandoned for a fresh one so the remaining
 //! mounts are served. Each stuck mount costs one blocked thread, never more, because a stuck mount
 //! is not retried until it has answered.
+//!
+//! Over 800 lines because of its unit tests (about two fifths of the file), kept beside the
+//! parser they check.
 #![allow(unsafe_code, reason = "statfs(2) through libc")]
 
 use std::borrow::Cow;
