@@ -146,8 +146,9 @@ async fn consume(conn: &mut Connection, shared: &Shared) -> ConnError {
     }
 }
 
-/// One frame of a subscribed connection.
-fn handle_frame(
+/// One frame of a subscribed connection: a message's payload is decoded into `st`, anything
+/// else but an error reply is ignored. Public for the fuzzing properties.
+pub fn handle_frame(
     frame: Value<'_>,
     st: &mut State,
     scratch: &mut Vec<u8>,

@@ -68,6 +68,7 @@ impl Celery {
                     Arc::clone(&connector),
                     keys.clone(),
                     config.queues.clone(),
+                    Arc::clone(&shared),
                     config.queue_discovery_interval,
                 )),
             ],

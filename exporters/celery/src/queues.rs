@@ -1,6 +1,7 @@
 //! The scrape-time collector of queue depth: LLEN over every queue's lists (the queue and its
 //! priority sub-queues, key prefix included) and HLEN of the unacked hash, in one pipeline on a
-//! connection of its own. Queues come from `--queues` and from kombu's `_kombu.binding.*` sets,
+//! connection of its own. Queues come from `--queues`, from task events (a queue a task event
+//! names is measured from the next scrape on) and from kombu's `_kombu.binding.*` sets,
 //! rediscovered with SCAN (never KEYS) every `--queue-discovery-interval`.
 
 use std::collections::BTreeSet;
@@ -11,6 +12,7 @@ use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFam
 
 use crate::config::Keys;
 use crate::conn::{ConnError, Connection, Connector};
+use crate::consumer::Shared;
 use crate::resp::Reply;
 use crate::state::{bounded_label, MAX_QUEUES};
 
@@ -24,6 +26,8 @@ pub struct QueuesCollector {
     connector: Arc<Connector>,
     keys: Keys,
     configured: Vec<String>,
+    /// The event consumer's state, which knows the queues task events named.
+    events: Arc<Shared>,
     /// `None`: discovery off.
     discovery_interval: Option<Duration>,
     inner: tokio::sync::Mutex<Inner>,
@@ -35,6 +39,8 @@ struct Inner {
     /// since the future owning it is dropped).
     conn: Option<Connection>,
     discovered: BTreeSet<String>,
+    /// Copied from the event state as they appear (it only ever appends).
+    named_by_events: Vec<String>,
     next_discovery: Option<Instant>,
     /// An unfinished SCAN: cursor and binding keys found so far.
     scan: Option<(u64, BTreeSet<String>)>,
@@ -45,12 +51,14 @@ impl QueuesCollector {
         connector: Arc<Connector>,
         keys: Keys,
         configured: Vec<String>,
+        events: Arc<Shared>,
         discovery_interval: Option<Duration>,
     ) -> QueuesCollector {
         QueuesCollector {
             connector,
             keys,
             configured,
+            events,
             discovery_interval,
             inner: tokio::sync::Mutex::new(Inner::default()),
         }
@@ -77,13 +85,8 @@ impl QueuesCollector {
                 inner.next_discovery = Some(Instant::now() + interval);
             }
         }
-        let mut queues: BTreeSet<&str> = self.configured.iter().map(String::as_str).collect();
-        for q in &inner.discovered {
-            if queues.len() >= MAX_QUEUES {
-                break;
-            }
-            queues.insert(q);
-        }
+        self.copy_queues_named_by_events(&mut inner);
+        let queues = self.queues_to_measure(&inner);
         let mut commands = 0;
         for q in &queues {
             for key in self.keys.queue_keys(q) {
@@ -131,6 +134,29 @@ impl QueuesCollector {
             )
             .with(&[], unacked),
         ])
+    }
+
+    /// Picks up the queues task events named since the last scrape, so a queue is measured
+    /// from the first scrape after its first task event, not after the next discovery walk.
+    fn copy_queues_named_by_events(&self, inner: &mut Inner) {
+        let state = self.events.lock();
+        let new = state.queues_named_since(inner.named_by_events.len());
+        inner
+            .named_by_events
+            .extend(new.iter().map(|q| q.to_string()));
+    }
+
+    /// `--queues` first, then the queues task events named, then discovered ones, at most
+    /// [`MAX_QUEUES`] in all.
+    fn queues_to_measure<'a>(&'a self, inner: &'a Inner) -> BTreeSet<&'a str> {
+        let mut queues: BTreeSet<&str> = self.configured.iter().map(String::as_str).collect();
+        for q in inner.named_by_events.iter().chain(&inner.discovered) {
+            if queues.len() >= MAX_QUEUES {
+                break;
+            }
+            queues.insert(q);
+        }
+        queues
     }
 
     /// Walks the binding sets; true when the walk is complete and `discovered` was replaced.

@@ -2,7 +2,7 @@
 //! monotonic time it was received), `families` at scrape time. No I/O, no clock: time is passed
 //! in, so every rule is unit-tested with made-up times.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use exporter_core::MetricFamily;
 
@@ -193,12 +193,42 @@ fn series_entry(
     })
 }
 
+/// The task name an event gives. An empty one is no name: Flower's families label an unknown
+/// name with the empty string, so a task named "" would repeat those series.
+fn event_task_name<'e>(e: &'e Event<'_>) -> Option<&'e str> {
+    e.name.as_deref().filter(|n| !n.is_empty())
+}
+
 /// The queue a task event names: task-sent's `queue`, else its `routing_key`.
 fn event_queue<'e>(e: &'e Event<'_>) -> Option<&'e str> {
     e.queue
         .as_deref()
         .or(e.routing_key.as_deref())
         .filter(|q| !q.is_empty())
+}
+
+/// The queues task events have named, under their full names (a label would cut them), in the
+/// order first seen. Append-only, so the queue-depth collector takes only what was added since it
+/// last looked.
+#[derive(Default)]
+struct NamedQueues {
+    in_order: Vec<Box<str>>,
+    known: HashSet<Box<str>>,
+}
+
+impl NamedQueues {
+    fn note(&mut self, queue: &str) {
+        if self.known.contains(queue) || self.in_order.len() >= MAX_QUEUES {
+            return;
+        }
+        // Reported as a label it would be cut, and two such queues could collide into one
+        // series: measure it only when `--queues` names it.
+        if queue.len() > MAX_LABEL_LEN {
+            return;
+        }
+        self.known.insert(queue.into());
+        self.in_order.push(queue.into());
+    }
 }
 
 /// Flower's per-worker series (`--flower-metrics`).
@@ -219,6 +249,7 @@ pub struct State {
     tasks: TaskMap,
     names: Interner,
     queues: Interner,
+    named_queues: NamedQueues,
     series: HashMap<(u16, u16), Series>,
     workers: BTreeMap<Box<str>, Worker>,
     flower_types: Interner,
@@ -242,6 +273,7 @@ impl State {
             tasks: TaskMap::new(opts.max_tasks),
             names: Interner::new(MAX_TASK_NAMES),
             queues: Interner::new(MAX_QUEUES),
+            named_queues: NamedQueues::default(),
             series: HashMap::new(),
             workers: BTreeMap::new(),
             flower_types: Interner::new(MAX_EVENT_TYPES),
@@ -264,6 +296,12 @@ impl State {
         self.tasks.len()
     }
 
+    /// The queues task events have named, from the `seen`-th on: the queue-depth collector
+    /// measures them from the next scrape, without waiting for its next discovery walk.
+    pub fn queues_named_since(&self, seen: usize) -> &[Box<str>] {
+        self.named_queues.in_order.get(seen..).unwrap_or_default()
+    }
+
     pub fn count_undecodable(&mut self, why: Undecodable) {
         self.undecodable[why.index()] += 1;
     }
@@ -284,6 +322,9 @@ impl State {
             self.count_undecodable(Undecodable::Event);
             return;
         };
+        if let Some(q) = event_queue(e) {
+            self.named_queues.note(q);
+        }
         let hostname = e.hostname.as_deref().unwrap_or("");
         // task-sent comes from the client; every other task event from a worker, and counts as
         // a sign of life (Celery does the same).
@@ -298,7 +339,7 @@ impl State {
                 // A custom task event about a task we do not know: nothing to attach it to.
                 None => None,
                 Some(s) => {
-                    let name = e.name.as_deref().map_or(UNKNOWN, |n| self.names.intern(n));
+                    let name = event_task_name(e).map_or(UNKNOWN, |n| self.names.intern(n));
                     let queue = event_queue(e).map_or(UNKNOWN, |q| self.queues.intern(q));
                     let (slot, evicted) = self.tasks.insert(key, name, queue, s);
                     if let Some(old) = evicted {
@@ -311,7 +352,7 @@ impl State {
         let (name, queue) = match slot {
             Some(slot) => self.learn_labels(slot, subject, e),
             None => (
-                e.name.as_deref().map_or(UNKNOWN, |n| self.names.intern(n)),
+                event_task_name(e).map_or(UNKNOWN, |n| self.names.intern(n)),
                 UNKNOWN,
             ),
         };
@@ -376,7 +417,7 @@ impl State {
         let mut name = t.name;
         let mut queue = t.queue;
         if name == UNKNOWN {
-            if let Some(n) = e.name.as_deref() {
+            if let Some(n) = event_task_name(e) {
                 name = self.names.intern(n);
             }
         }
@@ -974,6 +1015,79 @@ mod tests {
             timestamp: Some(ts),
             ..ev(kind, host)
         }
+    }
+
+    /// Found by tests/fuzz.rs: a task named "" and a task without a name both became
+    /// `task=""` in Flower's families, so the scrape repeated series.
+    #[test]
+    fn an_empty_task_name_is_no_name() {
+        let mut s = State::new(options());
+        let named_empty = Event {
+            name: Some("".into()),
+            runtime: Some(1.0),
+            ..task("task-succeeded", "w@h", "u1", 0.0)
+        };
+        s.apply(&named_empty, 0.0);
+        s.apply(&task("task-succeeded", "w@h", "u2", 0.0), 0.0);
+        let t = text(&mut s, 10.0);
+        let events: Vec<&str> = t
+            .lines()
+            .filter(|l| l.starts_with("flower_events_total{"))
+            .collect();
+        assert_eq!(
+            events,
+            ["flower_events_total{worker=\"w@h\",type=\"task-succeeded\",task=\"\"} 2"]
+        );
+        assert!(!t.contains("name=\"\""), "{t}");
+    }
+
+    #[test]
+    fn queues_named_by_task_events_are_listed_once_in_order() {
+        let mut s = State::new(options());
+        let sent = |queue: Option<&'static str>, routing_key: Option<&'static str>| Event {
+            queue: queue.map(Into::into),
+            routing_key: routing_key.map(Into::into),
+            ..task("task-sent", "gen1@h", "u", 0.0)
+        };
+        s.apply(&sent(Some("q1"), Some("rk")), 0.0);
+        s.apply(&sent(None, Some("q2")), 0.0);
+        s.apply(&sent(Some("q1"), None), 0.0);
+        // Unusable names: empty, too long to be a label, or on an event without uuid.
+        s.apply(&sent(Some(""), None), 0.0);
+        let long = "q".repeat(MAX_LABEL_LEN + 1);
+        s.apply(
+            &Event {
+                queue: Some(long.as_str().into()),
+                ..task("task-sent", "gen1@h", "v", 0.0)
+            },
+            0.0,
+        );
+        s.apply(
+            &Event {
+                queue: Some("no-uuid".into()),
+                ..ev("task-sent", "gen1@h")
+            },
+            0.0,
+        );
+        let names =
+            |since| -> Vec<&str> { s.queues_named_since(since).iter().map(|q| &**q).collect() };
+        assert_eq!(names(0), ["q1", "q2"]);
+        assert_eq!(names(1), ["q2"]);
+        assert!(names(2).is_empty() && names(99).is_empty());
+
+        let mut s = State::new(options());
+        for i in 0..MAX_QUEUES + 5 {
+            let q = format!("q{i}");
+            let uuid = format!("u{i}");
+            s.apply(
+                &Event {
+                    queue: Some(q.as_str().into()),
+                    ..task("task-sent", "gen1@h", &uuid, 0.0)
+                },
+                0.0,
+            );
+        }
+        assert_eq!(s.queues_named_since(0).len(), MAX_QUEUES);
     }
 
     #[test]

@@ -398,3 +398,48 @@ fn queue_depth_unacked_and_enable_events_with_a_key_prefix() {
         Some(2.0)
     );
 }
+
+#[test]
+fn queues_named_by_task_events_are_measured_from_the_next_scrape() {
+    let redis = Redis::start();
+    // Started before any worker: the first scrape's discovery walk finds no binding, and the
+    // next one is an hour away.
+    let exporter = Exporter::start(&redis.url(), &["--queue-discovery-interval", "1h"]);
+    exporter.wait_value("celery_up", &[], 1.0, T);
+    let text = exporter.scrape();
+    assert!(!text.contains("celery_queue_length{"), "{text}");
+
+    let celery = CeleryEnv::new(&redis.url());
+    let _worker = celery.worker("w5", &["-E", "-c", "1", "-Q", "fresh"]);
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    celery.client(
+        "for i in range(3): app.add.apply_async((i, i), queue='fresh')\n\
+         for i in range(2): app.add.apply_async((1, 1), queue='parked')\n",
+    );
+    // The client publishes each message before its task-sent event: once both task-sent events
+    // of `parked` are counted, both messages are in its list.
+    let pending_parked = [
+        ("name", "tests.add"),
+        ("state", "PENDING"),
+        ("queue", "parked"),
+    ];
+    exporter.wait_value("celery_tasks_total", &pending_parked, 2.0, T);
+    let text = exporter.scrape();
+    assert_eq!(
+        sample_value(&text, "celery_queue_length", &[("queue", "parked")]),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        sample_value(&text, "celery_queue_length", &[("queue", "fresh")]).is_some(),
+        "{text}"
+    );
+    // The worker drains the queue it consumes; the length follows.
+    let success_fresh = [
+        ("name", "tests.add"),
+        ("state", "SUCCESS"),
+        ("queue", "fresh"),
+    ];
+    exporter.wait_value("celery_tasks_total", &success_fresh, 3.0, T);
+    exporter.wait_value("celery_queue_length", &[("queue", "fresh")], 0.0, T);
+}
