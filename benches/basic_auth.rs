@@ -37,11 +37,12 @@ impl Drop for Running {
 
 fn node_exporter() -> Exporter {
     let names: Vec<&str> = node_exporter::collector::COLLECTORS
+        .rows()
         .iter()
         .filter(|c| c.default_enabled)
         .map(|c| c.name)
         .collect();
-    node_exporter::build_exporter(&node_exporter::NodeConfig::default(), &names)
+    node_exporter::build_exporter(&node_exporter::HostPaths::default(), &names)
 }
 
 fn start(web: WebConfig) -> Running {

@@ -84,54 +84,6 @@ pub struct LogFlags {
     pub format: LogFormat,
 }
 
-/// Adds node_exporter-style switches for a collector table: `--collector.<name>` and a hidden
-/// `--no-collector.<name>` per `(name, default_enabled, help)`; the last one given wins.
-pub fn add_collector_flags<'a>(
-    mut cmd: clap::Command,
-    collectors: impl IntoIterator<Item = (&'a str, bool, &'a str)>,
-) -> clap::Command {
-    use clap::{Arg, ArgAction};
-    for (name, default_enabled, help) in collectors {
-        let state = if default_enabled {
-            "enabled"
-        } else {
-            "disabled"
-        };
-        let on = format!("collector.{name}");
-        let off = format!("no-collector.{name}");
-        cmd = cmd
-            .arg(
-                Arg::new(on.clone())
-                    .long(on.clone())
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(off.clone())
-                    .help(format!(
-                        "Enable the {name} collector (default: {state}). {help}"
-                    )),
-            )
-            .arg(
-                Arg::new(off.clone())
-                    .long(off)
-                    .action(ArgAction::SetTrue)
-                    .overrides_with(on)
-                    .hide(true),
-            );
-    }
-    cmd
-}
-
-/// What the command line said about a collector added by [`add_collector_flags`]:
-/// `Some(on)` when a switch named it, `None` to fall back to the defaults.
-pub fn collector_choice(matches: &clap::ArgMatches, name: &str) -> Option<bool> {
-    if matches.get_flag(&format!("no-collector.{name}")) {
-        Some(false)
-    } else if matches.get_flag(&format!("collector.{name}")) {
-        Some(true)
-    } else {
-        None
-    }
-}
-
 /// Go programs take long flags with one dash (`-redis.addr x`): rewrites those that name one of
 /// `cmd`'s long flags to two dashes. Arguments after `--`, and short flags, stay as they are.
 pub fn go_style_args(
@@ -176,28 +128,6 @@ pub fn resolve_listen_address(addr: &str) -> Result<std::net::SocketAddr, String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn collector_switches_last_one_wins() {
-        let cmd = add_collector_flags(
-            clap::Command::new("t"),
-            [("cpu", true, ""), ("x", false, "")],
-        );
-        let m = cmd
-            .clone()
-            .try_get_matches_from([
-                "t",
-                "--no-collector.cpu",
-                "--collector.cpu",
-                "--collector.x",
-            ])
-            .unwrap();
-        assert_eq!(collector_choice(&m, "cpu"), Some(true));
-        assert_eq!(collector_choice(&m, "x"), Some(true));
-        let m = cmd.try_get_matches_from(["t", "--no-collector.x"]).unwrap();
-        assert_eq!(collector_choice(&m, "x"), Some(false));
-        assert_eq!(collector_choice(&m, "cpu"), None);
-    }
 
     #[test]
     fn single_dash_long_flags_become_double_dash() {

@@ -13,9 +13,6 @@ use exporter_core::Exporter;
 use collector::{CollectorSpec, COLLECTORS};
 pub use paths::HostPaths;
 
-/// The former name of [`HostPaths`], still used by `benches/basic_auth.rs` (outside this crate).
-pub type NodeConfig = HostPaths;
-
 /// Builds an exporter with the named collectors (names from [`collector::COLLECTORS`]), each
 /// with its default options. A scrape may narrow them with `collect[]` or `exclude[]`, as
 /// node_exporter's can.
