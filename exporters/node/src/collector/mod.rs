@@ -16,30 +16,40 @@ use regex::Regex;
 use crate::paths::HostPaths;
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod ipvs;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
+pub mod nvme;
 pub mod os;
 pub mod portable;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -47,6 +57,7 @@ pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod xfs;
 
 /// The collectors of the basics the guide queries (cpu, memory, filesystem, network, load): on
 /// Linux from /proc and /sys, elsewhere through sysinfo under the same names.
@@ -136,29 +147,39 @@ pub const COLLECTORS: CollectorTable<NodeBuild> = CollectorTable(ROWS);
 /// The rows of [`COLLECTORS`].
 static ROWS: &[CollectorSpec] = &[
     spec!("arp", LINUX, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
+    spec!("bonding", LINUX, "Exposes the number of configured and active slaves of Linux bonding interfaces.", bonding::BondingCollector),
     spec!("conntrack", LINUX, "Exposes conntrack stats.", conntrack::ConntrackCollector),
     spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector, cpu::CpuFlags),
     spec!("cpufreq", LINUX, "Exposes CPU frequency statistics.", cpufreq::CpufreqCollector),
     spec!("diskstats", LINUX, "Exposes disk I/O statistics.", diskstats::DiskstatsCollector, diskstats::DiskstatsFlags),
+    spec!("dmi", LINUX, "Expose Desktop Management Interface (DMI) info from /sys/class/dmi/id/", dmi::DmiCollector),
     spec!("edac", LINUX, "Exposes error detection and correction statistics.", edac::EdacCollector),
     spec!("entropy", LINUX, "Exposes available entropy.", entropy::EntropyCollector),
+    spec!("fibrechannel", LINUX, "Exposes fibre channel information and statistics from /sys/class/fc_host/.", fibrechannel::FibrechannelCollector),
     spec!("filefd", LINUX, "Exposes file descriptor statistics from /proc/sys/fs/file-nr.", filefd::FilefdCollector),
     spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", basics::FilesystemCollector, filesystem::FilesystemFlags),
     spec!("hwmon", LINUX, "Exposes hardware monitoring and sensor data from /sys/class/hwmon.", hwmon::HwmonCollector),
+    spec!("ipvs", LINUX, "Exposes IPVS status from /proc/net/ip_vs and stats from /proc/net/ip_vs_stats.", ipvs::IpvsCollector, ipvs::IpvsFlags),
     spec!("loadavg", true, "Exposes load average.", basics::LoadavgCollector),
+    spec!("mdadm", LINUX, "Exposes statistics about devices in /proc/mdstat (does nothing if no /proc/mdstat present).", mdadm::MdadmCollector),
     spec!("meminfo", true, "Exposes memory statistics.", basics::MeminfoCollector),
     spec!("netclass", LINUX, "Exposes network interface info from /sys/class/net.", netclass::NetclassCollector, netclass::NetclassFlags),
     spec!("netdev", true, "Exposes network interface statistics such as bytes transferred.", basics::NetdevCollector, netdev::NetdevFlags),
     spec!("netstat", LINUX, "Exposes network statistics from /proc/net/netstat.", netstat::NetstatCollector, netstat::NetstatFlags),
+    spec!("nfs", LINUX, "Exposes NFS client statistics from /proc/net/rpc/nfs.", nfs::NfsCollector),
+    spec!("nfsd", LINUX, "Exposes NFS kernel server statistics from /proc/net/rpc/nfsd.", nfsd::NfsdCollector),
+    spec!("nvme", LINUX, "Exposes NVMe info from /sys/class/nvme/", nvme::NvmeCollector),
     spec!("os", LINUX, "Exposes OS release info from os-release files.", os::OsCollector),
     spec!("powersupplyclass", LINUX, "Exposes power supply statistics from /sys/class/power_supply.", powersupplyclass::PowersupplyclassCollector),
     spec!("pressure", LINUX, "Exposes pressure stall statistics from /proc/pressure.", pressure::PressureCollector),
     spec!("processes", false, "Exposes aggregate process statistics from /proc.", processes::ProcessesCollector),
+    spec!("rapl", LINUX, "Exposes various statistics from /sys/class/powercap.", rapl::RaplCollector),
     spec!("schedstat", LINUX, "Exposes task scheduler statistics from /proc/schedstat.", schedstat::SchedstatCollector),
     spec!("selinux", LINUX, "Exposes SELinux statistics.", selinux::SelinuxCollector),
     spec!("sockstat", LINUX, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),
     spec!("softnet", LINUX, "Exposes statistics from /proc/net/softnet_stat.", softnet::SoftnetCollector),
     spec!("stat", LINUX, "Exposes various statistics from /proc/stat.", stat::StatCollector),
+    spec!("tapestats", LINUX, "Exposes statistics from /sys/class/scsi_tape.", tapestats::TapestatsCollector, tapestats::TapestatsFlags),
     spec!("textfile", true, "Exposes statistics read from local disk.", textfile::TextfileCollector, textfile::TextfileFlags),
     spec!("thermal_zone", LINUX, "Exposes thermal zone & cooling device statistics from /sys/class/thermal.", thermal_zone::ThermalZoneCollector),
     spec!("time", true, "Exposes the current system time.", time::TimeCollector),
@@ -166,6 +187,7 @@ static ROWS: &[CollectorSpec] = &[
     spec!("udp_queues", LINUX, "Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.", udp_queues::UdpQueuesCollector),
     spec!("uname", true, "Exposes system information as provided by the uname system call.", uname::UnameCollector),
     spec!("vmstat", LINUX, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector, vmstat::VmstatFlags),
+    spec!("xfs", LINUX, "Exposes XFS runtime statistics.", xfs::XfsCollector),
 ];
 
 /// Adds every collector's switches and own flags to the command line.

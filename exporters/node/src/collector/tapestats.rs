@@ -1,0 +1,211 @@
+//! `node_tape_*{device}` per SCSI tape drive from /sys/class/scsi_tape/st<N>/stats/*
+//! (Documentation/ABI/testing/sysfs-class-scsi_tape, Documentation/scsi/st.rst). Only the
+//! `st<N>` devices count: `nst<N>` and the `st<N>[lma]` modes are the same drive.
+//!
+//! As upstream 1.5: no /sys/class/scsi_tape is `node_scrape_collector_success 0`; a drive's
+//! stats file that cannot be read or parsed fails the collector.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use regex::Regex;
+
+use crate::collector::{flag_regex, CollectorFlags};
+use crate::paths::HostPaths;
+use crate::util::{read_file, sorted_dir_names};
+
+/// The tapestats collector's own flags.
+#[derive(Debug, Args)]
+pub struct TapestatsFlags {
+    /// Regexp of devices to ignore for tapestats.
+    #[arg(
+        long = "collector.tapestats.ignored-devices",
+        id = "collector.tapestats.ignored-devices",
+        default_value = "^$"
+    )]
+    ignored_devices: String,
+}
+
+impl CollectorFlags for TapestatsFlags {
+    /// The devices to leave out.
+    type Options = Regex;
+
+    fn options(self) -> Result<Regex, String> {
+        flag_regex("collector.tapestats.ignored-devices", &self.ignored_devices)
+    }
+}
+
+/// The `tapestats` collector: what it reads and emits is in the module documentation.
+pub struct TapestatsCollector {
+    dir: PathBuf,
+    ignored: Regex,
+}
+
+impl TapestatsCollector {
+    /// The collector reading under `paths`.
+    pub fn new(paths: &HostPaths, ignored: &Regex) -> Self {
+        TapestatsCollector {
+            dir: paths.sys_path("class/scsi_tape"),
+            ignored: ignored.clone(),
+        }
+    }
+}
+
+/// The stats files, the family each becomes, and whether it is in nanoseconds (exported in
+/// seconds) or a plain count.
+const STATS: [(&str, &str, &str, bool); 10] = [
+    ("in_flight", "node_tape_io_now", "The number of I/Os currently outstanding to this device.", false),
+    ("io_ns", "node_tape_io_time_seconds_total", "The amount of time spent waiting for all I/O to complete (including read and write). This includes tape movement commands such as seeking between file or set marks and implicit tape movement such as when rewind on close tape devices are used.", true),
+    ("other_cnt", "node_tape_io_others_total", "The number of I/Os issued to the tape drive other than read or write commands. The time taken to complete these commands uses the following calculation io_time_seconds_total-read_time_seconds_total-write_time_seconds_total", false),
+    ("read_byte_cnt", "node_tape_read_bytes_total", "The number of bytes read from the tape drive.", false),
+    ("read_cnt", "node_tape_reads_completed_total", "The number of read requests issued to the tape drive.", false),
+    ("read_ns", "node_tape_read_time_seconds_total", "The amount of time spent waiting for read requests to complete.", true),
+    ("resid_cnt", "node_tape_residual_total", "The number of times during a read or write we found the residual amount to be non-zero. This should mean that a program is issuing a read larger thean the block size on tape. For write not all data made it to tape.", false),
+    ("write_byte_cnt", "node_tape_written_bytes_total", "The number of bytes written to the tape drive.", false),
+    ("write_cnt", "node_tape_writes_completed_total", "The number of write requests issued to the tape drive.", false),
+    ("write_ns", "node_tape_write_time_seconds_total", "The amount of time spent waiting for write requests to complete.", true),
+];
+
+/// Whether a /sys/class/scsi_tape entry is a drive (`st<N>`), not one of its other nodes.
+pub fn is_drive(name: &str) -> bool {
+    name.strip_prefix("st")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` reads one: decimal, or with a `0x`,
+/// `0o`, `0b` or leading `0` base prefix.
+pub fn parse_go_uint_base0(s: &str) -> Option<u64> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(o) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
+        (o, 8)
+    } else if let Some(b) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        (b, 2)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// One drive's counters in [`STATS`] order; a file the kernel does not write stays 0.
+fn read_drive(stats_dir: &Path) -> Result<[u64; 10], CollectError> {
+    let mut values = [0u64; 10];
+    // Every file of the directory must be readable, as upstream reads them all.
+    for file in sorted_dir_names(stats_dir)? {
+        let path = stats_dir.join(&file);
+        let text = read_file(&path)?;
+        if let Some(at) = STATS.iter().position(|(f, ..)| *f == file) {
+            let raw = text.trim();
+            values[at] = parse_go_uint_base0(raw).ok_or_else(|| {
+                CollectError::Parse(format!("{}: invalid counter {raw:?}", path.display()))
+            })?;
+        }
+    }
+    Ok(values)
+}
+
+/// The families for every drive, `(device, counters in [`STATS`] order)`.
+pub fn tape_families(drives: &[(String, [u64; 10])]) -> Vec<MetricFamily> {
+    STATS
+        .iter()
+        .enumerate()
+        .map(|(at, (_, name, help, nanoseconds))| {
+            let mut family = if at == 0 {
+                MetricFamily::gauge(*name, *help)
+            } else {
+                MetricFamily::counter(*name, *help)
+            };
+            for (device, values) in drives {
+                let value = if *nanoseconds {
+                    // Upstream multiplies by 1e-9 (not a division): the same last digit.
+                    values[at] as f64 * 1e-9
+                } else {
+                    values[at] as f64
+                };
+                family.push(&[("device", device)], value);
+            }
+            family
+        })
+        .collect()
+}
+
+impl BlockingCollector for TapestatsCollector {
+    fn name(&self) -> &'static str {
+        "tapestats"
+    }
+
+    fn collect(&self) -> CollectResult {
+        let mut drives = Vec::new();
+        for name in sorted_dir_names(&self.dir)? {
+            if !is_drive(&name) {
+                continue;
+            }
+            let values = read_drive(&self.dir.join(&name).join("stats"))?;
+            if self.ignored.is_match(&name) {
+                continue;
+            }
+            drives.push((name, values));
+        }
+        Ok(tape_families(&drives))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drives_only() {
+        assert!(is_drive("st0"));
+        assert!(is_drive("st12"));
+        for other in ["nst0", "st0a", "st0l", "st", "stx", "st0 "] {
+            assert!(!is_drive(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_like_go() {
+        assert_eq!(parse_go_uint_base0("0"), Some(0));
+        assert_eq!(parse_go_uint_base0("1234"), Some(1234));
+        assert_eq!(parse_go_uint_base0("0x1f"), Some(31));
+        assert_eq!(parse_go_uint_base0("010"), Some(8));
+        assert_eq!(parse_go_uint_base0(""), None);
+        assert_eq!(parse_go_uint_base0("-1"), None);
+        assert_eq!(parse_go_uint_base0("+1"), None);
+        assert_eq!(parse_go_uint_base0("12a"), None);
+    }
+
+    #[test]
+    fn reads_drives_in_seconds_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = TapestatsCollector::new(
+            &HostPaths {
+                sysfs: dir.path().to_path_buf(),
+                ..HostPaths::default()
+            },
+            &Regex::new("^st1$").unwrap(),
+        );
+        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        for drive in ["st0", "nst0", "st1"] {
+            let stats = dir.path().join("class/scsi_tape").join(drive).join("stats");
+            std::fs::create_dir_all(&stats).unwrap();
+            for (file, ..) in STATS {
+                std::fs::write(stats.join(file), "90529801\n").unwrap();
+            }
+        }
+        let fams = c.collect().unwrap();
+        assert_eq!(fams.len(), 10);
+        assert!(fams.iter().all(|f| f.samples.len() == 1));
+        assert_eq!(fams[0].samples[0].value, 90529801.0);
+        assert_eq!(fams[1].samples[0].value, 0.09052980100000001);
+        let bad = dir.path().join("class/scsi_tape/st0/stats/read_cnt");
+        std::fs::write(bad, "x\n").unwrap();
+        assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
+    }
+}
