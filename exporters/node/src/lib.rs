@@ -1,5 +1,6 @@
 //! Host metrics from /proc and /sys under the names of prometheus/node_exporter.
 
+pub(crate) mod absent;
 pub mod collector;
 pub(crate) mod kept;
 #[cfg(target_os = "linux")]

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 use crate::util::read_file;
 
 /// The `bonding` collector: what it reads and emits is in the module documentation.
 pub struct BondingCollector {
+    gate: SourceGate,
     net_dir: PathBuf,
     masters: KeptFile,
 }
@@ -24,8 +26,10 @@ impl BondingCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
         let net_dir = paths.sys_path("class/net");
+        let masters = net_dir.join("bonding_masters");
         BondingCollector {
-            masters: KeptFile::new(net_dir.join("bonding_masters")),
+            gate: SourceGate::new(&masters),
+            masters: KeptFile::new(masters),
             net_dir,
         }
     }
@@ -98,6 +102,12 @@ impl BlockingCollector for BondingCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl BondingCollector {
+    fn collect_present(&self) -> CollectResult {
         let masters = self.masters.read()?;
         let mut bonds = Vec::new();
         for master in parse_name_list(&masters) {

@@ -12,20 +12,24 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `fibrechannel` collector: what it reads and emits is in the module documentation.
 pub struct FibrechannelCollector {
+    gate: SourceGate,
     dir: PathBuf,
 }
 
 impl FibrechannelCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let dir = paths.sys_path("class/fc_host");
         FibrechannelCollector {
-            dir: paths.sys_path("class/fc_host"),
+            gate: SourceGate::new(&dir),
+            dir,
         }
     }
 }
@@ -227,6 +231,12 @@ impl BlockingCollector for FibrechannelCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl FibrechannelCollector {
+    fn collect_present(&self) -> CollectResult {
         let hosts = sorted_dir_names(&self.dir)?
             .iter()
             .map(|name| read_host(&self.dir, name))
@@ -264,6 +274,11 @@ mod tests {
             ..HostPaths::default()
         });
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = FibrechannelCollector::new(&HostPaths {
+            sysfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        });
         let host = dir.path().join("class/fc_host/host0");
         for attribute in ATTRIBUTES {
             write(&host.join(attribute), "0x10\n");

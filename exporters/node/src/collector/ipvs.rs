@@ -17,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -78,6 +79,7 @@ pub fn parse_backend_labels(list: &str) -> Result<Vec<&'static str>, String> {
 
 /// The `ipvs` collector: what it reads and emits is in the module documentation.
 pub struct IpvsCollector {
+    gate: SourceGate,
     stats: KeptFile,
     services: KeptFile,
     labels: Vec<&'static str>,
@@ -86,8 +88,10 @@ pub struct IpvsCollector {
 impl IpvsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths, labels: &[&'static str]) -> Self {
+        let stats = paths.proc_path("net/ip_vs_stats");
         IpvsCollector {
-            stats: KeptFile::new(paths.proc_path("net/ip_vs_stats")),
+            gate: SourceGate::new(&stats),
+            stats: KeptFile::new(stats),
             services: KeptFile::new(paths.proc_path("net/ip_vs")),
             labels: labels.to_vec(),
         }
@@ -340,6 +344,12 @@ impl BlockingCollector for IpvsCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl IpvsCollector {
+    fn collect_present(&self) -> CollectResult {
         let parse_error = |file: &KeptFile, e: String| {
             CollectError::Parse(format!("{}: {e}", file.path().display()))
         };
@@ -463,6 +473,8 @@ FWM  10001000 wlc
         };
         let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/ip_vs_stats"), STATS).unwrap();
         assert!(matches!(c.collect(), Err(CollectError::Other(_))));

@@ -22,20 +22,24 @@ use std::sync::LazyLock;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
+use crate::absent::SourceGate;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
 /// The `mdadm` collector: what it reads and emits is in the module documentation.
 pub struct MdadmCollector {
+    gate: SourceGate,
     mdstat: KeptFile,
 }
 
 impl MdadmCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let mdstat = paths.proc_path("mdstat");
         MdadmCollector {
-            mdstat: KeptFile::new(paths.proc_path("mdstat")),
+            gate: SourceGate::new(&mdstat),
+            mdstat: KeptFile::new(mdstat),
         }
     }
 }
@@ -230,6 +234,12 @@ impl BlockingCollector for MdadmCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl MdadmCollector {
+    fn collect_present(&self) -> CollectResult {
         let text = self.mdstat.read()?;
         let mut arrays = parse_mdstat(&text)
             .map_err(|e| CollectError::Parse(format!("{}: {e}", self.mdstat.path().display())))?;
@@ -370,13 +380,18 @@ unused devices: <none>
     }
 
     #[test]
-    fn missing_mdstat_is_not_available() {
+    fn missing_mdstat_is_not_available_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let c = MdadmCollector::new(&HostPaths {
             procfs: dir.path().to_path_buf(),
             ..HostPaths::default()
         });
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = MdadmCollector::new(&HostPaths {
+            procfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        });
         std::fs::write(dir.path().join("mdstat"), MDSTAT).unwrap();
         assert_eq!(c.collect().unwrap()[0].samples.len(), 7);
     }

@@ -17,6 +17,7 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 
@@ -262,14 +263,17 @@ pub fn client_families(s: &ClientStats) -> Vec<MetricFamily> {
 
 /// The `nfs` collector: what it reads and emits is in the module documentation.
 pub struct NfsCollector {
+    gate: SourceGate,
     file: KeptFile,
 }
 
 impl NfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let file = paths.proc_path("net/rpc/nfs");
         NfsCollector {
-            file: KeptFile::new(paths.proc_path("net/rpc/nfs")),
+            gate: SourceGate::new(&file),
+            file: KeptFile::new(file),
         }
     }
 }
@@ -280,6 +284,12 @@ impl BlockingCollector for NfsCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl NfsCollector {
+    fn collect_present(&self) -> CollectResult {
         let text = self.file.read()?;
         let stats = parse_client_stats(&text)
             .map_err(|e| CollectError::Parse(format!("{}: {e}", self.file.path().display())))?;

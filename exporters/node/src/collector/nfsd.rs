@@ -20,6 +20,7 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::collector::nfs::{exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -257,14 +258,17 @@ pub fn server_families(s: &ServerStats) -> Vec<MetricFamily> {
 
 /// The `nfsd` collector: what it reads and emits is in the module documentation.
 pub struct NfsdCollector {
+    gate: SourceGate,
     file: KeptFile,
 }
 
 impl NfsdCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let file = paths.proc_path("net/rpc/nfsd");
         NfsdCollector {
-            file: KeptFile::new(paths.proc_path("net/rpc/nfsd")),
+            gate: SourceGate::new(&file),
+            file: KeptFile::new(file),
         }
     }
 }
@@ -275,6 +279,12 @@ impl BlockingCollector for NfsdCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl NfsdCollector {
+    fn collect_present(&self) -> CollectResult {
         let text = self.file.read()?;
         let stats = parse_server_stats(&text)
             .map_err(|e| CollectError::Parse(format!("{}: {e}", self.file.path().display())))?;

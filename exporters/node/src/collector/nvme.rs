@@ -8,19 +8,23 @@ use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `nvme` collector: what it reads and emits is in the module documentation.
 pub struct NvmeCollector {
+    gate: SourceGate,
     class_dir: PathBuf,
 }
 
 impl NvmeCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let class_dir = paths.sys_path("class/nvme");
         NvmeCollector {
-            class_dir: paths.sys_path("class/nvme"),
+            gate: SourceGate::new(&class_dir),
+            class_dir,
         }
     }
 }
@@ -83,6 +87,12 @@ impl BlockingCollector for NvmeCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl NvmeCollector {
+    fn collect_present(&self) -> CollectResult {
         let mut devices = Vec::new();
         for name in sorted_dir_names(&self.class_dir)? {
             let dir = self.class_dir.join(&name);
@@ -135,6 +145,11 @@ mod tests {
             ..HostPaths::default()
         });
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = NvmeCollector::new(&HostPaths {
+            sysfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        });
         let nvme0 = dir.path().join("class/nvme/nvme0");
         std::fs::create_dir_all(&nvme0).unwrap();
         for (file, text) in [

@@ -14,19 +14,23 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `rapl` collector: what it reads and emits is in the module documentation.
 pub struct RaplCollector {
+    gate: SourceGate,
     powercap_dir: PathBuf,
 }
 
 impl RaplCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let powercap_dir = paths.sys_path("class/powercap");
         RaplCollector {
-            powercap_dir: paths.sys_path("class/powercap"),
+            gate: SourceGate::new(&powercap_dir),
+            powercap_dir,
         }
     }
 }
@@ -129,6 +133,12 @@ impl BlockingCollector for RaplCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl RaplCollector {
+    fn collect_present(&self) -> CollectResult {
         let entries = sorted_dir_names(&self.powercap_dir).map_err(permission_is_no_data)?;
         let mut seen: HashMap<String, i64> = HashMap::new();
         let mut zones = Vec::new();
@@ -196,6 +206,11 @@ mod tests {
             ..HostPaths::default()
         });
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = RaplCollector::new(&HostPaths {
+            sysfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        });
         let cap = dir.path().join("class/powercap");
         write(&cap.join("intel-rapl/enabled"), "1\n");
         for (zone, name, uj) in [

@@ -11,6 +11,7 @@ use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
+use crate::absent::SourceGate;
 use crate::collector::{flag_regex, CollectorFlags};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -38,6 +39,7 @@ impl CollectorFlags for TapestatsFlags {
 
 /// The `tapestats` collector: what it reads and emits is in the module documentation.
 pub struct TapestatsCollector {
+    gate: SourceGate,
     dir: PathBuf,
     ignored: Regex,
 }
@@ -45,8 +47,10 @@ pub struct TapestatsCollector {
 impl TapestatsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths, ignored: &Regex) -> Self {
+        let dir = paths.sys_path("class/scsi_tape");
         TapestatsCollector {
-            dir: paths.sys_path("class/scsi_tape"),
+            gate: SourceGate::new(&dir),
+            dir,
             ignored: ignored.clone(),
         }
     }
@@ -141,6 +145,12 @@ impl BlockingCollector for TapestatsCollector {
     }
 
     fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+impl TapestatsCollector {
+    fn collect_present(&self) -> CollectResult {
         let mut drives = Vec::new();
         for name in sorted_dir_names(&self.dir)? {
             if !is_drive(&name) {
@@ -192,6 +202,14 @@ mod tests {
             &Regex::new("^st1$").unwrap(),
         );
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = TapestatsCollector::new(
+            &HostPaths {
+                sysfs: dir.path().to_path_buf(),
+                ..HostPaths::default()
+            },
+            &Regex::new("^st1$").unwrap(),
+        );
         for drive in ["st0", "nst0", "st1"] {
             let stats = dir.path().join("class/scsi_tape").join(drive).join("stats");
             std::fs::create_dir_all(&stats).unwrap();

@@ -17,19 +17,23 @@ use std::path::PathBuf;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
+use crate::absent::SourceGate;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `xfs` collector: what it reads and emits is in the module documentation.
 pub struct XfsCollector {
+    gate: SourceGate,
     dir: PathBuf,
 }
 
 impl XfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
+        let dir = paths.sys_path("fs/xfs");
         XfsCollector {
-            dir: paths.sys_path("fs/xfs"),
+            gate: SourceGate::new(&dir),
+            dir,
         }
     }
 }
@@ -222,11 +226,17 @@ impl BlockingCollector for XfsCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let entries = match sorted_dir_names(&self.dir) {
-            Ok(entries) => entries,
-            Err(CollectError::NotAvailable(_)) => Vec::new(),
-            Err(e) => return Err(e),
-        };
+        // No XFS: success with no series, as upstream's empty glob.
+        match self.gate.run(|| self.collect_present()) {
+            Err(CollectError::NotAvailable(_)) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+}
+
+impl XfsCollector {
+    fn collect_present(&self) -> CollectResult {
+        let entries = sorted_dir_names(&self.dir)?;
         let mut devices = Vec::new();
         for device in entries {
             // The glob fs/xfs/*/stats/stats: devices only (the global file is fs/xfs/stats/stats).
@@ -340,6 +350,11 @@ debug 0
             ..HostPaths::default()
         });
         assert!(c.collect().unwrap().iter().all(|f| f.samples.is_empty()));
+        // The collector now remembers the source as missing; a new one looks again.
+        let c = XfsCollector::new(&HostPaths {
+            sysfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        });
         let xfs = dir.path().join("fs/xfs");
         for sub in ["sda1/stats", "stats"] {
             std::fs::create_dir_all(xfs.join(sub)).unwrap();

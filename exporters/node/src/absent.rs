@@ -1,0 +1,105 @@
+//! Sources a host does not have, looked for again only now and then.
+//!
+//! Most hosts have no bonding driver, no md arrays, no NFS, no XFS, no NVMe, no tape drive, no
+//! Fibre Channel, no IPVS and no RAPL, yet those collectors are on by default, as upstream's are.
+//! Looking for each missing source on every scrape costs a failed open per collector; a
+//! [`SourceGate`] remembers that a collector's top-level source (a file or directory) was missing
+//! and answers the same for [`RECHECK`] without any I/O. A source that appears later (a module
+//! loaded, an array assembled, an NFS server started) shows up at most [`RECHECK`] later.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use exporter_core::{CollectError, CollectResult};
+
+/// How long a missing source is taken as still missing.
+pub(crate) const RECHECK: Duration = Duration::from_secs(60);
+
+/// Remembers when a collector's source was last found missing.
+#[derive(Debug)]
+pub(crate) struct SourceGate {
+    /// The path whose absence means "this host has none" (as `CollectError::NotAvailable` names
+    /// it).
+    source: String,
+    /// Until when the source counts as missing without looking.
+    missing_until: Mutex<Option<Instant>>,
+}
+
+impl SourceGate {
+    /// A gate for the source at `path`.
+    pub(crate) fn new(path: &Path) -> Self {
+        SourceGate {
+            source: path.display().to_string(),
+            missing_until: Mutex::new(None),
+        }
+    }
+
+    /// Runs `collect`, unless the source was found missing less than [`RECHECK`] ago: then the
+    /// answer is `NotAvailable` again, with no I/O. A `NotAvailable` naming the source itself
+    /// (not a file inside it) starts a new [`RECHECK`] period.
+    pub(crate) fn run(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        self.run_at(Instant::now(), collect)
+    }
+
+    fn run_at(&self, now: Instant, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        let mut missing_until = self.missing_until.lock().unwrap_or_else(|e| e.into_inner());
+        if missing_until.is_some_and(|until| now < until) {
+            return Err(CollectError::NotAvailable(format!(
+                "{} (missing; looked for again every {}s)",
+                self.source,
+                RECHECK.as_secs()
+            )));
+        }
+        let result = collect();
+        *missing_until = match &result {
+            Err(CollectError::NotAvailable(what)) if *what == self.source => Some(now + RECHECK),
+            _ => None,
+        };
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_missing_source_is_looked_for_once_per_period() {
+        let gate = SourceGate::new(Path::new("/x/mdstat"));
+        let calls = Cell::new(0);
+        let missing = || {
+            calls.set(calls.get() + 1);
+            Err(CollectError::NotAvailable("/x/mdstat".into()))
+        };
+        let t0 = Instant::now();
+        assert!(gate.run_at(t0, missing).is_err());
+        assert!(matches!(
+            gate.run_at(t0 + RECHECK / 2, missing),
+            Err(CollectError::NotAvailable(_))
+        ));
+        assert_eq!(calls.get(), 1);
+        // Once the period is over, it is looked for again, and found.
+        let found = gate.run_at(t0 + RECHECK, || Ok(Vec::new()));
+        assert!(found.is_ok());
+        assert!(gate.run_at(t0 + RECHECK, missing).is_err());
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn a_file_missing_inside_the_source_is_not_remembered() {
+        let gate = SourceGate::new(Path::new("/x/class/nvme"));
+        let calls = Cell::new(0);
+        let inner_missing = || {
+            calls.set(calls.get() + 1);
+            Err(CollectError::NotAvailable(
+                "/x/class/nvme/nvme0/state".into(),
+            ))
+        };
+        let t0 = Instant::now();
+        assert!(gate.run_at(t0, inner_missing).is_err());
+        assert!(gate.run_at(t0, inner_missing).is_err());
+        assert_eq!(calls.get(), 2);
+    }
+}
