@@ -5,14 +5,21 @@
 //!
 //! The trees under `tests/fixtures/oracle/<kind>/{proc,sys,rootfs}` are written by hand from the
 //! kernel's documented formats (proc(5), Documentation/ABI, the drivers' own docs and the
-//! `seq_printf`s that produce them), one per kind of host: `basic` (the /proc files every Linux
-//! host has), `bonding` (two bonds, one with a failed slave, old and new sysfs layouts), `mdadm`
-//! (RAID 0/1/5/6/10 and linear arrays: clean, recovering, resyncing, checking, pending, inactive,
-//! with failed and spare members), `hardware` (NVMe controllers, DMI, RAPL zones),
-//! `fibrechannel` (an HBA with an unimplemented counter), `ipvs` (TCP, UDP, IPv6 and
-//! firewall-mark services), `nfs` (client and server RPC counters), `tape` (SCSI tape drives and
-//! their other device nodes) and `xfs` (two filesystems beside the global stats file). An empty
-//! tree checks what each collector does when its files are absent.
+//! `seq_printf`s that produce them), one per kind of host:
+//! - `basic`: the /proc files every Linux host has, and the CPUs' topology, throttle counts and
+//!   cpufreq files;
+//! - `bonding`: two bonds, one with a slave down, in the old and new sysfs layouts;
+//! - `mdadm`: RAID 0/1/5/6/10 and linear arrays, clean, recovering, resyncing, checking, pending
+//!   and inactive, with failed and spare members;
+//! - `hardware`: NVMe controllers, DMI, RAPL zones, hwmon chips, a battery and a mains supply,
+//!   os-release;
+//! - `fibrechannel`: an HBA with a counter its firmware does not implement;
+//! - `ipvs`: TCP, UDP, IPv6 and firewall-mark services;
+//! - `nfs`: the client's and the server's RPC counters;
+//! - `tape`: SCSI tape drives beside their other device nodes;
+//! - `xfs`: two filesystems beside the global stats file.
+//!
+//! An empty tree checks what each of those collectors does when its files are absent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +38,8 @@ const CASES: &[(&str, &[&str])] = &[
         &[
             "arp",
             "conntrack",
+            "cpu",
+            "cpufreq",
             "edac",
             "entropy",
             "filefd",
@@ -49,7 +58,10 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("bonding", &["bonding"]),
     ("mdadm", &["mdadm"]),
-    ("hardware", &["dmi", "nvme", "rapl"]),
+    (
+        "hardware",
+        &["dmi", "hwmon", "nvme", "os", "powersupplyclass", "rapl"],
+    ),
     ("fibrechannel", &["fibrechannel"]),
     ("ipvs", &["ipvs"]),
     ("nfs", &["nfs", "nfsd"]),
@@ -70,6 +82,7 @@ fn exempt(name: &str) -> bool {
 /// Families ours adds on purpose: node_exporter 1.6+ emits them from the same files (see the
 /// README's "Current upstream releases"); 1.5 does not.
 const OURS_ONLY: &[&str] = &[
+    "node_cpu_scaling_governor",
     "node_softnet_backlog_len",
     "node_softnet_cpu_collision_total",
     "node_softnet_flow_limit_count_total",
