@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::conn::{ConnError, Connection, Connector};
+use resp::{ConnError, Connection, Connector, Reply, Value};
+
 use crate::event::{decode_message, Undecodable};
-use crate::resp::Value;
 use crate::state::State;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,32 +19,40 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 
 /// The state shared by the consumer (writer) and the collectors (readers), with the clock that
 /// turns `Instant`s into the state machine's seconds.
-pub struct Shared {
+pub(crate) struct Shared {
     state: Mutex<State>,
     epoch: Instant,
 }
 
 impl Shared {
-    pub fn new(state: State) -> Arc<Shared> {
+    /// Shares `state`; the clock starts now.
+    pub(crate) fn new(state: State) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(state),
             epoch: Instant::now(),
         })
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    /// The state, locked.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves counters that are still counters: carry on.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Monotonic seconds since start.
-    pub fn now(&self) -> f64 {
+    pub(crate) fn now(&self) -> f64 {
         self.epoch.elapsed().as_secs_f64()
     }
 }
 
 /// Runs forever: connect, subscribe, consume; on any failure wait and start over.
-pub async fn run(connector: Arc<Connector>, pattern: String, shared: Arc<Shared>) {
+/// `broker` is the URL without credentials, for the logs.
+pub(crate) async fn run(
+    connector: Arc<Connector>,
+    broker: String,
+    pattern: String,
+    shared: Arc<Shared>,
+) {
     let mut backoff = MIN_BACKOFF;
     let mut was_connected = false;
     loop {
@@ -57,15 +65,15 @@ pub async fn run(connector: Arc<Connector>, pattern: String, shared: Arc<Shared>
                     }
                     st.connected = true;
                 }
-                tracing::info!(broker = %connector.redacted(), %pattern, "subscribed to Celery events");
+                tracing::info!(broker = %broker, %pattern, "subscribed to Celery events");
                 was_connected = true;
                 backoff = MIN_BACKOFF;
                 let err = consume(&mut conn, &shared).await;
                 shared.lock().connected = false;
-                tracing::warn!(broker = %connector.redacted(), %err, "lost the event stream; reconnecting");
+                tracing::warn!(broker = %broker, %err, "lost the event stream; reconnecting");
             }
             Err(err) => {
-                tracing::warn!(broker = %connector.redacted(), %err, retry_in = ?backoff, "cannot subscribe to Celery events");
+                tracing::warn!(broker = %broker, %err, retry_in = ?backoff, "cannot subscribe to Celery events");
             }
         }
         tokio::time::sleep(jitter(backoff)).await;
@@ -83,17 +91,17 @@ fn jitter(d: Duration) -> Duration {
 }
 
 async fn subscribe(connector: &Connector, pattern: &str) -> Result<Connection, ConnError> {
-    let mut conn = connector.connect(CONNECT_TIMEOUT).await?;
+    let mut conn = connector.connect_within(CONNECT_TIMEOUT).await?;
     let reply = tokio::time::timeout(
         CONNECT_TIMEOUT,
         conn.request(&[b"PSUBSCRIBE" as &[u8], pattern.as_bytes()]),
     )
     .await
-    .map_err(|_| ConnError::Timeout("PSUBSCRIBE"))??;
+    .map_err(|_| ConnError::Timeout("PSUBSCRIBE".into()))??;
     match reply.as_array() {
         Some([kind, ..]) if kind.as_bytes() == Some(b"psubscribe") => Ok(conn),
         _ => match reply {
-            crate::resp::Reply::Error(message) => Err(ConnError::Server {
+            Reply::Error(message) => Err(ConnError::Server {
                 command: "PSUBSCRIBE",
                 message,
             }),
@@ -135,7 +143,7 @@ async fn consume(conn: &mut Connection, shared: &Shared) -> ConnError {
             }
             _ = ping.tick() => {
                 if last_rx.elapsed() > 2 * PING_EVERY {
-                    return ConnError::Timeout("waiting for the broker (no reply to PING)");
+                    return ConnError::Timeout("waiting for the broker (no reply to PING)".into());
                 }
                 conn.queue(&[b"PING" as &[u8]]);
                 if let Err(e) = conn.flush().await {

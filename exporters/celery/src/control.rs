@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::conn::{Connection, Connector};
+use resp::{Connection, Connector, Reply};
+
 use crate::event::encode_base64;
-use crate::resp::Reply;
 
 /// The envelope of one `enable_events` broadcast. `n` makes the delivery tag unique.
 pub fn enable_events_message(n: u64) -> String {
@@ -32,7 +32,7 @@ pub fn enable_events_message(n: u64) -> String {
 
 /// Broadcasts every `interval`, forever, on a connection of its own (a subscribed connection
 /// cannot PUBLISH).
-pub async fn run(connector: Arc<Connector>, channel: String, interval: Duration) {
+pub(crate) async fn run(connector: Arc<Connector>, channel: String, interval: Duration) {
     let mut conn: Option<Connection> = None;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -40,7 +40,7 @@ pub async fn run(connector: Arc<Connector>, channel: String, interval: Duration)
     loop {
         tick.tick().await;
         if conn.is_none() {
-            match connector.connect(Duration::from_secs(5)).await {
+            match connector.connect_within(Duration::from_secs(5)).await {
                 Ok(c) => conn = Some(c),
                 Err(err) => {
                     tracing::debug!(%err, "enable_events: cannot connect");

@@ -25,6 +25,7 @@ pub enum Undecodable {
 }
 
 impl Undecodable {
+    /// Every reason, in the order of the exported series.
     pub const ALL: [Undecodable; 6] = [
         Undecodable::Garbage,
         Undecodable::Pickle,
@@ -34,6 +35,7 @@ impl Undecodable {
         Undecodable::Event,
     ];
 
+    /// The `reason` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Undecodable::Garbage => "garbage",
@@ -45,6 +47,7 @@ impl Undecodable {
         }
     }
 
+    /// Position in [`Undecodable::ALL`], for a counter array.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -70,26 +73,37 @@ struct Properties<'a> {
 /// without being stored.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Event<'a> {
+    /// The event's `type`: `task-sent`, `worker-heartbeat`, ...
     #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
+    /// The sender: `worker@host`, or `gen<PID>@host` for a producer.
     #[serde(borrow, default)]
     pub hostname: Option<Cow<'a, str>>,
+    /// The task id (task events).
     #[serde(borrow, default)]
     pub uuid: Option<Cow<'a, str>>,
+    /// The task name (task-sent and task-received only).
     #[serde(borrow, default)]
     pub name: Option<Cow<'a, str>>,
+    /// The queue (task-sent only).
     #[serde(borrow, default)]
     pub queue: Option<Cow<'a, str>>,
+    /// The routing key (task-sent), the queue when `queue` is missing.
     #[serde(borrow, default)]
     pub routing_key: Option<Cow<'a, str>>,
+    /// The sender's clock, seconds since the epoch.
     #[serde(default)]
     pub timestamp: Option<f64>,
+    /// Run time of a succeeded task as the worker measured it, seconds.
     #[serde(default)]
     pub runtime: Option<f64>,
+    /// Heartbeat frequency of a worker, seconds.
     #[serde(default)]
     pub freq: Option<f64>,
+    /// Tasks a worker is executing (heartbeats).
     #[serde(default)]
     pub active: Option<f64>,
+    /// Tasks a worker has processed since it started (heartbeats).
     #[serde(default)]
     pub processed: Option<f64>,
     /// Present and not null: the task waits for an ETA/countdown, so its queue wait is not one.
@@ -104,6 +118,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 /// What one message held.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Decoded {
+    /// Events handed to the callback.
     pub events: usize,
     /// Elements of a batch that were not events (each also reported as [`Undecodable::Event`]).
     pub bad_events: usize,

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
 
-use crate::config::Keys;
-use crate::conn::{ConnError, Connection, Connector};
+use resp::{ConnError, Connection, Connector, Reply};
+
 use crate::consumer::Shared;
-use crate::resp::Reply;
 use crate::state::{bounded_label, MAX_QUEUES};
+use crate::transport::Keys;
 
 /// SCAN calls per scrape; a huge keyspace is walked over several scrapes.
 const SCAN_CALLS_PER_SCRAPE: usize = 50;
@@ -22,7 +22,8 @@ const SCAN_COUNT: &str = "1000";
 /// Binding sets read per discovery.
 const MAX_BINDING_KEYS: usize = 1000;
 
-pub struct QueuesCollector {
+/// The `queues` collector: `celery_queue_length` and `celery_queue_unacked` at scrape time.
+pub(crate) struct QueuesCollector {
     connector: Arc<Connector>,
     keys: Keys,
     configured: Vec<String>,
@@ -47,7 +48,9 @@ struct Inner {
 }
 
 impl QueuesCollector {
-    pub fn new(
+    /// A collector dialling with `connector`; `configured` are `--queues`, `events` the event
+    /// state (for the queues task events name), `discovery_interval` `None` for no discovery.
+    pub(crate) fn new(
         connector: Arc<Connector>,
         keys: Keys,
         configured: Vec<String>,
@@ -70,7 +73,7 @@ impl QueuesCollector {
             Some(c) => c,
             None => self
                 .connector
-                .connect(Duration::from_secs(5))
+                .connect_within(Duration::from_secs(5))
                 .await
                 .map_err(to_collect_error)?,
         };
@@ -96,7 +99,10 @@ impl QueuesCollector {
         }
         conn.queue(&["HLEN", self.keys.unacked_key().as_str()]);
         commands += 1;
-        let replies = conn.pipeline(commands).await.map_err(to_collect_error)?;
+        let replies = conn
+            .read_replies(commands)
+            .await
+            .map_err(to_collect_error)?;
 
         let per_queue = self.keys.queue_keys("").len();
         let mut length = MetricFamily::gauge(
@@ -196,7 +202,7 @@ impl QueuesCollector {
         for k in &binding_keys {
             conn.queue(&["SMEMBERS", k.as_str()]);
         }
-        let replies = conn.pipeline(binding_keys.len()).await?;
+        let replies = conn.read_replies(binding_keys.len()).await?;
         let mut discovered = BTreeSet::new();
         for reply in &replies {
             for member in reply.as_array().unwrap_or_default() {

@@ -10,6 +10,7 @@ use hashbrown::HashTable;
 /// ones), any other id string is hashed. Two of 100,000 live tasks colliding: odds below 1e-18.
 pub type TaskKey = [u32; 3];
 
+/// The [`TaskKey`] of a task id.
 pub fn task_key(id: &str) -> TaskKey {
     let [hi, lo] = parse_uuid(id).unwrap_or_else(|| {
         use std::hash::{Hash, Hasher};
@@ -80,17 +81,26 @@ fn hash_key(k: &TaskKey) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum TaskState {
+    /// task-sent (Celery's PENDING).
     Pending = 0,
+    /// task-received: a worker has the message.
     Received,
+    /// task-started: a worker runs it.
     Started,
+    /// task-succeeded.
     Success,
+    /// task-failed.
     Failure,
+    /// task-retried: it will run again.
     Retry,
+    /// task-revoked.
     Revoked,
+    /// task-rejected: a worker refused the message.
     Rejected,
 }
 
 impl TaskState {
+    /// Every state, in label order.
     pub const ALL: [TaskState; 8] = [
         TaskState::Pending,
         TaskState::Received,
@@ -102,6 +112,7 @@ impl TaskState {
         TaskState::Rejected,
     ];
 
+    /// The `state` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Pending => "PENDING",
@@ -130,6 +141,7 @@ impl TaskState {
         })
     }
 
+    /// Position in [`TaskState::ALL`], for counter arrays and bit sets.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -162,6 +174,7 @@ impl TaskState {
         }
     }
 
+    /// SUCCESS, FAILURE or REVOKED: a finished task, the first to evict.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -187,7 +200,9 @@ pub struct Task {
     key: TaskKey,
     /// task-received minus task-sent, when both are known.
     received_delta: f32,
+    /// Interned task name.
     pub name: u16,
+    /// Interned queue name.
     pub queue: u16,
     state: TaskState,
     flags: u8,
@@ -197,14 +212,17 @@ pub struct Task {
 }
 
 impl Task {
+    /// The current state, by Celery's precedence.
     pub fn state(&self) -> TaskState {
         self.state
     }
 
+    /// The task waits for an ETA or countdown.
     pub fn eta(&self) -> bool {
         self.flags & ETA != 0
     }
 
+    /// Notes whether the task waits for an ETA or countdown.
     pub fn set_eta(&mut self, eta: bool) {
         if eta {
             self.flags |= ETA
@@ -213,10 +231,12 @@ impl Task {
         }
     }
 
+    /// A task-started was seen.
     pub fn started_seen(&self) -> bool {
         self.flags & STARTED_SEEN != 0
     }
 
+    /// Notes a task-started.
     pub fn mark_started(&mut self) {
         self.flags |= STARTED_SEEN
     }
@@ -226,10 +246,12 @@ impl Task {
         self.flags & SENT_SEEN != 0
     }
 
+    /// Notes a task-sent.
     pub fn mark_sent(&mut self) {
         self.flags |= SENT_SEEN
     }
 
+    /// The task's id key.
     pub fn key(&self) -> &TaskKey {
         &self.key
     }
@@ -250,6 +272,7 @@ impl Task {
         })
     }
 
+    /// Keeps the sender timestamp of a task-sent.
     pub fn set_sent(&mut self, ts: f64) {
         if !ts.is_finite() {
             return;
@@ -262,6 +285,7 @@ impl Task {
         }
     }
 
+    /// Keeps the sender timestamp of a task-received.
     pub fn set_received(&mut self, ts: f64) {
         if !ts.is_finite() {
             return;
@@ -283,6 +307,8 @@ impl Task {
     }
 }
 
+/// The bounded uuid -> [`Task`] map: slots in a vector, u32 indices in a raw table, a CLOCK
+/// hand for eviction.
 pub struct TaskMap {
     slots: Vec<Task>,
     index: HashTable<u32>,
@@ -305,10 +331,12 @@ impl TaskMap {
         }
     }
 
+    /// Tasks tracked.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
+    /// No task tracked.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
@@ -318,6 +346,7 @@ impl TaskMap {
         self.per_state
     }
 
+    /// Tasks evicted to stay within the bound, since start.
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
@@ -400,10 +429,12 @@ impl TaskMap {
         }
     }
 
+    /// The task in `slot`.
     pub fn get(&self, slot: usize) -> &Task {
         &self.slots[slot]
     }
 
+    /// The task in `slot`, to change.
     pub fn get_mut(&mut self, slot: usize) -> &mut Task {
         &mut self.slots[slot]
     }

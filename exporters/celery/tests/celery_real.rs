@@ -1,12 +1,12 @@
 //! Against a REAL Celery: a prefork worker and a client (celery 5.4.0 from a venv made by
 //! tests/celery/setup-venv.sh) on a real redis-server, with the exporter binary reading them.
 
-mod support;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use celery_exporter::event::encode_base64;
-use support::*;
+use common::*;
 
 const T: Duration = Duration::from_secs(40);
 

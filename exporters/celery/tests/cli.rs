@@ -2,12 +2,12 @@
 //! password); an unreachable broker still gets HTTP 200 with `celery_up 0`; rediss:// with AUTH,
 //! a password file and a database number works end to end.
 
-mod support;
+mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use common::*;
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(

@@ -12,11 +12,11 @@
 
 use std::collections::HashSet;
 
-use celery_exporter::config::parse_buckets;
 use celery_exporter::consumer::{apply_payload, handle_frame};
 use celery_exporter::event::{
     decode_base64, decode_message, encode_base64, is_producer_hostname, Decoded, Event, Undecodable,
 };
+use celery_exporter::flags::parse_buckets;
 use celery_exporter::resp::{self, encode_command};
 use celery_exporter::state::{Options, State, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
 use exporter_core::encode::encode_text;

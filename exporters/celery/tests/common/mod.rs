@@ -1,6 +1,11 @@
 //! Real servers for the tests: redis-server, a Celery worker and client from a venv, and the
 //! exporter binary, each on loopback, in temp dirs, stopped by drop guards.
+
 #![allow(dead_code)]
+#![allow(
+    unsafe_code,
+    reason = "libc::kill signals the process groups these tests start (SIGTERM, SIGKILL)"
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,32 +14,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use exporter_core::testkit::{free_port, http_get, sample_value, wait_for, ChildGuard};
+pub(crate) use exporter_core::testkit::{free_port, http_get, sample_value, wait_for, ChildGuard};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_celery-exporter");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_celery-exporter");
 
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn app_dir() -> PathBuf {
+pub(crate) fn app_dir() -> PathBuf {
     workspace_root().join("tests/celery")
 }
 
 /// The venv with the pinned Celery (see `testkit::celery_venv`).
-pub fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     exporter_core::testkit::celery_venv(&workspace_root())
 }
 
 /// A process group, SIGKILLed as a whole when dropped (a prefork worker's children included).
-pub struct Group {
-    pub child: Child,
-    pub name: String,
-    pub log: PathBuf,
+pub(crate) struct Group {
+    pub(crate) child: Child,
+    pub(crate) name: String,
+    pub(crate) log: PathBuf,
 }
 
 impl Group {
-    pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Group {
+    pub(crate) fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Group {
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = cmd
@@ -51,23 +56,23 @@ impl Group {
         }
     }
 
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    pub fn signal_leader(&self, sig: i32) {
+    pub(crate) fn signal_leader(&self, sig: i32) {
         // SAFETY: plain syscall on a pid this test started.
         unsafe { libc::kill(self.pid(), sig) };
     }
 
-    pub fn kill_group(&mut self) {
+    pub(crate) fn kill_group(&mut self) {
         // SAFETY: the group was created by `spawn` (process_group(0): pgid == pid).
         unsafe { libc::kill(-self.pid(), libc::SIGKILL) };
         let _ = self.child.wait();
     }
 
     /// Waits for the leader to exit.
-    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -78,7 +83,7 @@ impl Group {
         false
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -90,12 +95,12 @@ impl Drop for Group {
 }
 
 /// Sends one command on a fresh connection and returns the raw reply (tests only).
-pub fn redis_cmd(port: u16, args: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn redis_cmd(port: u16, args: &[&[u8]]) -> Vec<u8> {
     redis_cmds(port, &[args]).pop().unwrap()
 }
 
 /// Sends commands on one connection (AUTH first, say) and returns each raw reply.
-pub fn redis_cmds(port: u16, commands: &[&[&[u8]]]) -> Vec<Vec<u8>> {
+pub(crate) fn redis_cmds(port: u16, commands: &[&[&[u8]]]) -> Vec<Vec<u8>> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut out = Vec::new();
@@ -117,19 +122,19 @@ pub fn redis_cmds(port: u16, commands: &[&[&[u8]]]) -> Vec<Vec<u8>> {
     replies
 }
 
-pub struct Redis {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    pub server: Option<ChildGuard>,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) server: Option<ChildGuard>,
     extra: Vec<String>,
 }
 
 impl Redis {
-    pub fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         Self::start_with(&[])
     }
 
-    pub fn start_with(extra: &[&str]) -> Redis {
+    pub(crate) fn start_with(extra: &[&str]) -> Redis {
         let mut r = Redis {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
@@ -159,29 +164,29 @@ impl Redis {
         });
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.server = None;
     }
 
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         self.launch();
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 }
 
 /// The exporter binary on a free port, logging to a file of its temp dir.
-pub struct Exporter {
-    pub port: u16,
-    pub proc: Group,
+pub(crate) struct Exporter {
+    pub(crate) port: u16,
+    pub(crate) proc: Group,
     _dir: tempfile::TempDir,
 }
 
 impl Exporter {
-    pub fn start(broker_url: &str, extra: &[&str]) -> Exporter {
+    pub(crate) fn start(broker_url: &str, extra: &[&str]) -> Exporter {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let proc = Group::spawn(
@@ -204,24 +209,30 @@ impl Exporter {
         e
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.proc.log_text()
     }
 
-    pub fn try_scrape(&self) -> Option<String> {
+    pub(crate) fn try_scrape(&self) -> Option<String> {
         http_get(&format!("http://127.0.0.1:{}/metrics", self.port))
     }
 
-    pub fn scrape(&self) -> String {
+    pub(crate) fn scrape(&self) -> String {
         self.try_scrape().expect("scrape failed")
     }
 
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         sample_value(&self.scrape(), name, labels)
     }
 
     /// Polls until the sample equals `want`; panics with the last exposition otherwise.
-    pub fn wait_value(&self, name: &str, labels: &[(&str, &str)], want: f64, timeout: Duration) {
+    pub(crate) fn wait_value(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        want: f64,
+        timeout: Duration,
+    ) {
         let start = Instant::now();
         loop {
             let text = self.scrape();
@@ -248,14 +259,14 @@ impl Exporter {
 }
 
 /// Environment of every Celery process of a test.
-pub struct CeleryEnv {
-    pub broker_url: String,
-    pub keyprefix: Option<String>,
-    pub dir: tempfile::TempDir,
+pub(crate) struct CeleryEnv {
+    pub(crate) broker_url: String,
+    pub(crate) keyprefix: Option<String>,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl CeleryEnv {
-    pub fn new(broker_url: &str) -> CeleryEnv {
+    pub(crate) fn new(broker_url: &str) -> CeleryEnv {
         CeleryEnv {
             broker_url: broker_url.into(),
             keyprefix: None,
@@ -277,7 +288,7 @@ impl CeleryEnv {
     }
 
     /// A prefork worker named `name@test`; `args` adds -E, -c, --heartbeat-interval, ...
-    pub fn worker(&self, name: &str, args: &[&str]) -> Group {
+    pub(crate) fn worker(&self, name: &str, args: &[&str]) -> Group {
         let mut cmd = self.command("celery");
         cmd.args(["-A", "app", "worker", "-P", "prefork", "--loglevel=INFO"])
             .args(["-n", &format!("{name}@test")])
@@ -291,7 +302,7 @@ impl CeleryEnv {
     }
 
     /// Runs Python with the app imported as `app` (task_send_sent_event=True) and waits.
-    pub fn client(&self, code: &str) {
+    pub(crate) fn client(&self, code: &str) {
         let out = self
             .command("python")
             .args(["-c", &format!("import app\n{code}")])
@@ -307,7 +318,7 @@ impl CeleryEnv {
 
 /// `promtool check metrics` findings about our names (empty when clean, or when promtool is
 /// not installed: the CI image has it).
-pub fn promtool_findings(text: &str) -> Option<String> {
+pub(crate) fn promtool_findings(text: &str) -> Option<String> {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
