@@ -191,6 +191,9 @@ const SENT_SEEN: u8 = 8;
 const SENT_TS: u8 = 16;
 /// A task-received timestamp is known: `base` (no SENT_TS) or `base + received_delta`.
 const RECEIVED_TS: u8 = 32;
+/// A task-started came before this attempt's task-sent (the client's event can reach the broker
+/// after the worker's): its timestamp is `base + received_delta` until task-sent takes it.
+const STARTED_TS: u8 = 64;
 
 /// What the exporter remembers of one task: 32 bytes.
 #[derive(Debug, Clone, Copy)]
@@ -198,7 +201,8 @@ pub struct Task {
     /// Sender timestamp of task-sent (SENT_TS), else of task-received (RECEIVED_TS).
     base: f64,
     key: TaskKey,
-    /// task-received minus task-sent, when both are known.
+    /// task-received minus task-sent, when both are known; task-started minus `base` while
+    /// STARTED_TS is set (then there is no SENT_TS).
     received_delta: f32,
     /// Interned task name.
     pub name: u16,
@@ -283,6 +287,31 @@ impl Task {
         if let Some(r) = received {
             self.received_delta = (r - ts) as f32;
         }
+    }
+
+    /// Keeps a task-started that came before this attempt's task-sent, so that the queue wait
+    /// can still be measured when the task-sent arrives.
+    pub fn set_started_before_sent(&mut self, ts: f64) {
+        if !ts.is_finite() || self.flags & SENT_TS != 0 {
+            return;
+        }
+        if self.flags & RECEIVED_TS != 0 {
+            self.received_delta = (ts - self.base) as f32;
+        } else {
+            self.base = ts;
+            self.received_delta = 0.0;
+        }
+        self.flags |= STARTED_TS;
+    }
+
+    /// The task-started kept by [`set_started_before_sent`](Self::set_started_before_sent),
+    /// once: the late task-sent takes it.
+    pub fn take_started_before_sent(&mut self) -> Option<f64> {
+        if self.flags & STARTED_TS == 0 {
+            return None;
+        }
+        self.flags &= !STARTED_TS;
+        Some(self.base + f64::from(self.received_delta))
     }
 
     /// Keeps the sender timestamp of a task-received.

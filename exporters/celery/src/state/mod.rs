@@ -262,9 +262,16 @@ impl State {
             let t = self.tasks.get_mut(slot);
             match state {
                 TaskState::Pending => {
+                    let started = t.take_started_before_sent();
                     t.set_sent(ts);
                     t.set_eta(e.eta);
                     t.mark_sent();
+                    if let Some(started) = started.filter(|_| !e.eta && ts.is_finite()) {
+                        // This attempt already started: its wait is known now, and its
+                        // task-sent is used up.
+                        wait = Some(started - ts);
+                        t.clear_sent();
+                    }
                 }
                 TaskState::Received => {
                     t.set_received(ts);
@@ -278,6 +285,9 @@ impl State {
                         if ts.is_finite() {
                             wait = t.sent().map(|sent| ts - sent);
                             flower_prefetch = t.received().map(|received| ts - received);
+                            if wait.is_none() {
+                                t.set_started_before_sent(ts);
+                            }
                         }
                     }
                     t.clear_sent();
@@ -617,6 +627,30 @@ mod tests {
                 ]
             ),
             1.0
+        );
+    }
+
+    #[test]
+    fn a_task_sent_that_arrives_after_task_started_still_gives_the_queue_wait() {
+        let mut s = State::new(options());
+        let named = |kind, ts| Event {
+            name: Some("t.fast".into()),
+            queue: Some("q".into()),
+            ..task(kind, "w@h", "u", ts)
+        };
+        s.apply(&named("task-received", 1.5), 0.0);
+        s.apply(&named("task-started", 2.0), 0.0);
+        s.apply(&named("task-sent", 0.5), 0.0);
+        s.apply(&named("task-succeeded", 3.0), 0.0);
+        let t = text(&mut s, 0.0);
+        let labels = [("name", "t.fast"), ("queue", "q")];
+        assert_eq!(
+            value(&t, "celery_task_queue_wait_seconds_count", &labels),
+            1.0
+        );
+        assert_eq!(
+            value(&t, "celery_task_queue_wait_seconds_sum", &labels),
+            1.5
         );
     }
 
