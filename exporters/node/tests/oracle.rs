@@ -14,6 +14,8 @@
 //! - `hardware`: NVMe controllers, DMI, RAPL zones, hwmon chips, a battery and a mains supply,
 //!   os-release;
 //! - `fibrechannel`: an HBA with a counter its firmware does not implement;
+//! - `infiniband`: an adapter with an active and a disabled port, 64-bit counters in the
+//!   pre-4.5 `counters_ext/` and a counter that reads `N/A (no PMA)`;
 //! - `ipvs`: TCP, UDP, IPv6 and firewall-mark services;
 //! - `nfs`: the client's and the server's RPC counters;
 //! - `tape`: SCSI tape drives beside their other device nodes;
@@ -63,6 +65,7 @@ const CASES: &[(&str, &[&str])] = &[
         &["dmi", "hwmon", "nvme", "os", "powersupplyclass", "rapl"],
     ),
     ("fibrechannel", &["fibrechannel"]),
+    ("infiniband", &["infiniband"]),
     ("ipvs", &["ipvs"]),
     ("nfs", &["nfs", "nfsd"]),
     ("tape", &["tapestats"]),
@@ -238,6 +241,11 @@ fn hardware_tree() {
 #[test]
 fn fibrechannel_tree() {
     assert_same_as_upstream("fibrechannel");
+}
+
+#[test]
+fn infiniband_tree() {
+    assert_same_as_upstream("infiniband");
 }
 
 #[test]
