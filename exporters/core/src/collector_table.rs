@@ -19,9 +19,23 @@ pub struct CollectorSpec<B: 'static> {
 }
 
 /// Every collector of an exporter, sorted by name.
-pub struct CollectorTable<B: 'static>(pub &'static [CollectorSpec<B>]);
+pub struct CollectorTable<B: 'static>(&'static [CollectorSpec<B>]);
 
 impl<B> CollectorTable<B> {
+    /// The table of `rows`. Rows out of order or named twice stop the build: `new` runs at
+    /// compile time in a `const`, so a table cannot ship unsorted or with a duplicate.
+    pub const fn new(rows: &'static [CollectorSpec<B>]) -> Self {
+        let mut i = 1;
+        while i < rows.len() {
+            assert!(
+                name_before(rows[i - 1].name, rows[i].name),
+                "collector table rows must be sorted by name, each name once"
+            );
+            i += 1;
+        }
+        CollectorTable(rows)
+    }
+
     /// Every row.
     pub fn rows(&self) -> &'static [CollectorSpec<B>] {
         self.0
@@ -79,6 +93,19 @@ impl<B> CollectorTable<B> {
     }
 }
 
+/// `a` sorts strictly before `b`, byte by byte (const, for [`CollectorTable::new`]).
+const fn name_before(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
 /// What the command line said about collector `name`: `Some(on)` when a switch named it.
 fn switched(matches: &ArgMatches, name: &str) -> Option<bool> {
     let given = |id: String| matches.try_get_one::<bool>(&id).ok().flatten() == Some(&true);
@@ -109,7 +136,13 @@ mod tests {
             build: (),
         },
     ];
-    const TABLE: CollectorTable<()> = CollectorTable(ROWS);
+    const TABLE: CollectorTable<()> = CollectorTable::new(ROWS);
+
+    #[test]
+    fn names_compare_as_sorted_strings() {
+        assert!(name_before("cpu", "cpufreq") && name_before("arp", "cpu"));
+        assert!(!name_before("cpu", "cpu") && !name_before("x", "cpu"));
+    }
 
     fn enabled(args: &[&str], defaults: bool) -> Vec<&'static str> {
         let cmd = TABLE.add_switches(Command::new("t"));
