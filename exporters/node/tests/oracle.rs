@@ -8,6 +8,8 @@
 //! `seq_printf`s that produce them), one per kind of host:
 //! - `basic`: the /proc files every Linux host has, and the CPUs' topology, throttle counts and
 //!   cpufreq files;
+//! - `bcache`: a cache set with a backing device (sizes in `bch_hprint`'s form, a writeback
+//!   controller's debug state) and a cache device;
 //! - `bonding`: two bonds, one with a slave down, in the old and new sysfs layouts;
 //! - `mdadm`: RAID 0/1/5/6/10 and linear arrays, clean, recovering, resyncing, checking, pending
 //!   and inactive, with failed and spare members;
@@ -58,6 +60,7 @@ const CASES: &[(&str, &[&str])] = &[
             "vmstat",
         ],
     ),
+    ("bcache", &["bcache"]),
     ("bonding", &["bonding"]),
     ("mdadm", &["mdadm"]),
     (
@@ -221,6 +224,11 @@ fn assert_same_as_upstream(tree: &str) {
 #[test]
 fn basic_tree() {
     assert_same_as_upstream("basic");
+}
+
+#[test]
+fn bcache_tree() {
+    assert_same_as_upstream("bcache");
 }
 
 #[test]

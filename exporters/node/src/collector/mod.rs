@@ -16,6 +16,7 @@ use regex::Regex;
 use crate::paths::HostPaths;
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
@@ -148,6 +149,7 @@ pub const COLLECTORS: CollectorTable<NodeBuild> = CollectorTable::new(ROWS);
 /// The rows of [`COLLECTORS`].
 static ROWS: &[CollectorSpec] = &[
     spec!("arp", LINUX, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
+    spec!("bcache", LINUX, "Exposes bcache statistics from /sys/fs/bcache/.", bcache::BcacheCollector, bcache::BcacheFlags),
     spec!("bonding", LINUX, "Exposes the number of configured and active slaves of Linux bonding interfaces.", bonding::BondingCollector),
     spec!("conntrack", LINUX, "Exposes conntrack stats.", conntrack::ConntrackCollector),
     spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector, cpu::CpuFlags),
@@ -199,4 +201,3 @@ pub fn add_flags(mut cmd: Command) -> Command {
     }
     COLLECTORS.add_switches(cmd)
 }
-
