@@ -11,6 +11,7 @@
 //! - `bcache`: a cache set with a backing device (sizes in `bch_hprint`'s form, a writeback
 //!   controller's debug state) and a cache device;
 //! - `bonding`: two bonds, one with a slave down, in the old and new sysfs layouts;
+//! - `btrfs`: a two-device RAID1 filesystem (its sysfs side: upstream's ioctls need a mount);
 //! - `mdadm`: RAID 0/1/5/6/10 and linear arrays, clean, recovering, resyncing, checking, pending
 //!   and inactive, with failed and spare members;
 //! - `hardware`: NVMe controllers, DMI, RAPL zones, hwmon chips, a battery and a mains supply,
@@ -62,6 +63,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("bcache", &["bcache"]),
     ("bonding", &["bonding"]),
+    ("btrfs", &["btrfs"]),
     ("mdadm", &["mdadm"]),
     (
         "hardware",
@@ -234,6 +236,11 @@ fn bcache_tree() {
 #[test]
 fn bonding_tree() {
     assert_same_as_upstream("bonding");
+}
+
+#[test]
+fn btrfs_tree() {
+    assert_same_as_upstream("btrfs");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use crate::paths::HostPaths;
 pub mod arp;
 pub mod bcache;
 pub mod bonding;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -151,6 +152,7 @@ static ROWS: &[CollectorSpec] = &[
     spec!("arp", LINUX, "Exposes ARP statistics from /proc/net/arp.", arp::ArpCollector),
     spec!("bcache", LINUX, "Exposes bcache statistics from /sys/fs/bcache/.", bcache::BcacheCollector, bcache::BcacheFlags),
     spec!("bonding", LINUX, "Exposes the number of configured and active slaves of Linux bonding interfaces.", bonding::BondingCollector),
+    spec!("btrfs", LINUX, "Exposes btrfs statistics", btrfs::BtrfsCollector),
     spec!("conntrack", LINUX, "Exposes conntrack stats.", conntrack::ConntrackCollector),
     spec!("cpu", true, "Exposes CPU statistics.", basics::CpuCollector, cpu::CpuFlags),
     spec!("cpufreq", LINUX, "Exposes CPU frequency statistics.", cpufreq::CpufreqCollector),
