@@ -22,7 +22,9 @@
 //! - `ipvs`: TCP, UDP, IPv6 and firewall-mark services;
 //! - `nfs`: the client's and the server's RPC counters;
 //! - `tape`: SCSI tape drives beside their other device nodes;
-//! - `xfs`: two filesystems beside the global stats file.
+//! - `xfs`: two filesystems beside the global stats file;
+//! - `zfs`: module-wide kstats (with an `int64` row and a counter near 2^64), an online pool
+//!   with its `io` and two datasets, a degraded pool.
 //!
 //! An empty tree checks what each of those collectors does when its files are absent.
 
@@ -75,6 +77,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("nfs", &["nfs", "nfsd"]),
     ("tape", &["tapestats"]),
     ("xfs", &["xfs"]),
+    ("zfs", &["zfs"]),
 ];
 
 /// Families that say nothing about the host: the exporter's own, the Go runtime's, and the time a
@@ -281,6 +284,11 @@ fn tape_tree() {
 #[test]
 fn xfs_tree() {
     assert_same_as_upstream("xfs");
+}
+
+#[test]
+fn zfs_tree() {
+    assert_same_as_upstream("zfs");
 }
 
 /// Every collector of every tree on a host that has none of their files: the same success or

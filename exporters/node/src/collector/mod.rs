@@ -61,6 +61,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod xfs;
+pub mod zfs;
 
 /// The collectors of the basics the guide queries (cpu, memory, filesystem, network, load): on
 /// Linux from /proc and /sys, elsewhere through sysinfo under the same names.
@@ -194,6 +195,7 @@ static ROWS: &[CollectorSpec] = &[
     spec!("uname", true, "Exposes system information as provided by the uname system call.", uname::UnameCollector),
     spec!("vmstat", LINUX, "Exposes statistics from /proc/vmstat.", vmstat::VmstatCollector, vmstat::VmstatFlags),
     spec!("xfs", LINUX, "Exposes XFS runtime statistics.", xfs::XfsCollector),
+    spec!("zfs", LINUX, "Exposes ZFS performance statistics.", zfs::ZfsCollector),
 ];
 
 /// Adds every collector's switches and own flags to the command line.

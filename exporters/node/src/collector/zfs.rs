@@ -1,0 +1,374 @@
+//! `node_zfs_*` from OpenZFS's kstats under /proc/spl/kstat/zfs: the module-wide files
+//! (arcstats, dmu_tx, zil, fm, ...), each a `name type data` table whose `uint64` rows become
+//! untyped `node_zfs_<subsystem>_<name>` series, and per pool its `io` (ZFS before 0.8),
+//! `objset-*` (one per dataset) and `state`.
+//!
+//! ```text
+//! 13 1 0x01 96 2160 5214515193 80563931466
+//! name                            type data
+//! hits                            4    8772612
+//! ```
+//!
+//! Read as node_exporter 1.5 reads them: only type 4 (`uint64`) rows count (so
+//! `memory_available_bytes`, an `int64`, is not exported), a module-wide file without its header
+//! or with a row that does not parse fails the collector, a missing one is skipped, and a pool's
+//! state is one of `online`, `degraded`, `faulted`, `offline`, `removed`, `unavail`. Without the
+//! ZFS module there is no /proc/spl/kstat/zfs: `node_scrape_collector_success 0`, as upstream.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
+
+use crate::absent::SourceGate;
+use crate::paths::HostPaths;
+use crate::util::{read_file, sorted_dir_names};
+
+/// The `zfs` collector: what it reads and emits is in the module documentation.
+pub struct ZfsCollector {
+    gate: SourceGate,
+    dir: PathBuf,
+}
+
+impl ZfsCollector {
+    /// The collector reading under `paths`.
+    pub fn new(paths: &HostPaths) -> Self {
+        let dir = paths.proc_path("spl/kstat/zfs");
+        ZfsCollector {
+            gate: SourceGate::new(&dir),
+            dir,
+        }
+    }
+}
+
+/// The module-wide kstat files and the subsystem each is exported under.
+const FILES: [(&str, &str); 11] = [
+    ("abdstats", "zfs_abd"),
+    ("arcstats", "zfs_arc"),
+    ("dbufstats", "zfs_dbuf"),
+    ("dmu_tx", "zfs_dmu_tx"),
+    ("dnodestats", "zfs_dnode"),
+    ("fm", "zfs_fm"),
+    ("vdev_cache_stats", "zfs_vdev_cache"),
+    ("vdev_mirror_stats", "zfs_vdev_mirror"),
+    ("xuio_stats", "zfs_xuio"),
+    ("zfetchstats", "zfs_zfetch"),
+    ("zil", "zfs_zil"),
+];
+
+/// The pool states upstream 1.5 exports, lowercase.
+const POOL_STATES: [&str; 6] = [
+    "online", "degraded", "faulted", "offline", "removed", "unavail",
+];
+
+/// The kstat type of a `uint64` row.
+const KSTAT_DATA_UINT64: &str = "4";
+
+/// A decimal `u64` as Go's `strconv.ParseUint(s, 10, 64)` reads one (no sign).
+fn parse_go_uint(s: &str) -> Option<u64> {
+    if s.starts_with('+') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A metric name part from a kstat name (`erpt-dropped` -> `erpt_dropped`).
+fn metric_part(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The `uint64` rows of a `name type data` kstat table, in file order.
+pub fn parse_kstat(text: &str) -> Result<Vec<(String, u64)>, String> {
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if !in_table {
+            in_table = parts == ["name", "type", "data"];
+            continue;
+        }
+        let [name, kind, data, ..] = parts[..] else {
+            continue;
+        };
+        if kind == KSTAT_DATA_UINT64 {
+            let value =
+                parse_go_uint(data).ok_or_else(|| format!("invalid value for {name}: {data:?}"))?;
+            rows.push((name.to_string(), value));
+        }
+    }
+    if !in_table {
+        return Err("no name/type/data header".into());
+    }
+    Ok(rows)
+}
+
+/// A dataset's `objset-*` table: its `dataset_name` and `uint64` rows. Rows before the name
+/// (which the kernel writes first) belong to an unnamed dataset, as upstream has it.
+pub fn parse_objset(text: &str) -> Result<Vec<(String, String, u64)>, String> {
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    let mut dataset = String::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if !in_table {
+            in_table = parts == ["name", "type", "data"];
+            continue;
+        }
+        let [name, kind, data, ..] = parts[..] else {
+            continue;
+        };
+        if name == "dataset_name" {
+            dataset = data.to_string();
+            continue;
+        }
+        if kind == KSTAT_DATA_UINT64 {
+            let value =
+                parse_go_uint(data).ok_or_else(|| format!("invalid value for {name}: {data:?}"))?;
+            rows.push((dataset.clone(), name.to_string(), value));
+        }
+    }
+    if !in_table {
+        return Err("no name/type/data header".into());
+    }
+    Ok(rows)
+}
+
+/// A pool's `io` file (ZFS before 0.8): a header row starting with `nread`, then value rows.
+pub fn parse_pool_io(text: &str) -> Result<Vec<(String, u64)>, String> {
+    let mut header: Option<Vec<&str>> = None;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(names) = &header else {
+            if fields.len() >= 12 && fields[0] == "nread" {
+                header = Some(fields);
+            }
+            continue;
+        };
+        if fields.is_empty() {
+            continue;
+        }
+        for (i, name) in names.iter().enumerate() {
+            let raw = fields
+                .get(i)
+                .ok_or_else(|| format!("no value for {name} in {line:?}"))?;
+            let value = parse_go_uint(raw).ok_or_else(|| format!("invalid {name}: {raw:?}"))?;
+            out.push((name.to_string(), value));
+        }
+    }
+    Ok(out)
+}
+
+/// Families by name, in the order they first appear.
+#[derive(Default)]
+struct Families {
+    list: Vec<MetricFamily>,
+    at: HashMap<String, usize>,
+}
+
+impl Families {
+    fn get(&mut self, name: String, help: String, kind: MetricType) -> &mut MetricFamily {
+        let next = self.list.len();
+        let at = *self.at.entry(name.clone()).or_insert(next);
+        if at == next {
+            self.list.push(MetricFamily::new(name, help, kind));
+        }
+        &mut self.list[at]
+    }
+}
+
+fn parse_error(path: &Path, e: String) -> CollectError {
+    CollectError::Parse(format!("{}: {e}", path.display()))
+}
+
+/// The entries `<pool>/<file>` of the kstat directory whose file name `matches`, sorted by path.
+fn pool_files(
+    dir: &Path,
+    matches: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, PathBuf)>, CollectError> {
+    let mut out = Vec::new();
+    for pool in sorted_dir_names(dir)? {
+        let pool_dir = dir.join(&pool);
+        if !pool_dir.is_dir() {
+            continue;
+        }
+        for file in sorted_dir_names(&pool_dir)? {
+            if matches(&file) {
+                out.push((pool.clone(), pool_dir.join(file)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl ZfsCollector {
+    fn collect_present(&self) -> CollectResult {
+        // The directory itself says whether the module is loaded.
+        std::fs::read_dir(&self.dir)
+            .map_err(|e| CollectError::io(self.dir.display().to_string(), e))?;
+        let mut families = Families::default();
+        for (file, subsystem) in FILES {
+            let path = self.dir.join(file);
+            // A file this ZFS version does not have (or cannot be read) is skipped.
+            let Ok(text) = read_file(&path) else {
+                continue;
+            };
+            for (name, value) in parse_kstat(&text).map_err(|e| parse_error(&path, e))? {
+                families
+                    .get(
+                        format!("node_{subsystem}_{}", metric_part(&name)),
+                        format!("kstat.zfs.misc.{file}.{name}"),
+                        MetricType::Untyped,
+                    )
+                    .push(&[], value as f64);
+            }
+        }
+        for (pool, path) in pool_files(&self.dir, |f| f == "io")? {
+            let text = read_file(&path)?;
+            for (name, value) in parse_pool_io(&text).map_err(|e| parse_error(&path, e))? {
+                families
+                    .get(
+                        format!("node_zfs_zpool_{}", metric_part(&name)),
+                        format!("kstat.zfs.misc.io.{name}"),
+                        MetricType::Untyped,
+                    )
+                    .push(&[("zpool", &pool)], value as f64);
+            }
+        }
+        for (pool, path) in pool_files(&self.dir, |f| f.starts_with("objset-"))? {
+            let text = read_file(&path)?;
+            for (dataset, name, value) in parse_objset(&text).map_err(|e| parse_error(&path, e))? {
+                // Upstream names the pool only once it has seen the dataset's name.
+                let zpool = if dataset.is_empty() {
+                    ""
+                } else {
+                    pool.as_str()
+                };
+                families
+                    .get(
+                        format!("node_zfs_zpool_dataset_{}", metric_part(&name)),
+                        format!("kstat.zfs.misc.objset.{name}"),
+                        MetricType::Untyped,
+                    )
+                    .push(&[("zpool", zpool), ("dataset", &dataset)], value as f64);
+            }
+        }
+        for (pool, path) in pool_files(&self.dir, |f| f == "state")? {
+            let text = read_file(&path)?;
+            let actual = text.split('\n').next().unwrap_or("").to_lowercase();
+            let family = families.get(
+                "node_zfs_zpool_state".to_string(),
+                "kstat.zfs.misc.state".to_string(),
+                MetricType::Gauge,
+            );
+            for state in POOL_STATES {
+                let value = if actual == state { 1.0 } else { 0.0 };
+                family.push(&[("zpool", &pool), ("state", state)], value);
+            }
+        }
+        Ok(families.list)
+    }
+}
+
+impl BlockingCollector for ZfsCollector {
+    fn name(&self) -> &'static str {
+        "zfs"
+    }
+
+    fn collect(&self) -> CollectResult {
+        self.gate.run(|| self.collect_present())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARCSTATS: &str = "13 1 0x01 96 2160 5214515193 80563931466
+name                            type data
+hits                            4    8772612
+memory_available_bytes          3    184209408
+erpt-dropped                    4    18
+";
+
+    #[test]
+    fn kstat_tables_keep_uint64_rows() {
+        assert_eq!(
+            parse_kstat(ARCSTATS).unwrap(),
+            [
+                ("hits".to_string(), 8772612),
+                ("erpt-dropped".to_string(), 18)
+            ]
+        );
+        assert!(parse_kstat("no header\n").is_err());
+        assert!(parse_kstat("name type data\nhits 4 x\n").is_err());
+        assert!(parse_kstat("name type data\nhits 4 -1\n").is_err());
+        // int64 rows are not parsed at all.
+        assert!(parse_kstat("name type data\nfree 3 -5\n")
+            .unwrap()
+            .is_empty());
+        assert_eq!(metric_part("erpt-dropped"), "erpt_dropped");
+    }
+
+    #[test]
+    fn objsets_and_pool_io() {
+        let objset = "31 1 0x01 7 2160 5214515193 80563931466\nname type data\n\
+                      dataset_name 7 pool1/home\nwrites 4 10\nnread 4 2048\n";
+        assert_eq!(
+            parse_objset(objset).unwrap(),
+            [
+                ("pool1/home".to_string(), "writes".to_string(), 10),
+                ("pool1/home".to_string(), "nread".to_string(), 2048)
+            ]
+        );
+        let io = "12 3 0x00 1 80 2225326830828 32953476980628
+nread    nwritten   reads    writes   wtime    wlentime   wupdate    rtime    rlentime   rupdate    wcnt     rcnt
+1884160  3206144    22       132      7155162  104112268  25347054007 8234584  149213364  25347054007 0        0
+";
+        let rows = parse_pool_io(io).unwrap();
+        assert_eq!(rows.len(), 12);
+        assert_eq!(rows[0], ("nread".to_string(), 1884160));
+        assert!(parse_pool_io("nread a b c d e f g h i j k\n1 2\n").is_err());
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn reads_module_and_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = HostPaths {
+            procfs: dir.path().to_path_buf(),
+            ..HostPaths::default()
+        };
+        assert!(matches!(
+            ZfsCollector::new(&paths).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
+        let zfs = dir.path().join("spl/kstat/zfs");
+        write(&zfs.join("arcstats"), ARCSTATS);
+        write(&zfs.join("tank/state"), "DEGRADED\n");
+        let fams = ZfsCollector::new(&paths).collect().unwrap();
+        assert_eq!(fams[0].name, "node_zfs_arc_hits");
+        assert_eq!(fams[0].help, "kstat.zfs.misc.arcstats.hits");
+        assert_eq!(fams[1].name, "node_zfs_arc_erpt_dropped");
+        let state = fams
+            .iter()
+            .find(|f| f.name == "node_zfs_zpool_state")
+            .unwrap();
+        let on: Vec<&str> = state
+            .samples
+            .iter()
+            .filter(|s| s.value == 1.0)
+            .map(|s| s.labels[1].1.as_str())
+            .collect();
+        assert_eq!(on, ["degraded"]);
+        write(&zfs.join("zil"), "no table\n");
+        assert!(matches!(
+            ZfsCollector::new(&paths).collect(),
+            Err(CollectError::Parse(_))
+        ));
+    }
+}
