@@ -407,6 +407,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Gives back the read buffer's memory while the connection is kept idle (between scrapes):
+    /// a kept connection then costs its socket, not a 64 KiB buffer whose touched pages stay
+    /// resident. Bytes not parsed yet are kept. The next [`Connection::fill`] allocates again
+    /// (one allocation).
+    pub fn release_buffers(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf = Vec::new();
+        } else {
+            self.buf.drain(..self.start);
+            self.buf.shrink_to_fit();
+        }
+        self.start = 0;
+    }
+
     /// Hands every complete buffered frame to `f` until it returns false; returns how many it
     /// was given. Frames stay borrowed from the read buffer: no copy on the hot path.
     pub fn drain(&mut self, mut f: impl FnMut(Value<'_>) -> bool) -> Result<usize, ConnError> {
@@ -509,6 +523,51 @@ mod tests {
                 "{}",
                 conn.buf.capacity()
             );
+        });
+    }
+
+    #[test]
+    fn released_buffers_are_given_back_and_come_again() {
+        runtime().block_on(async {
+            // Answers every request with a 40 KB bulk string, then an integer in the same write.
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut reply = format!("${}\r\n", 40_000).into_bytes();
+                reply.extend_from_slice(&[b'x'; 40_000]);
+                reply.extend_from_slice(b"\r\n:7\r\n");
+                let mut buf = [0u8; 1024];
+                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
+                    let _ = s.write_all(&reply).await;
+                }
+            });
+            let mut conn = tcp(port).connect().await.unwrap();
+            for _ in 0..3 {
+                let replies = conn
+                    .pipeline(&[cmd(&["GET", "k"]), cmd(&["INCR", "n"])])
+                    .await
+                    .unwrap();
+                assert_eq!(replies[0].as_bytes().map(<[u8]>::len), Some(40_000));
+                assert_eq!(replies[1], Reply::Integer(7));
+                assert!(conn.buf.capacity() >= READ_CHUNK);
+                conn.release_buffers();
+                assert_eq!(conn.buf.capacity(), 0);
+                assert_eq!(conn.start, 0);
+            }
+            // Bytes not parsed yet survive a release.
+            conn.queue(&["GET", "k"]);
+            conn.flush().await.unwrap();
+            let big = conn.read_reply().await.unwrap();
+            assert_eq!(big.as_bytes().map(<[u8]>::len), Some(40_000));
+            // The integer may still be on its way: wait until it is buffered.
+            while conn.buf.len() - conn.start < 4 {
+                conn.fill().await.unwrap();
+            }
+            conn.release_buffers();
+            assert_eq!(conn.buf.len(), 4);
+            assert!(conn.buf.capacity() < READ_CHUNK);
+            assert_eq!(conn.read_reply().await.unwrap(), Reply::Integer(7));
         });
     }
 
