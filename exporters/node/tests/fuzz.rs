@@ -1080,3 +1080,95 @@ proptest! {
         )?;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The collectors of hardware and services most hosts lack (issue 18), on the oracle test's
+// hand-written fixture files.
+
+const MDSTAT: &str = include_str!("fixtures/oracle/mdadm/proc/mdstat");
+const IP_VS_STATS: &str = include_str!("fixtures/oracle/ipvs/proc/net/ip_vs_stats");
+const IP_VS: &str = include_str!("fixtures/oracle/ipvs/proc/net/ip_vs");
+const RPC_NFS: &str = include_str!("fixtures/oracle/nfs/proc/net/rpc/nfs");
+const RPC_NFSD: &str = include_str!("fixtures/oracle/nfs/proc/net/rpc/nfsd");
+const XFS_STATS: &str = include_str!("fixtures/oracle/xfs/sys/fs/xfs/sda1/stats/stats");
+const ARCSTATS: &str = include_str!("fixtures/oracle/zfs/proc/spl/kstat/zfs/arcstats");
+const OBJSET: &str = include_str!("fixtures/oracle/zfs/proc/spl/kstat/zfs/pool1/objset-0x37");
+const ZPOOL_IO: &str = include_str!("fixtures/oracle/zfs/proc/spl/kstat/zfs/pool1/io");
+const WRITEBACK: &str = "rate:\t\t1.1M/sec\ndirty:\t\t20.4G\ntarget:\t\t20.4G\n\
+proportional:\t-920.7M\nintegral:\t0.0k\nchange:\t\t0.0k/sec\nnext io:\t-1ms\n";
+
+proptest! {
+    #![proptest_config(config(cases()))]
+
+    #[test]
+    fn mdstat_parser(text in input(MDSTAT)) {
+        if let Ok(mut arrays) = mdadm::parse_mdstat(&text) {
+            // As the collector does: a repeated array keeps its first entry.
+            let mut seen = HashSet::new();
+            arrays.retain(|md| seen.insert(md.name.clone()));
+            assert_well_formed(&mdadm::md_families(&arrays))?;
+        }
+    }
+
+    #[test]
+    fn ipvs_parsers(stats in input(IP_VS_STATS), services in input(IP_VS)) {
+        let _ = ipvs::parse_ip_port(&services);
+        if let (Ok(s), Ok(b)) = (ipvs::parse_ipvs_stats(&stats), ipvs::parse_ipvs_backends(&services)) {
+            assert_well_formed(&ipvs::ipvs_families(&s, &b, &ipvs::BACKEND_LABELS))?;
+            assert_well_formed(&ipvs::ipvs_families(&s, &b, &["proto"]))?;
+        }
+    }
+
+    #[test]
+    fn nfs_parsers(client in input(RPC_NFS), server in input(RPC_NFSD)) {
+        if let Ok(s) = nfs::parse_client_stats(&client) {
+            assert_well_formed(&nfs::client_families(&s))?;
+        }
+        if let Ok(s) = nfsd::parse_server_stats(&server) {
+            assert_well_formed(&nfsd::server_families(&s))?;
+        }
+    }
+
+    #[test]
+    fn xfs_parser(text in input(XFS_STATS)) {
+        if let Ok(stats) = xfs::parse_xfs_stats(&text) {
+            assert_well_formed(&xfs::xfs_families(&[("sda1".to_string(), stats)]))?;
+        }
+    }
+
+    #[test]
+    fn zfs_parsers(kstat in input(ARCSTATS), objset in input(OBJSET), io in input(ZPOOL_IO)) {
+        let _ = zfs::parse_kstat(&kstat);
+        let _ = zfs::parse_objset(&objset);
+        let _ = zfs::parse_pool_io(&io);
+    }
+
+    #[test]
+    fn bcache_infiniband_and_small_values(text in prop_oneof![
+        input(WRITEBACK),
+        input("12.3M\n"),
+        input("4: ACTIVE\n"),
+        input("40 Gb/sec (4X QDR)\n"),
+        input("0xffffffffffffffff\n"),
+        input("Unused:\t\t99%\nMetadata:\t0%\n"),
+        input("package-0\n"),
+    ]) {
+        let _ = bcache::parse_writeback_rate_debug(&text);
+        let _ = bcache::parse_value(&text);
+        let _ = bcache::dehumanize(&text);
+        let _ = bcache::parse_priority_stats(&text);
+        let _ = infiniband::parse_state(&text);
+        let _ = infiniband::parse_rate(&text);
+        let _ = infiniband::parse_counter(&text, true);
+        let _ = tapestats::parse_go_uint_base0(text.trim());
+        let _ = fibrechannel::attribute_value("port_name", &text);
+        let _ = btrfs::parse_value(&text);
+        let _ = rapl::parse_uint(&text);
+        let (name, _) = rapl::zone_index(text.trim(), &Default::default());
+        let family = format!("node_rapl_{}", rapl::sanitize(&format!("{name}_joules_total")));
+        prop_assert!(is_valid_metric_name(&family), "{:?}", family);
+        let _ = bonding::parse_name_list(&text);
+        let _ = nvme::parse_nvme_device("nvme0", [text.as_str(); 4]);
+        let _ = tapestats::is_drive(&text);
+    }
+}

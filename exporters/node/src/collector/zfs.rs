@@ -15,9 +15,10 @@
 //! state is one of `online`, `degraded`, `faulted`, `offline`, `removed`, `unavail`. Without the
 //! ZFS module there is no /proc/spl/kstat/zfs: `node_scrape_collector_success 0`, as upstream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use exporter_core::encode::is_valid_metric_name;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 
 use crate::absent::SourceGate;
@@ -164,16 +165,39 @@ pub fn parse_pool_io(text: &str) -> Result<Vec<(String, u64)>, String> {
 struct Families {
     list: Vec<MetricFamily>,
     at: HashMap<String, usize>,
+    /// Every series pushed: family index and label values.
+    seen: HashSet<(usize, Vec<String>)>,
 }
 
 impl Families {
-    fn get(&mut self, name: String, help: String, kind: MetricType) -> &mut MetricFamily {
+    /// Adds a sample, unless its family name is not a valid metric name or the family already
+    /// has a series with these labels (a row the kernel never repeats, but a corrupt read could;
+    /// the first one is kept).
+    fn push(
+        &mut self,
+        name: String,
+        help: String,
+        kind: MetricType,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        if !is_valid_metric_name(&name) {
+            return;
+        }
+        let at = self.index(name, help, kind);
+        let series = (at, labels.iter().map(|(_, v)| v.to_string()).collect());
+        if self.seen.insert(series) {
+            self.list[at].push(labels, value);
+        }
+    }
+
+    fn index(&mut self, name: String, help: String, kind: MetricType) -> usize {
         let next = self.list.len();
         let at = *self.at.entry(name.clone()).or_insert(next);
         if at == next {
             self.list.push(MetricFamily::new(name, help, kind));
         }
-        &mut self.list[at]
+        at
     }
 }
 
@@ -214,25 +238,25 @@ impl ZfsCollector {
                 continue;
             };
             for (name, value) in parse_kstat(&text).map_err(|e| parse_error(&path, e))? {
-                families
-                    .get(
-                        format!("node_{subsystem}_{}", metric_part(&name)),
-                        format!("kstat.zfs.misc.{file}.{name}"),
-                        MetricType::Untyped,
-                    )
-                    .push(&[], value as f64);
+                families.push(
+                    format!("node_{subsystem}_{}", metric_part(&name)),
+                    format!("kstat.zfs.misc.{file}.{name}"),
+                    MetricType::Untyped,
+                    &[],
+                    value as f64,
+                );
             }
         }
         for (pool, path) in pool_files(&self.dir, |f| f == "io")? {
             let text = read_file(&path)?;
             for (name, value) in parse_pool_io(&text).map_err(|e| parse_error(&path, e))? {
-                families
-                    .get(
-                        format!("node_zfs_zpool_{}", metric_part(&name)),
-                        format!("kstat.zfs.misc.io.{name}"),
-                        MetricType::Untyped,
-                    )
-                    .push(&[("zpool", &pool)], value as f64);
+                families.push(
+                    format!("node_zfs_zpool_{}", metric_part(&name)),
+                    format!("kstat.zfs.misc.io.{name}"),
+                    MetricType::Untyped,
+                    &[("zpool", &pool)],
+                    value as f64,
+                );
             }
         }
         for (pool, path) in pool_files(&self.dir, |f| f.starts_with("objset-"))? {
@@ -244,26 +268,27 @@ impl ZfsCollector {
                 } else {
                     pool.as_str()
                 };
-                families
-                    .get(
-                        format!("node_zfs_zpool_dataset_{}", metric_part(&name)),
-                        format!("kstat.zfs.misc.objset.{name}"),
-                        MetricType::Untyped,
-                    )
-                    .push(&[("zpool", zpool), ("dataset", &dataset)], value as f64);
+                families.push(
+                    format!("node_zfs_zpool_dataset_{}", metric_part(&name)),
+                    format!("kstat.zfs.misc.objset.{name}"),
+                    MetricType::Untyped,
+                    &[("zpool", zpool), ("dataset", &dataset)],
+                    value as f64,
+                );
             }
         }
         for (pool, path) in pool_files(&self.dir, |f| f == "state")? {
             let text = read_file(&path)?;
             let actual = text.split('\n').next().unwrap_or("").to_lowercase();
-            let family = families.get(
-                "node_zfs_zpool_state".to_string(),
-                "kstat.zfs.misc.state".to_string(),
-                MetricType::Gauge,
-            );
             for state in POOL_STATES {
                 let value = if actual == state { 1.0 } else { 0.0 };
-                family.push(&[("zpool", &pool), ("state", state)], value);
+                families.push(
+                    "node_zfs_zpool_state".to_string(),
+                    "kstat.zfs.misc.state".to_string(),
+                    MetricType::Gauge,
+                    &[("zpool", &pool), ("state", state)],
+                    value,
+                );
             }
         }
         Ok(families.list)
@@ -365,6 +390,19 @@ nread    nwritten   reads    writes   wtime    wlentime   wupdate    rtime    rl
             .map(|s| s.labels[1].1.as_str())
             .collect();
         assert_eq!(on, ["degraded"]);
+        // A repeated row and a name no metric can have: the first kept, the other skipped.
+        write(
+            &zfs.join("dmu_tx"),
+            "name type data\ndmu_tx_assigned 4 1\ndmu_tx_assigned 4 2\nbad.name 4 3\n",
+        );
+        let fams = ZfsCollector::new(&paths).collect().unwrap();
+        let tx: Vec<_> = fams
+            .iter()
+            .filter(|f| f.name.starts_with("node_zfs_dmu_tx"))
+            .collect();
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx[0].samples.len(), 1);
+        assert_eq!(tx[0].samples[0].value, 1.0);
         write(&zfs.join("zil"), "no table\n");
         assert!(matches!(
             ZfsCollector::new(&paths).collect(),
