@@ -1,9 +1,9 @@
 //! The oracle: Debian's `prometheus-node-exporter` (node_exporter 1.5) and ours read the same
-//! fixture trees (`--path.procfs`, `--path.sysfs`, `--path.rootfs`) with the same collectors, and
-//! must serve the same families (type and help), the same series (label sets) and the same
-//! values, `node_scrape_collector_success` included.
+//! fixture trees (`--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`) with the
+//! same collectors, and must serve the same families (type and help), the same series (label
+//! sets) and the same values, `node_scrape_collector_success` included.
 //!
-//! The trees under `tests/fixtures/oracle/<kind>/{proc,sys,rootfs}` are written by hand from the
+//! The trees under `tests/fixtures/oracle/<kind>/{proc,sys,rootfs,udev}` are written by hand from the
 //! kernel's documented formats (proc(5), Documentation/ABI, the drivers' own docs and the
 //! `seq_printf`s that produce them), one per kind of host:
 //! - `basic`: the /proc files every Linux host has, and the CPUs' topology, throttle counts and
@@ -16,6 +16,8 @@
 //!   and inactive, with failed and spare members;
 //! - `hardware`: NVMe controllers, DMI, RAPL zones, hwmon chips, a battery and a mains supply,
 //!   os-release;
+//! - `disk`: /proc/diskstats of a SATA SSD, an NVMe drive, a device-mapper volume, an md array
+//!   and the partitions and loop device left out by default, with their udev database entries;
 //! - `fibrechannel`: an HBA with a counter its firmware does not implement;
 //! - `infiniband`: an adapter with an active and a disabled port, 64-bit counters in the
 //!   pre-4.5 `counters_ext/` and a counter that reads `N/A (no PMA)`;
@@ -71,6 +73,7 @@ const CASES: &[(&str, &[&str])] = &[
         "hardware",
         &["dmi", "hwmon", "nvme", "os", "powersupplyclass", "rapl"],
     ),
+    ("disk", &["diskstats"]),
     ("fibrechannel", &["fibrechannel"]),
     ("infiniband", &["infiniband"]),
     ("ipvs", &["ipvs"]),
@@ -114,6 +117,7 @@ fn scrape(bin: &str, root: &Path, collectors: &[&str]) -> String {
         .arg(format!("--path.procfs={}", root.join("proc").display()))
         .arg(format!("--path.sysfs={}", root.join("sys").display()))
         .arg(format!("--path.rootfs={}", root.join("rootfs").display()))
+        .arg(format!("--path.udev.data={}", root.join("udev").display()))
         .arg("--collector.disable-defaults")
         .args(collectors.iter().map(|c| format!("--collector.{c}")))
         .stdout(Stdio::null())
@@ -254,6 +258,11 @@ fn mdadm_tree() {
 #[test]
 fn hardware_tree() {
     assert_same_as_upstream("hardware");
+}
+
+#[test]
+fn disk_tree() {
+    assert_same_as_upstream("disk");
 }
 
 #[test]
