@@ -239,7 +239,11 @@ impl XfsCollector {
         let entries = sorted_dir_names(&self.dir)?;
         let mut devices = Vec::new();
         for device in entries {
-            // The glob fs/xfs/*/stats/stats: devices only (the global file is fs/xfs/stats/stats).
+            // The glob fs/xfs/*/stats/stats: devices only. The global file is fs/xfs/stats/stats,
+            // so `stats` is no device (and looking inside it costs a failed open per scrape).
+            if device == "stats" {
+                continue;
+            }
             let path = self.dir.join(&device).join("stats/stats");
             let text = match read_file(&path) {
                 Ok(text) => text,
