@@ -15,8 +15,15 @@ counter (ours: celery_exporter_events_received_total; Flower: the sum of flower_
 The stream holds task events only, which both count. Ours also reports events per CPU-second
 (utime+stime): its rate on one core whatever else ran. Flower is given --window seconds at most.
 
+RabbitMQ (--broker rabbitmq): the same stream on a rabbitmq-server (Debian's; temp dir, own node
+name and ports, loopback), each consumer on its own queue bound to the `celeryev` topic exchange
+(ours as in production; Flower through Celery's EventReceiver). Both are SIGSTOPped, the stream is
+published (py-amqp from the venv, bodies as Celery sends them on AMQP: raw JSON), RabbitMQ keeps it
+in both queues, both are SIGCONTed together. The event queues' 5 s message TTL is turned off for
+both (ours: --event-queue-ttl 0; Flower: event_queue_ttl None), or the stored backlog would expire.
+
     cargo build --release -p celery-exporter
-    python3 benches/celery_compare.py [--tasks 100000] [--window 60]
+    python3 benches/celery_compare.py [--tasks 100000] [--window 60] [--broker redis|rabbitmq]
 """
 
 import argparse
@@ -147,6 +154,99 @@ def build_stream(tasks):
     return b"".join(chunks), messages, events, rounds * len(uuids)
 
 
+RABBITMQ_BIN = "/usr/lib/rabbitmq/bin"
+
+
+def start_rabbitmq(tmp):
+    """rabbitmq-server with the management plugin in tmp/rabbitmq; returns (process, env, AMQP
+    port, management port, epmd port)."""
+    d = os.path.join(tmp, "rabbitmq")
+    os.makedirs(d)
+    amqp_port, mgmt_port, dist_port, epmd_port = free_port(), free_port(), free_port(), free_port()
+    with open(os.path.join(d, "enabled_plugins"), "w") as f:
+        f.write("[rabbitmq_management].\n")
+    with open(os.path.join(d, "rabbitmq.conf"), "w") as f:
+        f.write(f"listeners.tcp.default = 127.0.0.1:{amqp_port}\n"
+                f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt_port}\n"
+                # A backlog of 400,000 messages per queue is the point: no flow control.
+                "vm_memory_high_watermark.relative = 0.8\n")
+    env = dict(os.environ, HOME=d, RABBITMQ_NODENAME=f"bench-{amqp_port}@localhost",
+               RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_NODE_PORT=str(amqp_port),
+               RABBITMQ_DIST_PORT=str(dist_port), ERL_EPMD_PORT=str(epmd_port), ERL_EPMD_ADDRESS="127.0.0.1",
+               RABBITMQ_MNESIA_BASE=os.path.join(d, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(d, "log"),
+               RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(d, "enabled_plugins"),
+               RABBITMQ_CONFIG_FILE=os.path.join(d, "rabbitmq"),
+               RABBITMQ_CONF_ENV_FILE=os.path.join(d, "rabbitmq-env.conf"),
+               RABBITMQ_ADVANCED_CONFIG_FILE=os.path.join(d, "advanced.config"),
+               RABBITMQ_PID_FILE=os.path.join(d, "rabbitmq.pid"),
+               RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+    proc = subprocess.Popen([os.path.join(RABBITMQ_BIN, "rabbitmq-server")], env=env, start_new_session=True,
+                            stdout=open(os.path.join(d, "server.out"), "w"), stderr=subprocess.STDOUT)
+    wait_until("rabbitmq", 90, lambda: rabbit_api(mgmt_port, "/api/overview"))
+    return proc, env, amqp_port, mgmt_port, epmd_port
+
+
+def rabbit_api(port, path):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                 headers={"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def event_consumers(mgmt_port):
+    """Event queues (celeryev.*) with a consumer."""
+    return sum(1 for q in rabbit_api(mgmt_port, "/api/queues/%2F")
+               if q["name"].startswith("celeryev.") and q.get("consumers", 0) > 0)
+
+
+def build_amqp_stream(tasks):
+    """(routing key, JSON body) of every message, the event count and the task count: the same
+    captured messages as on Redis, bodies as Celery publishes them on AMQP."""
+    templates, uuids = load_templates()
+    rounds = -(-tasks // len(uuids))
+    out, events = [], 0
+    for _ in range(rounds):
+        fresh = {u: str(uuid.uuid4()) for u in uuids}
+        for channel, _prefix, body, _suffix, n in templates:
+            for old, new in fresh.items():
+                if old in body:
+                    body = body.replace(old, new)
+            out.append((channel.rsplit("/", 1)[1], body))
+            events += n
+    return out, events, rounds * len(uuids)
+
+
+PUBLISHER = """
+import amqp, json, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+c = amqp.Connection(host=f"127.0.0.1:{port}", userid="guest", password="guest", virtual_host="/")
+c.connect()
+ch = c.channel()
+ch.exchange_declare("celeryev", "topic", durable=True, auto_delete=False)
+with open(path) as f:
+    for line in f:
+        key, body = json.loads(line)
+        ch.basic_publish(amqp.Message(body, content_type="application/json", content_encoding="utf-8"),
+                         exchange="celeryev", routing_key=key)
+c.close()
+"""
+
+
+def publish_amqp(venv, port, tmp, stream):
+    path = os.path.join(tmp, "stream.jsonl")
+    with open(path, "w") as f:
+        for key, body in stream:
+            f.write(json.dumps([key, body]) + "\n")
+    start = time.time()
+    subprocess.run([os.path.join(venv, "bin/python"), "-c", PUBLISHER, str(port), path], check=True)
+    return time.time() - start
+
+
+def queued_events(mgmt_port):
+    return sum(q.get("messages", 0) for q in rabbit_api(mgmt_port, "/api/queues/%2F")
+               if q["name"].startswith("celeryev."))
+
+
 def publish(port, stream, messages):
     """Writes the whole stream and waits for every reply."""
     s = socket.create_connection(("127.0.0.1", port))
@@ -177,7 +277,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=100_000)
     ap.add_argument("--window", type=float, default=60.0, help="max seconds given to Flower")
+    ap.add_argument("--broker", choices=["redis", "rabbitmq"], default="redis")
     args = ap.parse_args()
+    rabbit = args.broker == "rabbitmq"
 
     ours_bin = os.path.join(ROOT, "target/release/celery-exporter")
     if not os.access(ours_bin, os.X_OK):
@@ -186,23 +288,31 @@ def main():
     subprocess.run(["bash", os.path.join(ROOT, "tests/celery/setup-venv.sh"), venv, "--with-flower"], check=True)
 
     procs = []
+    rabbit_proc = rabbit_epmd = None
     tmp = tempfile.mkdtemp(prefix="celery-bench-")
     try:
-        rport = free_port()
-        procs.append(subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "", "--appendonly", "no",
-             "--dir", tmp, "--client-output-buffer-limit", "pubsub 0 0 0"],
-            stdout=subprocess.DEVNULL))
-        wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
-        broker = f"redis://127.0.0.1:{rport}/0"
+        extra = []
+        if rabbit:
+            rabbit_proc, _, aport, mport, rabbit_epmd = start_rabbitmq(tmp)
+            broker = f"amqp://guest:guest@127.0.0.1:{aport}//"
+            extra = ["--event-queue-ttl", "0"]
+        else:
+            rport = free_port()
+            procs.append(subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "", "--appendonly", "no",
+                 "--dir", tmp, "--client-output-buffer-limit", "pubsub 0 0 0"],
+                stdout=subprocess.DEVNULL))
+            wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
+            broker = f"redis://127.0.0.1:{rport}/0"
 
         oport = free_port()
         ours = subprocess.Popen(
             [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{oport}",
-             "--max-tasks", "100000", "--log.level", "warn"])
+             "--max-tasks", "100000", "--log.level", "warn", *extra])
         procs.append(ours)
         fport = free_port()
-        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"))
+        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"),
+                   CELERY_EVENT_QUEUE_TTL="")
         flower = subprocess.Popen(
             [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
              f"--port={fport}", "--logging=warning"],
@@ -212,21 +322,34 @@ def main():
         flower_url = f"http://127.0.0.1:{fport}/metrics"
         wait_until("ours", 20, lambda: get(ours_url))
         wait_until("flower", 60, lambda: get(flower_url))
-        wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
+        if rabbit:
+            wait_until("both consuming", 60, lambda: event_consumers(mport) >= 2)
+        else:
+            wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
         time.sleep(1)
         ours_idle_kb = status_kb(ours.pid, "VmRSS")
         flower_idle_kb = status_kb(flower.pid, "VmRSS")
 
         t = time.time()
-        stream, messages, events, tasks = build_stream(args.tasks)
-        print(f"stream: {messages} messages, {events} events, {tasks} tasks, {len(stream) / 1e6:.0f} MB "
+        if rabbit:
+            stream, events, tasks = build_amqp_stream(args.tasks)
+            messages = len(stream)
+            size = sum(len(b) for _, b in stream)
+        else:
+            stream, messages, events, tasks = build_stream(args.tasks)
+            size = len(stream)
+        print(f"{args.broker}: {messages} messages, {events} events, {tasks} tasks, {size / 1e6:.0f} MB "
               f"(built in {time.time() - t:.1f} s)")
 
         base_ours = metric_sum(get(ours_url), "celery_exporter_events_received_total")
         base_flower = metric_sum(get(flower_url), "flower_events_total")
         for p in (ours, flower):
             os.kill(p.pid, signal.SIGSTOP)
-        took = publish(rport, stream, messages)
+        if rabbit:
+            took = publish_amqp(venv, aport, tmp, stream)
+            wait_until("both queues filled", 120, lambda: queued_events(mport) >= 2 * messages)
+        else:
+            took = publish(rport, stream, messages)
         print(f"published in {took:.2f} s ({messages / took:,.0f} messages/s) while both were stopped")
 
         ours_cpu0 = cpu_seconds(ours.pid)
@@ -262,6 +385,7 @@ def main():
         ours_rate = events / ours_done
         flower_rate = flower_seen / flower_at if flower_at > 0 else 0.0
         print()
+        print(f"broker: {args.broker}")
         print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
         print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {events:>10} {ours_done:>8.2f} "
               f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
@@ -281,6 +405,15 @@ def main():
                 pass
             p.kill()
             p.wait()
+        if rabbit_proc is not None:
+            rabbit_proc.terminate()  # the script forwards SIGTERM to the node and waits
+            try:
+                rabbit_proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(rabbit_proc.pid, signal.SIGKILL)
+                rabbit_proc.wait()
+            subprocess.run(["epmd", "-port", str(rabbit_epmd), "-kill"], env=dict(os.environ, ERL_EPMD_PORT=str(rabbit_epmd)),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -4,12 +4,15 @@ and sleep. Configured from the environment so one file serves every test:
     CELERY_BROKER_URL             redis://127.0.0.1:PORT/DB (required)
     CELERY_GLOBAL_KEYPREFIX       kombu transport option global_keyprefix (optional)
     CELERY_SEND_SENT_EVENT        "0" to not send task-sent events (default: send them)
+    CELERY_EVENT_QUEUE_TTL        event receivers' queue message TTL on RabbitMQ in seconds, ""
+                                  for none (Flower in the benchmark; Celery's default is 5)
 """
 
 import os
 import time
 
 from celery import Celery
+from celery.exceptions import Reject
 
 app = Celery("exporter_test", broker=os.environ["CELERY_BROKER_URL"])
 
@@ -29,6 +32,9 @@ app.conf.update(
     # Prefetch one at a time so "queued" and "unacked" are what the tests sent.
     worker_prefetch_multiplier=1,
 )
+if "CELERY_EVENT_QUEUE_TTL" in os.environ:
+    ttl = os.environ["CELERY_EVENT_QUEUE_TTL"]
+    app.conf.event_queue_ttl = float(ttl) if ttl else None
 
 
 @app.task(name="tests.add")
@@ -53,3 +59,9 @@ def flaky(self, retries_wanted=1):
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+@app.task(name="tests.reject", bind=True, acks_late=True)
+def reject(self):
+    """Rejected by the worker without requeueing: a task-rejected event."""
+    raise Reject("rejected by the test", requeue=False)

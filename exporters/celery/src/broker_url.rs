@@ -93,7 +93,7 @@ impl BrokerUrl {
             "rediss" => true,
             other => {
                 return Err(err(format!(
-                    "--broker-url: unsupported scheme {other:?} (this exporter reads Celery's Redis broker: redis:// or rediss://)"
+                    "--broker-url: unsupported scheme {other:?} (Celery's Redis or RabbitMQ broker: redis://, rediss://, amqp:// or amqps://)"
                 )))
             }
         };

@@ -106,6 +106,9 @@ pub struct Event<'a> {
     /// Tasks a worker has processed since it started (heartbeats).
     #[serde(default)]
     pub processed: Option<f64>,
+    /// The exception of a failed or retried task, as its `repr` (`ValueError('bad')`).
+    #[serde(borrow, default)]
+    pub exception: Option<Cow<'a, str>>,
     /// Present and not null: the task waits for an ETA/countdown, so its queue wait is not one.
     #[serde(default, deserialize_with = "present")]
     pub eta: bool,
@@ -160,7 +163,13 @@ pub fn decode_message(
     decode_body(body, &mut on_event)
 }
 
-fn decode_body(body: &[u8], on_event: &mut impl FnMut(Event<'_>)) -> Result<Decoded, Undecodable> {
+/// Decodes a message body that is the event itself (a JSON object, or an array of them for a
+/// `task.multi` batch): what an envelope's body holds on Redis, and what an AMQP message carries
+/// on RabbitMQ. A batch with some bad elements still yields the good ones.
+pub fn decode_body(
+    body: &[u8],
+    on_event: &mut impl FnMut(Event<'_>),
+) -> Result<Decoded, Undecodable> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         Some(b'{') => {
@@ -515,6 +524,7 @@ mod tests {
                 freq: self.freq,
                 active: self.active,
                 processed: self.processed,
+                exception: own(self.exception),
                 eta: self.eta,
             }
         }

@@ -8,10 +8,11 @@ use clap::{ArgAction, Args};
 use exporter_core::duration::parse_duration;
 use exporter_core::flags::{LogFlags, WebFlags};
 
-use crate::broker_url::{err, BrokerUrl, ConfigError};
+use crate::amqp::management::ManagementUrl;
+use crate::broker_url::{err, ConfigError};
 use crate::state::{Options, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
 use crate::transport::TransportOptions;
-use crate::Config;
+use crate::{Broker, Config};
 
 #[doc = concat!("The exporter's flags: the shared `--web.*` and `--log.*` ones and Celery's own.")]
 #[derive(Debug, Args)]
@@ -24,7 +25,8 @@ pub struct Flags {
     pub log: LogFlags,
 
     /// Celery broker URL: redis://[[user]:password@]host[:port][/db] or rediss://...
-    /// (?ssl_cert_reqs=required|none&ssl_ca_certs=FILE&ssl_certfile=FILE&ssl_keyfile=FILE).
+    /// (?ssl_cert_reqs=required|none&ssl_ca_certs=FILE&ssl_certfile=FILE&ssl_keyfile=FILE), or
+    /// RabbitMQ: amqp://user:password@host[:port]/vhost or amqps://... (?cacertfile=FILE).
     #[arg(
         long = "broker-url",
         env = "CELERY_BROKER_URL",
@@ -99,9 +101,71 @@ pub struct Flags {
     #[arg(long = "queue-wait-buckets", default_value = DEFAULT_QUEUE_WAIT_BUCKETS, value_name = "BOUNDS")]
     queue_wait_buckets: String,
 
-    /// Also expose Flower's flower_* metric families, for dashboards built on Flower.
+    /// Also expose Flower's flower_* metric families, for dashboards built on Flower (the same
+    /// as adding `flower` to --metrics).
     #[arg(long = "flower-metrics")]
     flower_metrics: bool,
+
+    /// Metric names to expose (comma-separated): ours (celery_tasks_total, ...), flower
+    /// (Flower's flower_*), celery-exporter (danihodovic/celery-exporter's celery_task_*_total,
+    /// for the celery-mixin dashboards). ours and celery-exporter share names with other labels:
+    /// one or the other.
+    #[arg(
+        long = "metrics",
+        env = "CELERY_EXPORTER_METRICS",
+        default_value = "ours",
+        value_delimiter = ',',
+        value_name = "SETS"
+    )]
+    metrics: Vec<String>,
+
+    /// RabbitMQ management API, http://[user:password@]host:15672 (the broker's credentials
+    /// by default): queue depth of every queue from /api/queues instead of passive declares.
+    #[arg(
+        long = "rabbitmq-management-url",
+        env = "RABBITMQ_MANAGEMENT_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    rabbitmq_management_url: Option<String>,
+
+    /// RabbitMQ: message TTL of the exporter's event queue (Celery's event_queue_ttl); events
+    /// older than this are dropped by the broker instead of piling up. 0: no TTL.
+    #[arg(
+        long = "event-queue-ttl",
+        default_value = "5s",
+        value_name = "DURATION"
+    )]
+    event_queue_ttl: String,
+}
+
+/// Which name sets `--metrics` (and `--flower-metrics`) ask for: (ours, flower, celery-exporter).
+fn metric_sets(f: &Flags) -> Result<(bool, bool, bool), String> {
+    let (mut ours, mut flower, mut community) = (false, f.flower_metrics, false);
+    for set in f.metrics.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match set {
+            "ours" => ours = true,
+            "flower" => flower = true,
+            "celery-exporter" | "celery_exporter" => community = true,
+            other => {
+                return Err(format!(
+                    "--metrics: unknown set {other:?} (ours, flower, celery-exporter)"
+                ))
+            }
+        }
+    }
+    if ours && community {
+        return Err(
+            "--metrics: ours and celery-exporter both define celery_worker_up, \
+                    celery_worker_tasks_active and celery_queue_length with other labels; \
+                    choose one"
+                .into(),
+        );
+    }
+    if !ours && !flower && !community {
+        return Err("--metrics: no set chosen (ours, flower, celery-exporter)".into());
+    }
+    Ok((ours, flower, community))
 }
 
 fn duration(flag: &str, value: &str) -> Result<Duration, String> {
@@ -129,7 +193,23 @@ impl Flags {
 }
 
 fn config(f: &Flags) -> Result<Config, String> {
-    let broker = BrokerUrl::parse(&f.broker_url).map_err(|e| e.to_string())?;
+    let broker = Broker::parse(&f.broker_url).map_err(|e| e.to_string())?;
+    let (ours, flower, celery_exporter) = metric_sets(f)?;
+    let rabbitmq_management = match f.rabbitmq_management_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => Some(ManagementUrl::parse(url).map_err(|e| e.to_string())?),
+    };
+    if let Broker::Amqp(_) = broker {
+        if !f.transport_options.is_empty() {
+            return Err(
+                "--broker-transport-option: kombu's Redis transport options; an amqp:// broker \
+                 takes none"
+                    .into(),
+            );
+        }
+    } else if rabbitmq_management.is_some() {
+        return Err("--rabbitmq-management-url: only for an amqp:// or amqps:// broker".into());
+    }
     let password = match &f.broker_password_file {
         None => None,
         Some(path) => {
@@ -149,6 +229,8 @@ fn config(f: &Flags) -> Result<Config, String> {
         .collect();
     Ok(Config {
         broker,
+        rabbitmq_management,
+        event_queue_ttl: optional_duration("event-queue-ttl", &f.event_queue_ttl)?,
         password,
         transport: TransportOptions::parse(&f.transport_options).map_err(|e| e.to_string())?,
         queues,
@@ -180,7 +262,9 @@ fn config(f: &Flags) -> Result<Config, String> {
             runtime_buckets: parse_buckets("buckets", &f.buckets).map_err(|e| e.to_string())?,
             queue_wait_buckets: parse_buckets("queue-wait-buckets", &f.queue_wait_buckets)
                 .map_err(|e| e.to_string())?,
-            flower: f.flower_metrics,
+            ours,
+            flower,
+            celery_exporter,
         },
     })
 }
@@ -250,6 +334,27 @@ mod tests {
         assert_eq!(c.queue_discovery_interval, Some(Duration::from_secs(30)));
         assert_eq!(c.enable_events, None);
         assert!(!c.state.flower);
+        assert!(c.state.ours && !c.state.celery_exporter);
+        assert_eq!(c.event_queue_ttl, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn rabbitmq_and_name_sets() {
+        let c = config(&flags(&[
+            "--broker-url",
+            "amqps://mon:s3cret@rabbit/prod",
+            "--rabbitmq-management-url",
+            "http://rabbit:15672",
+            "--metrics",
+            "celery-exporter,flower",
+            "--event-queue-ttl",
+            "0",
+        ]))
+        .unwrap();
+        assert_eq!(c.broker.redacted(), "amqps://mon:<secret>@rabbit:5671/prod");
+        assert_eq!(c.rabbitmq_management.unwrap().port, 15672);
+        assert!(!c.state.ours && c.state.flower && c.state.celery_exporter);
+        assert_eq!(c.event_queue_ttl, None);
     }
 
     #[test]
@@ -299,7 +404,22 @@ mod tests {
             (&["--buckets", "2,1"], "--buckets"),
             (&["--queue-wait-buckets", "x"], "--queue-wait-buckets"),
             (&["--broker-transport-option", "bogus=1"], "bogus"),
-            (&["--broker-url", "amqp://u:pw@h//"], "--broker-url"),
+            (&["--broker-url", "ftp://u:pw@h//"], "--broker-url"),
+            (&["--metrics", "ours,celery-exporter"], "--metrics"),
+            (&["--metrics", "prometheus"], "--metrics"),
+            (
+                &["--rabbitmq-management-url", "http://h:15672"],
+                "--rabbitmq-management-url",
+            ),
+            (
+                &[
+                    "--broker-url",
+                    "amqp://h//",
+                    "--broker-transport-option",
+                    "global_keyprefix=x",
+                ],
+                "--broker-transport-option",
+            ),
             (
                 &["--broker-password-file", "/nonexistent/pw"],
                 "--broker-password-file",
@@ -323,7 +443,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.password.as_deref(), Some("from-file"));
-        assert_eq!(c.broker.db, 2);
+        assert!(matches!(c.broker, Broker::Redis(ref u) if u.db == 2));
     }
 
     #[test]

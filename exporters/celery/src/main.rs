@@ -10,7 +10,7 @@ use exporter_core::run::{Program, Startup};
 const PROGRAM: Program = Program {
     binary: "celery-exporter",
     upstream_name: "celery_exporter",
-    about: "Prometheus exporter for Celery on Redis: task and worker metrics from the broker's \
+    about: "Prometheus exporter for Celery on Redis and RabbitMQ: task and worker metrics from the broker's \
             event stream, queue depth at scrape time.",
     title: "Celery Exporter",
     default_listen: ":9808",

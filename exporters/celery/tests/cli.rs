@@ -45,6 +45,9 @@ fn help_lists_the_flags() {
         "--buckets",
         "--queue-wait-buckets",
         "--flower-metrics",
+        "--metrics",
+        "--rabbitmq-management-url",
+        "--event-queue-ttl",
         "--web.listen-address",
     ] {
         assert!(out.contains(flag), "{flag} missing from --help");
@@ -55,7 +58,7 @@ fn help_lists_the_flags() {
 fn bad_settings_name_the_flag_and_hide_the_password() {
     for (args, want) in [
         (
-            &["--broker-url", "amqp://guest:hunter2@h//"][..],
+            &["--broker-url", "amqp://guest:hunter2@h:0//"][..],
             "--broker-url",
         ),
         (&["--broker-url", "redis://:hunter2@h:0/0"], "invalid port"),
@@ -70,6 +73,15 @@ fn bad_settings_name_the_flag_and_hide_the_password() {
         (&["--buckets", "1,0.5"], "--buckets"),
         (&["--max-tasks", "0"], "--max-tasks"),
         (&["--worker-timeout", "0"], "--worker-timeout"),
+        (
+            &["--broker-url", "amqp://guest:hunter2@h//?bogus=1"],
+            "bogus",
+        ),
+        (&["--metrics", "ours,celery-exporter"], "--metrics"),
+        (
+            &["--rabbitmq-management-url", "http://u:hunter2@h:15672"],
+            "--rabbitmq-management-url",
+        ),
     ] {
         let (code, out) = run_to_exit(args);
         assert_eq!(code, 1, "{args:?}: {out}");

@@ -614,6 +614,9 @@ fn decode_counted(payload: &[u8]) -> Result<Decoded, Undecodable> {
 }
 
 fn options(max_tasks: usize, worker_timeout: Option<f64>, flower: bool) -> Options {
+    // danihodovic/celery-exporter's names instead of ours in half of the Flower cases (the two
+    // sets are exclusive): every name set goes through the same streams.
+    let celery_exporter = flower && max_tasks.is_multiple_of(2);
     Options {
         max_tasks,
         worker_timeout,
@@ -621,7 +624,9 @@ fn options(max_tasks: usize, worker_timeout: Option<f64>, flower: bool) -> Optio
         runtime_buckets: parse_buckets("buckets", DEFAULT_RUNTIME_BUCKETS).expect("default"),
         queue_wait_buckets: parse_buckets("queue-wait-buckets", DEFAULT_QUEUE_WAIT_BUCKETS)
             .expect("default"),
+        ours: !celery_exporter,
         flower,
+        celery_exporter,
     }
 }
 

@@ -11,7 +11,6 @@ impl State {
     pub fn families(&mut self, now: f64) -> Vec<MetricFamily> {
         self.purge(now);
         self.settle_deferred(now);
-        let timeout = self.opts.worker_timeout;
         let mut out = Vec::with_capacity(20);
 
         out.push(
@@ -22,6 +21,64 @@ impl State {
             .with(&[], if self.connected { 1.0 } else { 0.0 }),
         );
 
+        if self.opts.ours {
+            self.our_families(now, &mut out);
+        }
+        out.push(
+            MetricFamily::counter(
+                "celery_exporter_events_received_total",
+                "Celery events decoded and applied.",
+            )
+            .with(&[], self.events as f64),
+        );
+        let mut undecodable = MetricFamily::counter(
+            "celery_exporter_messages_undecodable_total",
+            "Messages on the event channel (or elements of a batch) that could not be decoded, by reason.",
+        );
+        for why in Undecodable::ALL {
+            undecodable.push(
+                &[("reason", why.as_str())],
+                self.undecodable[why.index()] as f64,
+            );
+        }
+        out.push(undecodable);
+        out.push(
+            MetricFamily::counter(
+                "celery_exporter_broker_reconnects_total",
+                "Times the event consumer lost its broker connection and connected again.",
+            )
+            .with(&[], self.reconnects as f64),
+        );
+        let mut tracked = MetricFamily::gauge(
+            "celery_exporter_tracked_tasks",
+            "Tasks in the bounded uuid map (--max-tasks), by their current state.",
+        );
+        let per_state = self.tasks.per_state();
+        for st in TaskState::ALL {
+            tracked.push(&[("state", st.as_str())], per_state[st.index()] as f64);
+        }
+        out.push(tracked);
+        out.push(
+            MetricFamily::counter(
+                "celery_exporter_tasks_evicted_total",
+                "Tasks dropped from the uuid map to stay within --max-tasks.",
+            )
+            .with(&[], self.tasks.evicted() as f64),
+        );
+
+        if self.opts.flower {
+            out.extend(self.flower_families(now));
+        }
+        if let Some(c) = &self.community {
+            out.extend(c.families());
+            out.extend(self.community_workers(now));
+        }
+        out
+    }
+
+    /// `celery_tasks_total`, the histograms and the worker families.
+    fn our_families(&self, now: f64, out: &mut Vec<MetricFamily>) {
+        let timeout = self.opts.worker_timeout;
         let mut keys: Vec<(u16, u16)> = self.series.keys().copied().collect();
         keys.sort_by(|a, b| {
             (self.names.name(a.0), self.queues.name(a.1))
@@ -85,53 +142,6 @@ impl State {
                 .with(&[], alive_count as f64),
         );
         out.extend([up, active, processed]);
-
-        out.push(
-            MetricFamily::counter(
-                "celery_exporter_events_received_total",
-                "Celery events decoded and applied.",
-            )
-            .with(&[], self.events as f64),
-        );
-        let mut undecodable = MetricFamily::counter(
-            "celery_exporter_messages_undecodable_total",
-            "Messages on the event channel (or elements of a batch) that could not be decoded, by reason.",
-        );
-        for why in Undecodable::ALL {
-            undecodable.push(
-                &[("reason", why.as_str())],
-                self.undecodable[why.index()] as f64,
-            );
-        }
-        out.push(undecodable);
-        out.push(
-            MetricFamily::counter(
-                "celery_exporter_broker_reconnects_total",
-                "Times the event consumer lost its broker connection and connected again.",
-            )
-            .with(&[], self.reconnects as f64),
-        );
-        let mut tracked = MetricFamily::gauge(
-            "celery_exporter_tracked_tasks",
-            "Tasks in the bounded uuid map (--max-tasks), by their current state.",
-        );
-        let per_state = self.tasks.per_state();
-        for st in TaskState::ALL {
-            tracked.push(&[("state", st.as_str())], per_state[st.index()] as f64);
-        }
-        out.push(tracked);
-        out.push(
-            MetricFamily::counter(
-                "celery_exporter_tasks_evicted_total",
-                "Tasks dropped from the uuid map to stay within --max-tasks.",
-            )
-            .with(&[], self.tasks.evicted() as f64),
-        );
-
-        if self.opts.flower {
-            out.extend(self.flower_families(now));
-        }
-        out
     }
 }
 

@@ -150,6 +150,18 @@ impl State {
                 executing.push(&[("worker", h)], if alive { a } else { 0.0 });
             }
         }
+        // Flower 1.x's names of the prefetch time, which Flower's own example dashboard and
+        // alerts (examples/ in its repository) still query.
+        let mut queuing = MetricFamily::gauge(
+            "flower_task_queuing_time_seconds",
+            "The time the task spent waiting at the celery worker to be executed (Flower 1.x's name of flower_task_prefetch_time_seconds).",
+        );
+        queuing.samples = prefetch_time.samples.clone();
+        let mut queuing_at_worker = MetricFamily::gauge(
+            "flower_task_queuing_time_at_worker_seconds",
+            "The time the task spent waiting at the celery worker to be executed (an earlier name of flower_task_prefetch_time_seconds).",
+        );
+        queuing_at_worker.samples = prefetch_time.samples.clone();
         vec![
             events,
             runtime,
@@ -157,6 +169,8 @@ impl State {
             prefetched,
             online,
             executing,
+            queuing,
+            queuing_at_worker,
         ]
     }
 }

@@ -4,9 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+use exporter_core::MetricFamily;
+
 use crate::event::{is_producer_hostname, Event, Undecodable};
 use crate::tasks::{task_key, Task, TaskKey, TaskMap, TaskState};
 
+pub mod community;
 mod families;
 mod flower;
 mod histogram;
@@ -67,8 +70,12 @@ pub struct Options {
     pub runtime_buckets: Vec<f64>,
     /// Upper bounds of `celery_task_queue_wait_seconds` (`--queue-wait-buckets`).
     pub queue_wait_buckets: Vec<f64>,
+    /// Keep our own `celery_*` task and worker families (`--metrics` names `ours`).
+    pub ours: bool,
     /// Also keep Flower's `flower_*` families.
     pub flower: bool,
+    /// Also keep danihodovic/celery-exporter's families (`--metrics=celery-exporter`).
+    pub celery_exporter: bool,
 }
 
 /// Counters and histograms of one (task name, queue) pair.
@@ -147,6 +154,8 @@ pub struct State {
     workers: BTreeMap<Box<str>, Worker>,
     flower_types: Interner,
     flower_workers: BTreeMap<Box<str>, FlowerWorker>,
+    /// danihodovic/celery-exporter's task series, when asked for.
+    community: Option<community::CommunityTasks>,
     /// Tasks with pending (unattributed) counts: slot, key, deadline.
     deferred: VecDeque<(u32, TaskKey, f64)>,
     /// The runtime of a pending SUCCESS, by slot.
@@ -173,6 +182,9 @@ impl State {
             workers: BTreeMap::new(),
             flower_types: Interner::new(MAX_EVENT_TYPES),
             flower_workers: BTreeMap::new(),
+            community: opts
+                .celery_exporter
+                .then(|| community::CommunityTasks::new(opts.runtime_buckets.clone())),
             deferred: VecDeque::new(),
             deferred_runtime: HashMap::new(),
             events: 0,
@@ -315,6 +327,37 @@ impl State {
         if self.opts.flower {
             self.flower_task_event(subject, e, name, slot, flower_prefetch);
         }
+        if let (Some(c), Some(event)) = (
+            self.community.as_mut(),
+            community::TaskEvent::from_type(&e.kind),
+        ) {
+            // Its labels are what is known of the task when the event comes, as upstream.
+            let name = (name != UNKNOWN).then(|| self.names.name(name));
+            let queue = (queue != UNKNOWN).then(|| self.queues.name(queue));
+            c.task_event(
+                event,
+                name,
+                queue,
+                hostname,
+                e.runtime,
+                e.exception.as_deref(),
+            );
+        }
+    }
+
+    /// Workers as danihodovic/celery-exporter's worker families see them.
+    fn community_workers(&self, now: f64) -> Vec<MetricFamily> {
+        let timeout = self.opts.worker_timeout;
+        let views: Vec<community::WorkerView<'_>> = self
+            .workers
+            .iter()
+            .map(|(node, w)| community::WorkerView {
+                node,
+                alive: w.alive(now, timeout),
+                active: w.active,
+            })
+            .collect();
+        community::worker_families(&views)
     }
 
     /// Fills in the name and queue a task's first event did not give (a task first seen

@@ -18,7 +18,9 @@ pub(super) fn options() -> Options {
         runtime_buckets: parse_buckets("buckets", DEFAULT_RUNTIME_BUCKETS).unwrap(),
         queue_wait_buckets: parse_buckets("queue-wait-buckets", DEFAULT_QUEUE_WAIT_BUCKETS)
             .unwrap(),
+        ours: true,
         flower: true,
+        celery_exporter: true,
     }
 }
 
@@ -103,6 +105,7 @@ impl EventCopy {
             freq: self.freq,
             active: self.active,
             processed: self.processed,
+            exception: None,
             eta: self.eta,
         }
     }
@@ -121,6 +124,7 @@ pub(super) fn ev<'a>(kind: &'a str, host: &'a str) -> Event<'a> {
         freq: None,
         active: None,
         processed: None,
+        exception: None,
         eta: false,
     }
 }

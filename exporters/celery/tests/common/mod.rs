@@ -7,6 +7,8 @@
     reason = "libc::kill signals the process groups these tests start (SIGTERM, SIGKILL)"
 )]
 
+pub(crate) mod rabbitmq;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;

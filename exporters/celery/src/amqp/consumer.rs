@@ -1,0 +1,398 @@
+//! The event consumer on RabbitMQ, as Flower (celery's `EventReceiver`) does it: declare the
+//! `celeryev` topic exchange (durable, as Celery declares it), bind an exclusive, auto-delete
+//! queue `celeryev.<uuid>` to it with routing key `#` (messages expire after 5 s, the queue 60 s
+//! after its consumer is gone: Celery's `event_queue_ttl` / `event_queue_expires`), consume without
+//! acks. Bodies are the events themselves (JSON; no base64 envelope as on Redis), a single event or
+//! a `task.multi` batch. Reconnects with capped exponential backoff; `celery_up` is 0 meanwhile
+//! and the counters carry on.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::Stream;
+use lapin::options::{
+    BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+
+use super::url::{percent_encode, AmqpUrl};
+use crate::consumer::Shared;
+use crate::event::{decode_body, Undecodable};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Celery's `event_queue_ttl` default (`--event-queue-ttl`): events older than this are dropped
+/// by the broker rather than piling up behind a stalled consumer.
+pub const DEFAULT_EVENT_QUEUE_TTL: Duration = Duration::from_secs(5);
+/// Celery's `event_queue_expires`: the queue goes 60 s after its consumer.
+const EVENT_QUEUE_EXPIRES_MS: i32 = 60_000;
+/// Events taken per batch before the state lock is released for a scrape.
+const BATCH: usize = 256;
+
+/// How the exporter reaches a RabbitMQ broker: the URL plus the password from
+/// `--broker-password-file`, and the TLS roots for `amqps://`.
+pub struct Broker {
+    url: AmqpUrl,
+    password: String,
+    /// PEM of the CAs that sign the broker's certificate (`amqps://` only).
+    ca_pem: Option<String>,
+}
+
+/// The system CA bundle (Debian's path), used for `amqps://` without `cacertfile`.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+impl Broker {
+    /// Reads the CA file now, so a missing one stops start-up with a message naming it.
+    pub fn new(
+        url: AmqpUrl,
+        password: Option<String>,
+    ) -> Result<Broker, crate::broker_url::ConfigError> {
+        let ca_pem = if url.tls {
+            let path = url
+                .ca_certs
+                .clone()
+                .unwrap_or_else(|| SYSTEM_CA_BUNDLE.into());
+            Some(std::fs::read_to_string(&path).map_err(|e| {
+                crate::broker_url::ConfigError(format!(
+                    "--broker-url: cannot read the CA file {}: {e}",
+                    path.display()
+                ))
+            })?)
+        } else {
+            None
+        };
+        Ok(Broker {
+            password: password.unwrap_or_else(|| url.password.clone()),
+            url,
+            ca_pem,
+        })
+    }
+
+    /// The broker URL (password included: never print it; see [`Broker::redacted`]).
+    pub fn url(&self) -> &AmqpUrl {
+        &self.url
+    }
+
+    /// The URL without the password.
+    pub fn redacted(&self) -> String {
+        self.url.redacted()
+    }
+
+    /// The user and password to log in with (also the management API's default).
+    pub fn credentials(&self) -> (&str, &str) {
+        (&self.url.username, &self.password)
+    }
+
+    /// Opens a connection, within [`CONNECT_TIMEOUT`]. Errors never hold the password: lapin's
+    /// messages name the host and the AMQP reply, not the URI.
+    pub async fn connect(&self) -> Result<Connection, String> {
+        let u = &self.url;
+        let host = if u.host.contains(':') {
+            format!("[{}]", u.host)
+        } else {
+            u.host.clone()
+        };
+        let uri = format!(
+            "{}://{}:{}@{host}:{}/{}?heartbeat={}",
+            if u.tls { "amqps" } else { "amqp" },
+            percent_encode(&u.username),
+            percent_encode(&self.password),
+            u.port,
+            percent_encode(&u.vhost),
+            u.heartbeat,
+        );
+        let uri: lapin::uri::AMQPUri = uri
+            .parse()
+            .map_err(|_| format!("cannot use the broker URL {}", self.redacted()))?;
+        let properties =
+            ConnectionProperties::default().with_connection_name("celery-exporter".into());
+        let tls = lapin::tcp::OwnedTLSConfig {
+            identity: None,
+            cert_chain: self.ca_pem.clone(),
+        };
+        let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+        let connecting = Connection::connect_uri_with_config(uri, properties, tls, runtime);
+        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(scrub(&e.to_string(), &self.password)),
+            Err(_) => Err(format!("no AMQP connection within {CONNECT_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// Belt and braces: whatever an error message says, it never carries the password.
+pub(crate) fn scrub(message: &str, password: &str) -> String {
+    if password.len() >= 3 && message.contains(password) {
+        message.replace(password, "<secret>")
+    } else {
+        message.to_string()
+    }
+}
+
+fn queue_arguments(ttl: Option<Duration>) -> FieldTable {
+    let mut args = FieldTable::default();
+    if let Some(ttl) = ttl {
+        let ms = i32::try_from(ttl.as_millis()).unwrap_or(i32::MAX);
+        args.insert("x-message-ttl".into(), AMQPValue::LongInt(ms));
+    }
+    args.insert(
+        "x-expires".into(),
+        AMQPValue::LongInt(EVENT_QUEUE_EXPIRES_MS),
+    );
+    args
+}
+
+/// A queue name of our own, unique per connection: `celeryev.<32 hex digits>`, like Celery's.
+fn event_queue_name() -> String {
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ (std::process::id() as u64).rotate_left(32);
+    let mut hex = String::with_capacity(32);
+    for _ in 0..2 {
+        // splitmix64: unique enough for a queue name, no dependency.
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        hex.push_str(&format!("{z:016x}"));
+    }
+    format!("celeryev.{hex}")
+}
+
+/// Connects, declares and binds the event queue, and starts consuming.
+async fn subscribe(
+    broker: &Broker,
+    ttl: Option<Duration>,
+) -> Result<(Connection, Channel, lapin::Consumer), String> {
+    let conn = broker.connect().await?;
+    let pw = &broker.password;
+    let e = |what: &str, err: lapin::Error| scrub(&format!("{what}: {err}"), pw);
+    let channel = conn
+        .create_channel()
+        .await
+        .map_err(|err| e("cannot open a channel", err))?;
+    // Celery declares `celeryev` as a durable topic exchange; the same arguments, or the broker
+    // refuses the declaration (PRECONDITION_FAILED).
+    channel
+        .exchange_declare(
+            "celeryev".into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|err| e("cannot declare the celeryev exchange", err))?;
+    let queue: ShortString = event_queue_name().into();
+    channel
+        .queue_declare(
+            queue.clone(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            queue_arguments(ttl),
+        )
+        .await
+        .map_err(|err| e("cannot declare the event queue", err))?;
+    channel
+        .queue_bind(
+            queue.clone(),
+            "celeryev".into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|err| e("cannot bind the event queue", err))?;
+    // no_ack: the prefetch limit does not apply; events are never redelivered anyway.
+    let _ = channel.basic_qos(0, BasicQosOptions::default()).await;
+    let consumer = channel
+        .basic_consume(
+            queue,
+            "celery-exporter".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                exclusive: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|err| e("cannot consume the event queue", err))?;
+    Ok((conn, channel, consumer))
+}
+
+/// Runs forever: connect, bind, consume; on any failure wait and start over. `ttl`: the event
+/// queue's message TTL (`None`: none).
+pub(crate) async fn run(broker: Arc<Broker>, shared: Arc<Shared>, ttl: Option<Duration>) {
+    let mut backoff = MIN_BACKOFF;
+    let mut was_connected = false;
+    loop {
+        match subscribe(&broker, ttl).await {
+            Ok((conn, _channel, mut consumer)) => {
+                {
+                    let mut st = shared.lock();
+                    if was_connected {
+                        st.reconnects += 1;
+                    }
+                    st.connected = true;
+                }
+                tracing::info!(broker = %broker.redacted(), "consuming Celery events from the celeryev exchange");
+                was_connected = true;
+                backoff = MIN_BACKOFF;
+                let err = consume(&mut consumer, &shared).await;
+                shared.lock().connected = false;
+                let err = scrub(&err, &broker.password);
+                tracing::warn!(broker = %broker.redacted(), %err, "lost the event stream; reconnecting");
+                // Closing may wait for a broker that is gone: bounded, in the background.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        conn.close(200, "reconnecting".into()),
+                    )
+                    .await;
+                });
+            }
+            Err(err) => {
+                tracing::warn!(broker = %broker.redacted(), %err, retry_in = ?backoff, "cannot consume Celery events");
+            }
+        }
+        tokio::time::sleep(super::jitter(backoff)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Applies deliveries until the stream ends or fails; returns why.
+async fn consume(consumer: &mut lapin::Consumer, shared: &Shared) -> String {
+    let mut pending: Vec<lapin::message::Delivery> = Vec::with_capacity(BATCH);
+    loop {
+        let next = poll_fn(|cx| Pin::new(&mut *consumer).poll_next(cx)).await;
+        match next {
+            Some(Ok(delivery)) => pending.push(delivery),
+            Some(Err(e)) => return e.to_string(),
+            None => return "the broker cancelled the consumer".into(),
+        }
+        // Take what is already buffered too, then apply the lot under one lock.
+        while pending.len() < BATCH {
+            match poll_fn(|cx| {
+                std::task::Poll::Ready(match Pin::new(&mut *consumer).poll_next(cx) {
+                    std::task::Poll::Ready(item) => Some(item),
+                    std::task::Poll::Pending => None,
+                })
+            })
+            .await
+            {
+                Some(Some(Ok(d))) => pending.push(d),
+                Some(Some(Err(e))) => {
+                    apply_deliveries(&pending, shared);
+                    return e.to_string();
+                }
+                Some(None) => {
+                    apply_deliveries(&pending, shared);
+                    return "the broker cancelled the consumer".into();
+                }
+                None => break,
+            }
+        }
+        apply_deliveries(&pending, shared);
+        pending.clear();
+    }
+}
+
+fn apply_deliveries(deliveries: &[lapin::message::Delivery], shared: &Shared) {
+    if deliveries.is_empty() {
+        return;
+    }
+    let now = shared.now();
+    let mut st = shared.lock();
+    for d in deliveries {
+        let content_type = d.properties.content_type().as_ref().map(|c| c.as_str());
+        apply_body(content_type, &d.data, &mut st, now);
+    }
+}
+
+/// Applies one AMQP message body: JSON events, else a counted [`Undecodable`] reason.
+pub fn apply_body(content_type: Option<&str>, body: &[u8], st: &mut crate::state::State, now: f64) {
+    if let Err(why) = check_content_type(content_type) {
+        st.count_undecodable(why);
+        return;
+    }
+    match decode_body(body, &mut |e| st.apply(&e, now)) {
+        Ok(d) => {
+            for _ in 0..d.bad_events {
+                st.count_undecodable(Undecodable::Event);
+            }
+        }
+        Err(why) => {
+            tracing::debug!(
+                reason = why.as_str(),
+                bytes = body.len(),
+                "undecodable message on the celeryev exchange"
+            );
+            st.count_undecodable(why);
+        }
+    }
+}
+
+/// kombu sets `content_type` on every message; a producer with another event serializer cannot
+/// be read. A message without one is tried as JSON (`garbage` when it is not).
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), Undecodable> {
+    match content_type {
+        None | Some("application/json") => Ok(()),
+        Some(ct) if ct.contains("python-serialize") || ct.contains("pickle") => {
+            Err(Undecodable::Pickle)
+        }
+        Some(_) => Err(Undecodable::Serializer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_queue_names_are_unique_and_celerys_shape() {
+        let a = event_queue_name();
+        let b = event_queue_name();
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("celeryev.") && a.len() == "celeryev.".len() + 32,
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(check_content_type(Some("application/json")), Ok(()));
+        assert_eq!(check_content_type(None), Ok(()));
+        assert_eq!(
+            check_content_type(Some("application/x-python-serialize")),
+            Err(Undecodable::Pickle)
+        );
+        assert_eq!(
+            check_content_type(Some("application/x-msgpack")),
+            Err(Undecodable::Serializer)
+        );
+    }
+
+    #[test]
+    fn passwords_are_scrubbed() {
+        assert_eq!(
+            scrub("ACCESS_REFUSED for s3cret", "s3cret"),
+            "ACCESS_REFUSED for <secret>"
+        );
+        assert_eq!(scrub("fine", "s3cret"), "fine");
+    }
+}

@@ -1,0 +1,304 @@
+//! `amqp://` and `amqps://` broker URLs, as kombu reads them: `amqp://user:pass@host:5672/vhost`,
+//! credentials and virtual host percent-encoded, `guest:guest` and vhost `/` by default. Pure:
+//! a string in, a value out; the password never reaches `Debug`, logs or error messages.
+
+use std::path::PathBuf;
+
+use crate::broker_url::ConfigError;
+
+/// Where a RabbitMQ broker is and how to log in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpUrl {
+    /// `amqps://`.
+    pub tls: bool,
+    /// The broker's host.
+    pub host: String,
+    /// Its port (5672, or 5671 for `amqps://`).
+    pub port: u16,
+    /// The user (`guest` by default, as kombu).
+    pub username: String,
+    /// The password (`guest` by default); never printed.
+    pub password: String,
+    /// The virtual host (`/` by default).
+    pub vhost: String,
+    /// Heartbeat in seconds asked of the server (`?heartbeat=`), so a silent dead peer is
+    /// noticed within two periods.
+    pub heartbeat: u16,
+    /// `?cacertfile=` (RabbitMQ's and py-amqp's name; `ssl_ca_certs` accepted too): the CAs
+    /// that sign the broker's certificate; the system bundle otherwise.
+    pub ca_certs: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for AmqpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The heartbeat asked for when the URL names none: a broker restart without a FIN is noticed
+/// within 20 s.
+pub const DEFAULT_HEARTBEAT: u16 = 10;
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+impl AmqpUrl {
+    /// Whether `url` names an AMQP broker (so the Redis parser is not asked).
+    pub fn is_amqp(url: &str) -> bool {
+        let scheme = url.split_once("://").map_or("", |(s, _)| s);
+        matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "amqp" | "amqps" | "pyamqp" | "librabbitmq"
+        )
+    }
+
+    /// The URL without the password, for logs and messages: `amqp://user:<secret>@host:port/vhost`.
+    pub fn redacted(&self) -> String {
+        let scheme = if self.tls { "amqps" } else { "amqp" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "{scheme}://{}:<secret>@{host}:{}/{}",
+            percent_encode(&self.username),
+            self.port,
+            percent_encode(&self.vhost)
+        )
+    }
+
+    /// `amqp://[user[:password]@]host[:port][/vhost][?heartbeat=N&cacertfile=FILE]`, and
+    /// `amqps://` (TLS, port 5671). kombu's aliases `pyamqp://` and `librabbitmq://` are read as
+    /// `amqp://`. An empty path or `/` is the default vhost `/` (kombu's rule; `//` spells it too).
+    pub fn parse(url: &str) -> Result<AmqpUrl, ConfigError> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("--broker-url: expected amqp://user:password@host:port/vhost"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "amqp" | "pyamqp" | "librabbitmq" => false,
+            "amqps" => true,
+            _ => {
+                return Err(err(
+                    "--broker-url: scheme must be redis, rediss, amqp or amqps",
+                ))
+            }
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        // The last '@' ends the credentials: a password may hold '@' unencoded.
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+            None => (None, authority),
+        };
+        let (username, password) = match userinfo {
+            None => ("guest".to_string(), "guest".to_string()),
+            Some(ui) => {
+                let (u, p) = match ui.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                let u = percent_decode(u)
+                    .ok_or_else(|| err("--broker-url: bad percent-encoding in the user name"))?;
+                let p = match p {
+                    Some(p) => percent_decode(p)
+                        .ok_or_else(|| err("--broker-url: bad percent-encoding in the password"))?,
+                    None => "guest".to_string(),
+                };
+                let u = if u.is_empty() { "guest".to_string() } else { u };
+                (u, p)
+            }
+        };
+        let (host, port) = split_host_port(hostport)?;
+        let port = port.unwrap_or(if tls { 5671 } else { 5672 });
+        let host = if host.is_empty() {
+            "localhost".to_string()
+        } else {
+            host
+        };
+        let vhost = if path.is_empty() || path == "/" {
+            "/".to_string()
+        } else {
+            percent_decode(path)
+                .ok_or_else(|| err("--broker-url: bad percent-encoding in the virtual host"))?
+        };
+        let mut url = AmqpUrl {
+            tls,
+            host,
+            port,
+            username,
+            password,
+            vhost,
+            heartbeat: DEFAULT_HEARTBEAT,
+            ca_certs: None,
+        };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v)
+                .ok_or_else(|| err(format!("--broker-url: bad percent-encoding in {k}")))?;
+            match k {
+                "heartbeat" => {
+                    url.heartbeat = v.parse().map_err(|_| {
+                        err("--broker-url: heartbeat must be a whole number of seconds (0-65535)")
+                    })?
+                }
+                "cacertfile" | "ssl_ca_certs" => {
+                    if !tls {
+                        return Err(err(format!("--broker-url: {k} needs amqps://")));
+                    }
+                    url.ca_certs = Some(PathBuf::from(v));
+                }
+                // What kombu and py-amqp accept and we do without.
+                "connect_timeout" | "ssl" | "verify" | "server_name_indication" => {}
+                _ => {
+                    return Err(err(format!(
+                        "--broker-url: unknown parameter {k} (known: heartbeat, cacertfile)"
+                    )))
+                }
+            }
+        }
+        Ok(url)
+    }
+}
+
+fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), ConfigError> {
+    let bad_port = || err("--broker-url: the port must be a number from 1 to 65535");
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| err("--broker-url: unclosed '[' in the host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(bad_port)?,
+            ),
+            None if after.is_empty() => None,
+            None => return Err(err("--broker-url: unexpected text after the host")),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(bad_port)?;
+            Ok((h.to_string(), Some(port)))
+        }
+        None => Ok((hostport.to_string(), None)),
+    }
+}
+
+/// `%XX` decoding; `None` on a broken escape or a result that is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (a vhost `/` becomes `%2F`).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kombu_defaults() {
+        let u = AmqpUrl::parse("amqp://localhost").unwrap();
+        assert_eq!(
+            (
+                u.tls,
+                u.host.as_str(),
+                u.port,
+                u.username.as_str(),
+                u.password.as_str(),
+                u.vhost.as_str()
+            ),
+            (false, "localhost", 5672, "guest", "guest", "/")
+        );
+        for url in ["amqp://h/", "amqp://h//", "amqp://h/%2F", "amqp://h/%2f"] {
+            assert_eq!(AmqpUrl::parse(url).unwrap().vhost, "/", "{url}");
+        }
+        let u = AmqpUrl::parse("amqps://h").unwrap();
+        assert_eq!((u.tls, u.port), (true, 5671));
+        assert_eq!(AmqpUrl::parse("pyamqp://h").unwrap().port, 5672);
+    }
+
+    #[test]
+    fn credentials_and_vhost_are_percent_decoded() {
+        let u = AmqpUrl::parse(
+            "amqp://us%40er:p%3Ass@w@rd@rabbit.example:5673/my%2Fvhost?heartbeat=30",
+        )
+        .unwrap();
+        assert_eq!(u.username, "us@er");
+        assert_eq!(u.password, "p:ss@w@rd");
+        assert_eq!(u.host, "rabbit.example");
+        assert_eq!(u.port, 5673);
+        assert_eq!(u.vhost, "my/vhost");
+        assert_eq!(u.heartbeat, 30);
+        let u = AmqpUrl::parse("amqp://[::1]:5999/v").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 5999));
+    }
+
+    #[test]
+    fn the_password_never_shows() {
+        let u = AmqpUrl::parse("amqp://admin:hunter2@h:5672/prod").unwrap();
+        assert_eq!(u.redacted(), "amqp://admin:<secret>@h:5672/prod");
+        assert!(!format!("{u:?}").contains("hunter2"));
+        let u = AmqpUrl::parse("amqps://h").unwrap();
+        assert_eq!(u.redacted(), "amqps://guest:<secret>@h:5671/%2F");
+        for bad in [
+            "amqp://u:hunter2@h:0/v",
+            "amqp://u:hunter2@h:99999/v",
+            "amqp://u:hunter2@h/v?bogus=1",
+            "amqp://u:hunter2@h/v?heartbeat=x",
+            "amqp://u:hunter2@h/%zz",
+            "amqp://u:hunter2@h/v?cacertfile=/x",
+        ] {
+            let e = AmqpUrl::parse(bad).unwrap_err();
+            assert!(!e.0.contains("hunter2"), "{bad}: {}", e.0);
+        }
+    }
+
+    #[test]
+    fn schemes() {
+        assert!(AmqpUrl::is_amqp("AMQP://h"));
+        assert!(AmqpUrl::is_amqp("amqps://h"));
+        assert!(!AmqpUrl::is_amqp("redis://h"));
+        let u = AmqpUrl::parse("amqps://h/?cacertfile=/etc/ca.pem").unwrap();
+        assert_eq!(u.ca_certs, Some(PathBuf::from("/etc/ca.pem")));
+    }
+}
