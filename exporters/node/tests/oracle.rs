@@ -83,6 +83,26 @@ const CASES: &[(&str, &[&str])] = &[
     ("zfs", &["zfs"]),
 ];
 
+/// Trees read again with a collector's own flags set, as the same flags reach upstream.
+const WITH_FLAGS: &[(&str, &[&str], &[&str])] = &[
+    ("bcache", &["bcache"], &["--collector.bcache.priorityStats"]),
+    (
+        "hardware",
+        &["rapl"],
+        &["--collector.rapl.enable-zone-label"],
+    ),
+    (
+        "ipvs",
+        &["ipvs"],
+        &["--collector.ipvs.backend-labels=proto,local_address"],
+    ),
+    (
+        "tape",
+        &["tapestats"],
+        &["--collector.tapestats.ignored-devices=^st1$"],
+    ),
+];
+
 /// Families that say nothing about the host: the exporter's own, the Go runtime's, and the time a
 /// collector took.
 fn exempt(name: &str) -> bool {
@@ -109,8 +129,9 @@ fn fixture(tree: &str) -> PathBuf {
         .join(tree)
 }
 
-/// One scrape of `bin` reading `root`'s proc, sys and rootfs with only `collectors` on.
-fn scrape(bin: &str, root: &Path, collectors: &[&str]) -> String {
+/// One scrape of `bin` reading `root`'s proc, sys, rootfs and udev with only `collectors` on,
+/// and `flags`.
+fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String {
     let port = free_port();
     let mut cmd = Command::new(bin);
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -120,6 +141,7 @@ fn scrape(bin: &str, root: &Path, collectors: &[&str]) -> String {
         .arg(format!("--path.udev.data={}", root.join("udev").display()))
         .arg("--collector.disable-defaults")
         .args(collectors.iter().map(|c| format!("--collector.{c}")))
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _guard = ChildGuard::spawn(bin, &mut cmd);
@@ -196,9 +218,9 @@ fn success(text: &str, collector: &str) -> Option<f64> {
     })
 }
 
-fn compare(root: &Path, collectors: &[&str]) -> (String, Vec<String>) {
-    let theirs = scrape(UPSTREAM, root, collectors);
-    let ours = scrape(OURS, root, collectors);
+fn compare(root: &Path, collectors: &[&str], flags: &[&str]) -> (String, Vec<String>) {
+    let theirs = scrape(UPSTREAM, root, collectors, flags);
+    let ours = scrape(OURS, root, collectors, flags);
     let problems = differences(&theirs, &ours);
     (theirs, problems)
 }
@@ -213,7 +235,7 @@ fn assert_same_as_upstream(tree: &str) {
         .find(|(t, _)| *t == tree)
         .map(|(_, c)| *c)
         .expect("a tree of CASES");
-    let (theirs, problems) = compare(&fixture(tree), collectors);
+    let (theirs, problems) = compare(&fixture(tree), collectors, &[]);
     // The tree is whole: upstream reads every collector's files without an error.
     for c in collectors {
         assert_eq!(
@@ -309,13 +331,32 @@ fn absent_files() {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
     }
     let collectors: Vec<&str> = CASES.iter().flat_map(|(_, c)| c.iter().copied()).collect();
-    let (_, problems) = compare(dir.path(), &collectors);
+    let (_, problems) = compare(dir.path(), &collectors, &[]);
     assert!(
         problems.is_empty(),
         "absent files: {} differences from upstream:\n{}",
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// The collectors' own flags (bcache's priority stats, RAPL zone labels, IPVS backend labels,
+/// ignored tape drives) change the output as they change upstream's.
+#[test]
+fn collector_flags() {
+    let mut problems = Vec::new();
+    for (tree, collectors, flags) in WITH_FLAGS {
+        let (theirs, found) = compare(&fixture(tree), collectors, flags);
+        for c in *collectors {
+            assert_eq!(
+                success(&theirs, c),
+                Some(1.0),
+                "upstream's {c} with {flags:?}"
+            );
+        }
+        problems.extend(found.into_iter().map(|p| format!("{tree} {flags:?}: {p}")));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

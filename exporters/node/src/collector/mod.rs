@@ -180,7 +180,7 @@ static ROWS: &[CollectorSpec] = &[
     spec!("powersupplyclass", LINUX, "Exposes power supply statistics from /sys/class/power_supply.", powersupplyclass::PowersupplyclassCollector),
     spec!("pressure", LINUX, "Exposes pressure stall statistics from /proc/pressure.", pressure::PressureCollector),
     spec!("processes", false, "Exposes aggregate process statistics from /proc.", processes::ProcessesCollector),
-    spec!("rapl", LINUX, "Exposes various statistics from /sys/class/powercap.", rapl::RaplCollector),
+    spec!("rapl", LINUX, "Exposes various statistics from /sys/class/powercap.", rapl::RaplCollector, rapl::RaplFlags),
     spec!("schedstat", LINUX, "Exposes task scheduler statistics from /proc/schedstat.", schedstat::SchedstatCollector),
     spec!("selinux", LINUX, "Exposes SELinux statistics.", selinux::SelinuxCollector),
     spec!("sockstat", LINUX, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),

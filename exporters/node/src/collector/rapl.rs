@@ -12,9 +12,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::absent::SourceGate;
+use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
@@ -22,15 +24,38 @@ use crate::util::{read_file, sorted_dir_names};
 pub struct RaplCollector {
     gate: SourceGate,
     powercap_dir: PathBuf,
+    zone_label: bool,
+}
+
+/// The rapl collector's own flags.
+#[derive(Debug, Args)]
+pub struct RaplFlags {
+    /// Enables RAPL zone labels: every zone in node_rapl_joules_total{rapl_zone}.
+    #[arg(
+        long = "collector.rapl.enable-zone-label",
+        id = "collector.rapl.enable-zone-label"
+    )]
+    enable_zone_label: bool,
+}
+
+impl CollectorFlags for RaplFlags {
+    /// Whether every zone goes into one family, `node_rapl_joules_total{rapl_zone}`.
+    type Options = bool;
+
+    fn options(self) -> Result<bool, String> {
+        Ok(self.enable_zone_label)
+    }
 }
 
 impl RaplCollector {
-    /// The collector reading under `paths`.
-    pub fn new(paths: &HostPaths) -> Self {
+    /// The collector reading under `paths`; with `zone_label`, every zone goes into
+    /// `node_rapl_joules_total{rapl_zone}` instead of a family per zone name.
+    pub fn new(paths: &HostPaths, zone_label: &bool) -> Self {
         let powercap_dir = paths.sys_path("class/powercap");
         RaplCollector {
             gate: SourceGate::new(&powercap_dir),
             powercap_dir,
+            zone_label: *zone_label,
         }
     }
 }
@@ -97,8 +122,25 @@ pub struct Zone {
     pub microjoules: u64,
 }
 
-/// The families for every zone: one `node_rapl_<zone>_joules_total` per zone name.
-pub fn rapl_families(zones: &[Zone]) -> Vec<MetricFamily> {
+/// The families for every zone: one `node_rapl_<zone>_joules_total` per zone name, or with
+/// `zone_label` all in `node_rapl_joules_total{rapl_zone}`.
+pub fn rapl_families(zones: &[Zone], zone_label: bool) -> Vec<MetricFamily> {
+    if zone_label {
+        let mut family =
+            MetricFamily::counter("node_rapl_joules_total", "Current RAPL value in joules");
+        for zone in zones {
+            let index = zone.index.to_string();
+            family.push(
+                &[
+                    ("index", &index),
+                    ("path", &zone.path),
+                    ("rapl_zone", &zone.name),
+                ],
+                zone.microjoules as f64 / 1_000_000.0,
+            );
+        }
+        return vec![family];
+    }
     let mut families: Vec<MetricFamily> = Vec::new();
     for zone in zones {
         let name = format!(
@@ -161,7 +203,7 @@ impl RaplCollector {
         for zone in &mut zones {
             zone.microjoules = read_uint(&Path::new(&zone.path).join("energy_uj"))?;
         }
-        Ok(rapl_families(&zones))
+        Ok(rapl_families(&zones, self.zone_label))
     }
 }
 
@@ -201,16 +243,22 @@ mod tests {
     #[test]
     fn reads_zones_in_directory_order() {
         let dir = tempfile::tempdir().unwrap();
-        let c = RaplCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = RaplCollector::new(
+            &HostPaths {
+                sysfs: dir.path().to_path_buf(),
+                ..HostPaths::default()
+            },
+            &false,
+        );
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
         // The collector now remembers the source as missing; a new one looks again.
-        let c = RaplCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = RaplCollector::new(
+            &HostPaths {
+                sysfs: dir.path().to_path_buf(),
+                ..HostPaths::default()
+            },
+            &false,
+        );
         let cap = dir.path().join("class/powercap");
         write(&cap.join("intel-rapl/enabled"), "1\n");
         for (zone, name, uj) in [
