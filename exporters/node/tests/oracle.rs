@@ -374,3 +374,86 @@ fn differences_are_found() {
         assert!(found.contains(want), "{want} not in {found}");
     }
 }
+
+/// Unmounts and detaches what [`btrfs_mounted`] set up, even when the test fails.
+struct LoopMount {
+    mount_point: PathBuf,
+    loops: Vec<String>,
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+        for l in &self.loops {
+            let _ = Command::new("losetup").args(["-d", l]).status();
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run a setup command");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The btrfs collector's ioctl side (device sizes, unused bytes and error counters per device)
+/// against upstream on a real two-device RAID1 Btrfs, mounted from loop devices. It needs root,
+/// loop devices and btrfs-progs, and mounts a filesystem the host's other tests would see, so it
+/// runs only when asked: `cargo test -p node-exporter --test oracle -- --ignored`.
+#[test]
+#[ignore = "needs root, loop devices and mkfs.btrfs; mounts a filesystem"]
+fn btrfs_mounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut loops = Vec::new();
+    for name in ["d1.img", "d2.img"] {
+        let image = dir.path().join(name);
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(300 << 20)
+            .unwrap();
+        loops.push(run_ok(
+            Command::new("losetup").arg("-f").arg("--show").arg(&image),
+        ));
+    }
+    let mount_point = dir.path().join("mnt");
+    std::fs::create_dir(&mount_point).unwrap();
+    let guard = LoopMount {
+        mount_point: mount_point.clone(),
+        loops: loops.clone(),
+    };
+    run_ok(
+        Command::new("mkfs.btrfs")
+            .args(["-q", "-L", "oracle", "-d", "raid1", "-m", "raid1"])
+            .args(&loops),
+    );
+    run_ok(Command::new("mount").arg(&loops[0]).arg(&mount_point));
+    std::fs::write(mount_point.join("data"), vec![7u8; 8 << 20]).unwrap();
+    run_ok(&mut Command::new("sync"));
+
+    let scrape_live = |bin: &str| {
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--collector.disable-defaults", "--collector.btrfs"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _child = ChildGuard::spawn(bin, &mut cmd);
+        wait_http(
+            &format!("http://127.0.0.1:{port}/metrics"),
+            Duration::from_secs(20),
+        )
+    };
+    let theirs = scrape_live(UPSTREAM);
+    let ours = scrape_live(OURS);
+    assert!(
+        theirs.contains("node_btrfs_device_errors_total"),
+        "upstream did not reach the mount through its ioctls (not root?)"
+    );
+    let problems = differences(&theirs, &ours);
+    drop(guard);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

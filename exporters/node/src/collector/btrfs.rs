@@ -8,10 +8,20 @@
 //! name, but each block group type's directory must exist. Without Btrfs the collector succeeds
 //! with no series, as upstream's empty glob.
 //!
-//! Upstream also asks each mounted filesystem, through ioctls, for its devices' used bytes and
-//! error counters; we do not (see the README): `node_btrfs_device_size_bytes` always comes from
-//! sysfs, labelled `device` and `uuid`.
+//! As upstream, each Btrfs filesystem mounted (per `--path.procfs`'s `1/mounts`, else `mounts`,
+//! the mount point under `--path.rootfs`) is also asked through ioctls (`BTRFS_IOC_FS_INFO`,
+//! `BTRFS_IOC_DEV_INFO`, `BTRFS_IOC_GET_DEV_STATS`, include/uapi/linux/btrfs.h) for its devices:
+//! then `node_btrfs_device_size_bytes`, `node_btrfs_device_unused_bytes` and
+//! `node_btrfs_device_errors_total{type}` carry `device` and `btrfs_dev_uuid`, and the sysfs
+//! device sizes are not served for that filesystem. A mount that cannot be asked (no permission,
+//! another namespace) leaves its filesystem to sysfs, as upstream.
+#![allow(
+    unsafe_code,
+    reason = "ioctl(2) on a mounted Btrfs filesystem's directory, with buffers sized as the kernel's structs"
+)]
 
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
@@ -24,6 +34,8 @@ use crate::util::{read_file, sorted_dir_names};
 pub struct BtrfsCollector {
     gate: SourceGate,
     dir: PathBuf,
+    procfs: PathBuf,
+    rootfs: PathBuf,
 }
 
 impl BtrfsCollector {
@@ -33,6 +45,8 @@ impl BtrfsCollector {
         BtrfsCollector {
             gate: SourceGate::new(&dir),
             dir,
+            procfs: paths.procfs.clone(),
+            rootfs: paths.rootfs.clone(),
         }
     }
 }
@@ -156,8 +170,160 @@ fn read_filesystem(dir: &Path, name: &str) -> Result<Filesystem, CollectError> {
     })
 }
 
-/// The families for every filesystem.
-pub fn btrfs_families(filesystems: &[Filesystem]) -> Vec<MetricFamily> {
+/// One device of a mounted filesystem, as the ioctls describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoctlDevice {
+    /// The device's path (`/dev/sdb`) without its directory: `sdb`.
+    pub device: String,
+    /// The device's Btrfs UUID.
+    pub uuid: String,
+    /// Bytes allocated on the device.
+    pub bytes_used: u64,
+    /// The device's size as Btrfs uses it.
+    pub total_bytes: u64,
+    /// Write, read, flush, corruption and generation errors.
+    pub errors: [u64; 5],
+}
+
+/// The error types of `BTRFS_IOC_GET_DEV_STATS`, in the kernel's order.
+const ERROR_TYPES: [&str; 5] = ["write", "read", "flush", "corruption", "generation"];
+
+/// `_IOR(0x94, 31, struct btrfs_ioctl_fs_info_args)` (1024 bytes).
+const BTRFS_IOC_FS_INFO: u64 = 0x8400_941f;
+/// `_IOWR(0x94, 30, struct btrfs_ioctl_dev_info_args)` (4096 bytes).
+const BTRFS_IOC_DEV_INFO: u64 = 0xd000_941e;
+/// `_IOWR(0x94, 52, struct btrfs_ioctl_get_dev_stats)` (1032 bytes).
+const BTRFS_IOC_GET_DEV_STATS: u64 = 0xc408_9434;
+
+fn u64_at(buf: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&buf[at..at + 8]);
+    u64::from_ne_bytes(bytes)
+}
+
+/// A UUID's 16 bytes as `8-4-4-4-12` lowercase hex.
+pub fn format_uuid(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match (
+        hex.get(..8),
+        hex.get(8..12),
+        hex.get(12..16),
+        hex.get(16..20),
+        hex.get(20..),
+    ) {
+        (Some(a), Some(b), Some(c), Some(d), Some(e)) => format!("{a}-{b}-{c}-{d}-{e}"),
+        _ => hex,
+    }
+}
+
+/// Runs one Btrfs ioctl with `buf` as its argument.
+fn ioctl(file: &std::fs::File, request: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    // SAFETY: `buf` is as large as the struct the request's size field names, lives across the
+    // call, and the kernel writes no more than that size into it.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), request as _, buf.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The fsid (hex, no dashes) and devices of the filesystem mounted at `mount_point`.
+fn ioctl_devices(mount_point: &Path) -> std::io::Result<(String, Vec<IoctlDevice>)> {
+    let file = std::fs::File::open(mount_point)?;
+    let mut info = [0u8; 1024];
+    ioctl(&file, BTRFS_IOC_FS_INFO, &mut info)?;
+    let max_id = u64_at(&info, 0);
+    let num_devices = u64_at(&info, 8);
+    let fsid: String = info[16..32].iter().map(|b| format!("{b:02x}")).collect();
+    let mut devices = Vec::new();
+    for id in 0..=max_id {
+        let mut dev = [0u8; 4096];
+        dev[..8].copy_from_slice(&id.to_ne_bytes());
+        match ioctl(&file, BTRFS_IOC_DEV_INFO, &mut dev) {
+            Ok(()) => {}
+            // Device ids need not start at 0 nor be contiguous.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => continue,
+            Err(e) => return Err(e),
+        }
+        let mut stats = [0u8; 1032];
+        stats[..8].copy_from_slice(&id.to_ne_bytes());
+        stats[8..16].copy_from_slice(&(ERROR_TYPES.len() as u64).to_ne_bytes());
+        ioctl(&file, BTRFS_IOC_GET_DEV_STATS, &mut stats)?;
+        let path_bytes = &dev[3072..];
+        let path_len = path_bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(path_bytes.len());
+        let path = String::from_utf8_lossy(&path_bytes[..path_len]);
+        let mut errors = [0u64; 5];
+        for (i, e) in errors.iter_mut().enumerate() {
+            *e = u64_at(&stats, 24 + 8 * i);
+        }
+        devices.push(IoctlDevice {
+            device: path.rsplit('/').next().unwrap_or("").to_string(),
+            uuid: format_uuid(&dev[8..24]),
+            bytes_used: u64_at(&dev, 24),
+            total_bytes: u64_at(&dev, 32),
+            errors,
+        });
+        if devices.len() as u64 == num_devices {
+            break;
+        }
+    }
+    Ok((fsid, devices))
+}
+
+/// The Btrfs mounts of a mounts table (`device mount_point fstype ...`): device and mount point.
+pub fn btrfs_mounts(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let device = fields.next()?;
+            let mount_point = fields.next()?;
+            (fields.next()? == "btrfs").then(|| {
+                (
+                    device.to_string(),
+                    crate::collector::filesystem::unescape_octal(mount_point).into_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+impl BtrfsCollector {
+    /// Each mounted filesystem's devices by fsid (hex, no dashes), as upstream gathers them: one
+    /// mount per device, the first that answers.
+    fn ioctl_stats(&self) -> HashMap<String, Vec<IoctlDevice>> {
+        let mut out = HashMap::new();
+        let text = read_file(&self.procfs.join("1/mounts"))
+            .or_else(|_| read_file(&self.procfs.join("mounts")));
+        let Ok(text) = text else {
+            return out;
+        };
+        let mut devices_done = std::collections::HashSet::new();
+        for (device, mount_point) in btrfs_mounts(&text) {
+            if devices_done.contains(&device) {
+                continue;
+            }
+            let path = self.rootfs.join(mount_point.trim_start_matches('/'));
+            let Ok((fsid, devices)) = ioctl_devices(&path) else {
+                continue;
+            };
+            if out.contains_key(&fsid) {
+                continue;
+            }
+            devices_done.insert(device);
+            out.insert(fsid, devices);
+        }
+        out
+    }
+}
+
+/// The families for every filesystem, with the ioctls' devices where a filesystem was asked.
+pub fn btrfs_families(
+    filesystems: &[Filesystem],
+    ioctl: &HashMap<String, Vec<IoctlDevice>>,
+) -> Vec<MetricFamily> {
     let mut info = MetricFamily::gauge("node_btrfs_info", "Filesystem information");
     let mut rsv = MetricFamily::gauge(
         "node_btrfs_global_rsv_size_bytes",
@@ -183,6 +349,14 @@ pub fn btrfs_families(filesystems: &[Filesystem]) -> Vec<MetricFamily> {
         "node_btrfs_device_size_bytes",
         "Size of a device that is part of the filesystem.",
     );
+    let mut device_unused = MetricFamily::gauge(
+        "node_btrfs_device_unused_bytes",
+        "Unused bytes unused on a device that is part of the filesystem.",
+    );
+    let mut device_errors = MetricFamily::counter(
+        "node_btrfs_device_errors_total",
+        "Errors reported for the device",
+    );
     for fs in filesystems {
         let uuid = fs.uuid.as_str();
         info.push(&[("uuid", uuid), ("label", &fs.label)], 1.0);
@@ -203,11 +377,47 @@ pub fn btrfs_families(filesystems: &[Filesystem]) -> Vec<MetricFamily> {
                 ratio.push(&labels, layout.ratio);
             }
         }
-        for (device, bytes) in &fs.devices {
-            device_size.push(&[("uuid", uuid), ("device", device)], *bytes as f64);
+        match ioctl.get(&uuid.replace('-', "")) {
+            Some(devices) => {
+                for d in devices {
+                    let labels = [
+                        ("uuid", uuid),
+                        ("device", d.device.as_str()),
+                        ("btrfs_dev_uuid", d.uuid.as_str()),
+                    ];
+                    device_size.push(&labels, d.total_bytes as f64);
+                    device_unused.push(&labels, d.total_bytes.wrapping_sub(d.bytes_used) as f64);
+                    for (kind, count) in ERROR_TYPES.iter().zip(d.errors) {
+                        device_errors.push(
+                            &[
+                                ("uuid", uuid),
+                                ("type", kind),
+                                ("device", d.device.as_str()),
+                                ("btrfs_dev_uuid", d.uuid.as_str()),
+                            ],
+                            count as f64,
+                        );
+                    }
+                }
+            }
+            None => {
+                for (device, bytes) in &fs.devices {
+                    device_size.push(&[("uuid", uuid), ("device", device)], *bytes as f64);
+                }
+            }
         }
     }
-    vec![info, rsv, reserved, used, size, ratio, device_size]
+    vec![
+        info,
+        rsv,
+        reserved,
+        used,
+        size,
+        ratio,
+        device_size,
+        device_unused,
+        device_errors,
+    ]
 }
 
 impl BlockingCollector for BtrfsCollector {
@@ -223,7 +433,12 @@ impl BlockingCollector for BtrfsCollector {
                 .filter(|n| n.contains('-'))
                 .map(|name| read_filesystem(&self.dir, name))
                 .collect::<Result<Vec<Filesystem>, CollectError>>()?;
-            Ok(btrfs_families(&filesystems))
+            let ioctl = if filesystems.is_empty() {
+                HashMap::new()
+            } else {
+                self.ioctl_stats()
+            };
+            Ok(btrfs_families(&filesystems, &ioctl))
         });
         // No Btrfs: success with no series, as upstream's empty glob.
         match result {
@@ -245,6 +460,53 @@ mod tests {
         assert_eq!(allocation_ratio("raid5", 3), 1.5);
         assert_eq!(allocation_ratio("raid6", 4), 2.0);
         assert_eq!(allocation_ratio("raid1c3", 3), 0.0);
+    }
+
+    #[test]
+    fn mounts_and_uuids() {
+        let mounts = "/dev/sdb /srv/a\\040b btrfs rw,relatime 0 0\n\
+                      /dev/sda1 / ext4 rw 0 0\n\
+                      /dev/sdb /srv/snap btrfs ro 0 0\n";
+        assert_eq!(
+            btrfs_mounts(mounts),
+            [
+                ("/dev/sdb".to_string(), "/srv/a b".to_string()),
+                ("/dev/sdb".to_string(), "/srv/snap".to_string())
+            ]
+        );
+        let bytes: Vec<u8> = (0..16).collect();
+        assert_eq!(format_uuid(&bytes), "00010203-0405-0607-0809-0a0b0c0d0e0f");
+    }
+
+    #[test]
+    fn ioctl_devices_replace_the_sysfs_sizes() {
+        let fs = Filesystem {
+            uuid: "71a02444-d1de-42ee-bce1-fad7e45722b1".into(),
+            label: String::new(),
+            global_rsv_size: 0,
+            block_groups: vec![(0, Vec::new()); 3],
+            devices: vec![("loop0".into(), 512)],
+        };
+        let fams = btrfs_families(std::slice::from_ref(&fs), &HashMap::new());
+        assert_eq!(fams[6].samples[0].labels.len(), 2);
+        assert!(fams[8].samples.is_empty());
+        let mut ioctl = HashMap::new();
+        ioctl.insert(
+            "71a02444d1de42eebce1fad7e45722b1".to_string(),
+            vec![IoctlDevice {
+                device: "loop0".into(),
+                uuid: "9afa96d8-df18-4b28-886f-a00900daccfb".into(),
+                bytes_used: 100,
+                total_bytes: 300,
+                errors: [1, 2, 3, 4, 5],
+            }],
+        );
+        let fams = btrfs_families(&[fs], &ioctl);
+        assert_eq!(fams[6].samples[0].labels.len(), 3);
+        assert_eq!(fams[6].samples[0].value, 300.0);
+        assert_eq!(fams[7].samples[0].value, 200.0);
+        assert_eq!(fams[8].samples.len(), 5);
+        assert_eq!(fams[8].samples[4].value, 5.0);
     }
 
     #[test]
