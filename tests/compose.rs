@@ -58,7 +58,8 @@ fn scrape_targets_are_compose_services_with_their_ports() {
     let targets = root().join("monitoring/targets");
     for entry in std::fs::read_dir(&targets).unwrap() {
         let path = entry.unwrap().path();
-        let groups: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let groups: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for target in groups
             .as_sequence()
             .unwrap()

@@ -11,7 +11,10 @@
 //! (the application's templates and the unmatched value), and their series stay in the registry
 //! for as long as it lives anyway. Holding them as `&'static` spares every request the two atomic
 //! reference-count updates an `Arc` would cost.
-#![allow(unsafe_code, reason = "route entries are found by address through raw pointers to leaked entries: the hot path takes no lock and no reference count")]
+#![allow(
+    unsafe_code,
+    reason = "route entries are found by address through raw pointers to leaked entries: the hot path takes no lock and no reference count"
+)]
 
 use std::sync::atomic::{AtomicPtr, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,6 +1,9 @@
 //! The middleware's accounting, driven through tower directly: what is counted for completed,
 //! failed, panicking, cancelled and excluded requests, and that the hot path does not allocate.
-#![allow(unsafe_code, reason = "a counting global allocator proves the hot path allocates nothing")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator proves the hot path allocates nothing"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

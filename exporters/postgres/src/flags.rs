@@ -98,12 +98,12 @@ pub fn customize(cmd: Command) -> Command {
     COLLECTORS
         .add_switches(cmd)
         // Releases 0.16 to 0.19 named the replication_slots collector replication_slot.
-    .mut_arg("collector.replication_slots", |a| {
-        a.alias("collector.replication_slot")
-    })
-    .mut_arg("no-collector.replication_slots", |a| {
-        a.alias("no-collector.replication_slot")
-    })
+        .mut_arg("collector.replication_slots", |a| {
+            a.alias("collector.replication_slot")
+        })
+        .mut_arg("no-collector.replication_slots", |a| {
+            a.alias("no-collector.replication_slot")
+        })
 }
 
 impl Flags {

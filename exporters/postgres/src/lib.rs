@@ -76,7 +76,10 @@ impl Options {
             .iter()
             .filter_map(|n| collector::COLLECTORS.find(n))
             .filter(|spec| {
-                let replaced = self.user_queries.iter().any(|q| q.name == spec.build.namespace);
+                let replaced = self
+                    .user_queries
+                    .iter()
+                    .any(|q| q.name == spec.build.namespace);
                 if replaced {
                     tracing::info!(
                         collector = spec.name,

@@ -140,7 +140,6 @@ static ROWS: &[CollectorSpec] = &[
     row!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", declarative xlog_location::COLLECTOR),
 ];
 
-
 /// What a collector keeps from one scrape to the next, per server (its `server` label).
 pub(crate) struct PerServer<T>(Mutex<HashMap<String, T>>);
 
@@ -333,7 +332,6 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn scrape_stats_report_the_previous_scrape() {
