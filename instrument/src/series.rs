@@ -133,9 +133,20 @@ impl RouteEntry {
 /// non-DoS-resistant hash is the right trade.
 type RouteMap = FxHashMap<Box<str>, &'static RouteEntry>;
 
-/// The address-indexed table in front of the route map has 2^MEMO_BITS slots.
-const MEMO_BITS: u32 = 6;
+/// The address-indexed table in front of the route map has 2^MEMO_BITS slots (8 KB of pointers):
+/// with as many live routes as slots, most routes still have a slot to themselves.
+const MEMO_BITS: u32 = 10;
 const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+/// A miss on a slot held by another route takes the slot over once in this many misses (per
+/// thread): often enough that a slot left to a template string that no longer exists is soon
+/// reused, rarely enough that two routes sharing a slot do not rewrite it on every request, a
+/// store to a cache line every thread reads.
+const MEMO_TAKEOVER_EVERY: u32 = 16;
+
+thread_local! {
+    /// Misses on occupied memo slots by this thread (see [`MEMO_TAKEOVER_EVERY`]).
+    static MEMO_MISSES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
 pub(crate) struct RouteTable {
     /// Entries by the address of the template string they were last found with: see
@@ -191,7 +202,20 @@ impl RouteTable {
         slot: &AtomicPtr<RouteEntry>,
     ) -> &'static RouteEntry {
         let entry = self.get(inner, route);
-        slot.store(std::ptr::from_ref(entry).cast_mut(), Ordering::Release);
+        let new = std::ptr::from_ref(entry).cast_mut();
+        if slot.load(Ordering::Relaxed).is_null() {
+            // Two threads filling one empty slot: either entry is right for its own text.
+            slot.store(new, Ordering::Release);
+        } else {
+            let misses = MEMO_MISSES.with(|m| {
+                let n = m.get().wrapping_add(1);
+                m.set(n);
+                n
+            });
+            if misses.is_multiple_of(MEMO_TAKEOVER_EVERY) {
+                slot.store(new, Ordering::Release);
+            }
+        }
         entry
     }
 
@@ -286,6 +310,50 @@ mod tests {
             }
         }
         assert_eq!(routes.len(), 502);
+    }
+
+    #[test]
+    fn an_occupied_memo_slot_is_taken_over_only_now_and_then() {
+        let m = metrics();
+        let routes = &m.inner.routes;
+        let slot_of =
+            |s: &str| (s.as_ptr() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_BITS);
+        // Two live templates whose addresses share a slot.
+        let first = String::from("/first");
+        let other = loop {
+            let candidate = String::from("/other");
+            if slot_of(&candidate) == slot_of(&first) {
+                break candidate;
+            }
+            std::mem::forget(candidate);
+        };
+        let slot = &routes.memo[slot_of(&first) as usize];
+        let a = routes.entry(m.inner, &first);
+        assert!(
+            std::ptr::eq(slot.load(Ordering::Relaxed), a),
+            "an empty slot is filled"
+        );
+        let mut takeovers = 0;
+        let mut held = a as *const RouteEntry;
+        for _ in 0..4 * MEMO_TAKEOVER_EVERY {
+            assert_eq!(&*routes.entry(m.inner, &other).path, "/other");
+            let now = slot.load(Ordering::Relaxed).cast_const();
+            if now != held {
+                takeovers += 1;
+                held = now;
+            }
+            assert_eq!(&*routes.entry(m.inner, &first).path, "/first");
+            let now = slot.load(Ordering::Relaxed).cast_const();
+            if now != held {
+                takeovers += 1;
+                held = now;
+            }
+        }
+        assert!(
+            (1..=8).contains(&takeovers),
+            "{takeovers} takeovers in {} misses",
+            8 * MEMO_TAKEOVER_EVERY
+        );
     }
 
     #[test]
