@@ -24,6 +24,7 @@ namespace's init exits, then `ip netns del`).
 
 import argparse
 import ctypes
+import glob
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 from benchlib import (ROOT, fmt, free_port, markdown_table, plot, scrape_rounds, stop,  # noqa: E402
                       wait_http)
 from scrape_compare import NODE_COLLECTORS  # noqa: E402
@@ -43,6 +45,29 @@ SERIES = [100, 1000, 10000]
 # `dummy` is the natural choice, but this machine type's kernel has no dummy driver (nor modules);
 # `ifb` links are just as inert: standalone devices with no peer and no traffic.
 LINK_TYPE = os.environ.get("NODE_SCALING_LINK_TYPE", "ifb")
+
+
+_THREAD_NS = {}
+
+
+def sched_ns_keeping_exited(pid):
+    """benchlib.sched_ns, but a thread that has exited keeps the CPU it had when last seen.
+
+    A thread exiting between the reads before and after the rounds (a tokio blocking-pool thread
+    idling out after 10 s, as ours does with 500 interfaces, whose collectors fan out) would
+    otherwise take its whole lifetime's CPU out of the second sum: a negative CPU per scrape."""
+    seen = _THREAD_NS.setdefault(pid, {})
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as f:
+                seen[path] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that just exited: its last reading stays
+    return sum(seen.values())
+
+
+# scrape_rounds reads the exporters' CPU through benchlib's module-level sched_ns.
+benchlib.sched_ns = sched_ns_keeping_exited
 
 
 def write_textfile(d, n):
