@@ -249,39 +249,10 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Vec<UserQuery>, String> {
     Ok(out)
 }
 
-/// Go's `time.ParseDuration` for the units PostgreSQL prints: `1h2m3.5s`, `300ms`, `-1`.
-pub(crate) fn parse_go_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    let mut total_ms = 0.0;
-    let mut any = false;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "ns" => 1e-6,
-            "us" | "µs" => 1e-3,
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3600e3,
-            _ => return None,
-        };
-        total_ms += n * factor;
-        rest = &rest[unit_end..];
-        any = true;
-    }
-    any.then_some(if neg { -total_ms } else { total_ms })
+/// A DURATION column's text (Go syntax, as upstream parses it: `1h2m3.5s`, `300ms`) in
+/// milliseconds, upstream's unit for these columns.
+fn duration_ms(text: &str) -> Option<f64> {
+    exporter_core::duration::parse_go_seconds(text).map(|seconds| seconds * 1000.0)
 }
 
 /// Maps the rows of one user query. `names` are the result's column names.
@@ -365,7 +336,7 @@ pub(crate) fn map_query(
                         let v = match cell {
                             Cell::Float(secs) => Some(secs * 1000.0),
                             Cell::Text(t) if t.trim() == "-1" => None,
-                            Cell::Text(t) => parse_go_duration(t),
+                            Cell::Text(t) => duration_ms(t),
                             _ => None,
                         };
                         (
@@ -690,12 +661,12 @@ pg_things:
     }
 
     #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("1h2m3.5s"), Some(3_723_500.0));
-        assert_eq!(parse_go_duration("250ms"), Some(250.0));
-        assert_eq!(parse_go_duration("-2s"), Some(-2000.0));
-        assert_eq!(parse_go_duration("0"), Some(0.0));
-        assert_eq!(parse_go_duration("5 days"), None);
-        assert_eq!(parse_go_duration(""), None);
+    fn duration_columns_are_milliseconds() {
+        assert_eq!(duration_ms("1h2m3.5s"), Some(3_723_500.0));
+        assert_eq!(duration_ms("250ms"), Some(250.0));
+        assert_eq!(duration_ms("-2s"), Some(-2000.0));
+        assert_eq!(duration_ms("0"), Some(0.0));
+        assert_eq!(duration_ms("5 days"), None);
+        assert_eq!(duration_ms(""), None);
     }
 }
