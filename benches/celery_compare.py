@@ -16,11 +16,14 @@ The stream holds task events only, which both count. Ours also reports events pe
 (utime+stime): its rate on one core whatever else ran. Flower is given --window seconds at most.
 
 RabbitMQ (--broker rabbitmq): the same stream on a rabbitmq-server (Debian's; temp dir, own node
-name and ports, loopback), each consumer on its own queue bound to the `celeryev` topic exchange
-(ours as in production; Flower through Celery's EventReceiver). Both are SIGSTOPped, the stream is
-published (py-amqp from the venv, bodies as Celery sends them on AMQP: raw JSON), RabbitMQ keeps it
-in both queues, both are SIGCONTed together. The event queues' 5 s message TTL is turned off for
-both (ours: --event-queue-ttl 0; Flower: event_queue_ttl None), or the stored backlog would expire.
+name and ports, loopback), published with py-amqp from the venv (bodies as Celery sends them on
+AMQP: raw JSON) to the `celeryev` topic exchange. Ours, alone, is SIGSTOPped while the stream is
+published: it acknowledges under a prefetch limit, so the backlog waits in its queue (message TTL
+off: --event-queue-ttl 0), and its rate is the drain after SIGCONT, as on Redis. Flower cannot be
+measured that way: Celery's receiver consumes without acks, so RabbitMQ pushes into the stopped
+process's socket and credit flow then blocks the publisher. Flower runs alone next, on the same
+broker, while the stream is published; its rate is what it consumed over --window seconds (the
+publisher waits for it: a no-ack consumer back-pressures the exchange's publishers).
 
     cargo build --release -p celery-exporter
     python3 benches/celery_compare.py [--tasks 100000] [--window 60] [--broker redis|rabbitmq]
@@ -247,6 +250,18 @@ def queued_events(mgmt_port):
                if q["name"].startswith("celeryev."))
 
 
+_last_queued = [None]
+
+
+def queue_stable(mgmt_port):
+    """True once the event queues' depth has not moved over two polls 2 s apart."""
+    now = queued_events(mgmt_port)
+    stable = now == _last_queued[0]
+    _last_queued[0] = now
+    time.sleep(2)
+    return stable
+
+
 def publish(port, stream, messages):
     """Writes the whole stream and waits for every reply."""
     s = socket.create_connection(("127.0.0.1", port))
@@ -273,6 +288,117 @@ def publish(port, stream, messages):
     return time.time() - start
 
 
+def drain_rate(url, counter, base, events, window, fast):
+    """Polls `counter` until `events` more were consumed or `window` passed: (consumed, seconds)."""
+    start = time.time()
+    seen = 0.0
+    while time.time() - start < window:
+        try:
+            seen = metric_sum(get(url, timeout=60), counter) - base
+        except Exception:
+            pass
+        if seen >= events:
+            break
+        time.sleep(0.02 if fast else 1.0)
+    return seen, time.time() - start
+
+
+def main_rabbitmq(args, ours_bin, venv):
+    procs = []
+    rabbit_proc = rabbit_epmd = None
+    tmp = tempfile.mkdtemp(prefix="celery-bench-")
+    try:
+        rabbit_proc, _, aport, mport, rabbit_epmd = start_rabbitmq(tmp)
+        broker = f"amqp://guest:guest@127.0.0.1:{aport}//"
+        # Heartbeats off for ours: a process stopped longer than two heartbeats loses its
+        # connection, and its exclusive queue with the backlog.
+        ours_broker = broker + "?heartbeat=0"
+        stream, events, tasks = build_amqp_stream(args.tasks)
+        messages = len(stream)
+        print(f"rabbitmq: {messages} messages, {events} events, {tasks} tasks, "
+              f"{sum(len(b) for _, b in stream) / 1e6:.0f} MB")
+
+        # Ours: backlog published while stopped, then drained.
+        oport = free_port()
+        ours = subprocess.Popen(
+            [ours_bin, "--broker-url", ours_broker, "--web.listen-address", f"127.0.0.1:{oport}",
+             "--max-tasks", "100000", "--log.level", "warn", "--event-queue-ttl", "0", "--queues", "bench"])
+        procs.append(ours)
+        ours_url = f"http://127.0.0.1:{oport}/metrics"
+        wait_until("ours", 20, lambda: get(ours_url))
+        wait_until("ours consuming", 60, lambda: event_consumers(mport) >= 1)
+        time.sleep(1)
+        ours_idle_kb = status_kb(ours.pid, "VmRSS")
+        base = metric_sum(get(ours_url), "celery_exporter_events_received_total")
+        os.kill(ours.pid, signal.SIGSTOP)
+        took = publish_amqp(venv, aport, tmp, stream)
+        wait_until("the broker to settle", 120, lambda: queue_stable(mport))
+        print(f"published in {took:.2f} s ({messages / took:,.0f} messages/s) while ours was stopped; "
+              f"{queued_events(mport):,} messages queued")
+        cpu0 = cpu_seconds(ours.pid)
+        os.kill(ours.pid, signal.SIGCONT)
+        got, ours_s = drain_rate(ours_url, "celery_exporter_events_received_total", base, events, 300, True)
+        ours_cpu = cpu_seconds(ours.pid) - cpu0
+        tracked = metric_sum(get(ours_url), "celery_exporter_tracked_tasks")
+        ours_rss, ours_hwm = status_kb(ours.pid, "VmRSS"), status_kb(ours.pid, "VmHWM")
+        ours.kill()
+        ours.wait()
+        procs.remove(ours)
+
+        # Flower: alone, consuming while the stream is published.
+        fport = free_port()
+        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"),
+                   CELERY_EVENT_QUEUE_TTL="")
+        flower = subprocess.Popen(
+            [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
+             f"--port={fport}", "--logging=warning"],
+            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "flower.log"), "w"))
+        procs.append(flower)
+        flower_url = f"http://127.0.0.1:{fport}/metrics"
+        wait_until("flower", 60, lambda: get(flower_url))
+        wait_until("flower consuming", 60, lambda: event_consumers(mport) >= 1)
+        time.sleep(1)
+        flower_idle_kb = status_kb(flower.pid, "VmRSS")
+        fbase = metric_sum(get(flower_url), "flower_events_total")
+        publisher = threading.Thread(target=lambda: publish_amqp(venv, aport, tmp, stream), daemon=True)
+        publisher.start()
+        fgot, flower_s = drain_rate(flower_url, "flower_events_total", fbase, events, args.window, False)
+        flower_rss = status_kb(flower.pid, "VmRSS")
+
+        ours_rate = got / ours_s
+        flower_rate = fgot / flower_s if flower_s > 0 else 0.0
+        print()
+        print("broker: rabbitmq")
+        print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
+        print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {int(got):>10} {ours_s:>8.2f} "
+              f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
+        print(f"{'flower 2.0.1':24} {flower_rate:>12,.0f} {int(fgot):>10} {flower_s:>8.2f} "
+              f"{flower_idle_kb / 1024:>12.1f} {flower_rss / 1024:>13.1f}")
+        print()
+        print(f"ours: {got / ours_cpu:,.0f} events per CPU-second, "
+              f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
+        print(f"ours: {int(tracked)} tracked tasks, RSS {ours_rss / 1024:.1f} MB (peak {ours_hwm / 1024:.1f} MB)")
+    finally:
+        for p in reversed(procs):
+            try:
+                os.kill(p.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            p.kill()
+            p.wait()
+        if rabbit_proc is not None:
+            rabbit_proc.terminate()  # the script forwards SIGTERM to the node and waits
+            try:
+                rabbit_proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(rabbit_proc.pid, signal.SIGKILL)
+                rabbit_proc.wait()
+            subprocess.run(["epmd", "-port", str(rabbit_epmd), "-kill"],
+                           env=dict(os.environ, ERL_EPMD_PORT=str(rabbit_epmd)),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=100_000)
@@ -286,6 +412,8 @@ def main():
         sys.exit("build first: cargo build --release -p celery-exporter")
     venv = os.path.join(ROOT, "target/celery-venv")
     subprocess.run(["bash", os.path.join(ROOT, "tests/celery/setup-venv.sh"), venv, "--with-flower"], check=True)
+    if rabbit:
+        return main_rabbitmq(args, ours_bin, venv)
 
     procs = []
     rabbit_proc = rabbit_epmd = None
@@ -347,7 +475,9 @@ def main():
             os.kill(p.pid, signal.SIGSTOP)
         if rabbit:
             took = publish_amqp(venv, aport, tmp, stream)
-            wait_until("both queues filled", 120, lambda: queued_events(mport) >= 2 * messages)
+            # With no_ack, what RabbitMQ already pushed to a stopped consumer's socket has left the
+            # queue: wait until the broker has taken everything in (counts stable), not for 2x.
+            wait_until("the broker to settle", 120, lambda: queue_stable(mport))
         else:
             took = publish(rport, stream, messages)
         print(f"published in {took:.2f} s ({messages / took:,.0f} messages/s) while both were stopped")

@@ -1,8 +1,9 @@
 //! The event consumer on RabbitMQ, as Flower (celery's `EventReceiver`) does it: declare the
 //! `celeryev` topic exchange (durable, as Celery declares it), bind an exclusive, auto-delete
 //! queue `celeryev.<uuid>` to it with routing key `#` (messages expire after 5 s, the queue 60 s
-//! after its consumer is gone: Celery's `event_queue_ttl` / `event_queue_expires`), consume without
-//! acks. Bodies are the events themselves (JSON; no base64 envelope as on Redis), a single event or
+//! after its consumer is gone: Celery's `event_queue_ttl` / `event_queue_expires`). Unlike Celery's
+//! receiver it acknowledges (one `multiple` ack per batch) under a prefetch limit, so a stalled
+//! exporter never back-pressures the workers publishing events. Bodies are the events themselves (JSON; no base64 envelope as on Redis), a single event or
 //! a `task.multi` batch. Reconnects with capped exponential backoff; `celery_up` is 0 meanwhile
 //! and the counters carry on.
 
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use lapin::options::{
-    BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -31,8 +32,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub const DEFAULT_EVENT_QUEUE_TTL: Duration = Duration::from_secs(5);
 /// Celery's `event_queue_expires`: the queue goes 60 s after its consumer.
 const EVENT_QUEUE_EXPIRES_MS: i32 = 60_000;
-/// Events taken per batch before the state lock is released for a scrape.
+/// Messages taken per batch (applied under one lock, acknowledged with one `multiple` ack).
 const BATCH: usize = 256;
+/// Unacknowledged messages the broker may push: a few batches in flight.
+const PREFETCH: u16 = 1024;
 
 /// How the exporter reaches a RabbitMQ broker: the URL plus the password from
 /// `--broker-password-file`, and the TLS roots for `amqps://`.
@@ -42,6 +45,11 @@ pub struct Broker {
     /// PEM of the CAs that sign the broker's certificate (`amqps://` only).
     ca_pem: Option<String>,
 }
+
+/// The largest frame asked for. lapin keeps 32 frames of read and of write buffer per
+/// connection, zero-filled: at RabbitMQ's 128 KiB that is 8 MiB a connection; at 8 KiB, 512 KiB.
+/// Celery's messages (a batch of 24 events is about 10 KiB) then take one or two frames.
+const FRAME_MAX: u32 = 8192;
 
 /// The system CA bundle (Debian's path), used for `amqps://` without `cacertfile`.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -98,7 +106,7 @@ impl Broker {
             u.host.clone()
         };
         let uri = format!(
-            "{}://{}:{}@{host}:{}/{}?heartbeat={}",
+            "{}://{}:{}@{host}:{}/{}?heartbeat={}&frame_max={FRAME_MAX}",
             if u.tls { "amqps" } else { "amqp" },
             percent_encode(&u.username),
             percent_encode(&self.password),
@@ -216,14 +224,20 @@ async fn subscribe(
         )
         .await
         .map_err(|err| e("cannot bind the event queue", err))?;
-    // no_ack: the prefetch limit does not apply; events are never redelivered anyway.
-    let _ = channel.basic_qos(0, BasicQosOptions::default()).await;
+    // Acknowledged, with a prefetch limit, unlike Celery's receiver (no_ack): a consumer that
+    // stalls then holds at most PREFETCH messages while the rest waits in its queue (and expires
+    // after the TTL), instead of the broker pushing into a full socket, which back-pressures
+    // every publisher of the exchange, the workers included.
+    channel
+        .basic_qos(PREFETCH, BasicQosOptions::default())
+        .await
+        .map_err(|err| e("cannot set the prefetch limit", err))?;
     let consumer = channel
         .basic_consume(
             queue,
             "celery-exporter".into(),
             BasicConsumeOptions {
-                no_ack: true,
+                no_ack: false,
                 exclusive: true,
                 ..BasicConsumeOptions::default()
             },
@@ -307,6 +321,12 @@ async fn consume(consumer: &mut lapin::Consumer, shared: &Shared) -> String {
             }
         }
         apply_deliveries(&pending, shared);
+        if let Some(last) = pending.last() {
+            // Everything up to the last one at once; a lost ack is redelivered, never lost.
+            if let Err(e) = last.acker.ack(BasicAckOptions { multiple: true }).await {
+                return e.to_string();
+            }
+        }
         pending.clear();
     }
 }

@@ -7,9 +7,9 @@
 //! A RabbitMQ priority queue (`x-max-priority`, kombu's `queue_max_priority`) is one queue whose
 //! count covers every priority: nothing to add up, unlike Redis' per-priority lists.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
 use lapin::options::QueueDeclareOptions;
@@ -51,7 +51,13 @@ struct Inner {
     /// Kept between scrapes; dropped on any connection error or an abandoned scrape.
     conn: Option<(Connection, Channel)>,
     named_by_events: Vec<String>,
+    /// Queues a passive declare did not find, and when to look again: each miss closes the
+    /// channel (and lapin logs it as an error), so not on every scrape.
+    missing: HashMap<String, Instant>,
 }
+
+/// How long a queue that was not found is left alone (unless a task event names it).
+const MISSING_RECHECK: Duration = Duration::from_secs(30);
 
 impl AmqpQueuesCollector {
     /// Measures `configured` (default `celery`) and the queues task events name, or what the
@@ -88,9 +94,11 @@ impl AmqpQueuesCollector {
         {
             let state = self.events.lock();
             let new = state.queues_named_since(inner.named_by_events.len());
-            inner
-                .named_by_events
-                .extend(new.iter().map(|q| q.to_string()));
+            for q in new {
+                // A task was just sent to it: it exists now, whatever the last look said.
+                inner.missing.remove(&**q);
+                inner.named_by_events.push(q.to_string());
+            }
         }
         let mut queues: BTreeSet<String> = self.configured.iter().cloned().collect();
         for q in &inner.named_by_events {
@@ -124,7 +132,12 @@ impl AmqpQueuesCollector {
         let mut inner = self.inner.lock().await;
         let queues = self.queues_to_measure(&mut inner);
         let mut out = Vec::with_capacity(queues.len());
+        let now = Instant::now();
+        inner.missing.retain(|_, until| *until > now);
         for q in queues {
+            if inner.missing.contains_key(&q) {
+                continue;
+            }
             self.channel(&mut inner).await?;
             let Some((_, ch)) = &inner.conn else {
                 continue;
@@ -149,6 +162,8 @@ impl AmqpQueuesCollector {
                 // NOT_FOUND closes the channel, not the connection: the queue does not exist
                 // (yet); report nothing for it and open a new channel for the next one.
                 Err(e) if is_not_found(&e) => {
+                    tracing::debug!(queue = %q, "no such queue; looking again in 30 s");
+                    inner.missing.insert(q, now + MISSING_RECHECK);
                     if let Some((conn, _)) = inner.conn.take() {
                         if let Ok(ch) = conn.create_channel().await {
                             inner.conn = Some((conn, ch));
