@@ -416,31 +416,23 @@ def main():
         return main_rabbitmq(args, ours_bin, venv)
 
     procs = []
-    rabbit_proc = rabbit_epmd = None
     tmp = tempfile.mkdtemp(prefix="celery-bench-")
     try:
-        extra = []
-        if rabbit:
-            rabbit_proc, _, aport, mport, rabbit_epmd = start_rabbitmq(tmp)
-            broker = f"amqp://guest:guest@127.0.0.1:{aport}//"
-            extra = ["--event-queue-ttl", "0"]
-        else:
-            rport = free_port()
-            procs.append(subprocess.Popen(
-                ["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "", "--appendonly", "no",
-                 "--dir", tmp, "--client-output-buffer-limit", "pubsub 0 0 0"],
-                stdout=subprocess.DEVNULL))
-            wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
-            broker = f"redis://127.0.0.1:{rport}/0"
+        rport = free_port()
+        procs.append(subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(rport), "--save", "", "--appendonly", "no",
+             "--dir", tmp, "--client-output-buffer-limit", "pubsub 0 0 0"],
+            stdout=subprocess.DEVNULL))
+        wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
+        broker = f"redis://127.0.0.1:{rport}/0"
 
         oport = free_port()
         ours = subprocess.Popen(
             [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{oport}",
-             "--max-tasks", "100000", "--log.level", "warn", *extra])
+             "--max-tasks", "100000", "--log.level", "warn"])
         procs.append(ours)
         fport = free_port()
-        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"),
-                   CELERY_EVENT_QUEUE_TTL="")
+        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"))
         flower = subprocess.Popen(
             [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
              f"--port={fport}", "--logging=warning"],
@@ -450,36 +442,21 @@ def main():
         flower_url = f"http://127.0.0.1:{fport}/metrics"
         wait_until("ours", 20, lambda: get(ours_url))
         wait_until("flower", 60, lambda: get(flower_url))
-        if rabbit:
-            wait_until("both consuming", 60, lambda: event_consumers(mport) >= 2)
-        else:
-            wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
+        wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
         time.sleep(1)
         ours_idle_kb = status_kb(ours.pid, "VmRSS")
         flower_idle_kb = status_kb(flower.pid, "VmRSS")
 
         t = time.time()
-        if rabbit:
-            stream, events, tasks = build_amqp_stream(args.tasks)
-            messages = len(stream)
-            size = sum(len(b) for _, b in stream)
-        else:
-            stream, messages, events, tasks = build_stream(args.tasks)
-            size = len(stream)
-        print(f"{args.broker}: {messages} messages, {events} events, {tasks} tasks, {size / 1e6:.0f} MB "
+        stream, messages, events, tasks = build_stream(args.tasks)
+        print(f"redis: {messages} messages, {events} events, {tasks} tasks, {len(stream) / 1e6:.0f} MB "
               f"(built in {time.time() - t:.1f} s)")
 
         base_ours = metric_sum(get(ours_url), "celery_exporter_events_received_total")
         base_flower = metric_sum(get(flower_url), "flower_events_total")
         for p in (ours, flower):
             os.kill(p.pid, signal.SIGSTOP)
-        if rabbit:
-            took = publish_amqp(venv, aport, tmp, stream)
-            # With no_ack, what RabbitMQ already pushed to a stopped consumer's socket has left the
-            # queue: wait until the broker has taken everything in (counts stable), not for 2x.
-            wait_until("the broker to settle", 120, lambda: queue_stable(mport))
-        else:
-            took = publish(rport, stream, messages)
+        took = publish(rport, stream, messages)
         print(f"published in {took:.2f} s ({messages / took:,.0f} messages/s) while both were stopped")
 
         ours_cpu0 = cpu_seconds(ours.pid)
@@ -515,7 +492,7 @@ def main():
         ours_rate = events / ours_done
         flower_rate = flower_seen / flower_at if flower_at > 0 else 0.0
         print()
-        print(f"broker: {args.broker}")
+        print("broker: redis")
         print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
         print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {events:>10} {ours_done:>8.2f} "
               f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
@@ -535,15 +512,6 @@ def main():
                 pass
             p.kill()
             p.wait()
-        if rabbit_proc is not None:
-            rabbit_proc.terminate()  # the script forwards SIGTERM to the node and waits
-            try:
-                rabbit_proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(rabbit_proc.pid, signal.SIGKILL)
-                rabbit_proc.wait()
-            subprocess.run(["epmd", "-port", str(rabbit_epmd), "-kill"], env=dict(os.environ, ERL_EPMD_PORT=str(rabbit_epmd)),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

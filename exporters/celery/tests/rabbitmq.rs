@@ -356,3 +356,39 @@ fn passwords_stay_secret_and_a_refused_login_is_up_0() {
         refused.log_text()
     );
 }
+
+#[test]
+fn enable_events_turns_task_events_on() {
+    if !RabbitMq::available() {
+        return;
+    }
+    let rabbit = RabbitMq::start();
+    let exporter = Exporter::start(
+        &rabbit.url(),
+        &["--enable-events", "--enable-events-interval", "1s"],
+    );
+    let env = CeleryEnv::new(&rabbit.url());
+    // No -E: only worker events until the broadcast reaches the worker's pidbox queue.
+    let worker = env.worker("w1", &["-c", "1", "--heartbeat-interval", "1"]);
+    exporter.wait_value("celery_workers", &[], 1.0, T);
+    let start = Instant::now();
+    while !worker.log_text().contains("enabled by remote") {
+        assert!(
+            start.elapsed() < T,
+            "no enable_events broadcast reached the worker:\n{}",
+            worker.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    env.client("for i in range(2): app.add.delay(i, i)\n");
+    exporter.wait_value(
+        "celery_tasks_total",
+        &[
+            ("name", "tests.add"),
+            ("state", "SUCCESS"),
+            ("queue", "celery"),
+        ],
+        2.0,
+        T,
+    );
+}
