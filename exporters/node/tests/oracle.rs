@@ -132,6 +132,10 @@ fn fixture(tree: &str) -> PathBuf {
 /// One scrape of `bin` reading `root`'s proc, sys, rootfs and udev with only `collectors` on,
 /// and `flags`.
 fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String {
+    // Git keeps no empty directory: a tree whose proc, sys or rootfs holds nothing still has it.
+    for dir in ["proc", "sys", "rootfs"] {
+        std::fs::create_dir_all(root.join(dir)).expect("fixture directory");
+    }
     let port = free_port();
     let mut cmd = Command::new(bin);
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
