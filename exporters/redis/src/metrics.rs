@@ -72,35 +72,12 @@ impl<'n> Out<'n> {
         sum: f64,
         count: f64,
     ) {
-        let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Histogram);
-        let base: Vec<exporter_core::Label> = labels
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
-            .collect();
-        let bounds = buckets
+        let points = buckets
             .iter()
             .map(|&(le, n)| (exporter_core::metric::format_value(le), n))
             .chain(std::iter::once(("+Inf".to_string(), count)));
-        for (le, n) in bounds {
-            let mut l = base.clone();
-            l.push((Cow::Borrowed("le"), le));
-            f.samples.push(Sample {
-                suffix: "_bucket",
-                labels: l,
-                value: n,
-            });
-        }
-        f.samples.push(Sample {
-            suffix: "_sum",
-            labels: base.clone(),
-            value: sum,
-        });
-        f.samples.push(Sample {
-            suffix: "_count",
-            labels: base,
-            value: count,
-        });
-        self.families.push(f);
+        let family = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Histogram);
+        self.distribution(family, labels, ("le", "_bucket"), points, sum, count);
     }
 
     /// A summary series: `quantiles` as `(quantile, value)`, plus `_sum` and `_count`.
@@ -113,21 +90,35 @@ impl<'n> Out<'n> {
         sum: f64,
         count: f64,
     ) {
-        let mut f = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Summary);
+        let points = quantiles
+            .iter()
+            .map(|&(q, v)| (exporter_core::metric::format_value(q), v));
+        let family = MetricFamily::new(format!("{}_{name}", self.ns), help, MetricType::Summary);
+        self.distribution(family, labels, ("quantile", ""), points, sum, count);
+    }
+
+    /// The samples of a histogram or summary: one per point, labelled `point.0` and named with
+    /// the suffix `point.1`, then `_sum` and `_count`.
+    fn distribution(
+        &mut self,
+        mut f: MetricFamily,
+        labels: &[(&'static str, &str)],
+        (point_label, point_suffix): (&'static str, &'static str),
+        points: impl Iterator<Item = (String, f64)>,
+        sum: f64,
+        count: f64,
+    ) {
         let base: Vec<exporter_core::Label> = labels
             .iter()
             .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
             .collect();
-        for &(q, v) in quantiles {
+        for (at, value) in points {
             let mut l = base.clone();
-            l.push((
-                std::borrow::Cow::Borrowed("quantile"),
-                exporter_core::metric::format_value(q),
-            ));
+            l.push((Cow::Borrowed(point_label), at));
             f.samples.push(Sample {
-                suffix: "",
+                suffix: point_suffix,
                 labels: l,
-                value: v,
+                value,
             });
         }
         f.samples.push(Sample {
