@@ -33,13 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from benchlib import cpu_seconds as exporter_cpu_seconds, free_port, status_mb
+from benchlib import cpu_seconds as exporter_cpu_seconds, free_port, status_mb, tree_cpu_ns
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_BIN = "/usr/lib/postgresql/15/bin"
 UPSTREAM = "/usr/bin/prometheus-postgres-exporter"
 LIKE_FOR_LIKE_OFF = ("roles", "stat_user_tables", "statio_user_tables", "wal")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench-pw"
 
 
@@ -80,36 +79,6 @@ def start_postgres(tmp):
                     "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g"],
                    env=dict(os.environ, PGPASSWORD=PASSWORD), check=True)
     return proc, port
-
-
-def children_of(ppid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == ppid:
-                out.append(int(entry))
-        except OSError:
-            pass
-    return out
-
-
-def postgres_cpu_ns(postmaster):
-    """CPU of the postmaster, its live children, and children it has reaped."""
-    total = 0
-    for pid in [postmaster] + children_of(postmaster):
-        try:
-            with open(f"/proc/{pid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    with open(f"/proc/{postmaster}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    reaped_ticks = int(fields[13]) + int(fields[14])
-    return total + reaped_ticks * 1_000_000_000 // CLK_TCK
 
 
 def scrape(conn):
@@ -174,9 +143,9 @@ def main():
             if args.interval:
                 time.sleep(args.interval)
             for name, (p, c) in conns.items():
-                before = postgres_cpu_ns(pg.pid)
+                before = tree_cpu_ns(pg.pid)
                 t, body = scrape(c)
-                pg_ns[name] += postgres_cpu_ns(pg.pid) - before
+                pg_ns[name] += tree_cpu_ns(pg.pid) - before
                 lat[name].append(t * 1000)
                 size[name] = len(body)
                 families[name] = body.count(b"\n# TYPE ") + 1
