@@ -29,6 +29,9 @@
 //!   with its `io` and two datasets, a degraded pool.
 //!
 //! An empty tree checks what each of those collectors does when its files are absent.
+//!
+//! The collectors that read no files are compared on live sources of their own: `systemd` over a
+//! real dbus-daemon serving a stand-in for systemd (`oracle/systemd.rs`, `oracle/dbus.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,6 +39,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use exporter_core::testkit::{family_shapes, free_port, samples, wait_http, ChildGuard};
+
+#[path = "oracle/dbus.rs"]
+mod dbus;
+#[path = "oracle/systemd.rs"]
+mod systemd;
 
 const OURS: &str = env!("CARGO_BIN_EXE_node-exporter");
 const UPSTREAM: &str = "/usr/bin/prometheus-node-exporter";

@@ -10,7 +10,7 @@
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use exporter_core::collector_table::CollectorTable;
-use exporter_core::{blocking, AnyCollector};
+use exporter_core::{asynchronous, blocking, AnyCollector};
 use regex::Regex;
 
 use crate::paths::HostPaths;
@@ -52,6 +52,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod systemd;
 pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
@@ -140,6 +141,25 @@ macro_rules! spec {
     };
 }
 
+/// A row for an asynchronous collector (one that waits on a socket, not a file), with its own
+/// flags: `spec_async!(name, default, help, Collector, Flags)`.
+macro_rules! spec_async {
+    ($name:literal, $default:expr, $help:literal, $ty:path, $flags:path) => {
+        CollectorSpec {
+            name: $name,
+            default_enabled: $default,
+            help: $help,
+            build: NodeBuild {
+                add_flags: <$flags as Args>::augment_args,
+                new: |_, matches| {
+                    let options = options::<$flags>(matches)?;
+                    Ok(asynchronous(<$ty>::new(&options)))
+                },
+            },
+        }
+    };
+}
+
 /// Collectors that read /proc or /sys are on by default only on Linux; elsewhere the defaults are
 /// the sysinfo-backed basics, textfile, time and uname (the others can still be enabled, and then
 /// report `node_scrape_collector_success 0`).
@@ -186,6 +206,7 @@ static ROWS: &[CollectorSpec] = &[
     spec!("sockstat", LINUX, "Exposes various statistics from /proc/net/sockstat.", sockstat::SockstatCollector),
     spec!("softnet", LINUX, "Exposes statistics from /proc/net/softnet_stat.", softnet::SoftnetCollector),
     spec!("stat", LINUX, "Exposes various statistics from /proc/stat.", stat::StatCollector),
+    spec_async!("systemd", false, "Exposes service and system status from systemd.", systemd::SystemdCollector, systemd::SystemdFlags),
     spec!("tapestats", LINUX, "Exposes statistics from /sys/class/scsi_tape.", tapestats::TapestatsCollector, tapestats::TapestatsFlags),
     spec!("textfile", true, "Exposes statistics read from local disk.", textfile::TextfileCollector, textfile::TextfileFlags),
     spec!("thermal_zone", LINUX, "Exposes thermal zone & cooling device statistics from /sys/class/thermal.", thermal_zone::ThermalZoneCollector),
