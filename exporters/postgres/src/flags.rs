@@ -81,6 +81,12 @@ pub struct Flags {
     /// How many of the most expensive statements the stat_statements collector reports.
     #[arg(long = "collector.stat_statements.limit", default_value_t = 100)]
     stat_statements_limit: u32,
+    /// How often the stat_user_tables collector re-reads table and index sizes (Go duration;
+    /// 0: on every scrape, as upstream). Tables created since are sized on the scrape that
+    /// first lists them.
+    #[arg(long = "collector.stat_user_tables.size-interval", default_value = "5m",
+          value_name = "DURATION", value_parser = exporter_core::duration::parse_duration)]
+    table_size_interval: std::time::Duration,
     /// Seconds to wait for a connection (and for pg_up's check) unless the DSN sets connect_timeout.
     #[arg(long = "connect-timeout", default_value_t = 3, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -129,6 +135,7 @@ impl Flags {
             collectors: self.enabled_collectors(matches),
             collector_config: CollectorConfig {
                 stat_statements_limit: self.stat_statements_limit,
+                table_size_interval: self.table_size_interval,
             },
             constant_labels: parse_constant_labels(&self.constant_labels)?,
             discovery: self.auto_discover.then(|| DiscoveryFilter {
@@ -246,6 +253,31 @@ mod tests {
         assert_eq!(o.discovery.unwrap().exclude, vec!["a", "b"]);
         let (m, f) = parse(&["--constantLabels", "oops"]);
         assert!(f.options(&m).unwrap_err().contains("--constantLabels"));
+    }
+
+    #[test]
+    fn size_interval_takes_go_durations_and_rejects_others() {
+        let interval = |args: &[&str]| {
+            let (m, f) = parse(args);
+            f.options(&m).unwrap().collector_config.table_size_interval
+        };
+        assert_eq!(interval(&[]), crate::collector::DEFAULT_TABLE_SIZE_INTERVAL);
+        let flag = "--collector.stat_user_tables.size-interval";
+        assert_eq!(
+            interval(&[flag, "1m30s"]),
+            std::time::Duration::from_secs(90)
+        );
+        assert_eq!(interval(&[flag, "0"]), std::time::Duration::ZERO);
+        for bad in ["soon", "-1m", "5 minutes"] {
+            let err = command()
+                .try_get_matches_from(["x", &format!("{flag}={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(flag) && err.contains("invalid duration"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

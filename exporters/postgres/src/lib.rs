@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use exporter_core::{asynchronous, AnyCollector, Exporter};
 
-use crate::collector::{CollectorConfig, Running, ScrapeStats};
+use crate::collector::{Build, CollectorConfig, Running, ScrapeStats};
 use crate::dsn::Dsn;
 use crate::instance::{DiscoveryFilter, Instance};
 use crate::queries::{UserQuery, UserQueryCollector};
@@ -121,10 +121,11 @@ pub fn build_exporter(dsns: Vec<Dsn>, opts: &Options) -> Result<Exporter, String
             .collect(),
     })];
     if !instances.is_empty() {
+        let build = Build::new(opts.collector_config.clone());
         for spec in opts.effective_collectors() {
             collectors.push(asynchronous(Running {
                 name: spec.name,
-                inner: (spec.build.new)(&opts.collector_config),
+                inner: (spec.build.new)(&build),
                 instances: Arc::clone(&instances),
                 stats: Arc::clone(&stats),
             }));

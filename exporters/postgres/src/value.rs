@@ -196,12 +196,25 @@ impl<'a> FromSql<'a> for Cell {
 
 /// Every cell of a row; a cell that fails to decode becomes [`Cell::Other`].
 pub(crate) fn cells(row: &tokio_postgres::Row) -> Vec<Cell> {
-    (0..row.len())
-        .map(|i| {
-            row.try_get::<_, Cell>(i)
-                .unwrap_or_else(|_| Cell::Other(row.columns()[i].type_().name().to_string()))
+    (0..row.len()).map(|i| cell(row, i)).collect()
+}
+
+/// The cells of two column ranges of a row, one after the other (a query read by several
+/// collectors: each takes the key columns and its own).
+pub(crate) fn cells_in(
+    row: &tokio_postgres::Row,
+    first: std::ops::Range<usize>,
+    then: std::ops::Range<usize>,
+) -> Vec<Cell> {
+    first.chain(then).map(|i| cell(row, i)).collect()
+}
+
+fn cell(row: &tokio_postgres::Row, i: usize) -> Cell {
+    row.try_get::<_, Cell>(i)
+        .unwrap_or_else(|_| match row.columns().get(i) {
+            Some(column) => Cell::Other(column.type_().name().to_string()),
+            None => Cell::Null,
         })
-        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::Instant;
 use exporter_core::collector_table::CollectorTable;
 use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
 
-use crate::connection::{Connection, Session};
+use crate::connection::{Connection, QueryError, Session};
 use crate::instance::Instance;
 use crate::value::{cells, Cell};
 
@@ -42,6 +42,8 @@ pub(crate) mod stat_user_tables;
 pub(crate) mod stat_wal_receiver;
 pub(crate) mod statio_user_indexes;
 pub(crate) mod statio_user_tables;
+pub(crate) mod table_sizes;
+pub(crate) mod user_tables;
 pub(crate) mod wal;
 pub(crate) mod xlog_location;
 
@@ -59,12 +61,38 @@ pub(crate) trait PgCollector: Send + Sync + 'static {
 pub(crate) struct CollectorConfig {
     /// `--collector.stat_statements.limit`: how many of the most expensive statements to report.
     pub(crate) stat_statements_limit: u32,
+    /// `--collector.stat_user_tables.size-interval`: how often table and index sizes are re-read.
+    pub(crate) table_size_interval: std::time::Duration,
 }
+
+/// The default of `--collector.stat_user_tables.size-interval`: Prometheus' default scrape
+/// interval is a minute, so anything shorter would re-read the sizes on nearly every scrape;
+/// five minutes is finer than the hours over which disk growth is judged.
+pub(crate) const DEFAULT_TABLE_SIZE_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(300);
 
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
             stat_statements_limit: 100,
+            table_size_interval: DEFAULT_TABLE_SIZE_INTERVAL,
+        }
+    }
+}
+
+/// What building the collectors of one exporter may use: the options, and the catalog pass
+/// the two per-table collectors share.
+pub(crate) struct Build {
+    pub(crate) config: CollectorConfig,
+    pub(crate) user_tables: Arc<user_tables::UserTables>,
+}
+
+impl Build {
+    /// Nothing shared yet; each collector built turns on what it reads.
+    pub(crate) fn new(config: CollectorConfig) -> Self {
+        Build {
+            config,
+            user_tables: Arc::default(),
         }
     }
 }
@@ -76,27 +104,27 @@ pub(crate) struct PgBuild {
     pub(crate) namespace: &'static str,
     /// One of upstream's built-in metric maps: off with `--disable-default-metrics`.
     pub(crate) builtin_map: bool,
-    /// Makes the collector from the options.
-    pub(crate) new: fn(&CollectorConfig) -> Arc<dyn PgCollector>,
+    /// Makes the collector from the options and what it shares with others.
+    pub(crate) new: fn(&Build) -> Arc<dyn PgCollector>,
 }
 
 /// One row of the collector table.
 pub(crate) type CollectorSpec = exporter_core::collector_table::CollectorSpec<PgBuild>;
 
 /// A row of [`COLLECTORS`]: name, on by default, namespace, built-in map, help, then the
-/// collector: `declarative <const>` or a hand-written type's `new`.
+/// collector: `declarative <const>`, `shared <new>` (a type built from [`Build`]) or a
+/// hand-written type's `new` taking the options.
 macro_rules! row {
     ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, declarative $c:expr) => {
-        row!(
-            $name,
-            $default,
-            $ns,
-            $builtin,
-            $help,
-            (|_: &CollectorConfig| $c)
-        )
+        row!(@ $name, $default, $ns, $builtin, $help, |_: &Build| Arc::new($c))
+    };
+    ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, shared $new:expr) => {
+        row!(@ $name, $default, $ns, $builtin, $help, |build: &Build| Arc::new($new(build)))
     };
     ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, $new:expr) => {
+        row!(@ $name, $default, $ns, $builtin, $help, |build: &Build| Arc::new($new(&build.config)))
+    };
+    (@ $name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, $build:expr) => {
         CollectorSpec {
             name: $name,
             default_enabled: $default,
@@ -104,7 +132,7 @@ macro_rules! row {
             build: PgBuild {
                 namespace: $ns,
                 builtin_map: $builtin,
-                new: |cfg| Arc::new($new(cfg)),
+                new: $build,
             },
         }
     };
@@ -132,10 +160,10 @@ static ROWS: &[CollectorSpec] = &[
     row!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", stat_database::StatDatabase::new),
     row!("stat_replication", true, "pg_stat_replication", true, "pg_stat_replication_* per connected standby.", declarative stat_replication::COLLECTOR),
     row!("stat_statements", false, "pg_stat_statements", false, "pg_stat_statements_* for the most expensive statements, when the extension exists.", stat_statements::StatStatements::new),
-    row!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", declarative stat_user_tables::COLLECTOR),
+    row!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", shared stat_user_tables::StatUserTables::new),
     row!("stat_wal_receiver", false, "pg_stat_wal_receiver", false, "pg_stat_wal_receiver_* on a standby.", declarative stat_wal_receiver::COLLECTOR),
     row!("statio_user_indexes", false, "pg_statio_user_indexes", false, "pg_statio_user_indexes_idx_blks_*_total block I/O per index.", declarative statio_user_indexes::COLLECTOR),
-    row!("statio_user_tables", true, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", declarative statio_user_tables::COLLECTOR),
+    row!("statio_user_tables", true, "pg_statio_user_tables", false, "pg_statio_user_tables_* block I/O per table.", shared statio_user_tables::StatioUserTables::new),
     row!("wal", true, "pg_wal", false, "pg_wal_segments and pg_wal_size_bytes (pg_ls_waldir).", declarative wal::COLLECTOR),
     row!("xlog_location", false, "pg_xlog_location", false, "pg_xlog_location_bytes, the current WAL position.", declarative xlog_location::COLLECTOR),
 ];
@@ -269,27 +297,62 @@ pub(crate) fn on_main<'a>(
 }
 
 /// Per-database collectors: the same query on every database connection of the server.
-/// A database that cannot be reached is skipped (debug log); the first database decides
-/// success.
 pub(crate) fn on_each_database<'a>(
     inst: &'a Instance,
     sql: impl Fn(&Session) -> String + Send + Sync + 'a,
     map: impl Fn(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily> + Send + Sync + 'a,
 ) -> PgFuture<'a> {
     Box::pin(async move {
-        let connections: Vec<Arc<Connection>> = inst.database_connections().await?;
-        let mut families = Vec::new();
-        for (i, connection) in connections.iter().enumerate() {
-            match connection.session_query(&sql).await {
-                Ok((session, rows)) => families.extend(map(&decode(&rows), inst, &session)),
-                Err(e) if i == 0 => return Err(e.into()),
-                Err(e) => {
-                    tracing::debug!(database = connection.dsn().effective_dbname(), err = %e, "skipping database");
-                }
+        let mut out = EachDatabase::default();
+        for connection in &inst.database_connections().await? {
+            let result = connection.session_query(&sql).await;
+            out.add(
+                connection,
+                result.map(|(s, rows)| map(&decode(&rows), inst, &s)),
+            )?;
+        }
+        Ok(out.families)
+    })
+}
+
+/// One database of one server: its `server` label and name, for what collectors keep per
+/// database.
+pub(crate) type DatabaseKey = (String, String);
+
+/// The key of the database `connection` is on.
+pub(crate) fn database_key(inst_server: &str, connection: &Connection) -> DatabaseKey {
+    (
+        inst_server.to_string(),
+        connection.dsn().effective_dbname().to_string(),
+    )
+}
+
+/// The families a per-database collector gathered so far. A database that cannot be reached is
+/// skipped (debug log); the first one (the DSN's own) decides success.
+#[derive(Default)]
+pub(crate) struct EachDatabase {
+    pub(crate) families: Vec<MetricFamily>,
+    databases: usize,
+}
+
+impl EachDatabase {
+    /// Adds one database's outcome, in the order of `database_connections`; an error of the
+    /// first database fails the collector.
+    pub(crate) fn add<T: IntoIterator<Item = MetricFamily>>(
+        &mut self,
+        connection: &Connection,
+        outcome: Result<T, QueryError>,
+    ) -> Result<(), CollectError> {
+        self.databases += 1;
+        match outcome {
+            Ok(families) => self.families.extend(families),
+            Err(e) if self.databases == 1 => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(database = connection.dsn().effective_dbname(), err = %e, "skipping database");
             }
         }
-        Ok(families)
-    })
+        Ok(())
+    }
 }
 
 #[cfg(test)]

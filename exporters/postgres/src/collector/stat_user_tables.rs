@@ -1,27 +1,30 @@
 //! `pg_stat_user_tables_*{datname,schemaname,relname}`: per-table access and maintenance
-//! statistics and sizes. Runs on every database connection (auto-discovery).
+//! statistics and sizes. Runs on every database connection (auto-discovery), from the catalog
+//! pass it shares with statio_user_tables ([`super::user_tables`]); the sizes come from
+//! [`super::table_sizes`], re-read at most once per `--collector.stat_user_tables.size-interval`.
 
-use super::declarative::{
-    counter, gauge, label, DeclarativeCollector, Families, Null, RunsOn, Sql,
-};
+use std::sync::Arc;
 
-/// One row per table; NULLs (never vacuumed, no index scan yet) are 0, as upstream reports them.
-pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
-    sql: Sql::Fixed(
-        "SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, \
-     idx_scan, idx_tup_fetch, n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, \
-     n_mod_since_analyze, last_vacuum, last_autovacuum, last_analyze, last_autoanalyze, vacuum_count, \
-     autovacuum_count, analyze_count, autoanalyze_count, pg_indexes_size(relid), pg_table_size(relid) \
-     FROM pg_stat_user_tables",
-    ),
-    runs_on: RunsOn::EachDatabase,
-    families: &[Families {
-        prefix: "pg_stat_user_tables",
-        null: Null::Zero,
-        columns: &[
-            label("datname"),
-            label("schemaname"),
-            label("relname"),
+use exporter_core::MetricFamily;
+use tokio_postgres::Row;
+
+use super::declarative::{counter, gauge, label, Families, Null};
+use super::table_sizes::{DatabaseSizes, TableSizes};
+use super::user_tables::{Part, UserTables};
+use super::{Build, EachDatabase, PgCollector, PgFuture};
+use crate::connection::{Connection, QueryError};
+use crate::instance::Instance;
+use crate::value::{cells_in, Cell};
+
+/// Rows: datname, schemaname, relname, the view's columns, index size, table size. NULLs (never
+/// vacuumed, no index scan yet) are 0, as upstream reports them.
+const FAMILIES: Families<'static> = Families {
+    prefix: "pg_stat_user_tables",
+    null: Null::Zero,
+    columns: &[
+        label("datname"),
+        label("schemaname"),
+        label("relname"),
         counter(
             "seq_scan",
             "Number of sequential scans initiated on this table",
@@ -88,9 +91,82 @@ pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
             "table_size_bytes",
             "Total disk space used by this table, in bytes",
         ),
-        ],
-    }],
+    ],
 };
+
+/// The collector: the shared catalog pass and the sizes held per database.
+pub(crate) struct StatUserTables {
+    tables: Arc<UserTables>,
+    sizes: TableSizes,
+}
+
+impl StatUserTables {
+    /// Turns its part of the shared pass on.
+    pub(crate) fn new(build: &Build) -> Self {
+        build.user_tables.enable(Part::Stat);
+        StatUserTables {
+            tables: Arc::clone(&build.user_tables),
+            sizes: TableSizes::new(build.config.table_size_interval),
+        }
+    }
+
+    async fn database(
+        &self,
+        inst: &Instance,
+        connection: &Connection,
+    ) -> Result<Vec<MetricFamily>, QueryError> {
+        let session = connection.session().await?;
+        let rows = self
+            .tables
+            .rows(Part::Stat, inst.server(), connection, &session)
+            .await?;
+        let tables: Vec<u32> = rows.iter().filter_map(relid).collect();
+        let sizes = self
+            .sizes
+            .of(inst.server(), connection, &session, &tables)
+            .await?;
+        let sizes = sizes.lock().await;
+        let columns = self.tables.columns(Part::Stat, session.version_num);
+        let rows: Vec<Vec<Cell>> = rows
+            .iter()
+            .map(|row| with_sizes(cells_in(row, 0..3, columns.clone()), row, &sizes))
+            .collect();
+        Ok(FAMILIES.map(&rows, &inst.labels))
+    }
+}
+
+fn relid(row: &Row) -> Option<u32> {
+    row.try_get::<_, u32>(3).ok()
+}
+
+/// `cells` with the table's index and table size appended. Every listed table was sized on this
+/// scrape or before; NULLs (reported as 0, as upstream reports a NULL size) only for a table
+/// dropped between the statistics and the size query.
+fn with_sizes(mut cells: Vec<Cell>, row: &Row, sizes: &DatabaseSizes) -> Vec<Cell> {
+    match relid(row).and_then(|t| sizes.get(t)) {
+        Some(s) => cells.extend([Cell::Float(s.index_bytes), Cell::Float(s.table_bytes)]),
+        None => cells.extend([Cell::Null, Cell::Null]),
+    }
+    cells
+}
+
+impl PgCollector for StatUserTables {
+    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
+        Box::pin(async move {
+            let connections = inst.database_connections().await?;
+            let names: Vec<String> = connections
+                .iter()
+                .map(|c| c.dsn().effective_dbname().to_string())
+                .collect();
+            self.sizes.keep_only(inst.server(), &names);
+            let mut out = EachDatabase::default();
+            for connection in &connections {
+                out.add(connection, self.database(inst, connection).await)?;
+            }
+            Ok(out.families)
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -102,7 +178,7 @@ mod tests {
     fn per_table_series_with_nulls_as_zero() {
         let mut row = vec![text("app"), text("public"), text("orders")];
         row.extend((0..21).map(|i| if i == 11 { Cell::Null } else { num(i as f64) }));
-        let fams = COLLECTOR.map(&[row], &base());
+        let fams = FAMILIES.map(&[row], &base());
         assert_eq!(fams.len(), 21);
         assert_eq!(
             series(family(&fams, "pg_stat_user_tables_n_live_tup"))[0],

@@ -1,55 +1,104 @@
 //! `pg_statio_user_tables_*{datname,schemaname,relname}`: block reads and buffer hits per
-//! table, its indexes and its TOAST table. Runs on every database connection (auto-discovery).
+//! table, its indexes and its TOAST table. Runs on every database connection (auto-discovery),
+//! from the catalog pass it shares with stat_user_tables ([`super::user_tables`]).
 
-use super::declarative::{counter, label, DeclarativeCollector, Families, Null, RunsOn, Sql};
+use std::sync::Arc;
 
-/// One row per table; NULLs (no TOAST table, no index) are 0, as upstream reports them.
-pub(crate) const COLLECTOR: DeclarativeCollector = DeclarativeCollector {
-    sql: Sql::Fixed(
-        "SELECT current_database(), schemaname, relname, heap_blks_read, heap_blks_hit, \
-     idx_blks_read, idx_blks_hit, toast_blks_read, toast_blks_hit, tidx_blks_read, tidx_blks_hit \
-     FROM pg_statio_user_tables",
-    ),
-    runs_on: RunsOn::EachDatabase,
-    families: &[Families {
-        prefix: "pg_statio_user_tables",
-        null: Null::Zero,
-        columns: &[
-            label("datname"),
-            label("schemaname"),
-            label("relname"),
-            counter(
-                "heap_blocks_read",
-                "Number of disk blocks read from this table",
-            ),
-            counter("heap_blocks_hit", "Number of buffer hits in this table"),
-            counter(
-                "idx_blocks_read",
-                "Number of disk blocks read from all indexes on this table",
-            ),
-            counter(
-                "idx_blocks_hit",
-                "Number of buffer hits in all indexes on this table",
-            ),
-            counter(
-                "toast_blocks_read",
-                "Number of disk blocks read from this table's TOAST table (if any)",
-            ),
-            counter(
-                "toast_blocks_hit",
-                "Number of buffer hits in this table's TOAST table (if any)",
-            ),
-            counter(
-                "tidx_blocks_read",
-                "Number of disk blocks read from this table's TOAST table indexes (if any)",
-            ),
-            counter(
-                "tidx_blocks_hit",
-                "Number of buffer hits in this table's TOAST table indexes (if any)",
-            ),
-        ],
-    }],
+use exporter_core::MetricFamily;
+
+use super::declarative::{counter, label, Families, Null};
+use super::user_tables::{is_partitioned_only, Part, UserTables};
+use super::{Build, EachDatabase, PgCollector, PgFuture};
+use crate::connection::{Connection, QueryError};
+use crate::instance::Instance;
+use crate::value::cells_in;
+
+/// Rows: datname, schemaname, relname, the view's columns. NULLs (no TOAST table, no index) are
+/// 0, as upstream reports them.
+const FAMILIES: Families<'static> = Families {
+    prefix: "pg_statio_user_tables",
+    null: Null::Zero,
+    columns: &[
+        label("datname"),
+        label("schemaname"),
+        label("relname"),
+        counter(
+            "heap_blocks_read",
+            "Number of disk blocks read from this table",
+        ),
+        counter("heap_blocks_hit", "Number of buffer hits in this table"),
+        counter(
+            "idx_blocks_read",
+            "Number of disk blocks read from all indexes on this table",
+        ),
+        counter(
+            "idx_blocks_hit",
+            "Number of buffer hits in all indexes on this table",
+        ),
+        counter(
+            "toast_blocks_read",
+            "Number of disk blocks read from this table's TOAST table (if any)",
+        ),
+        counter(
+            "toast_blocks_hit",
+            "Number of buffer hits in this table's TOAST table (if any)",
+        ),
+        counter(
+            "tidx_blocks_read",
+            "Number of disk blocks read from this table's TOAST table indexes (if any)",
+        ),
+        counter(
+            "tidx_blocks_hit",
+            "Number of buffer hits in this table's TOAST table indexes (if any)",
+        ),
+    ],
 };
+
+/// The collector: its part of the catalog pass it shares with stat_user_tables.
+pub(crate) struct StatioUserTables {
+    tables: Arc<UserTables>,
+}
+
+impl StatioUserTables {
+    /// Turns its part of the shared pass on.
+    pub(crate) fn new(build: &Build) -> Self {
+        build.user_tables.enable(Part::Statio);
+        StatioUserTables {
+            tables: Arc::clone(&build.user_tables),
+        }
+    }
+
+    async fn database(
+        &self,
+        inst: &Instance,
+        connection: &Connection,
+    ) -> Result<Vec<MetricFamily>, QueryError> {
+        let session = connection.session().await?;
+        let rows = self
+            .tables
+            .rows(Part::Statio, inst.server(), connection, &session)
+            .await?;
+        let columns = self.tables.columns(Part::Statio, session.version_num);
+        let rows: Vec<_> = rows
+            .iter()
+            .filter(|row| !is_partitioned_only(row, &columns))
+            .map(|row| cells_in(row, 0..3, columns.clone()))
+            .collect();
+        Ok(FAMILIES.map(&rows, &inst.labels))
+    }
+}
+
+impl PgCollector for StatioUserTables {
+    fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
+        Box::pin(async move {
+            let mut out = EachDatabase::default();
+            for connection in &inst.database_connections().await? {
+                out.add(connection, self.database(inst, connection).await)?;
+            }
+            Ok(out.families)
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -61,7 +110,7 @@ mod tests {
     fn block_counters() {
         let mut row = vec![text("app"), text("public"), text("t")];
         row.extend((0..8).map(|i| if i >= 4 { Cell::Null } else { Cell::Int(i) }));
-        let fams = COLLECTOR.map(&[row], &base());
+        let fams = FAMILIES.map(&[row], &base());
         assert_eq!(fams.len(), 8);
         assert_eq!(
             series(family(&fams, "pg_statio_user_tables_idx_blocks_hit"))[0].1,

@@ -1,0 +1,267 @@
+//! One catalog pass per database and scrape for the two per-table collectors,
+//! `stat_user_tables` and `statio_user_tables`.
+//!
+//! The views `pg_stat_user_tables` and `pg_statio_user_tables` each scan pg_class, join
+//! pg_namespace and pg_index, and fetch every table's statistics entry: two queries did all of
+//! that twice per database. On PostgreSQL 15 and later one hand-written query over pg_class reads
+//! the columns of both views at once (the same `pg_stat_get_*` calls the views make, without
+//! their GROUP BY), and the two collectors share its rows within a scrape: the first to ask runs
+//! it, the other waits for the same rows. Older servers keep one view query per collector: the
+//! views' row sets (which relkinds they list) are only checked here against 15's definitions.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+use tokio_postgres::Row;
+
+use super::{database_key, DatabaseKey};
+use crate::connection::{Connection, QueryError, Session};
+
+/// The first server version (`server_version_num`) that gets the hand-written pass.
+const HAND_WRITTEN_FROM: u32 = 150000;
+
+/// Leading columns of every row: datname, schemaname, relname, relid.
+const KEY_COLUMNS: usize = 4;
+
+/// The `pg_stat_user_tables` columns, as the view computes them from the table's oid `c.oid`
+/// and the sums `i.*` over its indexes.
+const STAT_COLUMNS: &[&str] = &[
+    "pg_stat_get_numscans(c.oid)",
+    "pg_stat_get_tuples_returned(c.oid)",
+    "i.idx_scan",
+    "i.idx_tup_fetch + pg_stat_get_tuples_fetched(c.oid)",
+    "pg_stat_get_tuples_inserted(c.oid)",
+    "pg_stat_get_tuples_updated(c.oid)",
+    "pg_stat_get_tuples_deleted(c.oid)",
+    "pg_stat_get_tuples_hot_updated(c.oid)",
+    "pg_stat_get_live_tuples(c.oid)",
+    "pg_stat_get_dead_tuples(c.oid)",
+    "pg_stat_get_mod_since_analyze(c.oid)",
+    "pg_stat_get_last_vacuum_time(c.oid)",
+    "pg_stat_get_last_autovacuum_time(c.oid)",
+    "pg_stat_get_last_analyze_time(c.oid)",
+    "pg_stat_get_last_autoanalyze_time(c.oid)",
+    "pg_stat_get_vacuum_count(c.oid)",
+    "pg_stat_get_autovacuum_count(c.oid)",
+    "pg_stat_get_analyze_count(c.oid)",
+    "pg_stat_get_autoanalyze_count(c.oid)",
+];
+
+/// The same columns by their names in the view, for servers before 15.
+const STAT_VIEW_COLUMNS: &str = "seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins, \
+    n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze, \
+    last_vacuum, last_autovacuum, last_analyze, last_autoanalyze, vacuum_count, \
+    autovacuum_count, analyze_count, autoanalyze_count";
+
+/// The `pg_statio_user_tables` columns, from the table's oid, its TOAST table's oid (NULL when
+/// it has none, as the view's outer join gives) and the sums over their indexes `i.*`, `x.*`.
+const STATIO_COLUMNS: &[&str] = &[
+    "pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid)",
+    "pg_stat_get_blocks_hit(c.oid)",
+    "i.idx_blks_read",
+    "i.idx_blks_hit",
+    "pg_stat_get_blocks_fetched(NULLIF(c.reltoastrelid, 0)) \
+     - pg_stat_get_blocks_hit(NULLIF(c.reltoastrelid, 0))",
+    "pg_stat_get_blocks_hit(NULLIF(c.reltoastrelid, 0))",
+    "x.idx_blks_read",
+    "x.idx_blks_hit",
+];
+
+const STATIO_VIEW_COLUMNS: &str = "heap_blks_read, heap_blks_hit, idx_blks_read, idx_blks_hit, \
+    toast_blks_read, toast_blks_hit, tidx_blks_read, tidx_blks_hit";
+
+/// Which of the two collectors are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Stat,
+    Statio,
+}
+
+/// The pass both per-table collectors read from, with the rows of the scrape in progress.
+#[derive(Default)]
+pub(crate) struct UserTables {
+    stat: AtomicBool,
+    statio: AtomicBool,
+    /// Per server and database: the scrape (its deadline) and that scrape's rows, run once.
+    current: Mutex<HashMap<DatabaseKey, (tokio::time::Instant, Arc<Pass>)>>,
+}
+
+type Pass = OnceCell<Result<Arc<Vec<Row>>, QueryError>>;
+
+impl UserTables {
+    /// Records that `part`'s collector is on; called when it is built, before any scrape.
+    pub(crate) fn enable(&self, part: Part) {
+        self.flag(part).store(true, Ordering::Relaxed);
+    }
+
+    fn flag(&self, part: Part) -> &AtomicBool {
+        match part {
+            Part::Stat => &self.stat,
+            Part::Statio => &self.statio,
+        }
+    }
+
+    fn enabled(&self, part: Part) -> bool {
+        self.flag(part).load(Ordering::Relaxed)
+    }
+
+    /// Whether one query serves both collectors on a server of `version`.
+    fn merged(&self, version: u32) -> bool {
+        version >= HAND_WRITTEN_FROM
+    }
+
+    /// Where `part`'s value columns are in the rows [`rows`](Self::rows) gives it; the key
+    /// columns (datname, schemaname, relname, relid) always come first.
+    pub(crate) fn columns(&self, part: Part, version: u32) -> Range<usize> {
+        let len = match part {
+            Part::Stat => STAT_COLUMNS.len(),
+            Part::Statio => STATIO_COLUMNS.len(),
+        };
+        let before = if part == Part::Statio && self.merged(version) && self.enabled(Part::Stat) {
+            STAT_COLUMNS.len()
+        } else {
+            0
+        };
+        KEY_COLUMNS + before..KEY_COLUMNS + before + len
+    }
+
+    /// The query that gives `part` its rows on a server of `version`.
+    pub(crate) fn sql(&self, part: Part, version: u32) -> String {
+        if !self.merged(version) {
+            let (columns, view) = match part {
+                Part::Stat => (STAT_VIEW_COLUMNS, "pg_stat_user_tables"),
+                Part::Statio => (STATIO_VIEW_COLUMNS, "pg_statio_user_tables"),
+            };
+            return format!(
+                "SELECT current_database(), schemaname, relname, relid, {columns} FROM {view}"
+            );
+        }
+        hand_written(self.enabled(Part::Stat), self.enabled(Part::Statio))
+    }
+
+    /// The rows for `part` of the database `connection` is on. Within one scrape, when the
+    /// server gets the merged query, the second collector to ask gets the first one's rows.
+    pub(crate) async fn rows(
+        &self,
+        part: Part,
+        server: &str,
+        connection: &Connection,
+        session: &Arc<Session>,
+    ) -> Result<Arc<Vec<Row>>, QueryError> {
+        let run = || async {
+            let text = self.sql(part, session.version_num);
+            connection.query(session, &text).await.map(Arc::new)
+        };
+        let scrape = exporter_core::scrape_deadline();
+        let (Some(scrape), true) = (scrape, self.merged(session.version_num)) else {
+            return run().await;
+        };
+        let pass = {
+            let Ok(mut current) = self.current.lock() else {
+                return run().await;
+            };
+            // Entries of earlier scrapes are of no use any more.
+            current.retain(|_, (at, _)| *at == scrape);
+            Arc::clone(
+                &current
+                    .entry(database_key(server, connection))
+                    .or_insert_with(|| (scrape, Arc::new(Pass::new())))
+                    .1,
+            )
+        };
+        pass.get_or_init(run).await.clone()
+    }
+}
+
+/// The merged query for the parts that are on. Its rows are those of `pg_stat_user_tables`
+/// (relkinds r, t, m, p outside pg_catalog, information_schema and pg_toast*); when only
+/// `statio` is on, those of `pg_statio_user_tables` (which lists no partitioned table, `p`).
+/// With both on, a partitioned table's statio columns come out NULL: statio leaves such rows
+/// out (see [`is_partitioned_only`]).
+fn hand_written(stat: bool, statio: bool) -> String {
+    let mut columns = vec!["current_database()", "n.nspname", "c.relname", "c.oid"];
+    let mut joins = String::new();
+    let mut index_sums = Vec::new();
+    if stat || !statio {
+        columns.extend(STAT_COLUMNS);
+        index_sums.push(
+            "sum(pg_stat_get_numscans(indexrelid))::bigint AS idx_scan, \
+             sum(pg_stat_get_tuples_fetched(indexrelid))::bigint AS idx_tup_fetch",
+        );
+    }
+    if statio {
+        columns.extend(STATIO_COLUMNS);
+        columns.push("c.relkind = 'p'");
+        index_sums.push(BLOCK_SUMS);
+        joins.push_str(&format!(
+            " LEFT JOIN LATERAL (SELECT {BLOCK_SUMS} FROM pg_index \
+             WHERE indrelid = NULLIF(c.reltoastrelid, 0)) x ON true"
+        ));
+    }
+    let kinds = if stat || !statio {
+        "'r', 't', 'm', 'p'"
+    } else {
+        "'r', 't', 'm'"
+    };
+    format!(
+        "SELECT {} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN LATERAL (SELECT {} FROM pg_index WHERE indrelid = c.oid) i ON true{joins} \
+         WHERE c.relkind IN ({kinds}) AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname !~ '^pg_toast'",
+        columns.join(", "),
+        index_sums.join(", "),
+    )
+}
+
+/// Block reads and hits summed over the indexes of one relation, as pg_statio_all_tables sums them.
+const BLOCK_SUMS: &str = "sum(pg_stat_get_blocks_fetched(indexrelid) - \
+    pg_stat_get_blocks_hit(indexrelid))::bigint AS idx_blks_read, \
+    sum(pg_stat_get_blocks_hit(indexrelid))::bigint AS idx_blks_hit";
+
+/// Whether a row of the merged query is a partitioned table, which `pg_statio_user_tables`
+/// does not list: the flag column after statio's columns, present when statio is on.
+pub(crate) fn is_partitioned_only(row: &Row, statio: &Range<usize>) -> bool {
+    row.len() > statio.end && row.try_get::<_, bool>(statio.end).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(parts: &[Part]) -> UserTables {
+        let t = UserTables::default();
+        for p in parts {
+            t.enable(*p);
+        }
+        t
+    }
+
+    #[test]
+    fn merged_rows_put_statio_after_stat() {
+        let both = with(&[Part::Stat, Part::Statio]);
+        assert_eq!(both.columns(Part::Stat, 150000), 4..23);
+        assert_eq!(both.columns(Part::Statio, 150000), 23..31);
+        let sql = both.sql(Part::Statio, 150000);
+        assert_eq!(sql, both.sql(Part::Stat, 160000));
+        assert!(sql.contains("'r', 't', 'm', 'p'") && sql.contains("c.relkind = 'p'"));
+        // Before 15 each collector reads its own view, value columns right after the key.
+        assert_eq!(both.columns(Part::Statio, 140000), 4..12);
+        assert!(both
+            .sql(Part::Statio, 140000)
+            .ends_with("FROM pg_statio_user_tables"));
+    }
+
+    #[test]
+    fn one_part_alone_reads_only_its_columns_and_rows() {
+        let statio = with(&[Part::Statio]);
+        assert_eq!(statio.columns(Part::Statio, 150000), 4..12);
+        let sql = statio.sql(Part::Statio, 150000);
+        assert!(!sql.contains("pg_stat_get_numscans") && sql.contains("'r', 't', 'm')"));
+        let stat = with(&[Part::Stat]);
+        let sql = stat.sql(Part::Stat, 150000);
+        assert!(!sql.contains("pg_stat_get_blocks_hit") && sql.contains("'m', 'p'"));
+    }
+}
