@@ -2,6 +2,8 @@
 
 pub(crate) mod absent;
 pub mod collector;
+#[cfg(target_os = "linux")]
+pub(crate) mod ethtool_ioctl;
 pub(crate) mod kept;
 #[cfg(target_os = "linux")]
 pub(crate) mod netlink;

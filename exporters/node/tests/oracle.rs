@@ -31,7 +31,9 @@
 //! An empty tree checks what each of those collectors does when its files are absent.
 //!
 //! The collectors that read no files are compared on live sources of their own: `systemd` over a
-//! real dbus-daemon serving a stand-in for systemd (`oracle/systemd.rs`, `oracle/dbus.rs`).
+//! real dbus-daemon serving a stand-in for systemd (`oracle/systemd.rs`, `oracle/dbus.rs`), and
+//! `ethtool` on veth and bridge devices in a network namespace of the test's own
+//! (`oracle/ethtool.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ use exporter_core::testkit::{family_shapes, free_port, samples, wait_http, Child
 
 #[path = "oracle/dbus.rs"]
 mod dbus;
+#[path = "oracle/ethtool.rs"]
+mod ethtool;
 #[path = "oracle/systemd.rs"]
 mod systemd;
 

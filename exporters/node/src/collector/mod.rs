@@ -26,6 +26,8 @@ pub mod diskstats;
 pub mod dmi;
 pub mod edac;
 pub mod entropy;
+#[cfg(target_os = "linux")]
+pub mod ethtool;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
@@ -181,6 +183,8 @@ static ROWS: &[CollectorSpec] = &[
     spec!("dmi", LINUX, "Expose Desktop Management Interface (DMI) info from /sys/class/dmi/id/", dmi::DmiCollector),
     spec!("edac", LINUX, "Exposes error detection and correction statistics.", edac::EdacCollector),
     spec!("entropy", LINUX, "Exposes available entropy.", entropy::EntropyCollector),
+    #[cfg(target_os = "linux")]
+    spec!("ethtool", false, "Exposes network interface information and network driver statistics equivalent to `ethtool`, `ethtool -S`, and `ethtool -i`.", ethtool::EthtoolCollector, ethtool::EthtoolFlags),
     spec!("fibrechannel", LINUX, "Exposes fibre channel information and statistics from /sys/class/fc_host/.", fibrechannel::FibrechannelCollector),
     spec!("filefd", LINUX, "Exposes file descriptor statistics from /proc/sys/fs/file-nr.", filefd::FilefdCollector),
     spec!("filesystem", true, "Exposes filesystem statistics, such as disk space used.", basics::FilesystemCollector, filesystem::FilesystemFlags),
