@@ -21,8 +21,17 @@ fn fixtures() -> PathBuf {
 }
 
 /// Collectors whose output depends on the live machine rather than the tree (system calls,
-/// statfs, the clock) or on /proc/<pid> entries a snapshot cannot hold.
-const LIVE_ONLY: &[&str] = &["filesystem", "processes", "time", "timex", "uname"];
+/// statfs, the clock, the ethtool ioctl, systemd over D-Bus) or on /proc/<pid> entries a
+/// snapshot cannot hold.
+const LIVE_ONLY: &[&str] = &[
+    "ethtool",
+    "filesystem",
+    "processes",
+    "systemd",
+    "time",
+    "timex",
+    "uname",
+];
 
 /// Families whose values change with every run or checkout.
 const VOLATILE: &[&str] = &[
