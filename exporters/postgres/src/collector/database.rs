@@ -3,12 +3,17 @@
 //! left out instead of failing the query; its connection limit is reported all the same.
 //!
 //! pg_database_size() walks every file of a database, the dearest call of a scrape. A database
-//! whose files have not changed need not be walked again: files only change in transactions, so
-//! the size is re-read when pg_stat_database shows transactions (committed or rolled back) in
-//! that database since the last read, and reused otherwise (template0, idle databases). A size
-//! can thus lag by the statistics flush interval (about a second) after a write.
+//! whose files have not changed need not be walked again. Files grow and shrink with writes: rows
+//! inserted, updated or deleted (DDL too: it writes the catalogs), or a rolled-back transaction;
+//! so the size is re-read when pg_stat_database shows any of those in that database since the
+//! last read, and reused otherwise (template0, idle or read-only databases, and every database
+//! the exporter's own read-only queries run in). What writes no row (VACUUM truncating a table,
+//! creating its free-space and visibility maps) is caught by re-reading every size at least once
+//! per [`MAX_AGE`]. A size can thus lag by the statistics flush interval (about a second) after
+//! a write, and by up to [`MAX_AGE`] after a VACUUM.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use super::declarative::{gauge, label, Families, Null};
 use super::{decode, CollectorConfig, PerServer, PgCollector, PgFuture};
@@ -26,8 +31,11 @@ const FAMILIES: Families<'static> = Families {
     ],
 };
 
+/// How long a size is reused at most when no write shows in the statistics.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(300);
+
 /// Rows: datname, size (NULL when not readable, or when unchanged since `$1`/`$2`: the oids
-/// and activity counts of the sizes we hold), oid, activity count, connection limit.
+/// and write counts of the sizes we hold), oid, write count, connection limit.
 pub(crate) fn sql(version: u32) -> String {
     let readable = if version >= 100000 {
         "(has_database_privilege(d.oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))"
@@ -37,18 +45,31 @@ pub(crate) fn sql(version: u32) -> String {
     format!(
         "SELECT datname, CASE WHEN {readable} AND ($2::int8[])[array_position($1::oid[], d.oid)] \
          IS DISTINCT FROM a.n THEN pg_database_size(d.oid) END, d.oid, a.n, d.datconnlimit \
-         FROM pg_database d LEFT JOIN LATERAL (SELECT COALESCE(s.xact_commit + s.xact_rollback, -1) AS n \
+         FROM pg_database d LEFT JOIN LATERAL (SELECT COALESCE(s.tup_inserted + s.tup_updated \
+         + s.tup_deleted + s.xact_rollback, -1) AS n \
          FROM pg_stat_database s WHERE s.datid = d.oid) a ON true"
     )
 }
 
-/// Sizes read earlier, by database oid: (activity count then, size).
-pub(crate) type Known = HashMap<u32, (i64, Cell)>;
+/// Sizes read earlier, by database oid: (write count then, size, when read).
+pub(crate) type Known = HashMap<u32, (i64, Cell, Instant)>;
+
+/// What the query gets as `$1`/`$2`: the oids of the sizes held and their write counts; a size
+/// read [`MAX_AGE`] ago or more gets a count no database has (-2), so it is read again.
+pub(crate) fn held_counts(known: &Known, now: Instant) -> (Vec<u32>, Vec<i64>) {
+    known
+        .iter()
+        .map(|(oid, (n, _, read))| {
+            let fresh = now.saturating_duration_since(*read) < MAX_AGE;
+            (*oid, if fresh { *n } else { -2 })
+        })
+        .unzip()
+}
 
 /// Fills in sizes the query did not re-read because the database saw no transaction since, and
 /// records the ones it did read. Rows become (datname, size, connection limit); the size stays
 /// NULL for a database whose size cannot be read.
-pub(crate) fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Cell>> {
+pub(crate) fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known, now: Instant) -> Vec<Vec<Cell>> {
     let mut seen = Known::new();
     let out = rows
         .into_iter()
@@ -58,13 +79,15 @@ pub(crate) fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known) -> Vec<Vec<Ce
             }
             let oid = row[2].as_f64()? as u32;
             let activity = row[3].as_f64().unwrap_or(-1.0) as i64;
+            let mut read = now;
             if row[1].is_null() {
-                if let Some((_, size)) = known.get(&oid).filter(|(n, _)| *n == activity) {
+                if let Some((_, size, at)) = known.get(&oid).filter(|(n, ..)| *n == activity) {
                     row[1] = size.clone();
+                    read = *at;
                 }
             }
             if !row[1].is_null() {
-                seen.insert(oid, (activity, row[1].clone()));
+                seen.insert(oid, (activity, row[1].clone(), read));
             }
             let connection_limit = row.swap_remove(4);
             row.truncate(2);
@@ -101,14 +124,14 @@ impl PgCollector for Database {
                 .filter(|(id, _)| *id == session.id)
                 .map(|(_, k)| k)
                 .unwrap_or_default();
-            let oids: Vec<u32> = known.keys().copied().collect();
-            let counts: Vec<i64> = oids.iter().map(|o| known[o].0).collect();
+            let now = Instant::now();
+            let (oids, counts) = held_counts(&known, now);
             let text = sql(session.version_num);
             let rows = inst
                 .main
                 .query_params(&session, &text, &[&oids, &counts])
                 .await?;
-            let rows = merge_known(decode(&rows), &mut known);
+            let rows = merge_known(decode(&rows), &mut known, now);
             self.known.set(inst, (session.id, known));
             Ok(FAMILIES.map(&rows, &inst.labels))
         })
@@ -148,6 +171,7 @@ mod tests {
 
     #[test]
     fn unchanged_databases_reuse_their_size() {
+        let t0 = Instant::now();
         let mut known = Known::new();
         let row = |name: &str, size: Cell, oid: i64, n: i64| {
             vec![
@@ -165,6 +189,7 @@ mod tests {
                 row("secret", Cell::Null, 9, 1),
             ],
             &mut known,
+            t0,
         );
         assert_eq!(first[2], vec![text("secret"), Cell::Null, Cell::Int(-1)]);
         assert_eq!(known.len(), 2, "no size held for an unreadable database");
@@ -175,6 +200,7 @@ mod tests {
                 row("template0", Cell::Null, 4, 0),
             ],
             &mut known,
+            t0 + Duration::from_secs(60),
         );
         assert_eq!(
             later,
@@ -184,10 +210,25 @@ mod tests {
             ]
         );
         // A NULL size for a database whose activity changed is unreadable now: no size.
-        let gone = merge_known(vec![row("template0", Cell::Null, 4, 1)], &mut known);
+        let gone = merge_known(vec![row("template0", Cell::Null, 4, 1)], &mut known, t0);
         assert!(gone[0][1].is_null() && known.is_empty());
         assert!(
             sql(150000).contains("array_position") && !sql(90600).contains("pg_read_all_stats")
         );
+        assert!(sql(150000).contains("tup_inserted") && !sql(150000).contains("xact_commit"));
+    }
+
+    #[test]
+    fn a_size_held_for_max_age_is_read_again() {
+        let t0 = Instant::now();
+        let mut known = Known::new();
+        let row = |size: Cell| vec![text("app"), size, Cell::Int(5), Cell::Int(3), Cell::Int(-1)];
+        merge_known(vec![row(Cell::Int(10))], &mut known, t0);
+        // Reused without a write: it keeps the time it was read.
+        let later = t0 + MAX_AGE / 2;
+        assert_eq!(held_counts(&known, later), (vec![5], vec![3]));
+        merge_known(vec![row(Cell::Null)], &mut known, later);
+        assert_eq!(known[&5].2, t0);
+        assert_eq!(held_counts(&known, t0 + MAX_AGE), (vec![5], vec![-2]));
     }
 }
