@@ -168,41 +168,26 @@ fn every_sample_equals_the_views_with_one_or_both_collectors() {
     // Twice: the second scrape reads the counters our first one left unchanged.
     for _ in 0..2 {
         let body = scrape_both(&both);
-        assert_same_as_view(
-            &body,
-            &pg,
-            "pg_stat_user_tables",
-            STAT_COLUMNS,
-            str::to_string,
-        );
-        let statio_name = |c: &str| c.replace("_blks_", "_blocks_");
-        assert_same_as_view(
-            &body,
-            &pg,
-            "pg_statio_user_tables",
-            STATIO_COLUMNS,
-            statio_name,
-        );
+        assert_stat_as_view(&body, &pg);
+        assert_statio_as_view(&body, &pg);
         let body = stat_only.scrape();
-        assert_same_as_view(
-            &body,
-            &pg,
-            "pg_stat_user_tables",
-            STAT_COLUMNS,
-            str::to_string,
-        );
+        assert_stat_as_view(&body, &pg);
         assert!(!body.contains("pg_statio_user_tables_heap"));
         let body = statio_only.scrape();
-        assert_same_as_view(
-            &body,
-            &pg,
-            "pg_statio_user_tables",
-            STATIO_COLUMNS,
-            statio_name,
-        );
+        assert_statio_as_view(&body, &pg);
         assert!(!body.contains("pg_stat_user_tables_seq_scan"));
         activity(&pg);
     }
+}
+
+fn assert_stat_as_view(body: &str, pg: &Postgres) {
+    let same_name = str::to_string;
+    assert_same_as_view(body, pg, "pg_stat_user_tables", STAT_COLUMNS, same_name);
+}
+
+fn assert_statio_as_view(body: &str, pg: &Postgres) {
+    let blocks = |c: &str| c.replace("_blks_", "_blocks_");
+    assert_same_as_view(body, pg, "pg_statio_user_tables", STATIO_COLUMNS, blocks);
 }
 
 /// (table size, index size) of `table` as the exporter reports them.

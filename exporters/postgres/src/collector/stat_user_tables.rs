@@ -103,9 +103,8 @@ pub(crate) struct StatUserTables {
 impl StatUserTables {
     /// Turns its part of the shared pass on.
     pub(crate) fn new(build: &Build) -> Self {
-        build.user_tables.enable(Part::Stat);
         StatUserTables {
-            tables: Arc::clone(&build.user_tables),
+            tables: UserTables::joined(build, Part::Stat),
             sizes: TableSizes::new(build.config.table_size_interval),
         }
     }
@@ -115,21 +114,20 @@ impl StatUserTables {
         inst: &Instance,
         connection: &Connection,
     ) -> Result<Vec<MetricFamily>, QueryError> {
-        let session = connection.session().await?;
-        let rows = self
+        let part = self
             .tables
-            .rows(Part::Stat, inst.server(), connection, &session)
+            .rows_for(Part::Stat, inst.server(), connection)
             .await?;
-        let tables: Vec<u32> = rows.iter().filter_map(relid).collect();
+        let tables: Vec<u32> = part.rows.iter().filter_map(relid).collect();
         let sizes = self
             .sizes
-            .of(inst.server(), connection, &session, &tables)
+            .of(inst.server(), connection, &part.session, &tables)
             .await?;
         let sizes = sizes.lock().await;
-        let columns = self.tables.columns(Part::Stat, session.version_num);
-        let rows: Vec<Vec<Cell>> = rows
+        let rows: Vec<Vec<Cell>> = part
+            .rows
             .iter()
-            .map(|row| with_sizes(cells_in(row, 0..3, columns.clone()), row, &sizes))
+            .map(|row| with_sizes(cells_in(row, 0..3, part.columns.clone()), row, &sizes))
             .collect();
         Ok(FAMILIES.map(&rows, &inst.labels))
     }

@@ -62,9 +62,8 @@ pub(crate) struct StatioUserTables {
 impl StatioUserTables {
     /// Turns its part of the shared pass on.
     pub(crate) fn new(build: &Build) -> Self {
-        build.user_tables.enable(Part::Statio);
         StatioUserTables {
-            tables: Arc::clone(&build.user_tables),
+            tables: UserTables::joined(build, Part::Statio),
         }
     }
 
@@ -73,16 +72,15 @@ impl StatioUserTables {
         inst: &Instance,
         connection: &Connection,
     ) -> Result<Vec<MetricFamily>, QueryError> {
-        let session = connection.session().await?;
-        let rows = self
+        let part = self
             .tables
-            .rows(Part::Statio, inst.server(), connection, &session)
+            .rows_for(Part::Statio, inst.server(), connection)
             .await?;
-        let columns = self.tables.columns(Part::Statio, session.version_num);
-        let rows: Vec<_> = rows
+        let rows: Vec<_> = part
+            .rows
             .iter()
-            .filter(|row| !is_partitioned_only(row, &columns))
-            .map(|row| cells_in(row, 0..3, columns.clone()))
+            .filter(|row| !is_partitioned_only(row, &part.columns))
+            .map(|row| cells_in(row, 0..3, part.columns.clone()))
             .collect();
         Ok(FAMILIES.map(&rows, &inst.labels))
     }

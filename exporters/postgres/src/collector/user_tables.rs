@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use tokio_postgres::Row;
 
-use super::{database_key, DatabaseKey};
+use super::{database_key, Build, DatabaseKey};
 use crate::connection::{Connection, QueryError, Session};
 
 /// The first server version (`server_version_num`) that gets the hand-written pass.
@@ -92,6 +92,12 @@ pub(crate) struct UserTables {
 type Pass = OnceCell<Result<Arc<Vec<Row>>, QueryError>>;
 
 impl UserTables {
+    /// The pass of `build` with `part` turned on: what `part`'s collector holds.
+    pub(crate) fn joined(build: &Build, part: Part) -> Arc<UserTables> {
+        build.user_tables.enable(part);
+        Arc::clone(&build.user_tables)
+    }
+
     /// Records that `part`'s collector is on; called when it is built, before any scrape.
     pub(crate) fn enable(&self, part: Part) {
         self.flag(part).store(true, Ordering::Relaxed);
@@ -142,9 +148,26 @@ impl UserTables {
         hand_written(self.enabled(Part::Stat), self.enabled(Part::Statio))
     }
 
-    /// The rows for `part` of the database `connection` is on. Within one scrape, when the
-    /// server gets the merged query, the second collector to ask gets the first one's rows.
-    pub(crate) async fn rows(
+    /// The rows `part` reads on the database `connection` is on, with the session they came
+    /// from and where `part`'s columns are in them.
+    pub(crate) async fn rows_for(
+        &self,
+        part: Part,
+        server: &str,
+        connection: &Connection,
+    ) -> Result<PartRows, QueryError> {
+        let session = connection.session().await?;
+        let rows = self.rows(part, server, connection, &session).await?;
+        Ok(PartRows {
+            columns: self.columns(part, session.version_num),
+            session,
+            rows,
+        })
+    }
+
+    /// Within one scrape, when the server gets the merged query, the second collector to ask
+    /// gets the first one's rows.
+    async fn rows(
         &self,
         part: Part,
         server: &str,
@@ -174,6 +197,14 @@ impl UserTables {
         };
         pass.get_or_init(run).await.clone()
     }
+}
+
+/// What one collector reads on one database.
+pub(crate) struct PartRows {
+    pub(crate) session: Arc<Session>,
+    pub(crate) rows: Arc<Vec<Row>>,
+    /// Where the collector's value columns are; the key columns come first.
+    pub(crate) columns: Range<usize>,
 }
 
 /// The merged query for the parts that are on. Its rows are those of `pg_stat_user_tables`
