@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use resp::{ConnError, Connection, Connector, Reply, Value};
 
 use crate::event::{decode_message, Undecodable};
+use crate::inspect::Answers;
 use crate::state::State;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,6 +23,8 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 pub(crate) struct Shared {
     state: Mutex<State>,
     epoch: Instant,
+    /// The workers' last answers to `stats` and `active_queues` (danihodovic's names only).
+    answers: Mutex<Option<Answers>>,
 }
 
 impl Shared {
@@ -30,6 +33,7 @@ impl Shared {
         Arc::new(Shared {
             state: Mutex::new(state),
             epoch: Instant::now(),
+            answers: Mutex::new(None),
         })
     }
 
@@ -37,6 +41,25 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves counters that are still counters: carry on.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps the last round of answers; the queues they name are measured from then on.
+    pub(crate) fn set_answers(&self, answers: Answers) {
+        {
+            let mut st = self.lock();
+            for q in answers.queue_names() {
+                st.note_queue(q);
+            }
+        }
+        *self.answers.lock().unwrap_or_else(|p| p.into_inner()) = Some(answers);
+    }
+
+    /// The last round of answers (`None` before the first).
+    pub(crate) fn answers(&self) -> Option<Answers> {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Monotonic seconds since start.
@@ -76,18 +99,9 @@ pub(crate) async fn run(
                 tracing::warn!(broker = %broker, %err, retry_in = ?backoff, "cannot subscribe to Celery events");
             }
         }
-        tokio::time::sleep(jitter(backoff)).await;
+        tokio::time::sleep(crate::random::jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// Up to +25%, so many exporters do not reconnect in lockstep after a broker restart.
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    d + d.mul_f64(f64::from(nanos % 1000) / 4000.0)
 }
 
 async fn subscribe(connector: &Connector, pattern: &str) -> Result<Connection, ConnError> {

@@ -16,7 +16,9 @@ pub mod consumer;
 pub mod control;
 pub mod event;
 pub mod flags;
+pub mod inspect;
 pub mod queues;
+mod random;
 pub use resp;
 pub mod state;
 pub mod tasks;
@@ -103,12 +105,15 @@ enum Background {
         keys: Keys,
         shared: Arc<Shared>,
         enable_events: Option<Duration>,
+        ask_workers: bool,
     },
     Amqp {
         broker: Arc<amqp::consumer::Broker>,
         shared: Arc<Shared>,
         event_queue_ttl: Option<Duration>,
         enable_events: Option<Duration>,
+        /// Ask the workers `stats` and `active_queues` (danihodovic's names only).
+        ask_workers: bool,
     },
 }
 
@@ -144,6 +149,7 @@ impl Celery {
                         keys,
                         shared,
                         enable_events: config.enable_events,
+                        ask_workers: config.state.celery_exporter,
                     },
                 })
             }
@@ -172,6 +178,7 @@ impl Celery {
                         shared,
                         event_queue_ttl: config.event_queue_ttl,
                         enable_events: config.enable_events,
+                        ask_workers: config.state.celery_exporter,
                     },
                 })
             }
@@ -189,15 +196,23 @@ impl Celery {
                 keys,
                 shared,
                 enable_events,
+                ask_workers,
             } => {
                 tokio::spawn(consumer::run(
                     Arc::clone(&connector),
                     broker,
                     keys.events_pattern(),
-                    shared,
+                    Arc::clone(&shared),
                 ));
                 if let Some(interval) = enable_events {
-                    tokio::spawn(control::run(connector, keys.pidbox_channel(), interval));
+                    tokio::spawn(control::run(
+                        Arc::clone(&connector),
+                        keys.pidbox_channel(),
+                        interval,
+                    ));
+                }
+                if ask_workers {
+                    tokio::spawn(control::ask_workers(connector, keys, shared));
                 }
             }
             Background::Amqp {
@@ -205,9 +220,16 @@ impl Celery {
                 shared,
                 event_queue_ttl,
                 enable_events,
+                ask_workers,
             } => {
                 if let Some(interval) = enable_events {
                     tokio::spawn(amqp::control::run(Arc::clone(&broker), interval));
+                }
+                if ask_workers {
+                    tokio::spawn(amqp::control::ask_workers(
+                        Arc::clone(&broker),
+                        Arc::clone(&shared),
+                    ));
                 }
                 tokio::spawn(amqp::consumer::run(broker, shared, event_queue_ttl));
             }
@@ -260,11 +282,8 @@ impl<C: Collector> Collector for RenamedQueues<C> {
             if !self.names.celery_exporter {
                 return Ok(ours);
             }
-            let workers_alive = {
-                let now = self.events.now();
-                self.events.lock().workers_alive(now)
-            };
-            let mut out = state::community::queue_families_from(&ours, workers_alive);
+            let answers = self.events.answers().unwrap_or_default();
+            let mut out = state::community::queue_families_from(&ours, &answers);
             if self.names.ours {
                 out.extend(ours);
             }

@@ -174,12 +174,26 @@ impl Keys {
             .iter()
             .map(|&p| {
                 if p == 0 {
-                    format!("{}{queue}", self.prefix)
+                    self.queue_key(queue)
                 } else {
                     format!("{}{queue}{}{p}", self.prefix, self.sep)
                 }
             })
             .collect()
+    }
+
+    /// The list a queue's messages of priority 0 are in (kombu LPUSHes, consumers BRPOP).
+    pub fn queue_key(&self, queue: &str) -> String {
+        format!("{}{queue}", self.prefix)
+    }
+
+    /// kombu's binding of `queue` to a direct `exchange` with `routing_key`: the set that holds
+    /// the exchange's bindings, and the member to add (routing key, empty pattern, queue).
+    pub fn binding(&self, exchange: &str, routing_key: &str, queue: &str) -> (String, String) {
+        (
+            format!("{}_kombu.binding.{exchange}", self.prefix),
+            format!("{routing_key}{sep}{sep}{queue}", sep = self.sep),
+        )
     }
 
     /// The unacked hash, prefix included.
@@ -241,6 +255,11 @@ mod tests {
         );
         assert_eq!(k.binding_queue("#\x06\x16\x06\x16celeryev.5f1c"), None);
         assert_eq!(k.binding_queue("garbage"), None);
+        // What kombu's direct exchange looks up, and what discovery then skips.
+        let (set, member) = k.binding("reply.celery.pidbox", "abc", "abc.reply.celery.pidbox");
+        assert_eq!(set, "_kombu.binding.reply.celery.pidbox");
+        assert_eq!(member, "abc\x06\x16\x06\x16abc.reply.celery.pidbox");
+        assert_eq!(k.binding_queue(&member), None);
     }
 
     #[test]

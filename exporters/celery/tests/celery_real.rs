@@ -443,3 +443,42 @@ fn queues_named_by_task_events_are_measured_from_the_next_scrape() {
     exporter.wait_value("celery_tasks_total", &success_fresh, 3.0, T);
     exporter.wait_value("celery_queue_length", &[("queue", "fresh")], 0.0, T);
 }
+
+#[test]
+fn celery_exporter_names_ask_the_workers_for_processes_with_a_key_prefix() {
+    let redis = Redis::start();
+    let exporter = Exporter::start(
+        &redis.url(),
+        &[
+            "--metrics",
+            "celery-exporter",
+            "--broker-transport-option",
+            "global_keyprefix=pfx:",
+        ],
+    );
+    let mut celery = CeleryEnv::new(&redis.url());
+    celery.keyprefix = Some("pfx:".into());
+    // No event needed (no -E): the counts are the workers' answers to `stats` (pool processes)
+    // and `active_queues`, broadcast on the pidbox channel and replied to our list.
+    let _w1 = celery.worker("w1", &["-c", "2"]);
+    let _w2 = celery.worker("w2", &["-c", "3", "-Q", "celery,extra"]);
+    for (queue, workers, processes) in [("celery", 2.0, 5.0), ("extra", 1.0, 3.0)] {
+        let q = [("queue_name", queue)];
+        exporter.wait_value("celery_active_process_count", &q, processes, T);
+        exporter.wait_value("celery_active_worker_count", &q, workers, T);
+        // Named by the answers only, so measured from then on, as upstream does.
+        exporter.wait_value("celery_queue_length", &q, 0.0, T);
+    }
+    // Our reply list is bound like kombu's, under the prefix, and never reported as a queue.
+    let members = redis_cmd(
+        redis.port,
+        &[b"SMEMBERS", b"pfx:_kombu.binding.reply.celery.pidbox"],
+    );
+    assert!(
+        String::from_utf8_lossy(&members).contains(".reply.celery.pidbox"),
+        "{}",
+        String::from_utf8_lossy(&members)
+    );
+    let text = exporter.scrape();
+    assert!(!text.contains("reply.celery.pidbox"), "{text}");
+}

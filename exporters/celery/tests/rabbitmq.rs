@@ -250,6 +250,9 @@ fn celery_exporter_names_on_rabbitmq() {
     let exporter = Exporter::start(&rabbit.url(), &["--metrics", "celery-exporter"]);
     let env = CeleryEnv::new(&rabbit.url());
     let _worker = env.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "1"]);
+    // A second worker with 3 processes on `celery` and on a queue no task names: upstream's
+    // counts come from the workers' answers to `active_queues` and `stats`.
+    let _worker2 = env.worker("w2", &["-E", "-c", "3", "-Q", "celery,extra"]);
     env.client(
         "for i in range(4): app.add.delay(i, i)\n\
          app.fail.delay('bad')\n\
@@ -282,9 +285,15 @@ fn celery_exporter_names_on_rabbitmq() {
     exporter.wait_value(
         "celery_active_consumer_count",
         &[("queue_name", "celery")],
-        1.0,
+        2.0,
         T,
     );
+    for (queue, workers, processes) in [("celery", 2.0, 5.0), ("extra", 1.0, 3.0)] {
+        let q = [("queue_name", queue)];
+        exporter.wait_value("celery_active_process_count", &q, processes, T);
+        exporter.wait_value("celery_active_worker_count", &q, workers, T);
+    }
+    exporter.wait_value("celery_queue_length", &[("queue_name", "extra")], 0.0, T);
     let text = exporter.scrape();
     // Ours are off: the same names with other labels would clash.
     assert!(!text.contains("celery_tasks_total"), "{text}");
@@ -301,6 +310,7 @@ fn celery_exporter_names_on_rabbitmq() {
                     && !l.contains("celery_task_runtime")
                     && !l.starts_with("celery_active_consumer_count")
                     && !l.starts_with("celery_active_worker_count")
+                    && !l.starts_with("celery_active_process_count")
             })
             .collect();
         assert!(real.is_empty(), "promtool: {findings}");

@@ -157,22 +157,7 @@ fn queue_arguments(ttl: Option<Duration>) -> FieldTable {
 
 /// A queue name of our own, unique per connection: `celeryev.<32 hex digits>`, like Celery's.
 fn event_queue_name() -> String {
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-        ^ (std::process::id() as u64).rotate_left(32);
-    let mut hex = String::with_capacity(32);
-    for _ in 0..2 {
-        // splitmix64: unique enough for a queue name, no dependency.
-        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        hex.push_str(&format!("{z:016x}"));
-    }
-    format!("celeryev.{hex}")
+    format!("celeryev.{}", crate::random::hex_id())
 }
 
 /// Connects, declares and binds the event queue, and starts consuming.
@@ -227,7 +212,10 @@ async fn subscribe(
     // Acknowledged, with a prefetch limit, unlike Celery's receiver (no_ack): a consumer that
     // stalls then holds at most PREFETCH messages while the rest waits in its queue (and expires
     // after the TTL), instead of the broker pushing into a full socket, which back-pressures
-    // every publisher of the exchange, the workers included.
+    // every publisher of the exchange, the workers included (measured: 400,000 messages published
+    // to a stopped no-ack consumer blocked the publisher until it timed out; with acks it
+    // published them at full speed). Without acks the broker's queue process would spend about
+    // 1.4x less CPU per message; not worth workers blocked behind a stalled exporter.
     channel
         .basic_qos(PREFETCH, BasicQosOptions::default())
         .await
@@ -283,7 +271,7 @@ pub(crate) async fn run(broker: Arc<Broker>, shared: Arc<Shared>, ttl: Option<Du
                 tracing::warn!(broker = %broker.redacted(), %err, retry_in = ?backoff, "cannot consume Celery events");
             }
         }
-        tokio::time::sleep(super::jitter(backoff)).await;
+        tokio::time::sleep(crate::random::jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

@@ -1,24 +1,31 @@
-//! `--enable-events` on RabbitMQ: the `enable_events` remote-control broadcast, as
-//! `app.control.enable_events()` sends it (what Flower does every 5 s): a JSON message on kombu's
-//! `celery.pidbox` fanout exchange, which every worker's pidbox queue is bound to. The exchange is
-//! only checked (passive declare), never created: before any worker has started there is no one
-//! to tell, and a declaration with other arguments than kombu's would be refused.
+//! Celery's remote control on RabbitMQ, through kombu's `celery.pidbox` fanout exchange, which
+//! every worker's pidbox queue is bound to. `--enable-events`: the `enable_events` broadcast, as
+//! `app.control.enable_events()` sends it (what Flower does every 5 s). With danihodovic's names:
+//! `stats` and `active_queues` as `app.control.inspect()` asks them ([`crate::inspect`]), the
+//! replies coming to an exclusive queue of ours bound to the `reply.celery.pidbox` direct
+//! exchange with our mailbox id. The broadcast exchange is only checked (passive declare), never
+//! created: before any worker has started there is no one to ask, and a declaration with other
+//! arguments than kombu's would be refused.
 
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions};
+use futures_core::Stream;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, Consumer, ExchangeKind};
 
 use super::consumer::{scrub, Broker};
+use crate::consumer::Shared;
+use crate::inspect::{self, Answers, Question};
 
 /// kombu's broadcast mailbox exchange.
 const PIDBOX_EXCHANGE: &str = "celery.pidbox";
-
-/// The command: no destination, so every worker takes it.
-pub const ENABLE_EVENTS: &[u8] =
-    br#"{"method": "enable_events", "arguments": {}, "destination": null, "pattern": null, "matcher": null}"#;
 
 fn properties() -> BasicProperties {
     let mut headers = FieldTable::default();
@@ -31,7 +38,9 @@ fn properties() -> BasicProperties {
         .with_headers(headers)
 }
 
-async fn broadcast(ch: &Channel) -> Result<bool, lapin::Error> {
+/// Publishes `body` to every worker; `Ok(false)` when no worker has declared the exchange yet
+/// (the channel is then closed by the broker: open a new one).
+async fn broadcast(ch: &Channel, body: &[u8]) -> Result<bool, lapin::Error> {
     let exists = ch
         .exchange_declare(
             PIDBOX_EXCHANGE.into(),
@@ -51,7 +60,7 @@ async fn broadcast(ch: &Channel) -> Result<bool, lapin::Error> {
         PIDBOX_EXCHANGE.into(),
         "".into(),
         BasicPublishOptions::default(),
-        ENABLE_EVENTS,
+        body,
         properties(),
     )
     .await?;
@@ -76,7 +85,7 @@ pub(crate) async fn run(broker: Arc<Broker>, interval: Duration) {
             }
         }
         if let Some((_, ch)) = &conn {
-            match broadcast(ch).await {
+            match broadcast(ch, crate::control::ENABLE_EVENTS.as_bytes()).await {
                 Ok(true) => tracing::debug!("broadcast enable_events"),
                 Ok(false) => {
                     tracing::debug!("no celery.pidbox exchange yet: no worker to tell");
@@ -90,5 +99,142 @@ pub(crate) async fn run(broker: Arc<Broker>, interval: Duration) {
             }
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// Asks the workers every [`inspect::ASK_EVERY`], forever, and keeps each round's answers for the
+/// scrape. One connection: a channel consuming our reply queue, and a channel per round for the
+/// broadcast (a missing `celery.pidbox` closes it).
+pub(crate) async fn ask_workers(broker: Arc<Broker>, shared: Arc<Shared>) {
+    let oid = inspect::new_oid();
+    let mut session: Option<(Connection, Consumer)> = None;
+    let mut round = 0u64;
+    loop {
+        if session
+            .as_ref()
+            .is_some_and(|(c, _)| !c.status().connected())
+        {
+            session = None;
+        }
+        if session.is_none() {
+            match listen_for_replies(&broker, &oid).await {
+                Ok(s) => session = Some(s),
+                Err(e) => tracing::debug!(error = %e, "inspect: cannot listen for replies"),
+            }
+        }
+        if let Some((conn, replies)) = session.as_mut() {
+            round += 1;
+            match ask_round(conn, replies, &oid, round).await {
+                Ok(answers) => shared.set_answers(answers),
+                Err(e) => {
+                    let (_, password) = broker.credentials();
+                    tracing::debug!(error = %scrub(&e.to_string(), password), "inspect: round failed");
+                    session = None;
+                }
+            }
+        }
+        tokio::time::sleep(inspect::ASK_EVERY).await;
+    }
+}
+
+/// Connects and consumes `<oid>.reply.celery.pidbox`, bound to the reply exchange with `oid`.
+async fn listen_for_replies(broker: &Broker, oid: &str) -> Result<(Connection, Consumer), String> {
+    let conn = broker.connect().await?;
+    let setup = async {
+        let ch = conn.create_channel().await?;
+        // As kombu declares it (workers declare it again before replying): direct, not durable.
+        ch.exchange_declare(
+            inspect::REPLY_EXCHANGE.into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        let queue = inspect::reply_queue(oid);
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+        ch.queue_bind(
+            queue.as_str().into(),
+            inspect::REPLY_EXCHANGE.into(),
+            oid.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        ch.basic_consume(
+            queue.as_str().into(),
+            "celery-exporter-inspect".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                exclusive: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+    };
+    match setup.await {
+        Ok(consumer) => Ok((conn, consumer)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One round: both questions broadcast, replies read for [`inspect::REPLY_WINDOW`].
+async fn ask_round(
+    conn: &Connection,
+    replies: &mut Consumer,
+    oid: &str,
+    round: u64,
+) -> Result<Answers, lapin::Error> {
+    let tickets: Vec<(Question, String)> = Question::ALL
+        .iter()
+        .map(|&q| (q, inspect::ticket(oid, q, round)))
+        .collect();
+    let ch = conn.create_channel().await?;
+    for (q, ticket) in &tickets {
+        let body = inspect::request_body(*q, oid, ticket);
+        if !broadcast(&ch, body.as_bytes()).await? {
+            // No worker has ever started on this broker: nobody to ask.
+            return Ok(Answers::default());
+        }
+    }
+    let _ = ch.close(200, "asked".into()).await;
+    let mut answers = Answers::default();
+    let deadline = tokio::time::Instant::now() + inspect::REPLY_WINDOW;
+    loop {
+        let next = poll_fn(|cx| Pin::new(&mut *replies).poll_next(cx));
+        match tokio::time::timeout_at(deadline, next).await {
+            Err(_) => return Ok(answers),
+            Ok(Some(Ok(reply))) => {
+                let ticket = reply
+                    .properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get("ticket"))
+                    .and_then(ticket_text);
+                if let Some(q) = ticket.and_then(|t| inspect::question_of(&t, &tickets)) {
+                    answers.add_reply(q, &reply.data);
+                }
+            }
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(None) => return Ok(answers),
+        }
+    }
+}
+
+/// kombu sends header strings as AMQP long strings; short ones are taken too.
+fn ticket_text(v: &AMQPValue) -> Option<String> {
+    match v {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
     }
 }

@@ -9,8 +9,9 @@
 //! - `celery_task_runtime` histogram `{name, hostname, queue_name}`, prometheus_client's default
 //!   buckets unless `--buckets` says otherwise;
 //! - `celery_worker_up`, `celery_worker_tasks_active` `{hostname}`;
-//! - `celery_queue_length`, `celery_active_consumer_count`, `celery_active_worker_count`
-//!   `{queue_name}`.
+//! - `celery_queue_length`, `celery_active_consumer_count`, `celery_active_worker_count`,
+//!   `celery_active_process_count` `{queue_name}` (the last two from the workers' answers to
+//!   `active_queues` and `stats`, [`crate::inspect`]).
 //!
 //! Its label rules: `hostname` is the part after `@` of Celery's node name (`w1@host` -> `host`,
 //! producers' `gen123@host` too); `queue_name` is the queue task-sent named, else `celery` (its
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 
 use exporter_core::MetricFamily;
 
+use crate::inspect::Answers;
 use crate::state::bounded_label;
 
 /// Distinct values kept per label; later ones are reported as `other`.
@@ -424,11 +426,11 @@ pub struct QueueView<'a> {
     pub consumers: Option<f64>,
 }
 
-/// `celery_queue_length`, `celery_active_consumer_count` (RabbitMQ only, as upstream) and
-/// `celery_active_worker_count` `{queue_name}`. Upstream counts the workers whose
-/// `active_queues` reply names the queue; each worker holds one consumer on each queue it
-/// consumes, so on RabbitMQ the consumer count is that number; on Redis, the workers alive.
-pub fn queue_families(queues: &[QueueView<'_>], workers_alive: usize) -> Vec<MetricFamily> {
+/// `celery_queue_length`, `celery_active_consumer_count` (RabbitMQ only, as upstream),
+/// `celery_active_worker_count` and `celery_active_process_count` `{queue_name}`: the last two
+/// from the workers' answers, as upstream (the workers whose `active_queues` name the queue, and
+/// the sum of their pool processes from `stats`; 0 before any worker answered).
+pub fn queue_families(queues: &[QueueView<'_>], answers: &Answers) -> Vec<MetricFamily> {
     let mut length = MetricFamily::gauge(
         "celery_queue_length",
         "The number of message in broker queue.",
@@ -441,20 +443,26 @@ pub fn queue_families(queues: &[QueueView<'_>], workers_alive: usize) -> Vec<Met
         "celery_active_worker_count",
         "The number of active workers in broker queue.",
     );
+    let mut processes = MetricFamily::gauge(
+        "celery_active_process_count",
+        "The number of active processes in broker queue.",
+    );
     for q in queues {
         let label = [("queue_name", bounded_label(q.name))];
         length.push(&label, q.length);
         if let Some(c) = q.consumers {
             consumers.push(&label, c);
         }
-        workers.push(&label, q.consumers.unwrap_or(workers_alive as f64));
+        let (w, p) = answers.for_queue(q.name);
+        workers.push(&label, w as f64);
+        processes.push(&label, p as f64);
     }
-    vec![length, consumers, workers]
+    vec![length, consumers, workers, processes]
 }
 
 /// danihodovic's queue families from ours (`celery_queue_length{queue}` and, on RabbitMQ,
 /// `celery_queue_consumers{queue}`), as the `queues` collector measured them.
-pub fn queue_families_from(ours: &[MetricFamily], workers_alive: usize) -> Vec<MetricFamily> {
+pub fn queue_families_from(ours: &[MetricFamily], answers: &Answers) -> Vec<MetricFamily> {
     let queue_of = |s: &exporter_core::Sample| {
         s.labels
             .iter()
@@ -487,7 +495,7 @@ pub fn queue_families_from(ours: &[MetricFamily], workers_alive: usize) -> Vec<M
             consumers: on_rabbitmq.then(|| consumers.get(name).copied().unwrap_or(0.0)),
         })
         .collect();
-    queue_families(&views, workers_alive)
+    queue_families(&views, answers)
 }
 
 #[cfg(test)]
@@ -619,26 +627,32 @@ mod tests {
         assert_eq!(w[0].samples[0].value, 1.0);
         assert_eq!(w[1].samples[0].value, 2.0);
         assert_eq!(w[0].samples[1].value, 0.0);
-        let q = queue_families(
-            &[QueueView {
+        let mut answers = Answers::default();
+        answers.add_reply(
+            crate::inspect::Question::Stats,
+            br#"{"a@box": {"pool": {"processes": [1, 2, 3]}}}"#,
+        );
+        answers.add_reply(
+            crate::inspect::Question::ActiveQueues,
+            br#"{"a@box": [{"name": "celery"}]}"#,
+        );
+        let celery = |consumers| {
+            [QueueView {
                 name: "celery",
                 length: 4.0,
-                consumers: Some(1.0),
-            }],
-            3,
-        );
+                consumers,
+            }]
+        };
+        let q = queue_families(&celery(Some(1.0)), &answers);
         assert_eq!(q[0].samples[0].value, 4.0);
         assert_eq!(q[1].samples[0].value, 1.0);
         assert_eq!(q[2].samples[0].value, 1.0);
-        let q = queue_families(
-            &[QueueView {
-                name: "celery",
-                length: 4.0,
-                consumers: None,
-            }],
-            3,
-        );
+        assert_eq!(q[3].name, "celery_active_process_count");
+        assert_eq!(q[3].samples[0].value, 3.0);
+        // On Redis no consumer count; before any answer, 0 workers and processes.
+        let q = queue_families(&celery(None), &Answers::default());
         assert!(q[1].samples.is_empty());
-        assert_eq!(q[2].samples[0].value, 3.0);
+        assert_eq!(q[2].samples[0].value, 0.0);
+        assert_eq!(q[3].samples[0].value, 0.0);
     }
 }

@@ -211,6 +211,12 @@ impl State {
         self.named_queues.in_order.get(seen..).unwrap_or_default()
     }
 
+    /// A queue the workers say they consume: measured from the next scrape, as one a task event
+    /// names.
+    pub fn note_queue(&mut self, queue: &str) {
+        self.named_queues.note(queue);
+    }
+
     /// Counts a dropped message (or batch element).
     pub fn count_undecodable(&mut self, why: Undecodable) {
         self.undecodable[why.index()] += 1;
