@@ -272,3 +272,34 @@ fn systemd_without_a_bus_fails_alone() {
         lines[0]
     );
 }
+
+/// A bus without systemd on it (a container's own dbus-daemon): both fail the collector, ours
+/// with one line naming the missing service, and nothing waits for a reply that cannot come.
+#[test]
+fn systemd_missing_from_the_bus_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = DbusDaemon::start(dir.path());
+    let log = dir.path().join("log");
+    let flags = ["--collector.loadavg"];
+    let theirs = scrape(UPSTREAM, &bus.address, &flags, &log);
+    let ours = scrape(OURS, &bus.address, &flags, &log);
+    for (who, text) in [("upstream", &theirs), ("ours", &ours)] {
+        assert_eq!(success(text, "systemd"), Some(0.0), "{who}: {text}");
+        assert_eq!(success(text, "loadavg"), Some(1.0), "{who}: {text}");
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("collector=systemd"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line about systemd per scrape: {logged}"
+    );
+    assert!(
+        lines[0].contains("couldn't get units") && lines[0].contains("org.freedesktop.systemd1"),
+        "{}",
+        lines[0]
+    );
+}
