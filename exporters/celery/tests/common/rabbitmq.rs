@@ -38,6 +38,11 @@ impl RabbitMq {
     }
 
     pub(crate) fn start() -> RabbitMq {
+        RabbitMq::start_with("")
+    }
+
+    /// With `extra` lines added to rabbitmq.conf (a TLS listener, ...).
+    pub(crate) fn start_with(extra: &str) -> RabbitMq {
         let amqp_port = free_port();
         let mut r = RabbitMq {
             amqp_port,
@@ -61,7 +66,8 @@ impl RabbitMq {
                  management.tcp.port = {}\n\
                  # Statistics every second, so the management API follows the tests closely.\n\
                  collect_statistics_interval = 1000\n\
-                 log.file.level = info\n",
+                 log.file.level = info\n\
+                 {extra}\n",
                 r.amqp_port, r.management_port
             ),
         )
