@@ -97,25 +97,16 @@ impl BrokerUrl {
                 )))
             }
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-            None => (None, authority),
-        };
-        let (username, password) = match userinfo {
+        let UrlParts {
+            credentials,
+            host,
+            port,
+            path,
+            query,
+        } = split_url(rest)?;
+        let (username, password) = match credentials {
             None => (None, None),
-            Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (ui, None),
-                };
+            Some((u, p)) => {
                 let u = percent_decode(u);
                 let p = p.map(percent_decode).filter(|p| !p.is_empty());
                 match (u.is_empty(), p) {
@@ -126,7 +117,8 @@ impl BrokerUrl {
                 }
             }
         };
-        let (host, port) = split_host_port(hostport)?;
+        let host = if host.is_empty() { "localhost" } else { host }.to_string();
+        let port = port.unwrap_or(6379);
         let path = path.trim_end_matches('/');
         let db = if path.is_empty() {
             0
@@ -201,28 +193,72 @@ fn tls_setup_error(e: TlsSetupError) -> ConfigError {
     }
 }
 
-fn split_host_port(hostport: &str) -> Result<(String, u16), ConfigError> {
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, after) = rest
+/// What follows `scheme://` in either broker's URL, `[user[:password]@]host[:port][/path][?query]`,
+/// split but not decoded.
+pub(crate) struct UrlParts<'a> {
+    /// (user, password) as written; `None` without '@'.
+    pub(crate) credentials: Option<(&'a str, Option<&'a str>)>,
+    /// Without the brackets of an IPv6 address; may be empty.
+    pub(crate) host: &'a str,
+    /// `None` when absent or empty (`host:`).
+    pub(crate) port: Option<u16>,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+}
+
+/// Splits what follows `scheme://`. The last '@' ends the credentials: a password may hold '@'
+/// unencoded.
+pub(crate) fn split_url(rest: &str) -> Result<UrlParts<'_>, ConfigError> {
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let (credentials, hostport) = match authority.rfind('@') {
+        Some(i) => {
+            let userinfo = &authority[..i];
+            let credentials = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            (Some(credentials), &authority[i + 1..])
+        }
+        None => (None, authority),
+    };
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let (h, after) = bracketed
             .split_once(']')
             .ok_or_else(|| err("--broker-url: unclosed [ in the host"))?;
-        (h, after.strip_prefix(':'))
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(err("--broker-url: unexpected text after the host")),
+        };
+        (h, port)
     } else {
         match hostport.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (hostport, None),
         }
     };
-    let host = if host.is_empty() { "localhost" } else { host };
     let port = match port {
-        None | Some("") => 6379,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| err(format!("--broker-url: invalid port {p:?}")))?,
+        None | Some("") => None,
+        Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+            err(format!(
+                "--broker-url: invalid port {p:?} (a number from 1 to 65535)"
+            ))
+        })?),
     };
-    Ok((host.to_string(), port))
+    Ok(UrlParts {
+        credentials,
+        host,
+        port,
+        path,
+        query,
+    })
 }
 
 fn percent_decode(s: &str) -> String {

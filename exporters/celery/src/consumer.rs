@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use resp::{ConnError, Connection, Connector, Reply, Value};
 
-use crate::event::{decode_message, Undecodable};
+use crate::event::{decode_message, Decoded, Undecodable};
 use crate::inspect::Answers;
 use crate::state::State;
 
@@ -202,18 +202,21 @@ pub fn handle_frame(
 
 /// Decodes one pub/sub payload into `st`; what cannot be decoded is counted and skipped.
 pub fn apply_payload(payload: &[u8], st: &mut State, scratch: &mut Vec<u8>, now: f64) {
-    match decode_message(payload, scratch, |e| st.apply(&e, now)) {
+    let outcome = decode_message(payload, scratch, |e| st.apply(&e, now));
+    count_outcome(st, outcome, payload.len());
+}
+
+/// Counts what decoding one message left over, on either broker: the batch elements that were
+/// not events, or the reason the whole message was dropped.
+pub(crate) fn count_outcome(st: &mut State, outcome: Result<Decoded, Undecodable>, bytes: usize) {
+    match outcome {
         Ok(d) => {
             for _ in 0..d.bad_events {
                 st.count_undecodable(Undecodable::Event);
             }
         }
         Err(why) => {
-            tracing::debug!(
-                reason = why.as_str(),
-                bytes = payload.len(),
-                "undecodable message on the event channel"
-            );
+            tracing::debug!(reason = why.as_str(), bytes, "undecodable event message");
             st.count_undecodable(why);
         }
     }

@@ -134,13 +134,7 @@ impl Celery {
                     Arc::clone(&shared),
                     config.queue_discovery_interval,
                 );
-                let exporter = Exporter::new(
-                    "celery",
-                    vec![
-                        events,
-                        asynchronous(RenamedQueues::new(queues, names, Arc::clone(&shared))),
-                    ],
-                );
+                let exporter = exporter(events, queues, names, &shared);
                 Ok(Celery {
                     exporter,
                     background: Background::Redis {
@@ -164,13 +158,7 @@ impl Celery {
                     config.queues.clone(),
                     Arc::clone(&shared),
                 );
-                let exporter = Exporter::new(
-                    "celery",
-                    vec![
-                        events,
-                        asynchronous(RenamedQueues::new(queues, names, Arc::clone(&shared))),
-                    ],
-                );
+                let exporter = exporter(events, queues, names, &shared);
                 Ok(Celery {
                     exporter,
                     background: Background::Amqp {
@@ -236,6 +224,17 @@ impl Celery {
         };
         (self.exporter, start)
     }
+}
+
+/// The collectors `events` and `queues` (either broker's, under the names asked for).
+fn exporter(
+    events: exporter_core::AnyCollector,
+    queues: impl Collector,
+    names: QueueNames,
+    shared: &Arc<Shared>,
+) -> Exporter {
+    let queues = RenamedQueues::new(queues, names, Arc::clone(shared));
+    Exporter::new("celery", vec![events, asynchronous(queues)])
 }
 
 /// Which queue families the `queues` collector's answer becomes.

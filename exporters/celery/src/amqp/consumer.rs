@@ -337,21 +337,8 @@ pub fn apply_body(content_type: Option<&str>, body: &[u8], st: &mut crate::state
         st.count_undecodable(why);
         return;
     }
-    match decode_body(body, &mut |e| st.apply(&e, now)) {
-        Ok(d) => {
-            for _ in 0..d.bad_events {
-                st.count_undecodable(Undecodable::Event);
-            }
-        }
-        Err(why) => {
-            tracing::debug!(
-                reason = why.as_str(),
-                bytes = body.len(),
-                "undecodable message on the celeryev exchange"
-            );
-            st.count_undecodable(why);
-        }
-    }
+    let outcome = decode_body(body, &mut |e| st.apply(&e, now));
+    crate::consumer::count_outcome(st, outcome, body.len());
 }
 
 /// kombu sets `content_type` on every message; a producer with another event serializer cannot

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::broker_url::ConfigError;
+use crate::broker_url::{split_url, ConfigError, UrlParts};
 
 /// Where a RabbitMQ broker is and how to log in.
 #[derive(Clone, PartialEq, Eq)]
@@ -85,26 +85,16 @@ impl AmqpUrl {
                 ))
             }
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
-        // The last '@' ends the credentials: a password may hold '@' unencoded.
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-            None => (None, authority),
-        };
-        let (username, password) = match userinfo {
+        let UrlParts {
+            credentials,
+            host,
+            port,
+            path,
+            query,
+        } = split_url(rest)?;
+        let (username, password) = match credentials {
             None => ("guest".to_string(), "guest".to_string()),
-            Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (ui, None),
-                };
+            Some((u, p)) => {
                 let u = percent_decode(u)
                     .ok_or_else(|| err("--broker-url: bad percent-encoding in the user name"))?;
                 let p = match p {
@@ -116,13 +106,8 @@ impl AmqpUrl {
                 (u, p)
             }
         };
-        let (host, port) = split_host_port(hostport)?;
         let port = port.unwrap_or(if tls { 5671 } else { 5672 });
-        let host = if host.is_empty() {
-            "localhost".to_string()
-        } else {
-            host
-        };
+        let host = if host.is_empty() { "localhost" } else { host }.to_string();
         let vhost = if path.is_empty() || path == "/" {
             "/".to_string()
         } else {
@@ -165,37 +150,6 @@ impl AmqpUrl {
             }
         }
         Ok(url)
-    }
-}
-
-fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), ConfigError> {
-    let bad_port = || err("--broker-url: the port must be a number from 1 to 65535");
-    if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| err("--broker-url: unclosed '[' in the host"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(bad_port)?,
-            ),
-            None if after.is_empty() => None,
-            None => return Err(err("--broker-url: unexpected text after the host")),
-        };
-        return Ok((host.to_string(), port));
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => {
-            let port = p
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(bad_port)?;
-            Ok((h.to_string(), Some(port)))
-        }
-        None => Ok((hostport.to_string(), None)),
     }
 }
 

@@ -470,22 +470,19 @@ pub fn queue_families_from(ours: &[MetricFamily], answers: &Answers) -> Vec<Metr
             .map(|(_, v)| v.clone())
     };
     let family = |name: &str| ours.iter().find(|f| f.name == name);
-    let consumers: HashMap<String, f64> = family("celery_queue_consumers")
-        .map(|f| {
-            f.samples
-                .iter()
-                .filter_map(|s| Some((queue_of(s)?, s.value)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let lengths: Vec<(String, f64)> = family("celery_queue_length")
-        .map(|f| {
-            f.samples
-                .iter()
-                .filter_map(|s| Some((queue_of(s)?, s.value)))
-                .collect()
-        })
-        .unwrap_or_default();
+    // (queue, value) of each sample of one of our families.
+    let by_queue = |name: &str| -> Vec<(String, f64)> {
+        family(name)
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .filter_map(|s| Some((queue_of(s)?, s.value)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let consumers: HashMap<String, f64> = by_queue("celery_queue_consumers").into_iter().collect();
+    let lengths = by_queue("celery_queue_length");
     let on_rabbitmq = family("celery_queue_consumers").is_some();
     let views: Vec<QueueView<'_>> = lengths
         .iter()
