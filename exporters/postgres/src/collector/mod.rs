@@ -20,6 +20,7 @@ use crate::connection::{Connection, QueryError, Session};
 use crate::instance::Instance;
 use crate::value::{cells, Cell};
 
+mod at_once;
 pub(crate) mod bgwriter;
 pub(crate) mod database;
 pub(crate) mod database_wraparound;
@@ -303,16 +304,47 @@ pub(crate) fn on_each_database<'a>(
     map: impl Fn(&[Vec<Cell>], &Instance, &Session) -> Vec<MetricFamily> + Send + Sync + 'a,
 ) -> PgFuture<'a> {
     Box::pin(async move {
-        let mut out = EachDatabase::default();
-        for connection in &inst.database_connections().await? {
-            let result = connection.session_query(&sql).await;
-            out.add(
-                connection,
-                result.map(|(s, rows)| map(&decode(&rows), inst, &s)),
-            )?;
-        }
-        Ok(out.families)
+        let (sql, map) = (&sql, &map);
+        each_database(
+            inst.database_connections().await?,
+            |connection| async move {
+                let (session, rows) = connection.session_query(sql).await?;
+                Ok(map(&decode(&rows), inst, &session))
+            },
+        )
+        .await
     })
+}
+
+/// How many databases a per-database collector queries at once. Each database has its own
+/// backend, so their queries run in parallel on the server: with thousands of databases a
+/// scrape takes a fraction of the time one at a time would, and opening their connections
+/// after a start does too, without opening them all at once.
+const DATABASES_AT_ONCE: usize = 4;
+
+/// `per_database` on every connection of `connections` (from `database_connections`),
+/// [`DATABASES_AT_ONCE`] at a time; the families in the order of the databases. A database that
+/// cannot be reached is skipped (debug log); the first one (the DSN's own) decides success.
+pub(crate) async fn each_database<F, Fut>(
+    connections: Vec<Arc<Connection>>,
+    per_database: F,
+) -> CollectResult
+where
+    F: Fn(Arc<Connection>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<MetricFamily>, QueryError>>,
+{
+    let outcomes = at_once::at_most(connections.clone(), DATABASES_AT_ONCE, per_database).await;
+    let mut families = Vec::new();
+    for (i, (connection, outcome)) in connections.iter().zip(outcomes).enumerate() {
+        match outcome {
+            Ok(f) => families.extend(f),
+            Err(e) if i == 0 => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(database = connection.dsn().effective_dbname(), err = %e, "skipping database");
+            }
+        }
+    }
+    Ok(families)
 }
 
 /// One database of one server: its `server` label and name, for what collectors keep per
@@ -325,34 +357,6 @@ pub(crate) fn database_key(inst_server: &str, connection: &Connection) -> Databa
         inst_server.to_string(),
         connection.dsn().effective_dbname().to_string(),
     )
-}
-
-/// The families a per-database collector gathered so far. A database that cannot be reached is
-/// skipped (debug log); the first one (the DSN's own) decides success.
-#[derive(Default)]
-pub(crate) struct EachDatabase {
-    pub(crate) families: Vec<MetricFamily>,
-    databases: usize,
-}
-
-impl EachDatabase {
-    /// Adds one database's outcome, in the order of `database_connections`; an error of the
-    /// first database fails the collector.
-    pub(crate) fn add<T: IntoIterator<Item = MetricFamily>>(
-        &mut self,
-        connection: &Connection,
-        outcome: Result<T, QueryError>,
-    ) -> Result<(), CollectError> {
-        self.databases += 1;
-        match outcome {
-            Ok(families) => self.families.extend(families),
-            Err(e) if self.databases == 1 => return Err(e.into()),
-            Err(e) => {
-                tracing::debug!(database = connection.dsn().effective_dbname(), err = %e, "skipping database");
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

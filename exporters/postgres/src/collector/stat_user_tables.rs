@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use super::declarative::{counter, gauge, label, Families, Null};
 use super::table_sizes::{DatabaseSizes, TableSizes};
 use super::user_tables::{Part, UserTables};
-use super::{Build, EachDatabase, PgCollector, PgFuture};
+use super::{each_database, Build, PgCollector, PgFuture};
 use crate::connection::{Connection, QueryError};
 use crate::instance::Instance;
 use crate::value::{cells_in, Cell};
@@ -157,11 +157,10 @@ impl PgCollector for StatUserTables {
                 .map(|c| c.dsn().effective_dbname().to_string())
                 .collect();
             self.sizes.keep_only(inst.server(), &names);
-            let mut out = EachDatabase::default();
-            for connection in &connections {
-                out.add(connection, self.database(inst, connection).await)?;
-            }
-            Ok(out.families)
+            each_database(connections, |connection| async move {
+                self.database(inst, &connection).await
+            })
+            .await
         })
     }
 }

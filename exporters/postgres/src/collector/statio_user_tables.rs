@@ -8,7 +8,7 @@ use exporter_core::MetricFamily;
 
 use super::declarative::{counter, label, Families, Null};
 use super::user_tables::{is_partitioned_only, Part, UserTables};
-use super::{Build, EachDatabase, PgCollector, PgFuture};
+use super::{each_database, Build, PgCollector, PgFuture};
 use crate::connection::{Connection, QueryError};
 use crate::instance::Instance;
 use crate::value::cells_in;
@@ -89,11 +89,11 @@ impl StatioUserTables {
 impl PgCollector for StatioUserTables {
     fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
         Box::pin(async move {
-            let mut out = EachDatabase::default();
-            for connection in &inst.database_connections().await? {
-                out.add(connection, self.database(inst, connection).await)?;
-            }
-            Ok(out.families)
+            each_database(
+                inst.database_connections().await?,
+                |connection| async move { self.database(inst, &connection).await },
+            )
+            .await
         })
     }
 }
