@@ -7,7 +7,8 @@
 //! and answers the same for [`RECHECK`] without any I/O. A source that appears later (a module
 //! loaded, an array assembled, an NFS server started) shows up at most [`RECHECK`] later.
 
-use std::path::Path;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,43 @@ impl SourceGate {
             _ => None,
         };
         result
+    }
+}
+
+/// A directory that is a collector's whole source, with the [`SourceGate`] that remembers it
+/// missing. It derefs to the directory's path.
+#[derive(Debug)]
+pub(crate) struct GatedDir {
+    path: PathBuf,
+    gate: SourceGate,
+}
+
+impl GatedDir {
+    /// The directory at `path`, not yet looked for.
+    pub(crate) fn new(path: PathBuf) -> Self {
+        GatedDir {
+            gate: SourceGate::new(&path),
+            path,
+        }
+    }
+
+    /// [`SourceGate::run`] for this directory.
+    pub(crate) fn run(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        self.gate.run(collect)
+    }
+}
+
+impl AsRef<Path> for GatedDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Deref for GatedDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -8,6 +8,8 @@ pub(crate) mod kept;
 #[cfg(target_os = "linux")]
 pub(crate) mod netlink;
 pub mod paths;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod util;
 
 use clap::{ArgMatches, Command};

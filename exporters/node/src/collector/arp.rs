@@ -72,6 +72,7 @@ impl BlockingCollector for ArpCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_rejects, procfs_at};
 
     const SAMPLE: &str = "\
 IP address       HW type     Flags       HW address            Mask     Device
@@ -99,8 +100,10 @@ IP address       HW type     Flags       HW address            Mask     Device
 
     #[test]
     fn truncated_line_is_an_error() {
-        assert!(parse_arp("192.0.2.1 0x1 0x2 02:fc:00:00:00:05\n").is_err());
-        assert!(parse_arp("garbage\n").is_err());
+        assert_rejects(
+            parse_arp,
+            &["192.0.2.1 0x1 0x2 02:fc:00:00:00:05\n", "garbage\n"],
+        );
     }
 
     #[test]
@@ -108,10 +111,7 @@ IP address       HW type     Flags       HW address            Mask     Device
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/arp"), SAMPLE).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let fams = ArpCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].name, "node_arp_entries");
         assert_eq!(fams[0].samples[1].labels[0].1, "eth0");

@@ -8,12 +8,12 @@
 //! kernel's newline); a backing device needs `writeback_rate_debug`. Without bcache the collector
 //! succeeds with no series, as upstream's empty glob.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -40,18 +40,15 @@ impl CollectorFlags for BcacheFlags {
 
 /// The `bcache` collector: what it reads and emits is in the module documentation.
 pub struct BcacheCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
     priority_stats: bool,
 }
 
 impl BcacheCollector {
     /// The collector reading under `paths`, with `priority_stats` if asked for.
     pub fn new(paths: &HostPaths, priority_stats: &bool) -> Self {
-        let dir = paths.sys_path("fs/bcache");
         BcacheCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("fs/bcache")),
             priority_stats: *priority_stats,
         }
     }
@@ -390,7 +387,7 @@ impl BlockingCollector for BcacheCollector {
 
     fn collect(&self) -> CollectResult {
         // No bcache: success with no series, as upstream's empty glob.
-        match self.gate.run(|| self.collect_present()) {
+        match self.dir.run(|| self.collect_present()) {
             Err(CollectError::NotAvailable(_)) => Ok(Vec::new()),
             other => other,
         }
@@ -400,6 +397,7 @@ impl BlockingCollector for BcacheCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_rejects, sysfs_at, write};
 
     #[test]
     fn sizes_read_as_upstream_reads_them() {
@@ -408,9 +406,7 @@ mod tests {
         assert_eq!(dehumanize("12.3M"), Ok(12_890_112));
         assert_eq!(dehumanize("6.4G"), Ok(6_861_881_344));
         assert_eq!(dehumanize("1.5X"), Ok(0));
-        assert!(dehumanize("").is_err());
-        assert!(dehumanize("x").is_err());
-        assert!(dehumanize("1.zk").is_err());
+        assert_rejects(dehumanize, &["", "x", "1.zk"]);
         // The last byte is taken for the newline, whatever it is.
         assert_eq!(parse_value("546\n"), Ok(546));
         assert!(parse_value("5").is_err());
@@ -439,18 +435,10 @@ mod tests {
         assert!(parse_priority_stats("Unused:\tx%\n").is_err());
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn reads_sets_backing_and_cache_devices() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_at(dir.path());
         assert!(BcacheCollector::new(&paths, &false)
             .collect()
             .unwrap()

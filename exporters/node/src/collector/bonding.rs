@@ -136,6 +136,7 @@ impl BondingCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, sysfs_at, write};
 
     #[test]
     fn parses_name_lists_and_mii_status() {
@@ -148,16 +149,8 @@ mod tests {
         assert!(!mii_is_up(""));
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     fn collector(sys: &Path) -> BondingCollector {
-        BondingCollector::new(&HostPaths {
-            sysfs: sys.to_path_buf(),
-            ..HostPaths::default()
-        })
+        BondingCollector::new(&sysfs_at(sys))
     }
 
     fn values(fams: &[MetricFamily]) -> Vec<(String, String, f64)> {
@@ -173,10 +166,7 @@ mod tests {
     #[test]
     fn no_bonding_driver_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            collector(dir.path()).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(collector(dir.path()).collect());
     }
 
     #[test]

@@ -26,14 +26,13 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `btrfs` collector: what it reads and emits is in the module documentation.
 pub struct BtrfsCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
     procfs: PathBuf,
     rootfs: PathBuf,
 }
@@ -41,10 +40,8 @@ pub struct BtrfsCollector {
 impl BtrfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let dir = paths.sys_path("fs/btrfs");
         BtrfsCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("fs/btrfs")),
             procfs: paths.procfs.clone(),
             rootfs: paths.rootfs.clone(),
         }
@@ -426,7 +423,7 @@ impl BlockingCollector for BtrfsCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let result = self.gate.run(|| {
+        let result = self.dir.run(|| {
             // The glob `*-*`: filesystems are named by their UUID (`features` is not one).
             let filesystems = sorted_dir_names(&self.dir)?
                 .iter()
@@ -451,6 +448,7 @@ impl BlockingCollector for BtrfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{sysfs_at, write};
 
     #[test]
     fn ratios_per_profile() {
@@ -517,18 +515,10 @@ mod tests {
         assert_eq!(parse_value("+1"), 0);
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn reads_a_filesystem() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_at(dir.path());
         assert!(BtrfsCollector::new(&paths).collect().unwrap().is_empty());
         let fs = dir
             .path()

@@ -142,6 +142,7 @@ impl BlockingCollector for ConntrackCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     // Linux 5.x+ layout.
     const MODERN: &str = "\
@@ -184,9 +185,14 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_conntrack_stat("").is_err());
-        assert!(parse_conntrack_stat("entries found\n00000001\n").is_err());
-        assert!(parse_conntrack_stat("entries found\n00000001 zz\n").is_err());
+        assert_rejects(
+            parse_conntrack_stat,
+            &[
+                "",
+                "entries found\n00000001\n",
+                "entries found\n00000001 zz\n",
+            ],
+        );
     }
 
     fn proc_tree(stat: Option<&str>) -> tempfile::TempDir {
@@ -202,17 +208,12 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
         dir
     }
 
-    fn cfg(dir: &std::path::Path) -> HostPaths {
-        HostPaths {
-            procfs: dir.to_path_buf(),
-            ..HostPaths::default()
-        }
-    }
-
     #[test]
     fn collects_all_families() {
         let dir = proc_tree(Some(MODERN));
-        let fams = ConntrackCollector::new(&cfg(dir.path())).collect().unwrap();
+        let fams = ConntrackCollector::new(&procfs_at(dir.path()))
+            .collect()
+            .unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(names.len(), 10);
         assert_eq!(names[0], "node_nf_conntrack_entries");
@@ -224,16 +225,15 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
     #[test]
     fn missing_stat_file_keeps_table_gauges() {
         let dir = proc_tree(None);
-        let fams = ConntrackCollector::new(&cfg(dir.path())).collect().unwrap();
+        let fams = ConntrackCollector::new(&procfs_at(dir.path()))
+            .collect()
+            .unwrap();
         assert_eq!(fams.len(), 2);
     }
 
     #[test]
     fn missing_module_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            ConntrackCollector::new(&cfg(dir.path())).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(ConntrackCollector::new(&procfs_at(dir.path())).collect());
     }
 }

@@ -576,6 +576,7 @@ impl BlockingCollector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, write};
 
     const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -619,9 +620,10 @@ btime 1795613456
 
     #[test]
     fn truncated_or_garbage_stat_is_an_error() {
-        assert!(parse_cpu_stat("cpu0 1 2 3\n").is_err());
-        assert!(parse_cpu_stat("cpu0 1 2 x 4\n").is_err());
-        assert!(parse_cpu_stat("cpuX 1 2 3 4\n").is_err());
+        assert_rejects(
+            parse_cpu_stat,
+            &["cpu0 1 2 3\n", "cpu0 1 2 x 4\n", "cpuX 1 2 3 4\n"],
+        );
         assert!(parse_cpu_stat("").unwrap().is_empty());
         assert!(parse_cpu_stat("cpu 1 2 3 4\n").unwrap().is_empty());
     }
@@ -773,10 +775,15 @@ core id\t\t: 1
 
     #[test]
     fn truncated_or_garbage_cpuinfo_is_an_error() {
-        assert!(parse_cpuinfo("vendor_id\t: GenuineIntel\n").is_err());
-        assert!(parse_cpuinfo("processor\t: x\n").is_err());
-        assert!(parse_cpuinfo("garbage\n").is_err());
-        assert!(parse_cpuinfo("processor\t:\n").is_err());
+        assert_rejects(
+            parse_cpuinfo,
+            &[
+                "vendor_id\t: GenuineIntel\n",
+                "processor\t: x\n",
+                "garbage\n",
+                "processor\t:\n",
+            ],
+        );
         // Cut mid-block: what was read is kept.
         assert_eq!(
             parse_cpuinfo("processor\t: 0\nvendor_id\t: Genu").unwrap()[0].vendor,
@@ -789,15 +796,7 @@ core id\t\t: 1
     fn parses_cpu_lists() {
         assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
         assert_eq!(parse_cpu_list("2-4,8\n").unwrap(), vec![2, 3, 4, 8]);
-        assert!(parse_cpu_list("4-2").is_err());
-        assert!(parse_cpu_list("a").is_err());
-        assert!(parse_cpu_list("1-").is_err());
-        assert!(parse_cpu_list("0-4294967295").is_err());
-    }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        assert_rejects(parse_cpu_list, &["4-2", "a", "1-", "0-4294967295"]);
     }
 
     fn fixture() -> (tempfile::TempDir, HostPaths) {
@@ -920,10 +919,7 @@ core id\t\t: 1
     fn missing_sources() {
         let (dir, cfg) = fixture();
         std::fs::remove_file(dir.path().join("proc/stat")).unwrap();
-        assert!(matches!(
-            CpuCollector::new(&cfg, &CpuOptions::default()).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(CpuCollector::new(&cfg, &CpuOptions::default()).collect());
         let (dir, cfg) = fixture();
         let info = CpuOptions {
             info: true,

@@ -191,6 +191,7 @@ impl BlockingCollector for CpufreqCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::write;
 
     #[test]
     fn parses_khz() {
@@ -207,11 +208,6 @@ mod tests {
         assert_eq!(cpu_number("cpufreq"), None);
         assert_eq!(cpu_number("cpu"), None);
         assert_eq!(cpu_number("online"), None);
-    }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
     }
 
     fn cfg(dir: &Path) -> HostPaths {

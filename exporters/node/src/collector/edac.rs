@@ -124,6 +124,7 @@ impl BlockingCollector for EdacCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_rejects, sysfs_at, write};
 
     #[test]
     fn entry_numbers_follow_the_glob() {
@@ -141,22 +142,11 @@ mod tests {
     fn parses_counters() {
         assert_eq!(parse_count("0\n").unwrap(), 0);
         assert_eq!(parse_count("  42 \n").unwrap(), 42);
-        assert!(parse_count("").is_err());
-        assert!(parse_count("-1").is_err());
-        assert!(parse_count("4 2").is_err());
-        assert!(parse_count("garbage").is_err());
-    }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        assert_rejects(parse_count, &["", "-1", "4 2", "garbage"]);
     }
 
     fn collector(sys: &Path) -> EdacCollector {
-        let cfg = HostPaths {
-            sysfs: sys.to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(sys);
         EdacCollector::new(&cfg)
     }
 

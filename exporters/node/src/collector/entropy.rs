@@ -50,6 +50,7 @@ impl BlockingCollector for EntropyCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_not_available;
 
     #[test]
     fn parses_values() {
@@ -77,7 +78,7 @@ mod tests {
             ..HostPaths::default()
         };
         let c = EntropyCollector::new(&cfg);
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
 
         std::fs::write(random.join("poolsize"), "4096\n").unwrap();
         let fams = c.collect().unwrap();

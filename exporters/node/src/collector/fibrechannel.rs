@@ -8,28 +8,25 @@
 //! `node_scrape_collector_success 0`; so does a host missing one of the identity attributes or
 //! with a counter that does not parse (upstream 1.5 crashes on the latter).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `fibrechannel` collector: what it reads and emits is in the module documentation.
 pub struct FibrechannelCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl FibrechannelCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let dir = paths.sys_path("class/fc_host");
         FibrechannelCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("class/fc_host")),
         }
     }
 }
@@ -231,7 +228,7 @@ impl BlockingCollector for FibrechannelCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
+        self.dir.run(|| self.collect_present())
     }
 }
 
@@ -248,6 +245,7 @@ impl FibrechannelCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, sysfs_at, write};
 
     #[test]
     fn ids_lose_their_prefix() {
@@ -261,30 +259,19 @@ mod tests {
         assert_eq!(attribute_value("speed", "16 Gbit\n"), "16 Gbit");
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn reads_hosts_and_leaves_out_unimplemented_counters() {
         let dir = tempfile::tempdir().unwrap();
-        let c = FibrechannelCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = FibrechannelCollector::new(&sysfs_at(dir.path()));
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
-        let c = FibrechannelCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = FibrechannelCollector::new(&sysfs_at(dir.path()));
         let host = dir.path().join("class/fc_host/host0");
         for attribute in ATTRIBUTES {
             write(&host.join(attribute), "0x10\n");
         }
         // No statistics directory: no data, as upstream.
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
         write(&host.join("statistics/rx_frames"), "0x1f\n");
         write(
             &host.join("statistics/dumped_frames"),

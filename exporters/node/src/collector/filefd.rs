@@ -55,6 +55,7 @@ impl BlockingCollector for FilefdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_rejects;
 
     #[test]
     fn parses_file_nr() {
@@ -71,10 +72,7 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_file_nr("").is_err());
-        assert!(parse_file_nr("294\t0").is_err());
-        assert!(parse_file_nr("a\t0\t5").is_err());
-        assert!(parse_file_nr("1\t0\tmax").is_err());
+        assert_rejects(parse_file_nr, &["", "294\t0", "a\t0\t5", "1\t0\tmax"]);
     }
 
     #[test]

@@ -578,6 +578,7 @@ impl BlockingCollector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, procfs_at};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
@@ -1086,13 +1087,7 @@ mod tests {
         assert_eq!(value(&fams, "node_filesystem_files", "/x"), Some(10.0));
 
         let empty = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            procfs: empty.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            FilesystemCollector::new(&cfg, &options).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let cfg = procfs_at(empty.path());
+        assert_not_available(FilesystemCollector::new(&cfg, &options).collect());
     }
 }

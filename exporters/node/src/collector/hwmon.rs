@@ -430,7 +430,7 @@ impl BlockingCollector for HwmonCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exporter_core::CollectError;
+    use crate::testing::{assert_not_available, sysfs_at};
 
     #[test]
     fn explodes_sensor_file_names_like_the_upstream_regex() {
@@ -627,14 +627,8 @@ mod tests {
     #[test]
     fn missing_class_hwmon_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            HwmonCollector::new(&cfg).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let cfg = sysfs_at(dir.path());
+        assert_not_available(HwmonCollector::new(&cfg).collect());
     }
 
     #[cfg(unix)]
@@ -658,10 +652,7 @@ mod tests {
         std::fs::write(hw.join("temp1_label"), "Core 0\n").unwrap();
         std::fs::write(dev.join("temp2_input"), "47000\n").unwrap();
         std::fs::write(sys.join("class/hwmon/stray_file"), "").unwrap();
-        let cfg = HostPaths {
-            sysfs: sys.to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(sys);
         let fams = HwmonCollector::new(&cfg).collect().unwrap();
         let temp = fams
             .iter()

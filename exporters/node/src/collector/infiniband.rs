@@ -10,28 +10,25 @@
 //! does a device missing `board_id`, `fw_ver`, `hca_type`, its ports, a port's state, physical
 //! state, rate or `counters/`, or a counter that does not parse.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `infiniband` collector: what it reads and emits is in the module documentation.
 pub struct InfinibandCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl InfinibandCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let dir = paths.sys_path("class/infiniband");
         InfinibandCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("class/infiniband")),
         }
     }
 }
@@ -284,7 +281,7 @@ impl BlockingCollector for InfinibandCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| {
+        self.dir.run(|| {
             let devices = sorted_dir_names(&self.dir)?
                 .iter()
                 .map(|name| read_device(&self.dir, name))
@@ -297,6 +294,7 @@ impl BlockingCollector for InfinibandCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, sysfs_at, write};
 
     #[test]
     fn states_and_rates() {
@@ -320,22 +318,11 @@ mod tests {
         assert!(parse_counter("x\n", false).is_err());
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn reads_devices_and_ports() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            InfinibandCollector::new(&paths).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let paths = sysfs_at(dir.path());
+        assert_not_available(InfinibandCollector::new(&paths).collect());
         let dev = dir.path().join("class/infiniband/mlx4_0");
         for (file, text) in [
             ("board_id", "B\n"),

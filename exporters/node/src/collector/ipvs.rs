@@ -369,6 +369,7 @@ impl IpvsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
    Conns  Packets  Packets            Bytes            Bytes
@@ -402,9 +403,10 @@ FWM  10001000 wlc
                 outgoing_bytes: 0,
             }
         );
-        assert!(parse_ipvs_stats("a\nb\n").is_err());
-        assert!(parse_ipvs_stats("a\nb\n1 2 3\n\n").is_err());
-        assert!(parse_ipvs_stats("a\nb\n1 2 3 4 G\n\n").is_err());
+        assert_rejects(
+            parse_ipvs_stats,
+            &["a\nb\n", "a\nb\n1 2 3\n\n", "a\nb\n1 2 3 4 G\n\n"],
+        );
     }
 
     #[test]
@@ -467,12 +469,9 @@ FWM  10001000 wlc
     #[test]
     fn without_the_module_it_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_at(dir.path());
         let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
         let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
         std::fs::create_dir_all(dir.path().join("net")).unwrap();

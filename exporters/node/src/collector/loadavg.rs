@@ -48,6 +48,7 @@ impl BlockingCollector for LoadavgCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_rejects;
 
     #[test]
     fn parses_loadavg() {
@@ -59,8 +60,6 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_loadavg("").is_err());
-        assert!(parse_loadavg("0.5 0.1").is_err());
-        assert!(parse_loadavg("a b c").is_err());
+        assert_rejects(parse_loadavg, &["", "0.5 0.1", "a b c"]);
     }
 }

@@ -251,6 +251,7 @@ impl MdadmCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4] [raid0] [linear]
 md127 : active raid1 sdb1[1] sda1[0]
@@ -329,11 +330,18 @@ unused devices: <none>
     #[test]
     fn truncated_or_garbage_is_an_error() {
         // Cut after the device line: too few lines.
-        assert!(parse_mdstat("md0 : active raid1 sda1[0]\n").is_err());
-        assert!(parse_mdstat("md0 :\n\n\n\n").is_err());
+        assert_rejects(
+            parse_mdstat,
+            &["md0 : active raid1 sda1[0]\n", "md0 :\n\n\n\n"],
+        );
         // A status line without its size or [n/m].
-        assert!(parse_mdstat("md0 : active raid1 sda1[0]\n      blocks\n\n\n").is_err());
-        assert!(parse_mdstat("md0 : active raid1 sda1[0]\n      10 blocks [2/\n\n\n").is_err());
+        assert_rejects(
+            parse_mdstat,
+            &[
+                "md0 : active raid1 sda1[0]\n      blocks\n\n\n",
+                "md0 : active raid1 sda1[0]\n      10 blocks [2/\n\n\n",
+            ],
+        );
         // A recovery line cut before its speed.
         let cut = "md0 : active raid1 sdb1[1] sda1[0]
       10 blocks super 1.2 [2/1] [U_]
@@ -382,16 +390,10 @@ unused devices: <none>
     #[test]
     fn missing_mdstat_is_not_available_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
-        let c = MdadmCollector::new(&HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = MdadmCollector::new(&procfs_at(dir.path()));
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
-        let c = MdadmCollector::new(&HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = MdadmCollector::new(&procfs_at(dir.path()));
         std::fs::write(dir.path().join("mdstat"), MDSTAT).unwrap();
         assert_eq!(c.collect().unwrap()[0].samples.len(), 7);
     }

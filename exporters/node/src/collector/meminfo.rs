@@ -110,6 +110,7 @@ impl BlockingCollector for MeminfoCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_rejects;
 
     const SAMPLE: &str = "MemTotal:       24683656 kB
 MemFree:        24182104 kB
@@ -159,9 +160,14 @@ DirectMap1G:    25165824 kB
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_meminfo("MemTotal:\n").is_err());
-        assert!(parse_meminfo("MemTotal: lots kB\n").is_err());
-        assert!(parse_meminfo("MemTotal: 1 kB extra\n").is_err());
+        assert_rejects(
+            parse_meminfo,
+            &[
+                "MemTotal:\n",
+                "MemTotal: lots kB\n",
+                "MemTotal: 1 kB extra\n",
+            ],
+        );
         assert_eq!(parse_meminfo("").unwrap(), vec![]);
     }
 

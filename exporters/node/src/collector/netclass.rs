@@ -571,7 +571,7 @@ impl BlockingCollector for NetclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exporter_core::CollectError;
+    use crate::testing::{assert_not_available, sysfs_at};
 
     #[test]
     fn parses_hex_decimal_and_negative_attributes() {
@@ -652,10 +652,7 @@ mod tests {
         write_attrs(&net.join("veth9"), &[("operstate", "up\n")]);
         std::fs::write(net.join("bonding_masters"), "bond0\n").unwrap();
 
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let veth = Regex::new("^veth").unwrap();
         let fams = NetclassCollector::new(&cfg, &veth).collect().unwrap();
 
@@ -726,10 +723,9 @@ mod tests {
             sysfs: "/nonexistent".into(),
             ..HostPaths::default()
         };
-        assert!(matches!(
+        assert_not_available(
             NetclassCollector::new(&cfg, &Regex::new(DEFAULT_IGNORED_DEVICES).unwrap()).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        );
     }
 
     #[test]

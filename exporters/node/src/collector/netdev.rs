@@ -212,6 +212,7 @@ impl BlockingCollector for NetdevCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects};
 
     const SAMPLE: &str = "\
 Inter-|   Receive                                                |  Transmit
@@ -263,10 +264,15 @@ Inter-|   Receive                                                |  Transmit
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_netdev("h1\nh2\n  eth0: 1 2 3\n").is_err());
-        assert!(parse_netdev("h1\nh2\n  eth0 1 2 3\n").is_err());
-        assert!(parse_netdev("h1\nh2\n  eth0: 1 2 3 4 5 6 7 x 9 10 11 12 13 14 15 16\n").is_err());
-        assert!(parse_netdev("h1\nh2\n  eth0: -1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n").is_err());
+        assert_rejects(
+            parse_netdev,
+            &[
+                "h1\nh2\n  eth0: 1 2 3\n",
+                "h1\nh2\n  eth0 1 2 3\n",
+                "h1\nh2\n  eth0: 1 2 3 4 5 6 7 x 9 10 11 12 13 14 15 16\n",
+                "h1\nh2\n  eth0: -1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+            ],
+        );
     }
 
     #[test]
@@ -310,9 +316,6 @@ Inter-|   Receive                                                |  Transmit
             procfs: "/nonexistent".into(),
             ..HostPaths::default()
         };
-        assert!(matches!(
-            NetdevCollector::new(&cfg, &DeviceFilter::default()).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(NetdevCollector::new(&cfg, &DeviceFilter::default()).collect());
     }
 }

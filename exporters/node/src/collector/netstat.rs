@@ -184,6 +184,7 @@ impl BlockingCollector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     const NETSTAT: &str = "\
 TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops TCPTimeouts TCPSynRetrans PruneCalled
@@ -314,10 +315,15 @@ Ip6Truncated
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_pairs("Ip: Forwarding DefaultTTL\n").is_err());
-        assert!(parse_pairs("Ip: Forwarding DefaultTTL\nIp: 1\n").is_err());
-        assert!(parse_pairs("Ip: Forwarding\nTcp: 1\n").is_err());
-        assert!(parse_pairs("garbage\n1 2\n").is_err());
+        assert_rejects(
+            parse_pairs,
+            &[
+                "Ip: Forwarding DefaultTTL\n",
+                "Ip: Forwarding DefaultTTL\nIp: 1\n",
+                "Ip: Forwarding\nTcp: 1\n",
+                "garbage\n1 2\n",
+            ],
+        );
         // Found by tests/fuzz.rs: a header without a protocol name (`: Tcp: ...`) was taken
         // for protocol "".
         assert!(parse_pairs(": TcpExt: Syncookies\n: TcpExt: Syncookies\n").is_err());
@@ -332,14 +338,10 @@ Ip6Truncated
         let net = dir.path().join("net");
         std::fs::create_dir_all(&net).unwrap();
         std::fs::write(net.join("snmp"), SNMP).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
+        let cfg = procfs_at(dir.path());
+        assert_not_available(
             NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap()).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        );
         std::fs::write(net.join("netstat"), NETSTAT).unwrap();
         let fams = NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
             .collect()

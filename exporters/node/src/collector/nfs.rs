@@ -300,6 +300,7 @@ impl NfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, procfs_at};
 
     fn numbered(key: &str, n: usize) -> String {
         let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
@@ -362,10 +363,7 @@ mod tests {
     #[test]
     fn missing_file_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        let c = NfsCollector::new(&HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = NfsCollector::new(&procfs_at(dir.path()));
+        assert_not_available(c.collect());
     }
 }

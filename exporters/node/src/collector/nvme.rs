@@ -4,27 +4,22 @@
 //! As upstream: a host without /sys/class/nvme, or a controller missing one of the four
 //! attributes, reports `node_scrape_collector_success 0`.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `nvme` collector: what it reads and emits is in the module documentation.
 pub struct NvmeCollector {
-    gate: SourceGate,
-    class_dir: PathBuf,
+    class_dir: GatedDir,
 }
 
 impl NvmeCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let class_dir = paths.sys_path("class/nvme");
         NvmeCollector {
-            gate: SourceGate::new(&class_dir),
-            class_dir,
+            class_dir: GatedDir::new(paths.sys_path("class/nvme")),
         }
     }
 }
@@ -87,7 +82,7 @@ impl BlockingCollector for NvmeCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
+        self.class_dir.run(|| self.collect_present())
     }
 }
 
@@ -112,7 +107,7 @@ impl NvmeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exporter_core::CollectError;
+    use crate::testing::{assert_not_available, sysfs_at};
 
     #[test]
     fn attributes_are_trimmed() {
@@ -140,16 +135,10 @@ mod tests {
     #[test]
     fn reads_controllers_and_fails_on_a_missing_attribute() {
         let dir = tempfile::tempdir().unwrap();
-        let c = NvmeCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = NvmeCollector::new(&sysfs_at(dir.path()));
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
-        let c = NvmeCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = NvmeCollector::new(&sysfs_at(dir.path()));
         let nvme0 = dir.path().join("class/nvme/nvme0");
         std::fs::create_dir_all(&nvme0).unwrap();
         for (file, text) in [

@@ -349,6 +349,7 @@ impl BlockingCollector for OsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, rootfs_at};
 
     const DEBIAN: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -482,14 +483,8 @@ BUG_REPORT_URL="https://bugs.debian.org/"
     #[test]
     fn falls_back_to_usr_lib_and_reports_absence() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            rootfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            OsCollector::new(&cfg).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let cfg = rootfs_at(dir.path());
+        assert_not_available(OsCollector::new(&cfg).collect());
         std::fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
         std::fs::write(dir.path().join("usr/lib/os-release"), DEBIAN).unwrap();
         let fams = OsCollector::new(&cfg).collect().unwrap();

@@ -290,7 +290,7 @@ impl BlockingCollector for PowersupplyclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exporter_core::CollectError;
+    use crate::testing::{assert_not_available, sysfs_at};
 
     fn find<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
         fams.iter().find(|f| f.name == name).unwrap()
@@ -388,14 +388,8 @@ mod tests {
     #[test]
     fn missing_class_is_not_available_and_empty_class_is_success() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            PowersupplyclassCollector::new(&cfg).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let cfg = sysfs_at(dir.path());
+        assert_not_available(PowersupplyclassCollector::new(&cfg).collect());
         std::fs::create_dir_all(dir.path().join("class/power_supply")).unwrap();
         let fams = PowersupplyclassCollector::new(&cfg).collect().unwrap();
         assert!(fams.iter().all(|f| f.is_empty()));
@@ -409,10 +403,7 @@ mod tests {
         std::fs::write(bat.join("capacity"), "55\n").unwrap();
         std::fs::write(bat.join("model_name"), b"LNV-5B10\xc0\xc0\n").unwrap();
         std::fs::write(bat.join("uevent"), "POWER_SUPPLY_NAME=BAT0\n").unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let fams = PowersupplyclassCollector::new(&cfg).collect().unwrap();
         assert_eq!(
             find(&fams, "node_power_supply_capacity").samples[0].value,

@@ -156,6 +156,7 @@ impl BlockingCollector for PressureCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects};
 
     const IO: &str = "some avg10=8.73 avg60=6.26 avg300=2.01 total=9307764
 full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
@@ -188,9 +189,14 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_psi("some avg10=0.00 avg60=0.00\n").is_err());
-        assert!(parse_psi("some avg10=0.00 total=abc\n").is_err());
-        assert!(parse_psi("full total=-1\n").is_err());
+        assert_rejects(
+            parse_psi,
+            &[
+                "some avg10=0.00 avg60=0.00\n",
+                "some avg10=0.00 total=abc\n",
+                "full total=-1\n",
+            ],
+        );
         // Unknown prefixes are skipped.
         assert_eq!(parse_psi("junk\n\n").unwrap(), PsiTotals::default());
     }
@@ -211,7 +217,7 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         )
         .unwrap();
         std::fs::write(p.join("io"), "some avg10=0 avg60=0 avg300=0 total=3076346\nfull avg10=0 avg60=0 avg300=0 total=2934547\n").unwrap();
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
 
         std::fs::write(p.join("memory"), "some avg10=0 avg60=0 avg300=0 total=0\n").unwrap();
         assert!(matches!(c.collect(), Err(CollectError::Parse(_))));

@@ -235,6 +235,7 @@ impl BlockingCollector for ProcessesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, write};
 
     const CAT: &str = "7422 (cat) R 7413 7413 5105 0 -1 4194304 103 0 0 0 0 0 0 0 20 0 1 0 49533 3133440 383 18446744073709551615 94718994083840 94718994103721 140734600155104 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94718994119728 94718994121344 94719569408000 140734600162017 140734600162037 140734600162037 140734600163307 0\n";
 
@@ -262,11 +263,6 @@ mod tests {
         assert!(parse_proc_stat(b"1 (init) S 0 1 1").is_err());
         assert!(parse_proc_stat(b"1 (init) SS 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0").is_err());
         assert!(parse_proc_stat(b"1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 x 0").is_err());
-    }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
     }
 
     #[test]
@@ -334,10 +330,7 @@ mod tests {
             procfs: p.into(),
             ..HostPaths::default()
         };
-        assert!(matches!(
-            ProcessesCollector::new(&cfg).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(ProcessesCollector::new(&cfg).collect());
     }
 
     #[test]

@@ -10,20 +10,19 @@
 //! 5.10 restrict it), as upstream.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `rapl` collector: what it reads and emits is in the module documentation.
 pub struct RaplCollector {
-    gate: SourceGate,
-    powercap_dir: PathBuf,
+    powercap_dir: GatedDir,
     zone_label: bool,
 }
 
@@ -51,10 +50,8 @@ impl RaplCollector {
     /// The collector reading under `paths`; with `zone_label`, every zone goes into
     /// `node_rapl_joules_total{rapl_zone}` instead of a family per zone name.
     pub fn new(paths: &HostPaths, zone_label: &bool) -> Self {
-        let powercap_dir = paths.sys_path("class/powercap");
         RaplCollector {
-            gate: SourceGate::new(&powercap_dir),
-            powercap_dir,
+            powercap_dir: GatedDir::new(paths.sys_path("class/powercap")),
             zone_label: *zone_label,
         }
     }
@@ -175,7 +172,7 @@ impl BlockingCollector for RaplCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
+        self.powercap_dir.run(|| self.collect_present())
     }
 }
 
@@ -210,6 +207,7 @@ impl RaplCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, sysfs_at, write};
 
     #[test]
     fn zone_names_and_indexes() {
@@ -230,35 +228,16 @@ mod tests {
     #[test]
     fn numbers_are_unsigned_integers() {
         assert_eq!(parse_uint("123456789012\n").unwrap(), 123456789012);
-        assert!(parse_uint("").is_err());
-        assert!(parse_uint("-1").is_err());
-        assert!(parse_uint("1.5").is_err());
-    }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        assert_rejects(parse_uint, &["", "-1", "1.5"]);
     }
 
     #[test]
     fn reads_zones_in_directory_order() {
         let dir = tempfile::tempdir().unwrap();
-        let c = RaplCollector::new(
-            &HostPaths {
-                sysfs: dir.path().to_path_buf(),
-                ..HostPaths::default()
-            },
-            &false,
-        );
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = RaplCollector::new(&sysfs_at(dir.path()), &false);
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
-        let c = RaplCollector::new(
-            &HostPaths {
-                sysfs: dir.path().to_path_buf(),
-                ..HostPaths::default()
-            },
-            &false,
-        );
+        let c = RaplCollector::new(&sysfs_at(dir.path()), &false);
         let cap = dir.path().join("class/powercap");
         write(&cap.join("intel-rapl/enabled"), "1\n");
         for (zone, name, uj) in [
@@ -270,7 +249,7 @@ mod tests {
             write(&cap.join(zone).join("energy_uj"), uj);
         }
         // Without max_energy_range_uj the zone is not trusted, as upstream.
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
         for zone in ["intel-rapl:0", "intel-rapl:0:0", "intel-rapl:0:1"] {
             write(
                 &cap.join(zone).join("max_energy_range_uj"),

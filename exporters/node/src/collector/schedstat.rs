@@ -109,6 +109,7 @@ impl BlockingCollector for SchedstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_not_available;
 
     // Version 15 (Linux 4.x-6.5); version 17 keeps the same cpu line.
     const SAMPLE: &str = "version 15
@@ -169,7 +170,7 @@ domain0 00000000,00000003 217653037 215526982 1577949 1580427380 557469 0 ...
             ..HostPaths::default()
         };
         let c = SchedstatCollector::new(&cfg);
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        assert_not_available(c.collect());
 
         std::fs::write(dir.path().join("schedstat"), SAMPLE).unwrap();
         let fams = c.collect().unwrap();

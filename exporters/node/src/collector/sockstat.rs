@@ -176,6 +176,7 @@ impl BlockingCollector for SockstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_rejects, procfs_at};
 
     const V4: &str = "\
 sockets: used 13
@@ -272,10 +273,15 @@ FRAG6: inuse 0 memory 0
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_sockstat("TCP: inuse\n").is_err());
-        assert!(parse_sockstat("TCP: inuse x\n").is_err());
-        assert!(parse_sockstat("TCP inuse 1\n").is_err());
-        assert!(parse_sockstat("sockets: used\n").is_err());
+        assert_rejects(
+            parse_sockstat,
+            &[
+                "TCP: inuse\n",
+                "TCP: inuse x\n",
+                "TCP inuse 1\n",
+                "sockets: used\n",
+            ],
+        );
         assert_eq!(parse_sockstat("").unwrap(), Sockstat::default());
     }
 
@@ -284,10 +290,7 @@ FRAG6: inuse 0 memory 0
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         std::fs::create_dir_all(&net).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         assert!(SockstatCollector::new(&cfg).collect().unwrap().is_empty());
         std::fs::write(net.join("sockstat6"), V6).unwrap();
         let fams = SockstatCollector::new(&cfg).collect().unwrap();

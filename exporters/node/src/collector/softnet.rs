@@ -188,6 +188,7 @@ impl BlockingCollector for SoftnetCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_rejects, procfs_at};
 
     // 6.x kernels: 15 columns (input_qlen and process_qlen after the CPU id).
     const SAMPLE: &str = "\
@@ -273,10 +274,15 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_softnet("00000030 00000000 00000000\n").is_err());
-        assert!(parse_softnet("zz 0 0 0 0 0 0 0 0\n").is_err());
-        assert!(parse_softnet("1ffffffff 0 0 0 0 0 0 0 0\n").is_err());
-        assert!(parse_softnet("0 0 0 0 0 0 0 0 0 0 0 0 -1\n").is_err());
+        assert_rejects(
+            parse_softnet,
+            &[
+                "00000030 00000000 00000000\n",
+                "zz 0 0 0 0 0 0 0 0\n",
+                "1ffffffff 0 0 0 0 0 0 0 0\n",
+                "0 0 0 0 0 0 0 0 0 0 0 0 -1\n",
+            ],
+        );
     }
 
     #[test]
@@ -284,10 +290,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/softnet_stat"), SAMPLE).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let fams = SoftnetCollector::new(&cfg).collect().unwrap();
         let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(

@@ -94,6 +94,7 @@ impl BlockingCollector for StatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects};
 
     const SAMPLE: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -134,9 +135,7 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_stat("ctxt\n").is_err());
-        assert!(parse_stat("btime abc\n").is_err());
-        assert!(parse_stat("intr -\n").is_err());
+        assert_rejects(parse_stat, &["ctxt\n", "btime abc\n", "intr -\n"]);
     }
 
     #[test]
@@ -165,9 +164,6 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
             procfs: dir.path().join("nope"),
             ..HostPaths::default()
         };
-        assert!(matches!(
-            StatCollector::new(&missing).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(StatCollector::new(&missing).collect());
     }
 }

@@ -5,13 +5,13 @@
 //! As upstream 1.5: no /sys/class/scsi_tape is `node_scrape_collector_success 0`; a drive's
 //! stats file that cannot be read or parsed fails the collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::collector::{flag_regex, CollectorFlags};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -39,18 +39,15 @@ impl CollectorFlags for TapestatsFlags {
 
 /// The `tapestats` collector: what it reads and emits is in the module documentation.
 pub struct TapestatsCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
     ignored: Regex,
 }
 
 impl TapestatsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths, ignored: &Regex) -> Self {
-        let dir = paths.sys_path("class/scsi_tape");
         TapestatsCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("class/scsi_tape")),
             ignored: ignored.clone(),
         }
     }
@@ -145,7 +142,7 @@ impl BlockingCollector for TapestatsCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
+        self.dir.run(|| self.collect_present())
     }
 }
 
@@ -169,6 +166,7 @@ impl TapestatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, sysfs_at};
 
     #[test]
     fn drives_only() {
@@ -194,22 +192,10 @@ mod tests {
     #[test]
     fn reads_drives_in_seconds_and_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let c = TapestatsCollector::new(
-            &HostPaths {
-                sysfs: dir.path().to_path_buf(),
-                ..HostPaths::default()
-            },
-            &Regex::new("^st1$").unwrap(),
-        );
-        assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
+        let c = TapestatsCollector::new(&sysfs_at(dir.path()), &Regex::new("^st1$").unwrap());
+        assert_not_available(c.collect());
         // The collector now remembers the source as missing; a new one looks again.
-        let c = TapestatsCollector::new(
-            &HostPaths {
-                sysfs: dir.path().to_path_buf(),
-                ..HostPaths::default()
-            },
-            &Regex::new("^st1$").unwrap(),
-        );
+        let c = TapestatsCollector::new(&sysfs_at(dir.path()), &Regex::new("^st1$").unwrap());
         for drive in ["st0", "nst0", "st1"] {
             let stats = dir.path().join("class/scsi_tape").join(drive).join("stats");
             std::fs::create_dir_all(&stats).unwrap();

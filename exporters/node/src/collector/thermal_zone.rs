@@ -133,6 +133,7 @@ impl BlockingCollector for ThermalZoneCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{sysfs_at, write};
 
     #[test]
     fn numbered_entries() {
@@ -178,11 +179,6 @@ mod tests {
         assert_eq!(parse_cooling_device("Processor", "", "3"), None);
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn collects_zones_and_devices_skipping_broken_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -194,10 +190,7 @@ mod tests {
         write(&t.join("cooling_device0/type"), "Processor\n");
         write(&t.join("cooling_device0/cur_state"), "1\n");
         write(&t.join("cooling_device0/max_state"), "3\n");
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let fams = ThermalZoneCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);
         assert_eq!(fams[0].samples[0].value, 27.8);
@@ -210,10 +203,7 @@ mod tests {
     #[test]
     fn missing_class_thermal_is_empty_success() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let fams = ThermalZoneCollector::new(&cfg).collect().unwrap();
         assert!(fams.iter().all(|f| f.samples.is_empty()));
     }

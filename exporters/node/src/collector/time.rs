@@ -131,6 +131,7 @@ impl BlockingCollector for TimeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::sysfs_at;
 
     #[test]
     fn clocksource_entries() {
@@ -172,10 +173,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(cs.join("clocksource0/current_clocksource"), "tsc\n").unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let fams = TimeCollector::new(&cfg).collect().unwrap();
         assert!(fams[0].samples[0].value > 1.6e9);
         let avail: Vec<(&str, &str)> = fams[2]
@@ -190,10 +188,7 @@ mod tests {
     #[test]
     fn missing_clocksources_still_report_the_time() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = sysfs_at(dir.path());
         let fams = TimeCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);
         assert!(fams[2].is_empty() && fams[3].is_empty());

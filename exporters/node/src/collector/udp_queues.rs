@@ -91,6 +91,7 @@ impl BlockingCollector for UdpQueuesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     const V4: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   221: 00000000:0044 00000000:0000 07 00000000:00000000 00 00000000:00000000 00000000     0        0 19447 2 0000000000000000 0
@@ -114,10 +115,15 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_is_an_error() {
-        assert!(parse_udp_queues("hdr\n  221: 00000000:0044 00000000:0000 07\n").is_err());
-        assert!(parse_udp_queues("hdr\n  221: a b 07 00000000:0000 00\n").is_err());
-        assert!(parse_udp_queues("hdr\n 1: a b 07 0000zz00:0 00 0 0 0\n").is_err());
-        assert!(parse_udp_queues("hdr\n 1: a b 07 00000000 00 0 0 0\n").is_err());
+        assert_rejects(
+            parse_udp_queues,
+            &[
+                "hdr\n  221: 00000000:0044 00000000:0000 07\n",
+                "hdr\n  221: a b 07 00000000:0000 00\n",
+                "hdr\n 1: a b 07 0000zz00:0 00 0 0 0\n",
+                "hdr\n 1: a b 07 00000000 00 0 0 0\n",
+            ],
+        );
     }
 
     fn proc_tree(v6: bool) -> tempfile::TempDir {
@@ -131,10 +137,7 @@ mod tests {
     }
 
     fn collect(dir: &std::path::Path) -> CollectResult {
-        let cfg = HostPaths {
-            procfs: dir.to_path_buf(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir);
         UdpQueuesCollector::new(&cfg).collect()
     }
 
@@ -159,9 +162,6 @@ mod tests {
     #[test]
     fn without_udp_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            collect(dir.path()),
-            Err(CollectError::NotAvailable(_))
-        ));
+        assert_not_available(collect(dir.path()));
     }
 }

@@ -13,27 +13,22 @@
 //! /sys/fs/xfs/stats/stats is not a device and is not read. Without XFS there is nothing to read
 //! and the collector succeeds with no series, as upstream's empty glob.
 
-use std::path::PathBuf;
-
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `xfs` collector: what it reads and emits is in the module documentation.
 pub struct XfsCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl XfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let dir = paths.sys_path("fs/xfs");
         XfsCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.sys_path("fs/xfs")),
         }
     }
 }
@@ -227,7 +222,7 @@ impl BlockingCollector for XfsCollector {
 
     fn collect(&self) -> CollectResult {
         // No XFS: success with no series, as upstream's empty glob.
-        match self.gate.run(|| self.collect_present()) {
+        match self.dir.run(|| self.collect_present()) {
             Err(CollectError::NotAvailable(_)) => Ok(Vec::new()),
             other => other,
         }
@@ -267,6 +262,7 @@ impl XfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::sysfs_at;
 
     const STATS: &str = "extent_alloc 92447 97589 92448 93751
 abt 11 12 13 14
@@ -349,16 +345,10 @@ debug 0
     #[test]
     fn devices_only_and_no_xfs_is_success() {
         let dir = tempfile::tempdir().unwrap();
-        let c = XfsCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = XfsCollector::new(&sysfs_at(dir.path()));
         assert!(c.collect().unwrap().iter().all(|f| f.samples.is_empty()));
         // The collector now remembers the source as missing; a new one looks again.
-        let c = XfsCollector::new(&HostPaths {
-            sysfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        });
+        let c = XfsCollector::new(&sysfs_at(dir.path()));
         let xfs = dir.path().join("fs/xfs");
         for sub in ["sda1/stats", "stats"] {
             std::fs::create_dir_all(xfs.join(sub)).unwrap();

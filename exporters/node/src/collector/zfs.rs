@@ -21,23 +21,20 @@ use std::path::{Path, PathBuf};
 use exporter_core::encode::is_valid_metric_name;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 
-use crate::absent::SourceGate;
+use crate::absent::GatedDir;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `zfs` collector: what it reads and emits is in the module documentation.
 pub struct ZfsCollector {
-    gate: SourceGate,
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl ZfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let dir = paths.proc_path("spl/kstat/zfs");
         ZfsCollector {
-            gate: SourceGate::new(&dir),
-            dir,
+            dir: GatedDir::new(paths.proc_path("spl/kstat/zfs")),
         }
     }
 }
@@ -301,13 +298,14 @@ impl BlockingCollector for ZfsCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
+        self.dir.run(|| self.collect_present())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at, write};
 
     const ARCSTATS: &str = "13 1 0x01 96 2160 5214515193 80563931466
 name                            type data
@@ -325,9 +323,14 @@ erpt-dropped                    4    18
                 ("erpt-dropped".to_string(), 18)
             ]
         );
-        assert!(parse_kstat("no header\n").is_err());
-        assert!(parse_kstat("name type data\nhits 4 x\n").is_err());
-        assert!(parse_kstat("name type data\nhits 4 -1\n").is_err());
+        assert_rejects(
+            parse_kstat,
+            &[
+                "no header\n",
+                "name type data\nhits 4 x\n",
+                "name type data\nhits 4 -1\n",
+            ],
+        );
         // int64 rows are not parsed at all.
         assert!(parse_kstat("name type data\nfree 3 -5\n")
             .unwrap()
@@ -356,22 +359,11 @@ nread    nwritten   reads    writes   wtime    wlentime   wupdate    rtime    rl
         assert!(parse_pool_io("nread a b c d e f g h i j k\n1 2\n").is_err());
     }
 
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
     #[test]
     fn reads_module_and_pools() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().to_path_buf(),
-            ..HostPaths::default()
-        };
-        assert!(matches!(
-            ZfsCollector::new(&paths).collect(),
-            Err(CollectError::NotAvailable(_))
-        ));
+        let paths = procfs_at(dir.path());
+        assert_not_available(ZfsCollector::new(&paths).collect());
         let zfs = dir.path().join("spl/kstat/zfs");
         write(&zfs.join("arcstats"), ARCSTATS);
         write(&zfs.join("tank/state"), "DEGRADED\n");

@@ -1,0 +1,58 @@
+//! What the collectors' unit tests share: host trees in temporary directories, files written
+//! into them, and the assertions every collector's tests make.
+
+use std::path::Path;
+
+use exporter_core::{CollectError, CollectResult};
+
+use crate::paths::HostPaths;
+
+/// Paths with procfs at `dir` and the other trees at their defaults.
+pub(crate) fn procfs_at(dir: &Path) -> HostPaths {
+    HostPaths {
+        procfs: dir.to_path_buf(),
+        ..HostPaths::default()
+    }
+}
+
+/// Paths with sysfs at `dir` and the other trees at their defaults.
+pub(crate) fn sysfs_at(dir: &Path) -> HostPaths {
+    HostPaths {
+        sysfs: dir.to_path_buf(),
+        ..HostPaths::default()
+    }
+}
+
+/// Paths with the root filesystem at `dir` and the other trees at their defaults.
+pub(crate) fn rootfs_at(dir: &Path) -> HostPaths {
+    HostPaths {
+        rootfs: dir.to_path_buf(),
+        ..HostPaths::default()
+    }
+}
+
+/// Writes `text` to `path`, creating the directories above it.
+pub(crate) fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Asserts that a scrape found its source missing.
+#[track_caller]
+pub(crate) fn assert_not_available(result: CollectResult) {
+    assert!(
+        matches!(result, Err(CollectError::NotAvailable(_))),
+        "{result:?}"
+    );
+}
+
+/// Asserts that `parse` rejects every one of `inputs`.
+#[track_caller]
+pub(crate) fn assert_rejects<'a, T, E>(
+    parse: impl Fn(&'a str) -> Result<T, E>,
+    inputs: &[&'a str],
+) {
+    for input in inputs {
+        assert!(parse(input).is_err(), "{input:?} was accepted");
+    }
+}
