@@ -196,6 +196,31 @@ pub(crate) fn parse_field<T: std::str::FromStr>(
 /// USER_HZ: the unit of the tick counters in /proc/stat and /proc/diskstats-like files.
 pub(crate) const USER_HZ: f64 = 100.0;
 
+/// Declares a collector's flags when they are one regular expression: the clap `Args` struct
+/// `$flags` with the field `$field` (`--$id`, default `$default`, help the doc comment), whose
+/// options are the compiled `Regex` (an invalid one is an error naming the flag).
+macro_rules! regex_flag {
+    ($(#[doc = $help:tt])+ $flags:ident { $field:ident: $id:tt = $default:expr }) => {
+        #[doc = concat!("The collector's one flag, `--", $id, "`.")]
+        #[derive(Debug, Clone, clap::Args)]
+        pub struct $flags {
+            $(#[doc = $help])+
+            #[arg(long = $id, id = $id, default_value = $default)]
+            $field: String,
+        }
+
+        impl $crate::collector::CollectorFlags for $flags {
+            /// The compiled regular expression.
+            type Options = regex::Regex;
+
+            fn options(self) -> Result<regex::Regex, String> {
+                $crate::collector::flag_regex($id, &self.$field)
+            }
+        }
+    };
+}
+pub(crate) use regex_flag;
+
 #[cfg(test)]
 mod tests {
     use super::*;

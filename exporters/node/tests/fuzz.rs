@@ -51,33 +51,12 @@ fn file_config() -> ProptestConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Inputs: real-looking samples of each file, written from the kernel's documented formats.
+// Inputs: real-looking samples of each file, written from the kernel's documented formats; where
+// the golden test's fixture tree has the file, that one.
 
-const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
-cpu0 6227 0 1827 41123 76 0 30 59 0 0
-cpu1 7751 0 2836 37609 939 0 115 76 12 3
-intr 246228 0 0 0 0 0 0 0 0 0 1 1 9 0 0 98 64 0 20 1 70318
-ctxt 402506
-btime 1795613456
-processes 7417
-procs_running 2
-procs_blocked 0
-softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
-";
+const STAT: &str = include_str!("fixtures/proc/stat");
 
-const MEMINFO: &str = "MemTotal:       24683656 kB
-MemFree:        24182104 kB
-MemAvailable:   24291416 kB
-Buffers:          129128 kB
-Active(anon):       1548 kB
-Inactive(file):    49992 kB
-NFS_Unstable:          0 kB
-VmallocTotal:   34359738367 kB
-HugePages_Total:       0
-HugePages_Free:        3
-Hugepagesize:       2048 kB
-DirectMap1G:    25165824 kB
-";
+const MEMINFO: &str = include_str!("fixtures/proc/meminfo");
 
 const DISKSTATS: &str = "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
  254       0 vda 30622 5702 2958058 14757 7381 24420 3291984 23249 0 9024 39711 3923 79 209912 1022 898 681
@@ -176,25 +155,7 @@ const CONNTRACK_STAT: &str = "entries  clashres found new invalid ignore delete 
 00000021  00000000 00000000 00000000 00000002 000056a4 00000000 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000000 00000000 00000001
 ";
 
-const CPUINFO: &str = "processor\t: 0
-vendor_id\t: AuthenticAMD
-cpu family\t: 25
-model\t\t: 1
-model name\t: AMD EPYC
-stepping\t: 1
-microcode\t: 0x1000065
-cache size\t: 512 KB
-physical id\t: 0
-core id\t\t: 0
-
-processor\t: 1
-vendor_id\t: AuthenticAMD
-cpu family\t: 25
-model\t\t: 1
-model name\t: AMD EPYC
-physical id\t: 0
-core id\t\t: 1
-";
+const CPUINFO: &str = include_str!("fixtures/proc/cpuinfo");
 
 const UDEV: &str = "S:disk/by-id/ata-QEMU_HARDDISK_QM00001
 E:ID_ATA=1

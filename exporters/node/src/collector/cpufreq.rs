@@ -191,7 +191,7 @@ impl BlockingCollector for CpufreqCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::write;
+    use crate::testing::{sysfs_at, write};
 
     #[test]
     fn parses_khz() {
@@ -210,23 +210,18 @@ mod tests {
         assert_eq!(cpu_number("online"), None);
     }
 
-    fn cfg(dir: &Path) -> HostPaths {
-        HostPaths {
-            sysfs: dir.into(),
-            ..HostPaths::default()
-        }
-    }
-
     #[test]
     fn host_without_cpufreq_succeeds_empty() {
         let dir = tempfile::tempdir().unwrap();
         let cpu = dir.path().join("devices/system/cpu");
         std::fs::create_dir_all(cpu.join("cpu0/topology")).unwrap();
         std::fs::create_dir_all(cpu.join("cpufreq")).unwrap();
-        let fams = CpufreqCollector::new(&cfg(dir.path())).collect().unwrap();
+        let fams = CpufreqCollector::new(&sysfs_at(dir.path()))
+            .collect()
+            .unwrap();
         assert!(fams.is_empty());
 
-        let missing = cfg(&dir.path().join("nope"));
+        let missing = sysfs_at(&dir.path().join("nope"));
         assert!(CpufreqCollector::new(&missing)
             .collect()
             .unwrap()
@@ -262,7 +257,9 @@ mod tests {
         // A CPU without cpufreq.
         std::fs::create_dir_all(cpu.join("cpu2")).unwrap();
 
-        let fams = CpufreqCollector::new(&cfg(dir.path())).collect().unwrap();
+        let fams = CpufreqCollector::new(&sysfs_at(dir.path()))
+            .collect()
+            .unwrap();
         let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
         let cur = get("node_cpu_frequency_hertz");
         assert_eq!(cur.samples.len(), 1);

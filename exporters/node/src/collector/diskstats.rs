@@ -3,14 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::keep_first_of_each;
+use crate::util::{keep_first_of_each, regex_flag};
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
 /// (Documentation/block/stat.rst).
@@ -269,21 +267,9 @@ const STAT_FAMILIES: [(&str, &str, bool, f64); MAX_STATS] = [
 /// Partitions and virtual devices, left out by default (upstream's default).
 pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
-#[doc = concat!("The diskstats collector's own flags.")]
-#[derive(Debug, Clone, Args)]
-pub struct DiskstatsFlags {
+regex_flag! {
     /// Regexp of diskstats devices to exclude.
-    #[arg(long = "collector.diskstats.device-exclude", id = "collector.diskstats.device-exclude", default_value = DEFAULT_DEVICE_EXCLUDE)]
-    device_exclude: String,
-}
-
-impl CollectorFlags for DiskstatsFlags {
-    /// The devices left out.
-    type Options = Regex;
-
-    fn options(self) -> Result<Regex, String> {
-        flag_regex("collector.diskstats.device-exclude", &self.device_exclude)
-    }
+    DiskstatsFlags { device_exclude: "collector.diskstats.device-exclude" = DEFAULT_DEVICE_EXCLUDE }
 }
 
 /// The `diskstats` collector: what it reads and emits is in the module documentation.

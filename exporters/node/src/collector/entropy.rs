@@ -50,7 +50,7 @@ impl BlockingCollector for EntropyCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_not_available;
+    use crate::testing::{assert_not_available, procfs_at};
 
     #[test]
     fn parses_values() {
@@ -73,10 +73,7 @@ mod tests {
         let random = dir.path().join("sys/kernel/random");
         std::fs::create_dir_all(&random).unwrap();
         std::fs::write(random.join("entropy_avail"), "256\n").unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let c = EntropyCollector::new(&cfg);
         assert_not_available(c.collect());
 

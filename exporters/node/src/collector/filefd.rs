@@ -55,7 +55,7 @@ impl BlockingCollector for FilefdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_rejects;
+    use crate::testing::{assert_rejects, procfs_at};
 
     #[test]
     fn parses_file_nr() {
@@ -80,10 +80,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sys/fs")).unwrap();
         std::fs::write(dir.path().join("sys/fs/file-nr"), "142\t0\t2466174\n").unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let fams = FilefdCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples[0].value, 142.0);
         assert_eq!(fams[1].name, "node_filefd_maximum");

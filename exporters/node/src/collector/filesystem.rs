@@ -1077,10 +1077,7 @@ mod tests {
             mountinfo("/dev/a /x ext4 rw\n"),
         )
         .unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().join("proc"),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(&dir.path().join("proc"));
         let options = FilesystemOptions::default();
         let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
         let fams = c.collect().unwrap();

@@ -110,7 +110,7 @@ impl BlockingCollector for MeminfoCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_rejects;
+    use crate::testing::{assert_rejects, procfs_at};
 
     const SAMPLE: &str = "MemTotal:       24683656 kB
 MemFree:        24182104 kB
@@ -175,10 +175,7 @@ DirectMap1G:    25165824 kB
     fn collects_from_a_fixture() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("meminfo"), SAMPLE).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let fams = MeminfoCollector::new(&cfg).collect().unwrap();
         let active = fams
             .iter()

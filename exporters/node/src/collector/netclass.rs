@@ -27,14 +27,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
 use regex::Regex;
 
-use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::{KeptFiles, KeptFilesScrape};
 use crate::paths::HostPaths;
-use crate::util::sorted_dir_names;
+use crate::util::{regex_flag, sorted_dir_names};
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
 const PROPERTIES: [(&str, &CStr, MetricType); 17] = [
@@ -99,29 +97,13 @@ mod idx {
     pub(super) const TYPE: usize = 16;
 }
 
-#[doc = concat!("The netclass collector's own flags.")]
-#[derive(Debug, Clone, Args)]
-pub struct NetclassFlags {
+regex_flag! {
     /// Regexp of net devices to ignore for netclass collector.
-    #[arg(
-        long = "collector.netclass.ignored-devices",
-        id = "collector.netclass.ignored-devices",
-        default_value = DEFAULT_IGNORED_DEVICES
-    )]
-    ignored_devices: String,
+    NetclassFlags { ignored_devices: "collector.netclass.ignored-devices" = DEFAULT_IGNORED_DEVICES }
 }
 
 /// No device is ignored by default.
 pub const DEFAULT_IGNORED_DEVICES: &str = "^$";
-
-impl CollectorFlags for NetclassFlags {
-    /// The devices left out.
-    type Options = Regex;
-
-    fn options(self) -> Result<Regex, String> {
-        flag_regex("collector.netclass.ignored-devices", &self.ignored_devices)
-    }
-}
 
 /// The `netclass` collector: what it reads and emits is in the module documentation.
 pub struct NetclassCollector {

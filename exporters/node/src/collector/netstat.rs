@@ -3,14 +3,12 @@
 
 use std::collections::HashSet;
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::FieldFilter;
+use crate::util::{regex_flag, FieldFilter};
 
 /// The fields upstream returns by default.
 pub const DEFAULT_FIELDS: &str = concat!(
@@ -20,21 +18,9 @@ pub const DEFAULT_FIELDS: &str = concat!(
     "|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
 );
 
-#[doc = concat!("The netstat collector's own flags.")]
-#[derive(Debug, Clone, Args)]
-pub struct NetstatFlags {
+regex_flag! {
     /// Regexp of fields to return for netstat collector.
-    #[arg(long = "collector.netstat.fields", id = "collector.netstat.fields", default_value = DEFAULT_FIELDS)]
-    fields: String,
-}
-
-impl CollectorFlags for NetstatFlags {
-    /// The fields to return.
-    type Options = Regex;
-
-    fn options(self) -> Result<Regex, String> {
-        flag_regex("collector.netstat.fields", &self.fields)
-    }
+    NetstatFlags { fields: "collector.netstat.fields" = DEFAULT_FIELDS }
 }
 
 /// The `netstat` collector: what it reads and emits is in the module documentation.

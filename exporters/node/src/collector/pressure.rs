@@ -156,7 +156,7 @@ impl BlockingCollector for PressureCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects};
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
 
     const IO: &str = "some avg10=8.73 avg60=6.26 avg300=2.01 total=9307764
 full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
@@ -206,10 +206,7 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pressure");
         std::fs::create_dir_all(&p).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let c = PressureCollector::new(&cfg);
         std::fs::write(
             p.join("cpu"),

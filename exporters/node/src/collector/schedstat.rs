@@ -109,7 +109,7 @@ impl BlockingCollector for SchedstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_not_available;
+    use crate::testing::{assert_not_available, procfs_at};
 
     // Version 15 (Linux 4.x-6.5); version 17 keeps the same cpu line.
     const SAMPLE: &str = "version 15
@@ -165,10 +165,7 @@ domain0 00000000,00000003 217653037 215526982 1577949 1580427380 557469 0 ...
     #[test]
     fn collects_from_a_fixture_and_reports_absence() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let c = SchedstatCollector::new(&cfg);
         assert_not_available(c.collect());
 

@@ -1,32 +1,18 @@
 //! `node_vmstat_<field>` (untyped) for the /proc/vmstat fields matching `--collector.vmstat.fields`.
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::{keep_first_of_each, FieldFilter};
+use crate::util::{keep_first_of_each, regex_flag, FieldFilter};
 
 /// The fields upstream returns by default.
 pub const DEFAULT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
-#[doc = concat!("The vmstat collector's own flags.")]
-#[derive(Debug, Clone, Args)]
-pub struct VmstatFlags {
+regex_flag! {
     /// Regexp of fields to return for vmstat collector.
-    #[arg(long = "collector.vmstat.fields", id = "collector.vmstat.fields", default_value = DEFAULT_FIELDS)]
-    fields: String,
-}
-
-impl CollectorFlags for VmstatFlags {
-    /// The fields to return.
-    type Options = Regex;
-
-    fn options(self) -> Result<Regex, String> {
-        flag_regex("collector.vmstat.fields", &self.fields)
-    }
+    VmstatFlags { fields: "collector.vmstat.fields" = DEFAULT_FIELDS }
 }
 
 /// The `vmstat` collector: what it reads and emits is in the module documentation.
@@ -101,6 +87,7 @@ impl BlockingCollector for VmstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::procfs_at;
 
     const SAMPLE: &str = "nr_free_pages 1208361
 nr_zone_inactive_anon 3059
@@ -155,10 +142,7 @@ thp_fault_alloc 0
     fn collects_from_a_fixture() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vmstat"), SAMPLE).unwrap();
-        let cfg = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let cfg = procfs_at(dir.path());
         let fams = VmstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
             .collect()
             .unwrap();
