@@ -8,7 +8,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use exporter_core::testkit::{free_port, sample_value, wait_http, ChildGuard};
+use exporter_core::testkit::{
+    check_unknown_flag_and_version, free_port, sample_value, wait_http, ChildGuard,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_node-exporter");
 
@@ -17,17 +19,8 @@ fn run_to_exit(args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn unknown_flag_is_rejected() {
-    let (code, out) = run_to_exit(&["--collector.nonexistent"]);
-    assert_eq!(code, 2);
-    assert!(out.contains("--collector.nonexistent"), "{out}");
-}
-
-#[test]
-fn version_names_the_program() {
-    let (code, out) = run_to_exit(&["--version"]);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("node_exporter, version "), "{out}");
+fn unknown_flag_is_rejected_and_version_names_the_program() {
+    check_unknown_flag_and_version(run_to_exit, "--collector.nonexistent", "node_exporter");
 }
 
 #[test]

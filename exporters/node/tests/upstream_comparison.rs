@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use exporter_core::testkit::{family_shapes, free_port, samples, wait_http, ChildGuard};
+use exporter_core::testkit::{
+    assert_no_problems, family_shapes, free_port, samples, shape_differences, wait_http, ChildGuard,
+};
 
 const OURS: &str = env!("CARGO_BIN_EXE_node-exporter");
 const UPSTREAM: &str = "prometheus-node-exporter";
@@ -46,30 +48,11 @@ fn exempt(name: &str) -> bool {
 #[test]
 fn ours_emits_every_upstream_family_with_the_same_type_and_labels() {
     let (theirs, ours) = scrape_pair();
-    let their_shapes = family_shapes(&theirs);
-    let our_shapes = family_shapes(&ours);
-    assert!(their_shapes.len() > 100, "upstream exposition looks empty");
-    let mut problems = Vec::new();
-    for (name, shape) in their_shapes.iter().filter(|(n, _)| !exempt(n)) {
-        match our_shapes.get(name) {
-            None => problems.push(format!("missing: {name}")),
-            Some(o) if o.kind != shape.kind => problems.push(format!(
-                "{name}: type {} vs upstream {}",
-                o.kind, shape.kind
-            )),
-            Some(o) if o.label_names != shape.label_names => problems.push(format!(
-                "{name}: labels {:?} vs upstream {:?}",
-                o.label_names, shape.label_names
-            )),
-            Some(_) => {}
-        }
-    }
     assert!(
-        problems.is_empty(),
-        "{} differences:\n{}",
-        problems.len(),
-        problems.join("\n")
+        family_shapes(&theirs).len() > 100,
+        "upstream exposition looks empty"
     );
+    assert_no_problems(&shape_differences(&theirs, &ours, exempt, |_, o, t| o == t));
 }
 
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use exporter_core::testkit::check_unknown_flag_and_version;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postgres-exporter");
 
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
@@ -19,17 +21,12 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 #[test]
-fn unknown_flag_is_rejected() {
-    let (code, out) = run_to_exit(&["--collector.nonexistent"], &[]);
-    assert_eq!(code, 2);
-    assert!(out.contains("--collector.nonexistent"), "{out}");
-}
-
-#[test]
-fn version_names_the_program() {
-    let (code, out) = run_to_exit(&["--version"], &[]);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("postgres_exporter, version "), "{out}");
+fn unknown_flag_is_rejected_and_version_names_the_program() {
+    check_unknown_flag_and_version(
+        |args| run_to_exit(args, &[]),
+        "--collector.nonexistent",
+        "postgres_exporter",
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{get, write, Exporter, OURS};
-use exporter_core::testkit::sample_value;
+use exporter_core::testkit::{check_unknown_flag_and_version, sample_value};
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(
@@ -18,17 +18,8 @@ fn run_to_exit(args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn unknown_flag_is_rejected() {
-    let (code, out) = run_to_exit(&["--no-such-flag"]);
-    assert_eq!(code, 2);
-    assert!(out.contains("--no-such-flag"), "{out}");
-}
-
-#[test]
-fn version_names_the_program() {
-    let (code, out) = run_to_exit(&["--version"]);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("redis_exporter, version "), "{out}");
+fn unknown_flag_is_rejected_and_version_names_the_program() {
+    check_unknown_flag_and_version(run_to_exit, "--no-such-flag", "redis_exporter");
     // Go-style single dash, as upstream's users write it.
     let (code, out) = run_to_exit(&["-version"]);
     assert_eq!(code, 0, "{out}");

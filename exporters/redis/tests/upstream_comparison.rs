@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Exporter, Redis};
-use exporter_core::testkit::{family_shapes, free_port, samples, wait_http, ChildGuard};
+use exporter_core::testkit::{
+    assert_no_problems, family_shapes, free_port, samples, shape_differences, wait_http, ChildGuard,
+};
 
 const UPSTREAM: &str = "prometheus-redis-exporter";
 
@@ -74,28 +76,7 @@ const FAMILIES_ADDED_SINCE_1_45: &[&str] = &[
 ];
 
 fn compare_shapes(theirs: &str, ours: &str) -> Vec<String> {
-    let their_shapes = family_shapes(theirs);
-    let our_shapes = family_shapes(ours);
-    let mut problems = Vec::new();
-    for (name, shape) in their_shapes.iter().filter(|(n, _)| !exempt(n)) {
-        match our_shapes.get(name) {
-            None => problems.push(format!("missing: {name}")),
-            Some(o) if o.kind != shape.kind => problems.push(format!(
-                "{name}: type {} vs upstream {}",
-                o.kind, shape.kind
-            )),
-            Some(o)
-                if !same_labels_but_current_additions(name, &o.label_names, &shape.label_names) =>
-            {
-                problems.push(format!(
-                    "{name}: labels {:?} vs upstream {:?}",
-                    o.label_names, shape.label_names
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    problems
+    shape_differences(theirs, ours, exempt, same_labels_but_current_additions)
 }
 
 /// `promtool check metrics` findings on our exposition that are not about a name upstream
@@ -163,35 +144,23 @@ fn series(text: &str, name: &str) -> Series {
 /// errorstats and latencystats.
 fn populated() -> (Redis, Redis) {
     let master = Redis::start(&["--enable-debug-command", "local"]);
-    for args in [
-        &["SET", "num", "42"][..],
-        &["SET", "str", "hello"],
-        &["RPUSH", "lst", "a", "b"],
-        &["HSET", "h", "f", "v"],
-        &["SADD", "st", "x"],
-        &["ZADD", "z", "1", "a"],
-        &["PFADD", "hll", "a", "b"],
-        &["SET", "exp", "1", "EX", "1000"],
-        &["XADD", "s", "*", "f", "v"],
-        &["XGROUP", "CREATE", "s", "g1", "0"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "c1",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-        &["-n", "3", "SET", "k3", "3"],
-        &["NOSUCHCOMMAND"],
-        &["CONFIG", "SET", "latency-monitor-threshold", "1"],
-        &["DEBUG", "SLEEP", "0.01"],
-    ] {
-        master.cli(None, args);
-    }
+    master.run_lines(
+        "SET num 42
+         SET str hello
+         RPUSH lst a b
+         HSET h f v
+         SADD st x
+         ZADD z 1 a
+         PFADD hll a b
+         SET exp 1 EX 1000
+         XADD s * f v
+         XGROUP CREATE s g1 0
+         XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >
+         -n 3 SET k3 3
+         NOSUCHCOMMAND
+         CONFIG SET latency-monitor-threshold 1
+         DEBUG SLEEP 0.01",
+    );
     let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
     exporter_core::testkit::wait_for("the replica to sync", Duration::from_secs(20), || {
         replica
@@ -296,12 +265,7 @@ fn same_families_types_and_labels_as_upstream() {
                 .map(|p| format!("{what}: {p}")),
         );
     }
-    assert!(
-        problems.is_empty(),
-        "{} differences:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 #[test]

@@ -120,6 +120,33 @@ pub fn http_get(url: &str) -> Option<String> {
         .ok()
 }
 
+/// GETs a URL and returns its status and body, for a non-2xx answer too; a failure to connect
+/// fails the test.
+pub fn http_get_status(url: &str) -> (u16, String) {
+    match ureq::get(url).timeout(Duration::from_secs(30)).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// The start-up contract every exporter binary keeps, checked through `run` (the crate's way of
+/// running its binary to exit with arguments): an unknown flag exits 2 naming the flag, and
+/// `--version` exits 0 with output starting `<upstream>, version ` (as the Go exporter's).
+#[track_caller]
+pub fn check_unknown_flag_and_version(
+    run: impl Fn(&[&str]) -> (i32, String),
+    unknown_flag: &str,
+    upstream: &str,
+) {
+    let (code, out) = run(&[unknown_flag]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(unknown_flag), "{out}");
+    let (code, out) = run(&["--version"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with(&format!("{upstream}, version ")), "{out}");
+}
+
 /// Waits until `url` answers 2xx and returns the body.
 pub fn wait_http(url: &str, timeout: Duration) -> String {
     wait_for(url, timeout, || http_get(url))
@@ -176,6 +203,48 @@ pub fn family_shapes(text: &str) -> BTreeMap<String, FamilyShape> {
         }
     }
     out
+}
+
+/// How our exposition's families differ from upstream's, a line each: a family of `theirs` that
+/// `ours` lacks, or has with another type or other label names. A family for which `skip(name)`
+/// holds is not compared; `labels_agree(name, ours, theirs)` says whether the label names agree
+/// (`|_, o, t| o == t` to ask for the same).
+pub fn shape_differences(
+    theirs: &str,
+    ours: &str,
+    skip: impl Fn(&str) -> bool,
+    labels_agree: impl Fn(&str, &BTreeSet<String>, &BTreeSet<String>) -> bool,
+) -> Vec<String> {
+    let our_shapes = family_shapes(ours);
+    let mut problems = Vec::new();
+    for (name, shape) in family_shapes(theirs).iter().filter(|(n, _)| !skip(n)) {
+        match our_shapes.get(name) {
+            None => problems.push(format!("missing: {name}")),
+            Some(o) if o.kind != shape.kind => problems.push(format!(
+                "{name}: type {} vs upstream {}",
+                o.kind, shape.kind
+            )),
+            Some(o) if !labels_agree(name, &o.label_names, &shape.label_names) => {
+                problems.push(format!(
+                    "{name}: labels {:?} vs upstream {:?}",
+                    o.label_names, shape.label_names
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Fails listing every one of `problems` (their count, then one a line), if there is any.
+#[track_caller]
+pub fn assert_no_problems(problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// One sample line: name, labels, value.

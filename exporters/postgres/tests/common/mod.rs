@@ -66,14 +66,8 @@ impl Exporter {
     }
 }
 
-/// GET returning (status, body), also for non-2xx answers.
-pub(crate) fn get(url: &str) -> (u16, String) {
-    match ureq::get(url).timeout(Duration::from_secs(30)).call() {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("GET {url}: {e}"),
-    }
-}
+/// GET returning (status, body), whatever the status.
+pub(crate) use exporter_core::testkit::http_get_status as get;
 
 /// A sample's value in an exposition, by name and some of its labels.
 pub(crate) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
