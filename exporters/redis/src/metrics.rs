@@ -133,4 +133,15 @@ impl<'n> Out<'n> {
         });
         self.families.push(f);
     }
+
+    /// The families merged as the runtime merges them (a name twice fails the test) and
+    /// rendered in the text format: what a scrape would show.
+    #[cfg(test)]
+    pub(crate) fn render(self) -> String {
+        let (families, conflicts) = exporter_core::metric::merge_and_sort(self.families);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        let mut text = String::new();
+        exporter_core::encode::encode_text(&families, &mut text);
+        text
+    }
 }

@@ -455,30 +455,18 @@ fn unix_socket_and_env_configuration() {
 #[test]
 fn key_checks_streams_counts_and_scripts() {
     let redis = Redis::start(&[]);
-    for args in [
-        &["SET", "num", "42"][..],
-        &["SET", "str", "hello"],
-        &["RPUSH", "lst", "a", "b", "c"],
-        &["HSET", "h", "f", "v"],
-        &["PFADD", "hll", "a", "b", "c"],
-        &["XADD", "s", "1526919030474-0", "f", "v"],
-        &["XGROUP", "CREATE", "s", "g1", "0"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "c1",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-        &["-n", "2", "SET", "user:1", "7"],
-        &["-n", "2", "SET", "user:2", "8"],
-    ] {
-        redis.cli(None, args);
-    }
+    redis.run_lines(
+        "SET num 42
+         SET str hello
+         RPUSH lst a b c
+         HSET h f v
+         PFADD hll a b c
+         XADD s 1526919030474-0 f v
+         XGROUP CREATE s g1 0
+         XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >
+         -n 2 SET user:1 7
+         -n 2 SET user:2 8",
+    );
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "s.lua", "return {'answer', '42', 'text', 'x'}");
     let exp = Exporter::start(&[

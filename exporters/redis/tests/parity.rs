@@ -6,14 +6,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use common::{get, write, Exporter, Redis, OURS};
-use exporter_core::testkit::{
-    family_shapes, free_port, run_to_exit, sample_value, samples, wait_for, ChildGuard,
-};
+use exporter_core::testkit::{family_shapes, run_to_exit, sample_value, samples};
 
 /// Upstream's flags as of its current releases (main.go, plus `--log-level` and
 /// `--tls-server-name`), each with its environment variable and a value to give it.
@@ -328,49 +324,17 @@ fn flags_of_the_installed_upstream_binary_are_all_ours() {
 }
 
 /// Ours started with only environment variables (no --web.listen-address), stderr kept.
-struct EnvOnly {
-    port: u16,
-    _guard: ChildGuard,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl EnvOnly {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> EnvOnly {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("stderr.log");
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut cmd = ours();
-        cmd.args(args)
-            .env("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", &listen)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let guard = ChildGuard::spawn("redis-exporter", &mut cmd);
-        wait_for("the exporter to listen", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        EnvOnly {
-            port,
-            _guard: guard,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
+fn start_env_only(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+    let mut cmd = ours();
+    cmd.args(args).envs(env.iter().copied());
+    Exporter::spawn(cmd, |cmd, listen| {
+        cmd.env("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", listen);
+    })
 }
 
 #[test]
 fn web_and_log_flags_read_upstream_variables() {
-    let exp = EnvOnly::start(
+    let exp = start_env_only(
         &["--redis.addr", "redis://127.0.0.1:1"],
         &[
             ("REDIS_EXPORTER_WEB_TELEMETRY_PATH", "/redis-metrics"),
@@ -391,7 +355,7 @@ fn web_and_log_flags_read_upstream_variables() {
 
     // REDIS_EXPORTER_LOG_LEVEL=error hides the start-up line; --log.format on the command line
     // wins over REDIS_EXPORTER_LOG_FORMAT.
-    let quiet = EnvOnly::start(
+    let quiet = start_env_only(
         &["--redis.addr", "", "--log.format", "logfmt"],
         &[
             ("REDIS_EXPORTER_LOG_LEVEL", "error"),
@@ -406,7 +370,7 @@ fn web_and_log_flags_read_upstream_variables() {
     assert!(logs.contains("level=error"), "logfmt, errors only: {logs}");
 
     // REDIS_EXPORTER_DEBUG turns debug logging on.
-    let debug = EnvOnly::start(&["--redis.addr", ""], &[("REDIS_EXPORTER_DEBUG", "true")]);
+    let debug = start_env_only(&["--redis.addr", ""], &[("REDIS_EXPORTER_DEBUG", "true")]);
     let redis = Redis::start(&[]);
     let target = redis.addr().replace(':', "%3A").replace('/', "%2F");
     assert_eq!(get(&debug.url(&format!("/scrape?target={target}"))).0, 200);
@@ -592,26 +556,14 @@ fn last_scrape_error_carries_the_error_text_on_both_endpoints() {
 #[test]
 fn families_of_current_upstream_releases_from_a_real_redis() {
     let redis = Redis::start(&[]);
-    for args in [
-        &["SET", "num", "42"][..],
-        &["-n", "2", "SET", "k", "v"],
-        &["XADD", "s", "1-1", "f", "v"],
-        &["XADD", "s", "2-1", "f", "v"],
-        &["XGROUP", "CREATE", "s", "g1", "0"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "c1",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    ] {
-        redis.cli(None, args);
-    }
+    redis.run_lines(
+        "SET num 42
+         -n 2 SET k v
+         XADD s 1-1 f v
+         XADD s 2-1 f v
+         XGROUP CREATE s g1 0
+         XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >",
+    );
     let exp = Exporter::start(&["--redis.addr", &redis.addr(), "--check-streams", "s"]);
     let body = exp.metrics();
     let shapes = family_shapes(&body);
@@ -711,25 +663,13 @@ fn families_of_current_upstream_releases_from_a_real_redis() {
 #[test]
 fn upstream_behaviour_flags_against_a_real_redis() {
     let redis = Redis::start(&[]);
-    for args in [
-        &["SET", "num", "42"][..],
-        &["-n", "2", "SET", "k", "v"],
-        &["XADD", "s", "*", "f", "v"],
-        &["XGROUP", "CREATE", "s", "g1", "0"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "c1",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    ] {
-        redis.cli(None, args);
-    }
+    redis.run_lines(
+        "SET num 42
+         -n 2 SET k v
+         XADD s * f v
+         XGROUP CREATE s g1 0
+         XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >",
+    );
     let exp = Exporter::start(&[
         "--redis.addr",
         &redis.addr(),

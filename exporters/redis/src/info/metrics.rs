@@ -373,11 +373,7 @@ mod tests {
             },
             &mut out,
         );
-        let (families, conflicts) = exporter_core::metric::merge_and_sort(out.families);
-        assert!(conflicts.is_empty(), "{conflicts:?}");
-        let mut text = String::new();
-        exporter_core::encode::encode_text(&families, &mut text);
-        text
+        out.render()
     }
 
     #[test]

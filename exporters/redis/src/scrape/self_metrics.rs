@@ -130,11 +130,7 @@ mod tests {
     fn render(progress: &Progress, totals: Option<(u64, f64)>, error: Option<&str>) -> String {
         let mut out = Out::new("redis");
         self_metrics(&mut out, progress, 0.25, totals, 2, error);
-        let (families, conflicts) = exporter_core::metric::merge_and_sort(out.families);
-        assert!(conflicts.is_empty(), "{conflicts:?}");
-        let mut text = String::new();
-        exporter_core::encode::encode_text(&families, &mut text);
-        text
+        out.render()
     }
 
     #[test]

@@ -72,6 +72,14 @@ impl Redis {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs redis-cli once per line of `script`, the line's words as its arguments
+    /// (`-n 2 SET k v`): how the tests fill a server with data.
+    pub(crate) fn run_lines(&self, script: &str) {
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            self.cli(None, &line.split_whitespace().collect::<Vec<_>>());
+        }
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.guard.as_ref().map(|g| g.pid()).unwrap_or(0)
     }
@@ -101,16 +109,24 @@ impl Exporter {
     }
 
     pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        let mut cmd = Command::new(OURS);
+        cmd.args(args)
+            .env_remove("REDIS_ADDR")
+            .env_remove("REDIS_PASSWORD")
+            .envs(env.iter().copied());
+        Self::spawn(cmd, |cmd, listen| {
+            cmd.arg(format!("--web.listen-address={listen}"));
+        })
+    }
+
+    /// Starts `cmd` listening on a free port (`listen` gives `cmd` the address), its stderr
+    /// in a file, and waits until it accepts connections.
+    pub(crate) fn spawn(mut cmd: Command, listen: impl FnOnce(&mut Command, &str)) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stderr.log");
         let port = free_port();
-        let mut cmd = Command::new(OURS);
-        cmd.args(args)
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .env_remove("REDIS_ADDR")
-            .env_remove("REDIS_PASSWORD")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
+        listen(&mut cmd, &format!("127.0.0.1:{port}"));
+        cmd.stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let guard = ChildGuard::spawn("redis-exporter", &mut cmd);
         wait_for("the exporter to listen", Duration::from_secs(20), || {
@@ -138,13 +154,7 @@ impl Exporter {
 }
 
 /// GET returning (status, body), whatever the status.
-pub(crate) fn get(url: &str) -> (u16, String) {
-    match ureq::get(url).timeout(Duration::from_secs(30)).call() {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("GET {url}: {e}"),
-    }
-}
+pub(crate) use exporter_core::testkit::http_get_status as get;
 
 pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
