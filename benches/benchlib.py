@@ -95,6 +95,23 @@ def http_get(conn, path="/metrics"):
     return time.perf_counter() - start, resp.status, body
 
 
+def scrape(conn, path="/metrics"):
+    """One GET that must answer 200: (seconds, body)."""
+    elapsed, status, body = http_get(conn, path)
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}")
+    return elapsed, body
+
+
+def resp(*args):
+    """One Redis command in the RESP wire format (an array of bulk strings)."""
+    out = [f"*{len(args)}\r\n".encode()]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
 def wait_http(port, path="/metrics", deadline=30, timeout=60, ok=None):
     """A kept-alive connection to 127.0.0.1:port once `path` answers 200 (and `ok(body)`)."""
     end = time.time() + deadline

@@ -14,8 +14,6 @@ that exporter (schedstat of every redis-server thread, read right before and aft
 """
 
 import argparse
-import glob
-import http.client
 import os
 import shutil
 import socket
@@ -24,29 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from benchlib import cpu_seconds, free_port, status_mb
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, cpu_seconds, free_port, resp, sched_ns, scrape, status_mb, wait_http
 
 
-def sched_ns(pid):
-    """Time on CPU of every thread of `pid`, in nanoseconds (scheduler clock)."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass  # a thread that just exited
-    return total
-
-
-def resp(*args):
-    out = [f"*{len(args)}\r\n".encode()]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def populate(port, keys):
@@ -72,27 +50,6 @@ def populate(port, keys):
             got += 1
 
 
-def scrape(conn, path="/metrics"):
-    start = time.perf_counter()
-    conn.request("GET", path, headers={"Accept": "text/plain"})
-    resp_ = conn.getresponse()
-    body = resp_.read()
-    elapsed = time.perf_counter() - start
-    if resp_.status != 200:
-        raise RuntimeError(f"HTTP {resp_.status}")
-    return elapsed, body
-
-
-def wait_ready(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            scrape(c)
-            return c
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"exporter on port {port} did not come up")
 
 
 def wait_redis(port, deadline=20):
@@ -140,7 +97,7 @@ def main():
             port = free_port()
             p = subprocess.Popen(cmd + [f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
-            conns[name] = (p, wait_ready(port))
+            conns[name] = (p, wait_http(port, timeout=10))
         for _ in range(20):
             for _, c in conns.values():
                 scrape(c)

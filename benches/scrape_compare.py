@@ -11,13 +11,11 @@ Build ours first: cargo build --release -p node-exporter
 """
 
 import argparse
-import http.client
 import os
 import statistics
 import subprocess
 import sys
-import time
-from benchlib import cpu_seconds, free_port, status_mb
+from benchlib import cpu_seconds, free_port, scrape, status_mb, wait_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,27 +38,6 @@ def exporters(kind, ours_bin):
     raise SystemExit(f"unknown exporter kind {kind!r}")
 
 
-def scrape(conn, path):
-    start = time.perf_counter()
-    conn.request("GET", path, headers={"Accept": "text/plain"})
-    resp = conn.getresponse()
-    body = resp.read()
-    elapsed = time.perf_counter() - start
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}")
-    return elapsed, len(body), body
-
-
-def wait_ready(port, deadline=20):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            scrape(c, "/metrics")
-            return c
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"exporter on port {port} did not come up")
 
 
 def main():
@@ -78,18 +55,18 @@ def main():
             p = subprocess.Popen(cmd + [listen.format(port=port)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append((name, p))
-            conns[name] = (p, wait_ready(port))
+            conns[name] = (p, wait_http(port, deadline=20, timeout=5))
         for _ in range(10):
             for name, (p, c) in conns.items():
-                scrape(c, "/metrics")
+                scrape(c)
         cpu0 = {name: cpu_seconds(p.pid) for name, (p, _) in conns.items()}
         lat = {name: [] for name in conns}
         size, families = {}, {}
         for _ in range(args.scrapes):
             for name, (p, c) in conns.items():
-                t, n, body = scrape(c, "/metrics")
+                t, body = scrape(c)
                 lat[name].append(t * 1000)
-                size[name] = n
+                size[name] = len(body)
                 families[name] = body.count(b"\n# TYPE ")
         for name, (p, _) in conns.items():
             l = sorted(lat[name])

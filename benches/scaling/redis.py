@@ -28,18 +28,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import (ROOT, fmt, free_port, markdown_table, plot, sched_ns, scrape_rounds, stop,  # noqa: E402
-                      wait_http)
+from benchlib import (ROOT, fmt, free_port, markdown_table, plot, resp, sched_ns, scrape_rounds,  # noqa: E402
+                      stop, wait_http)
 
 UPSTREAM = "/usr/bin/prometheus-redis-exporter"
 
-
-def resp(*args):
-    out = [f"*{len(args)}\r\n".encode()]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def call(port, *cmds):
