@@ -151,25 +151,14 @@ pub fn redis_addr_target(
 /// A TLS set-up error, worded with the flag that gave the file.
 fn tls_flag_error(e: TlsSetupError) -> String {
     match e {
-        TlsSetupError::File {
-            file,
-            path,
-            message,
-        } => {
-            let flag = match file {
-                TlsFile::Ca => "tls-ca-cert-file",
-                TlsFile::ClientCert => "tls-client-cert-file",
-                TlsFile::ClientKey => "tls-client-key-file",
-            };
-            format!("--{flag} {path}: {message}")
-        }
-        TlsSetupError::HalfClientAuth => {
-            "--tls-client-cert-file and --tls-client-key-file go together".into()
-        }
         TlsSetupError::ServerName { name } => {
             format!("--tls-server-name {name:?}: not a valid DNS name or IP address")
         }
-        other @ TlsSetupError::Config(_) => other.to_string(),
+        other => other.worded_with(|file| match file {
+            TlsFile::Ca => "--tls-ca-cert-file",
+            TlsFile::ClientCert => "--tls-client-cert-file",
+            TlsFile::ClientKey => "--tls-client-key-file",
+        }),
     }
 }
 

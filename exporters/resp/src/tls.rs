@@ -78,6 +78,27 @@ pub enum TlsSetupError {
     },
 }
 
+impl TlsSetupError {
+    /// The error worded with the names the user gave the files by (`name(TlsFile::Ca)` is, say,
+    /// `--tls-ca-cert-file` or `--broker-url ssl_ca_certs`): `<name> <path>: <message>` for a
+    /// file, `<certificate's name> and <key's name> go together`, and the others as displayed.
+    pub fn worded_with(&self, name: impl Fn(TlsFile) -> &'static str) -> String {
+        match self {
+            TlsSetupError::File {
+                file,
+                path,
+                message,
+            } => format!("{} {path}: {message}", name(*file)),
+            TlsSetupError::HalfClientAuth => format!(
+                "{} and {} go together",
+                name(TlsFile::ClientCert),
+                name(TlsFile::ClientKey)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A ready TLS client configuration; cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct TlsClient {
@@ -187,6 +208,27 @@ fn load_certs(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_worded_with_the_names_the_user_gave() {
+        let name = |file| match file {
+            TlsFile::Ca => "--ca",
+            TlsFile::ClientCert => "--cert",
+            TlsFile::ClientKey => "--key",
+        };
+        let file = TlsSetupError::File {
+            file: TlsFile::ClientKey,
+            path: "/k.pem".into(),
+            message: "no key".into(),
+        };
+        assert_eq!(file.worded_with(name), "--key /k.pem: no key");
+        assert_eq!(
+            TlsSetupError::HalfClientAuth.worded_with(name),
+            "--cert and --key go together"
+        );
+        let config = TlsSetupError::Config("x".into());
+        assert_eq!(config.worded_with(name), config.to_string());
+    }
 
     #[test]
     fn defaults_build_and_dial_by_host() {
