@@ -60,6 +60,21 @@ pub struct WebFlags {
 
 // Not `///`, for the same reason as on `WebFlags`.
 #[doc = concat!(
+    "The runtime's `--web.*` and `--log.*` flags together, for an exporter's flags to flatten ",
+    "as one field."
+)]
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeFlags {
+    #[doc = concat!("The runtime's `--web.*` flags.")]
+    #[command(flatten)]
+    pub web: WebFlags,
+    #[doc = concat!("The runtime's `--log.*` flags.")]
+    #[command(flatten)]
+    pub log: LogFlags,
+}
+
+// Not `///`, for the same reason as on `WebFlags`.
+#[doc = concat!(
     "The `--log.*` flags every exporter takes (promlog's), flattened into the exporter's own ",
     "flags; [`log::init`](crate::log::init) applies them."
 )]

@@ -10,7 +10,7 @@ use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, Command};
 use exporter_core::duration::parse_positive_duration;
-use exporter_core::flags::{LogFlags, WebFlags};
+use exporter_core::flags::RuntimeFlags;
 use exporter_core::log::{LogFormat, LogLevel};
 
 // The struct docs below are `#[doc = concat!(..)]`, not `///`: clap's derive turns a `///` on a
@@ -18,12 +18,9 @@ use exporter_core::log::{LogFormat, LogLevel};
 #[doc = concat!("Every flag of redis-exporter: the runtime's `--web.*` and `--log.*`, then upstream's.")]
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("The runtime's `--web.*` flags.")]
+    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
     #[command(flatten)]
-    pub web: WebFlags,
-    #[doc = concat!("The runtime's `--log.*` flags.")]
-    #[command(flatten)]
-    pub log: LogFlags,
+    pub runtime: RuntimeFlags,
 
     /// Address of the Redis instance to scrape (redis://, rediss:// or unix://). Empty: serve
     /// only /scrape?target=.
@@ -356,16 +353,16 @@ pub fn resolve_logging(flags: &mut Flags, matches: &ArgMatches) {
     let on_command_line = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     if !on_command_line("log.format") {
         if let Some(format) = flags.upstream_log_format {
-            flags.log.format = format;
+            flags.runtime.log.format = format;
         }
     }
     if !on_command_line("log.level") {
         if let Some(level) = flags.upstream_log_level {
-            flags.log.level = level;
+            flags.runtime.log.level = level;
         }
     }
     if flags.debug {
-        flags.log.level = LogLevel::Debug;
+        flags.runtime.log.level = LogLevel::Debug;
     }
 }
 
@@ -462,7 +459,7 @@ pub(crate) mod tests {
         let resolved = |args: &[&str]| {
             let (mut f, m) = parse(args).unwrap();
             resolve_logging(&mut f, &m);
-            (f.log.level, f.log.format)
+            (f.runtime.log.level, f.runtime.log.format)
         };
         assert_eq!(resolved(&["x"]), (LogLevel::Info, LogFormat::Logfmt));
         assert_eq!(

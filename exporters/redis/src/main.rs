@@ -33,7 +33,7 @@ fn start(mut flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
     let (passwords, default_password) = passwords(&flags)?;
     // Logging first, so the warning below reaches the configured format (the runtime's own
     // initialisation then keeps this subscriber).
-    exporter_core::log::init(flags.log.level, flags.log.format);
+    exporter_core::log::init(flags.runtime.log.level, flags.runtime.log.format);
     warn_about_flags_without_effect(&flags.not_implemented);
     let web_config = upstream_web_config(&flags.upstream_web)?
         .map(|config| {
@@ -53,23 +53,24 @@ fn start(mut flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
         .into_iter()
         .collect();
     if flags.redis_only_metrics {
-        flags.web.disable_exporter_metrics = true;
+        flags.runtime.web.disable_exporter_metrics = true;
     }
     let handler = Arc::new(ScrapeHandler::new(
         Arc::clone(&opts),
         default_password,
         passwords,
-        !flags.web.disable_exporter_metrics,
+        !flags.runtime.web.disable_exporter_metrics,
     ));
     let namespace: &'static str = Box::leak(opts.namespace.clone().into_boxed_str());
     let exporter = Exporter::new(namespace, collectors);
-    let mut startup = Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
-        server.route(
-            "/scrape",
-            "metrics of any Redis instance: /scrape?target=redis://host:port",
-            handler,
-        )
-    });
+    let mut startup =
+        Startup::new(flags.runtime.web, flags.runtime.log, exporter).on_bound(move |server| {
+            server.route(
+                "/scrape",
+                "metrics of any Redis instance: /scrape?target=redis://host:port",
+                handler,
+            )
+        });
     if let Some(config) = web_config {
         startup = startup.web_config(config);
     }
