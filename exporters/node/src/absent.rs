@@ -98,6 +98,24 @@ impl Deref for GatedDir {
     }
 }
 
+/// Implements `BlockingCollector` for a collector whose whole source may be missing on a host:
+/// its name is `$name`, and a scrape runs the collector's own `collect_present` through the
+/// [`SourceGate`] or [`GatedDir`] in its field `$gate`.
+macro_rules! gated_collector {
+    ($collector:ty, $name:literal, $gate:ident) => {
+        impl exporter_core::BlockingCollector for $collector {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn collect(&self) -> exporter_core::CollectResult {
+                self.$gate.run(|| self.collect_present())
+            }
+        }
+    };
+}
+pub(crate) use gated_collector;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::{gated_collector, SourceGate};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 use crate::util::read_file;
@@ -96,15 +96,7 @@ fn read_bond(net_dir: &Path, master: &str) -> Result<BondStatus, CollectError> {
     Ok(status)
 }
 
-impl BlockingCollector for BondingCollector {
-    fn name(&self) -> &'static str {
-        "bonding"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
-    }
-}
+gated_collector!(BondingCollector, "bonding", gate);
 
 impl BondingCollector {
     fn collect_present(&self) -> CollectResult {
@@ -137,6 +129,7 @@ impl BondingCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, sysfs_at, write};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn parses_name_lists_and_mii_status() {

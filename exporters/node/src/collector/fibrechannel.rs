@@ -10,9 +10,9 @@
 
 use std::path::Path;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::GatedDir;
+use crate::absent::{gated_collector, GatedDir};
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -222,15 +222,7 @@ pub fn fibrechannel_families(hosts: &[Host]) -> Vec<MetricFamily> {
     families
 }
 
-impl BlockingCollector for FibrechannelCollector {
-    fn name(&self) -> &'static str {
-        "fibrechannel"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.dir.run(|| self.collect_present())
-    }
-}
+gated_collector!(FibrechannelCollector, "fibrechannel", dir);
 
 impl FibrechannelCollector {
     fn collect_present(&self) -> CollectResult {
@@ -246,6 +238,7 @@ impl FibrechannelCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, sysfs_at, write};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn ids_lose_their_prefix() {

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use clap::Args;
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::{gated_collector, SourceGate};
 use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -338,15 +338,7 @@ pub fn ipvs_families(
     families
 }
 
-impl BlockingCollector for IpvsCollector {
-    fn name(&self) -> &'static str {
-        "ipvs"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
-    }
-}
+gated_collector!(IpvsCollector, "ipvs", gate);
 
 impl IpvsCollector {
     fn collect_present(&self) -> CollectResult {
@@ -370,6 +362,7 @@ impl IpvsCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
    Conns  Packets  Packets            Bytes            Bytes

@@ -19,10 +19,10 @@
 
 use std::sync::LazyLock;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::absent::SourceGate;
+use crate::absent::{gated_collector, SourceGate};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
@@ -228,15 +228,7 @@ pub fn md_families(arrays: &[MdStat]) -> Vec<MetricFamily> {
     vec![required, disks, state, blocks, synced]
 }
 
-impl BlockingCollector for MdadmCollector {
-    fn name(&self) -> &'static str {
-        "mdadm"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
-    }
-}
+gated_collector!(MdadmCollector, "mdadm", gate);
 
 impl MdadmCollector {
     fn collect_present(&self) -> CollectResult {
@@ -252,6 +244,7 @@ impl MdadmCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4] [raid0] [linear]
 md127 : active raid1 sdb1[1] sda1[0]

@@ -15,9 +15,9 @@
 //!
 //! Without NFS client support loaded there is no file: `node_scrape_collector_success 0`.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::{gated_collector, SourceGate};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 
@@ -278,15 +278,7 @@ impl NfsCollector {
     }
 }
 
-impl BlockingCollector for NfsCollector {
-    fn name(&self) -> &'static str {
-        "nfs"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
-    }
-}
+gated_collector!(NfsCollector, "nfs", gate);
 
 impl NfsCollector {
     fn collect_present(&self) -> CollectResult {
@@ -301,6 +293,7 @@ impl NfsCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, procfs_at};
+    use exporter_core::BlockingCollector;
 
     fn numbered(key: &str, n: usize) -> String {
         let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();

@@ -18,9 +18,9 @@
 //! Lines that are missing count as zeros. Without an NFS server there is no file:
 //! `node_scrape_collector_success 0`.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::SourceGate;
+use crate::absent::{gated_collector, SourceGate};
 use crate::collector::nfs::{exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3};
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -273,15 +273,7 @@ impl NfsdCollector {
     }
 }
 
-impl BlockingCollector for NfsdCollector {
-    fn name(&self) -> &'static str {
-        "nfsd"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.gate.run(|| self.collect_present())
-    }
-}
+gated_collector!(NfsdCollector, "nfsd", gate);
 
 impl NfsdCollector {
     fn collect_present(&self) -> CollectResult {

@@ -4,9 +4,9 @@
 //! As upstream: a host without /sys/class/nvme, or a controller missing one of the four
 //! attributes, reports `node_scrape_collector_success 0`.
 
-use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
+use exporter_core::{CollectResult, MetricFamily};
 
-use crate::absent::GatedDir;
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
@@ -76,15 +76,7 @@ pub fn nvme_family(devices: &[NvmeDevice]) -> MetricFamily {
     info
 }
 
-impl BlockingCollector for NvmeCollector {
-    fn name(&self) -> &'static str {
-        "nvme"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.class_dir.run(|| self.collect_present())
-    }
-}
+gated_collector!(NvmeCollector, "nvme", class_dir);
 
 impl NvmeCollector {
     fn collect_present(&self) -> CollectResult {
@@ -108,6 +100,7 @@ impl NvmeCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, sysfs_at};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn attributes_are_trimmed() {

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use clap::Args;
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::GatedDir;
+use crate::absent::{gated_collector, GatedDir};
 use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -166,15 +166,7 @@ pub fn rapl_families(zones: &[Zone], zone_label: bool) -> Vec<MetricFamily> {
     families
 }
 
-impl BlockingCollector for RaplCollector {
-    fn name(&self) -> &'static str {
-        "rapl"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.powercap_dir.run(|| self.collect_present())
-    }
-}
+gated_collector!(RaplCollector, "rapl", powercap_dir);
 
 impl RaplCollector {
     fn collect_present(&self) -> CollectResult {
@@ -208,6 +200,7 @@ impl RaplCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, sysfs_at, write};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn zone_names_and_indexes() {

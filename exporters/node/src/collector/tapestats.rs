@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use clap::Args;
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::absent::GatedDir;
+use crate::absent::{gated_collector, GatedDir};
 use crate::collector::{flag_regex, CollectorFlags};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
@@ -136,15 +136,7 @@ pub fn tape_families(drives: &[(String, [u64; 10])]) -> Vec<MetricFamily> {
         .collect()
 }
 
-impl BlockingCollector for TapestatsCollector {
-    fn name(&self) -> &'static str {
-        "tapestats"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.dir.run(|| self.collect_present())
-    }
-}
+gated_collector!(TapestatsCollector, "tapestats", dir);
 
 impl TapestatsCollector {
     fn collect_present(&self) -> CollectResult {
@@ -167,6 +159,7 @@ impl TapestatsCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, sysfs_at};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn drives_only() {

@@ -19,9 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use exporter_core::encode::is_valid_metric_name;
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
+use exporter_core::{CollectError, CollectResult, MetricFamily, MetricType};
 
-use crate::absent::GatedDir;
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
@@ -292,20 +292,13 @@ impl ZfsCollector {
     }
 }
 
-impl BlockingCollector for ZfsCollector {
-    fn name(&self) -> &'static str {
-        "zfs"
-    }
-
-    fn collect(&self) -> CollectResult {
-        self.dir.run(|| self.collect_present())
-    }
-}
+gated_collector!(ZfsCollector, "zfs", dir);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, procfs_at, write};
+    use exporter_core::BlockingCollector;
 
     const ARCSTATS: &str = "13 1 0x01 96 2160 5214515193 80563931466
 name                            type data
