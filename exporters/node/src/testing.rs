@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use exporter_core::{CollectError, CollectResult};
+use exporter_core::{BlockingCollector, CollectError, CollectResult};
 
 use crate::paths::HostPaths;
 
@@ -44,6 +44,15 @@ pub(crate) fn assert_not_available(result: CollectResult) {
         matches!(result, Err(CollectError::NotAvailable(_))),
         "{result:?}"
     );
+}
+
+/// For a tree without the collector's source: asserts that a collector `new` builds finds it
+/// not available, and returns a fresh one to scrape once the test has made the source (the
+/// first would answer from its gate, without looking, for a while).
+#[track_caller]
+pub(crate) fn not_available_then_fresh<C: BlockingCollector>(new: impl Fn() -> C) -> C {
+    assert_not_available(new().collect());
+    new()
 }
 
 /// Asserts that `parse` rejects every one of `inputs`.

@@ -237,7 +237,7 @@ impl FibrechannelCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at, write};
+    use crate::testing::{assert_not_available, not_available_then_fresh, sysfs_at, write};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -255,10 +255,7 @@ mod tests {
     #[test]
     fn reads_hosts_and_leaves_out_unimplemented_counters() {
         let dir = tempfile::tempdir().unwrap();
-        let c = FibrechannelCollector::new(&sysfs_at(dir.path()));
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = FibrechannelCollector::new(&sysfs_at(dir.path()));
+        let c = not_available_then_fresh(|| FibrechannelCollector::new(&sysfs_at(dir.path())));
         let host = dir.path().join("class/fc_host/host0");
         for attribute in ATTRIBUTES {
             write(&host.join(attribute), "0x10\n");

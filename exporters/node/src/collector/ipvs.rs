@@ -361,7 +361,7 @@ impl IpvsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_rejects, not_available_then_fresh, procfs_at};
     use exporter_core::BlockingCollector;
 
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
@@ -463,10 +463,7 @@ FWM  10001000 wlc
     fn without_the_module_it_is_not_available() {
         let dir = tempfile::tempdir().unwrap();
         let paths = procfs_at(dir.path());
-        let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = IpvsCollector::new(&paths, &BACKEND_LABELS);
+        let c = not_available_then_fresh(|| IpvsCollector::new(&paths, &BACKEND_LABELS));
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
         std::fs::write(dir.path().join("net/ip_vs_stats"), STATS).unwrap();
         assert!(matches!(c.collect(), Err(CollectError::Other(_))));

@@ -243,7 +243,7 @@ impl MdadmCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_rejects, not_available_then_fresh, procfs_at};
     use exporter_core::BlockingCollector;
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4] [raid0] [linear]
@@ -383,10 +383,7 @@ unused devices: <none>
     #[test]
     fn missing_mdstat_is_not_available_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
-        let c = MdadmCollector::new(&procfs_at(dir.path()));
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = MdadmCollector::new(&procfs_at(dir.path()));
+        let c = not_available_then_fresh(|| MdadmCollector::new(&procfs_at(dir.path())));
         std::fs::write(dir.path().join("mdstat"), MDSTAT).unwrap();
         assert_eq!(c.collect().unwrap()[0].samples.len(), 7);
     }

@@ -99,7 +99,7 @@ impl NvmeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{not_available_then_fresh, sysfs_at};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -128,10 +128,7 @@ mod tests {
     #[test]
     fn reads_controllers_and_fails_on_a_missing_attribute() {
         let dir = tempfile::tempdir().unwrap();
-        let c = NvmeCollector::new(&sysfs_at(dir.path()));
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = NvmeCollector::new(&sysfs_at(dir.path()));
+        let c = not_available_then_fresh(|| NvmeCollector::new(&sysfs_at(dir.path())));
         let nvme0 = dir.path().join("class/nvme/nvme0");
         std::fs::create_dir_all(&nvme0).unwrap();
         for (file, text) in [

@@ -199,7 +199,9 @@ impl RaplCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, sysfs_at, write};
+    use crate::testing::{
+        assert_not_available, assert_rejects, not_available_then_fresh, sysfs_at, write,
+    };
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -227,10 +229,7 @@ mod tests {
     #[test]
     fn reads_zones_in_directory_order() {
         let dir = tempfile::tempdir().unwrap();
-        let c = RaplCollector::new(&sysfs_at(dir.path()), &false);
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = RaplCollector::new(&sysfs_at(dir.path()), &false);
+        let c = not_available_then_fresh(|| RaplCollector::new(&sysfs_at(dir.path()), &false));
         let cap = dir.path().join("class/powercap");
         write(&cap.join("intel-rapl/enabled"), "1\n");
         for (zone, name, uj) in [

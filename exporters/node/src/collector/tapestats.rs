@@ -158,7 +158,7 @@ impl TapestatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{not_available_then_fresh, sysfs_at};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -185,10 +185,9 @@ mod tests {
     #[test]
     fn reads_drives_in_seconds_and_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let c = TapestatsCollector::new(&sysfs_at(dir.path()), &Regex::new("^st1$").unwrap());
-        assert_not_available(c.collect());
-        // The collector now remembers the source as missing; a new one looks again.
-        let c = TapestatsCollector::new(&sysfs_at(dir.path()), &Regex::new("^st1$").unwrap());
+        let c = not_available_then_fresh(|| {
+            TapestatsCollector::new(&sysfs_at(dir.path()), &Regex::new("^st1$").unwrap())
+        });
         for drive in ["st0", "nst0", "st1"] {
             let stats = dir.path().join("class/scsi_tape").join(drive).join("stats");
             std::fs::create_dir_all(&stats).unwrap();
