@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult};
+use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, Sample};
 
 use crate::paths::HostPaths;
 
@@ -64,4 +64,18 @@ pub(crate) fn assert_rejects<'a, T, E>(
     for input in inputs {
         assert!(parse(input).is_err(), "{input:?} was accepted");
     }
+}
+
+/// A sample's labels as `(name, value)` pairs, in order, to compare with a literal list.
+pub(crate) fn label_pairs(sample: &Sample) -> Vec<(&str, &str)> {
+    sample
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_str()))
+        .collect()
+}
+
+/// The names of `families`, in order.
+pub(crate) fn family_names(families: &[MetricFamily]) -> Vec<&str> {
+    families.iter().map(|f| f.name.as_ref()).collect()
 }

@@ -142,7 +142,7 @@ impl BlockingCollector for ConntrackCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
 
     // Linux 5.x+ layout.
     const MODERN: &str = "\
@@ -214,7 +214,7 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
         let fams = ConntrackCollector::new(&procfs_at(dir.path()))
             .collect()
             .unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(names.len(), 10);
         assert_eq!(names[0], "node_nf_conntrack_entries");
         assert_eq!(fams[1].samples[0].value, 262144.0);

@@ -576,7 +576,7 @@ impl BlockingCollector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, write};
+    use crate::testing::{assert_not_available, assert_rejects, family_names, write};
 
     const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -831,7 +831,7 @@ core id\t\t: 1
         let fams = CpuCollector::new(&cfg, &CpuOptions::default())
             .collect()
             .unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             ["node_cpu_seconds_total", "node_cpu_guest_seconds_total"]
@@ -875,7 +875,7 @@ core id\t\t: 1
             write(&t.join("package_throttle_count"), "7\n");
         }
         let fams = CpuCollector::new(&cfg, &options).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             [

@@ -429,7 +429,7 @@ impl BlockingCollector for DiskstatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_not_available;
+    use crate::testing::{assert_not_available, label_pairs};
 
     // This machine (6.x kernel, 20 fields).
     const KERNEL_5_5: &str = "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
@@ -587,11 +587,7 @@ E:NOEQUALS
 
         let info = get("node_disk_info");
         assert_eq!(info.samples.len(), 2, "loop0 is excluded");
-        let vda: Vec<(&str, &str)> = info.samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect();
+        let vda = label_pairs(&info.samples[0]);
         assert_eq!(
             vda,
             [

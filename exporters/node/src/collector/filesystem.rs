@@ -578,7 +578,7 @@ impl BlockingCollector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, procfs_at};
+    use crate::testing::{assert_not_available, label_pairs, procfs_at};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
@@ -817,11 +817,7 @@ mod tests {
             1,
             "only for mounts with statistics"
         );
-        let labels: Vec<(&str, &str)> = mount_info.samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect();
+        let labels = label_pairs(&mount_info.samples[0]);
         assert_eq!(
             labels,
             [

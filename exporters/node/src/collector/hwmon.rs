@@ -430,7 +430,7 @@ impl BlockingCollector for HwmonCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{assert_not_available, family_names, label_pairs, sysfs_at};
 
     #[test]
     fn explodes_sensor_file_names_like_the_upstream_regex() {
@@ -598,7 +598,7 @@ mod tests {
         let mut fams = Families::default();
         fams.add_chip("platform_coretemp_0", Some("coretemp"), &sensors);
         let fams = fams.into_vec();
-        let names: Vec<&str> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             vec![
@@ -609,11 +609,7 @@ mod tests {
             ]
         );
         assert_eq!(fams[3].samples[0].value, 45.0);
-        let label: Vec<(&str, &str)> = fams[2].samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect();
+        let label = label_pairs(&fams[2].samples[0]);
         assert_eq!(
             label,
             vec![

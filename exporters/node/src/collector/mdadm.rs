@@ -243,7 +243,7 @@ impl MdadmCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, not_available_then_fresh, procfs_at};
+    use crate::testing::{assert_rejects, family_names, not_available_then_fresh, procfs_at};
     use exporter_core::BlockingCollector;
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4] [raid0] [linear]
@@ -347,7 +347,7 @@ unused devices: <none>
     fn families_have_upstreams_series() {
         let arrays = parse_mdstat(MDSTAT).unwrap();
         let fams = md_families(&arrays);
-        let names: Vec<&str> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             [

@@ -553,7 +553,7 @@ impl BlockingCollector for NetclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{assert_not_available, label_pairs, sysfs_at};
 
     #[test]
     fn parses_hex_decimal_and_negative_attributes() {
@@ -640,11 +640,7 @@ mod tests {
 
         let info = fams.iter().find(|f| f.name == "node_network_info").unwrap();
         assert_eq!(info.samples.len(), 2);
-        let labels: Vec<(&str, &str)> = info.samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect();
+        let labels = label_pairs(&info.samples[0]);
         assert_eq!(
             labels,
             [

@@ -170,7 +170,7 @@ impl BlockingCollector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
 
     const NETSTAT: &str = "\
 TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops TCPTimeouts TCPSynRetrans PruneCalled
@@ -233,7 +233,7 @@ Ip6Truncated
         stats.extend(parse_pairs(SNMP).unwrap());
         stats.extend(parse_snmp6(SNMP6));
         let fams = collector().families(&stats);
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         for want in [
             "node_netstat_TcpExt_ListenOverflows",
             "node_netstat_TcpExt_SyncookiesSent",

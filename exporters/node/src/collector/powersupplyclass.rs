@@ -290,7 +290,7 @@ impl BlockingCollector for PowersupplyclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{assert_not_available, label_pairs, sysfs_at};
 
     fn find<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
         fams.iter().find(|f| f.name == name).unwrap()
@@ -367,13 +367,7 @@ mod tests {
         assert_eq!(online.samples[0].labels[0].1, "AC");
 
         let info = find(&fams, "node_power_supply_info");
-        let names = |i: usize| -> Vec<(&str, &str)> {
-            info.samples[i]
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_ref(), v.as_str()))
-                .collect()
-        };
+        let names = |i: usize| label_pairs(&info.samples[i]);
         assert_eq!(
             names(0),
             vec![

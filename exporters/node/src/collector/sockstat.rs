@@ -176,7 +176,7 @@ impl BlockingCollector for SockstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, procfs_at};
+    use crate::testing::{assert_rejects, family_names, procfs_at};
 
     const V4: &str = "\
 sockets: used 13
@@ -260,7 +260,7 @@ FRAG6: inuse 0 memory 0
         // Found by tests/fuzz.rs: a repeated `TCP6:` line gave two node_sockstat_TCP6_inuse.
         let v6 = parse_sockstat("TCP6: inuse 2\nTCP6: inuse 5\nT{6: inuse 1\n").unwrap();
         let fams = collector().families(&[Sockstat::default(), v6]);
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(names, ["node_sockstat_TCP6_inuse"]);
         assert_eq!(fams[0].samples[0].value, 2.0);
     }

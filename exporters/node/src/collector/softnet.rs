@@ -188,7 +188,7 @@ impl BlockingCollector for SoftnetCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, procfs_at};
+    use crate::testing::{assert_rejects, family_names, procfs_at};
 
     // 6.x kernels: 15 columns (input_qlen and process_qlen after the CPU id).
     const SAMPLE: &str = "\
@@ -292,7 +292,7 @@ mod tests {
         std::fs::write(dir.path().join("net/softnet_stat"), SAMPLE).unwrap();
         let cfg = procfs_at(dir.path());
         let fams = SoftnetCollector::new(&cfg).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             [

@@ -94,7 +94,7 @@ impl BlockingCollector for StatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
 
     const SAMPLE: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -144,7 +144,7 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
         std::fs::write(dir.path().join("stat"), SAMPLE).unwrap();
         let cfg = procfs_at(dir.path());
         let fams = StatCollector::new(&cfg).collect().unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(
             names,
             [

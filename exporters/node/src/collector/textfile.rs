@@ -521,13 +521,7 @@ impl BlockingCollector for TextfileCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(s: &Sample) -> Vec<(&str, &str)> {
-        s.labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect()
-    }
+    use crate::testing::{family_names, label_pairs};
 
     fn parse_err(text: &str) -> String {
         match parse_exposition(text) {
@@ -553,7 +547,7 @@ mod tests {
         assert_eq!(raid.help, "RAID array state, 1 \\ ok\nsecond line.");
         assert_eq!(raid.kind, MetricType::Gauge);
         assert_eq!(
-            labels(&raid.samples[0]),
+            label_pairs(&raid.samples[0]),
             [("aa", "x"), ("array", "md0"), ("zz", "1")]
         );
         assert_eq!(raid.samples[1].value, 0.0);
@@ -566,7 +560,7 @@ mod tests {
     fn label_values_unescape() {
         let fams = parse_exposition("m{a=\"q\\\"\\\\n\\n\",b=\"é,}{=\"} 1\n").unwrap();
         assert_eq!(
-            labels(&fams[0].samples[0]),
+            label_pairs(&fams[0].samples[0]),
             [("a", "q\"\\n\n"), ("b", "é,}{=")]
         );
         assert!(parse_err("m{a=\"\\t\"} 1").contains("invalid escape sequence"));
@@ -601,7 +595,7 @@ mod tests {
                     # TYPE c counter\n\
                     c_count 1\n";
         let fams = parse_exposition(text).unwrap();
-        let names: Vec<_> = fams.iter().map(|f| f.name.as_ref()).collect();
+        let names = family_names(&fams);
         assert_eq!(names, ["rpc_seconds", "q", "q_bucket", "c_count"]);
 
         let h = &fams[0];
@@ -611,15 +605,21 @@ mod tests {
             suffixes,
             ["_bucket", "_bucket", "_bucket", "_sum", "_count"]
         );
-        assert_eq!(labels(&h.samples[0]), [("method", "get"), ("le", "0.1")]);
-        assert_eq!(labels(&h.samples[1]), [("method", "get"), ("le", "1e+06")]);
-        assert_eq!(labels(&h.samples[2])[1], ("le", "+Inf"));
+        assert_eq!(
+            label_pairs(&h.samples[0]),
+            [("method", "get"), ("le", "0.1")]
+        );
+        assert_eq!(
+            label_pairs(&h.samples[1]),
+            [("method", "get"), ("le", "1e+06")]
+        );
+        assert_eq!(label_pairs(&h.samples[2])[1], ("le", "+Inf"));
 
         let q = &fams[1];
         assert_eq!(q.kind, MetricType::Summary);
         let got: Vec<_> = q.samples.iter().map(|s| (s.suffix, s.value)).collect();
         assert_eq!(got, [("", 1.0), ("_sum", 3.0), ("_count", 2.0)]);
-        assert_eq!(labels(&q.samples[0]), [("quantile", "0.5")]);
+        assert_eq!(label_pairs(&q.samples[0]), [("quantile", "0.5")]);
         assert_eq!(
             fams[3].kind,
             MetricType::Untyped,

@@ -103,6 +103,7 @@ impl BlockingCollector for UnameCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::label_pairs;
 
     fn field(s: &[u8], len: usize) -> Vec<libc::c_char> {
         let mut v: Vec<libc::c_char> = vec![0; len];
@@ -134,11 +135,7 @@ mod tests {
             domainname: "(none)".into(),
         };
         let f = uname_family(&u);
-        let labels: Vec<(&str, &str)> = f.samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
-            .collect();
+        let labels = label_pairs(&f.samples[0]);
         assert_eq!(
             labels,
             vec![
