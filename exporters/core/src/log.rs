@@ -47,16 +47,13 @@ pub fn init(level: LogLevel, format: LogFormat) {
         .with_max_level(level)
         .with_writer(std::io::stderr);
     // A second init (tests start several servers in one process) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.event_format(Json).try_init(),
-        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
-    };
+    let _ = builder.event_format(format).try_init();
 }
 
-/// `ts=... level=info caller=target msg="..." key=value`, as go-kit's logfmt logger writes.
-pub struct Logfmt;
-
-impl<S, N> FormatEvent<S, N> for Logfmt
+/// Each format writes go-kit's keys: `ts=... level=info caller=target msg="..." key=value` as
+/// its logfmt logger, `{"ts":"...","level":"info","caller":"target","msg":"...","key":"value"}`
+/// as its JSON logger, so log pipelines parse both exporters alike.
+impl<S, N> FormatEvent<S, N> for LogFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -68,13 +65,23 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        write!(
-            writer,
-            "ts={} level={} caller={}",
-            rfc3339_now(),
-            meta.level().as_str().to_ascii_lowercase(),
-            meta.target()
-        )?;
+        let level = meta.level().as_str().to_ascii_lowercase();
+        let write_pair = match self {
+            LogFormat::Logfmt => {
+                let (ts, caller) = (rfc3339_now(), meta.target());
+                write!(writer, "ts={ts} level={level} caller={caller}")?;
+                write_pair
+            }
+            LogFormat::Json => {
+                let ts = rfc3339_now();
+                write!(
+                    writer,
+                    "{{\"ts\":\"{ts}\",\"level\":\"{level}\",\"caller\":"
+                )?;
+                write_json_string(&mut writer, meta.target())?;
+                write_json_pair
+            }
+        };
         let mut visitor = FieldVisitor {
             writer: &mut writer,
             write_pair,
@@ -82,41 +89,10 @@ where
         };
         event.record(&mut visitor);
         visitor.result?;
-        writeln!(writer)
-    }
-}
-
-/// `{"ts":"...","level":"info","caller":"target","msg":"...","key":"value"}`: the keys of the
-/// logfmt mode and of go-kit's JSON logger, so log pipelines parse both exporters alike.
-pub struct Json;
-
-impl<S, N> FormatEvent<S, N> for Json
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let meta = event.metadata();
-        write!(writer, "{{\"ts\":\"{}\",\"level\":\"", rfc3339_now())?;
-        write!(
-            writer,
-            "{}\",\"caller\":",
-            meta.level().as_str().to_ascii_lowercase()
-        )?;
-        write_json_string(&mut writer, meta.target())?;
-        let mut visitor = FieldVisitor {
-            writer: &mut writer,
-            write_pair: write_json_pair,
-            result: Ok(()),
-        };
-        event.record(&mut visitor);
-        visitor.result?;
-        writeln!(writer, "}}")
+        match self {
+            LogFormat::Logfmt => writeln!(writer),
+            LogFormat::Json => writeln!(writer, "}}"),
+        }
     }
 }
 
@@ -258,7 +234,7 @@ mod tests {
 
     #[test]
     fn json_and_logfmt_use_the_same_keys_as_upstream() {
-        let json = log_line(Json);
+        let json = log_line(LogFormat::Json);
         assert!(json.starts_with("{\"ts\":\"20"), "{json}");
         assert!(
             json.ends_with(
@@ -266,7 +242,7 @@ mod tests {
             ),
             "{json}"
         );
-        let logfmt = log_line(Logfmt);
+        let logfmt = log_line(LogFormat::Logfmt);
         assert!(logfmt.starts_with("ts=20"), "{logfmt}");
         assert!(
             logfmt.ends_with(
