@@ -132,6 +132,17 @@ fn as_counts(expected: &BTreeMap<Key, u64>) -> BTreeMap<Key, f64> {
         .collect()
 }
 
+/// Both the request counter and the latency histogram's count per key are `expected`.
+#[track_caller]
+fn assert_request_counts(text: &str, expected: &BTreeMap<Key, u64>) {
+    let want = as_counts(expected);
+    assert_eq!(by_key(text, "flask_http_request_total"), want);
+    assert_eq!(
+        by_key(text, "flask_http_request_duration_seconds_count"),
+        want
+    );
+}
+
 fn valid_forecast(trials: u32) -> String {
     json!({"throughput": [3, 0, 7, 5, 4, 9, 1, 6], "backlog": 60, "trials": trials}).to_string()
 }
@@ -190,14 +201,7 @@ async fn counters_and_histogram_counts_match_requests_sent() {
 
     let total = expected.values().sum();
     let text = svc.scrape_settled(total).await;
-    assert_eq!(
-        by_key(&text, "flask_http_request_total"),
-        as_counts(&expected)
-    );
-    assert_eq!(
-        by_key(&text, "flask_http_request_duration_seconds_count"),
-        as_counts(&expected)
-    );
+    assert_request_counts(&text, &expected);
     let monte_carlo = [("simulation_type", "monte_carlo")];
     assert_eq!(
         sample_value(&text, "simulation_total", &monte_carlo),
@@ -386,54 +390,36 @@ async fn bad_input_is_counted_as_4xx_with_a_json_error() {
     let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
     let text_plain = [(CONTENT_TYPE, HeaderValue::from_static("text/plain"))];
     type Headers<'a> = &'a [(HeaderName, HeaderValue)];
-    let cases: Vec<(Headers, String, u16)> = vec![
-        (&json, r#"{"throughput": [1, 2"#.into(), 400),
-        (&json, "".into(), 400),
+    // JSON bodies the API refuses: malformed (400) or not a valid forecast request (422).
+    let bad_json = [
+        (r#"{"throughput": [1, 2"#, 400),
+        ("", 400),
+        (r#"{"throughput": [], "backlog": 5, "trials": 10}"#, 422),
+        (r#"{"throughput": [0, 0], "backlog": 5, "trials": 10}"#, 422),
         (
-            &json,
-            r#"{"throughput": [], "backlog": 5, "trials": 10}"#.into(),
+            r#"{"throughput": [1, -1], "backlog": 5, "trials": 10}"#,
             422,
         ),
+        (r#"{"throughput": [1], "backlog": 0, "trials": 10}"#, 422),
+        (r#"{"throughput": [1], "backlog": 5, "trials": 0}"#, 422),
         (
-            &json,
-            r#"{"throughput": [0, 0], "backlog": 5, "trials": 10}"#.into(),
+            r#"{"throughput": [1], "backlog": 5, "trials": 100001}"#,
             422,
         ),
+        (r#"{"throughput": [1], "backlog": 5, "trials": 1e12}"#, 422),
+        (r#"{"throughput": [1], "backlog": 5}"#, 422),
         (
-            &json,
-            r#"{"throughput": [1, -1], "backlog": 5, "trials": 10}"#.into(),
+            r#"{"throughput": [1], "backlog": 5, "trials": 9, "simulation_type": "x"}"#,
             422,
         ),
-        (
-            &json,
-            r#"{"throughput": [1], "backlog": 0, "trials": 10}"#.into(),
-            422,
-        ),
-        (
-            &json,
-            r#"{"throughput": [1], "backlog": 5, "trials": 0}"#.into(),
-            422,
-        ),
-        (
-            &json,
-            r#"{"throughput": [1], "backlog": 5, "trials": 100001}"#.into(),
-            422,
-        ),
-        (
-            &json,
-            r#"{"throughput": [1], "backlog": 5, "trials": 1e12}"#.into(),
-            422,
-        ),
-        (&json, r#"{"throughput": [1], "backlog": 5}"#.into(), 422),
-        (
-            &json,
-            r#"{"throughput": [1], "backlog": 5, "trials": 9, "simulation_type": "x"}"#.into(),
-            422,
-        ),
-        (&json, r#"[1, 2, 3]"#.into(), 422),
-        (&text_plain, valid_forecast(10), 415),
-        (&[], valid_forecast(10), 415),
+        (r#"[1, 2, 3]"#, 422),
     ];
+    let mut cases: Vec<(Headers, String, u16)> = bad_json
+        .iter()
+        .map(|(body, status)| (&json[..], body.to_string(), *status))
+        .collect();
+    cases.push((&text_plain, valid_forecast(10), 415));
+    cases.push((&[], valid_forecast(10), 415));
     let mut conn = svc.connect();
     let mut expected: BTreeMap<Key, u64> = BTreeMap::new();
     for (headers, body, status) in cases {
@@ -493,14 +479,7 @@ async fn injected_faults_are_counted_as_500() {
         (key("GET", HEALTHZ, 200), 1),
         (key("GET", UNMATCHED, 404), 1),
     ]);
-    assert_eq!(
-        by_key(&text, "flask_http_request_total"),
-        as_counts(&expected)
-    );
-    assert_eq!(
-        by_key(&text, "flask_http_request_duration_seconds_count"),
-        as_counts(&expected)
-    );
+    assert_request_counts(&text, &expected);
     assert_eq!(
         sample_value(
             &text,
@@ -609,14 +588,7 @@ async fn loadgen_traffic_is_counted_exactly() {
     }
 
     let text = svc.scrape_settled(summary.total_sent()).await;
-    assert_eq!(
-        by_key(&text, "flask_http_request_total"),
-        as_counts(&expected)
-    );
-    assert_eq!(
-        by_key(&text, "flask_http_request_duration_seconds_count"),
-        as_counts(&expected)
-    );
+    assert_request_counts(&text, &expected);
     let simulations = expected[&key("POST", SIMULATE, 200)] as f64;
     assert_eq!(
         sample_value(
