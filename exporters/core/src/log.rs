@@ -210,15 +210,7 @@ mod tests {
         }
     }
 
-    fn log_line<E>(format: E) -> String
-    where
-        E: for<'w> FormatEvent<
-                tracing_subscriber::Registry,
-                tracing_subscriber::fmt::format::DefaultFields,
-            > + Send
-            + Sync
-            + 'static,
-    {
+    fn log_line(format: LogFormat) -> String {
         let out = Captured::default();
         let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -234,22 +226,21 @@ mod tests {
 
     #[test]
     fn json_and_logfmt_use_the_same_keys_as_upstream() {
-        let json = log_line(LogFormat::Json);
-        assert!(json.starts_with("{\"ts\":\"20"), "{json}");
-        assert!(
-            json.ends_with(
-                "\",\"level\":\"warn\",\"caller\":\"node_exporter::netclass\",\"msg\":\"Listening on\",\"err\":\"a \\\"quoted\\\"\\nline\",\"n\":\"3\"}\n"
+        for (format, start, end) in [
+            (
+                LogFormat::Json,
+                "{\"ts\":\"20",
+                "\",\"level\":\"warn\",\"caller\":\"node_exporter::netclass\",\"msg\":\"Listening on\",\"err\":\"a \\\"quoted\\\"\\nline\",\"n\":\"3\"}\n",
             ),
-            "{json}"
-        );
-        let logfmt = log_line(LogFormat::Logfmt);
-        assert!(logfmt.starts_with("ts=20"), "{logfmt}");
-        assert!(
-            logfmt.ends_with(
-                " level=warn caller=node_exporter::netclass msg=\"Listening on\" err=\"a \\\"quoted\\\"\\nline\" n=3\n"
+            (
+                LogFormat::Logfmt,
+                "ts=20",
+                " level=warn caller=node_exporter::netclass msg=\"Listening on\" err=\"a \\\"quoted\\\"\\nline\" n=3\n",
             ),
-            "{logfmt}"
-        );
+        ] {
+            let line = log_line(format);
+            assert!(line.starts_with(start) && line.ends_with(end), "{line}");
+        }
     }
 
     #[test]
