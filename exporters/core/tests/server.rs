@@ -194,30 +194,15 @@ fn basic_auth_rejects_missing_and_wrong_credentials() {
         other => panic!("expected 401, got {other:?}"),
     }
     let basic = |user: &str, pass: &str| format!("Basic {}", b64(&format!("{user}:{pass}")));
-    assert_eq!(
-        status_of(
-            ureq::get(&url)
-                .set("Authorization", &basic("alice", "wrong"))
-                .call()
-        ),
-        401
-    );
-    assert_eq!(
-        status_of(
-            ureq::get(&url)
-                .set("Authorization", &basic("bob", "s3cret"))
-                .call()
-        ),
-        401
-    );
-    assert_eq!(
-        status_of(
-            ureq::get(&url)
-                .set("Authorization", &basic("alice", "s3cret"))
-                .call()
-        ),
-        200
-    );
+    for (user, password, status) in [
+        ("alice", "wrong", 401),
+        ("bob", "s3cret", 401),
+        ("alice", "s3cret", 200),
+    ] {
+        let auth = basic(user, password);
+        let reply = ureq::get(&url).set("Authorization", &auth).call();
+        assert_eq!(status_of(reply), status, "{user}:{password}");
+    }
 }
 
 /// Replaces a file the way editors and rotation tools do (write aside, rename over), so the

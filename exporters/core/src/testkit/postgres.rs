@@ -64,6 +64,18 @@ fn give_to_owner(path: &Path) {
     }
 }
 
+/// Runs `cmd` (named `what` in a failure) to its end and returns its stdout; a failure to start
+/// or a non-zero exit fails the test with its stderr.
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// One test server: a temp dir holding its data directory, the port it listens on, and the
 /// running process, stopped (fast shutdown) when dropped.
 pub struct Postgres {
@@ -93,72 +105,62 @@ impl Postgres {
         dir
     }
 
-    /// initdb and start. `extra` are `-c name=value` settings.
-    pub fn start(extra: &[&str]) -> Postgres {
-        let dir = Self::owned_temp_dir();
-        let pwfile = dir.path().join("pwfile");
-        std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
-        give_to_owner(&pwfile);
-        let out = as_owner(&format!("{PG_BIN}/initdb"))
-            .arg("-D")
-            .arg(dir.path().join("data"))
-            .args([
-                "-U",
-                "postgres",
-                "--auth=scram-sha-256",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .expect("initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    /// Starts a server on the data directory under `dir` with the `-c` settings `extra`.
+    fn run_in(dir: tempfile::TempDir, extra: Vec<String>) -> Postgres {
         let mut pg = Postgres {
             dir,
             port: free_port(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra,
             server: None,
         };
         pg.run();
         pg
     }
 
+    /// initdb and start. `extra` are `-c name=value` settings.
+    pub fn start(extra: &[&str]) -> Postgres {
+        let dir = Self::owned_temp_dir();
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
+        give_to_owner(&pwfile);
+        run_ok(
+            as_owner(&format!("{PG_BIN}/initdb"))
+                .arg("-D")
+                .arg(dir.path().join("data"))
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ])
+                .arg(format!("--pwfile={}", pwfile.display())),
+            "initdb",
+        );
+        Self::run_in(dir, extra.iter().map(|s| s.to_string()).collect())
+    }
+
     /// A streaming standby of `primary` (pg_basebackup -R) using the physical slot `slot`.
     pub fn standby_of(primary: &Postgres, slot: &str) -> Postgres {
         let dir = Self::owned_temp_dir();
-        let out = as_owner(&format!("{PG_BIN}/pg_basebackup"))
-            .arg("-D")
-            .arg(dir.path().join("data"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &primary.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-R", "-X", "stream", "-S", slot, "--no-sync"])
-            .env("PGPASSWORD", SUPERUSER_PASSWORD)
-            .output()
-            .expect("pg_basebackup");
-        assert!(
-            out.status.success(),
-            "pg_basebackup failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            as_owner(&format!("{PG_BIN}/pg_basebackup"))
+                .arg("-D")
+                .arg(dir.path().join("data"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &primary.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(["-R", "-X", "stream", "-S", slot, "--no-sync"])
+                .env("PGPASSWORD", SUPERUSER_PASSWORD),
+            "pg_basebackup",
         );
-        let mut pg = Postgres {
-            dir,
-            port: free_port(),
-            extra: vec!["hot_standby=on".into()],
-            server: None,
-        };
-        pg.run();
-        pg
+        Self::run_in(dir, vec!["hot_standby=on".into()])
     }
 
     /// The cluster's data directory, e.g. to write `postgresql.auto.conf` before a
@@ -254,27 +256,24 @@ impl Postgres {
 
     /// [`psql`](Self::psql) in database `db`. An SQL error fails the test.
     pub fn psql_db(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(format!("{PG_BIN}/psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-            ])
-            .args(["-v", "ON_ERROR_STOP=1", "-AtX", "-c", sql])
-            .env("PGPASSWORD", SUPERUSER_PASSWORD)
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "psql {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        run_ok(
+            Command::new(format!("{PG_BIN}/psql"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    db,
+                ])
+                .args(["-v", "ON_ERROR_STOP=1", "-AtX", "-c", sql])
+                .env("PGPASSWORD", SUPERUSER_PASSWORD),
+            &format!("psql {sql:?}"),
+        )
+        .trim()
+        .to_string()
     }
 
     /// A URL for `user` with `password` on this server's `postgres` database, without TLS.
