@@ -578,7 +578,6 @@ impl BlockingCollector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, label_pairs, procfs_at};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
@@ -817,7 +816,11 @@ mod tests {
             1,
             "only for mounts with statistics"
         );
-        let labels = label_pairs(&mount_info.samples[0]);
+        let labels: Vec<(&str, &str)> = mount_info.samples[0]
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_str()))
+            .collect();
         assert_eq!(
             labels,
             [
@@ -1073,14 +1076,23 @@ mod tests {
             mountinfo("/dev/a /x ext4 rw\n"),
         )
         .unwrap();
-        let cfg = procfs_at(&dir.path().join("proc"));
+        let cfg = HostPaths {
+            procfs: dir.path().join("proc"),
+            ..HostPaths::default()
+        };
         let options = FilesystemOptions::default();
         let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
         let fams = c.collect().unwrap();
         assert_eq!(value(&fams, "node_filesystem_files", "/x"), Some(10.0));
 
         let empty = tempfile::tempdir().unwrap();
-        let cfg = procfs_at(empty.path());
-        assert_not_available(FilesystemCollector::new(&cfg, &options).collect());
+        let cfg = HostPaths {
+            procfs: empty.path().to_path_buf(),
+            ..HostPaths::default()
+        };
+        assert!(matches!(
+            FilesystemCollector::new(&cfg, &options).collect(),
+            Err(CollectError::NotAvailable(_))
+        ));
     }
 }
