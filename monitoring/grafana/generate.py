@@ -24,6 +24,14 @@ def target(expr, legend="", ref="A", instant=False):
     return t
 
 
+def quantiles(bucket, by, legend):
+    """Targets for the p50, p95 and p99 of the histogram `bucket` (a series selector) over 5m,
+    grouped by `le` and `by` (", name" or ""); `legend` formats `p` (50, 95, 99)."""
+    return [target(f"histogram_quantile({q}, sum by (le{by}) (rate({bucket}[5m])))",
+                   legend.format(p=int(q * 100)))
+            for q in (0.5, 0.95, 0.99)]
+
+
 def thresholds(*steps):
     """steps: (value, color) pairs after the base green."""
     return {"mode": "absolute",
@@ -141,9 +149,7 @@ def application_overview():
             panel("timeseries", "Response time percentiles",
                   "p50, p95 and p99 latency from the request duration histogram. HighResponseTime "
                   "fires when p95 stays above 2 s.",
-                  [target(f"histogram_quantile({q}, sum by (le) (rate("
-                          f"flask_http_request_duration_seconds_bucket{{{SEL}}}[5m])))", f"p{int(q * 100)}")
-                   for q in (0.5, 0.95, 0.99)],
+                  quantiles(f"flask_http_request_duration_seconds_bucket{{{SEL}}}", "", "p{p}"),
                   unit="s", grid=(0, 12, 12, 8), th=thresholds((2, "red"))),
             panel("timeseries", "Status code distribution", "Answers per second by status code.",
                   [target(f"sum by (status) (rate({req}[5m]))", "{{status}}")],
@@ -179,9 +185,7 @@ def celery_workers():
                           f'sum(rate({tasks}, state=~"SUCCESS|FAILURE"}}[10m]))', "failure share")],
                   unit="percentunit", grid=(12, 4, 12, 8), th=thresholds((0.1, "red")), min_=0),
             panel("timeseries", "Task duration percentiles", "p50, p95, p99 task runtime, by task name.",
-                  [target(f"histogram_quantile({q}, sum by (le, name) (rate("
-                          f"celery_task_runtime_seconds_bucket{{{sel}}}[5m])))", f"p{int(q * 100)} {{{{name}}}}")
-                   for q in (0.5, 0.95, 0.99)],
+                  quantiles(f"celery_task_runtime_seconds_bucket{{{sel}}}", ", name", "p{p} {{{{name}}}}"),
                   unit="s", grid=(0, 12, 12, 8)),
             panel("timeseries", "Queue status",
                   "Waiting tasks per queue, tasks in execution, and retries per second.",
