@@ -32,6 +32,7 @@ def status_mb(pid, key):
 # Additions for the scaling benchmarks (benches/scaling/): per-thread scheduler CPU, the CPU of a
 # process tree, a bounded scrape loop, markdown tables and matplotlib plots from a private venv.
 
+import argparse
 import glob
 import http.client
 import json
@@ -280,6 +281,40 @@ fig.suptitle(spec["title"], fontsize=11)
 fig.tight_layout()
 fig.savefig(spec["out"], dpi=spec.get("dpi", 90))
 """
+
+
+def scaling_parser(name, rounds, budget, quick):
+    """The options every scaling bench takes: --ours (default target/release/<name>-exporter),
+    --rounds and --budget per size (defaults `rounds` and `budget`), --quick (`quick` says what
+    it limits) and --plot (default benches/scaling/plots/<name>.png)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ours", default=os.path.join(ROOT, "target", "release", f"{name}-exporter"))
+    ap.add_argument("--rounds", type=int, default=rounds, help="max alternating rounds per size")
+    ap.add_argument("--budget", type=float, default=budget, help="seconds of scraping per size (>= 3 rounds)")
+    ap.add_argument("--quick", action="store_true", help=quick)
+    ap.add_argument("--plot", default=os.path.join(ROOT, "benches", "scaling", "plots", f"{name}.png"))
+    return ap
+
+
+def vs_panel(title, axis, sizes, results, key, ylabel, upstream, ylog=True, hlines=None):
+    """A `plot` panel of `key` against `axis`, ours and upstream's (labelled `upstream`), from
+    `results` ({"ours": {key: y}, "upstream": {key: y}} per size)."""
+    p = {"title": title, "xlabel": axis, "ylabel": ylabel, "x": sizes, "xlog": True}
+    if ylog:
+        p["ylog"] = True
+    p["lines"] = {"ours": [r["ours"][key] for r in results],
+                  upstream: [r["upstream"][key] for r in results]}
+    if hlines:
+        p["hlines"] = hlines
+    return p
+
+
+def ratio_panel(axis, sizes, results, ratios, hlines):
+    """A `plot` panel of ours / upstream against `axis`: `ratios` is {line label: key}."""
+    return {"title": f"ours / upstream vs {axis}", "xlabel": axis, "ylabel": "ratio", "x": sizes, "xlog": True,
+            "lines": {label: [r["ours"][key] / r["upstream"][key] for r in results]
+                      for label, key in ratios.items()},
+            "hlines": hlines}
 
 
 def plot(out, title, panels, cols=2):

@@ -34,8 +34,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import benchlib  # noqa: E402
-from benchlib import (ROOT, fmt, free_port, markdown_table, plot, scrape_rounds, stop,  # noqa: E402
-                      wait_http)
+from benchlib import (ROOT, fmt, free_port, markdown_table, plot, ratio_panel, scaling_parser,  # noqa: E402
+                      scrape_rounds, stop, vs_panel, wait_http)
 from scrape_compare import NODE_COLLECTORS  # noqa: E402
 
 UPSTREAM = "/usr/bin/prometheus-node-exporter"
@@ -159,29 +159,18 @@ def report(axis, sizes, results):
 
 
 def panels(axis, sizes, results):
-    def col(key, who):
-        return [r[who][key] for r in results]
+    up = "upstream 1.5"
     return [
-        {"title": f"CPU per scrape vs {axis}", "xlabel": axis, "ylabel": "ms", "x": sizes, "xlog": True,
-         "ylog": True, "lines": {"ours": col("cpu", "ours"), "upstream 1.5": col("cpu", "upstream")}},
-        {"title": f"p50 scrape latency vs {axis}", "xlabel": axis, "ylabel": "ms", "x": sizes, "xlog": True,
-         "ylog": True, "lines": {"ours": col("p50", "ours"), "upstream 1.5": col("p50", "upstream")}},
-        {"title": f"RSS vs {axis}", "xlabel": axis, "ylabel": "MB", "x": sizes, "xlog": True,
-         "lines": {"ours": col("rss", "ours"), "upstream 1.5": col("rss", "upstream")}},
-        {"title": f"ours / upstream vs {axis}", "xlabel": axis, "ylabel": "ratio", "x": sizes, "xlog": True,
-         "lines": {"ours CPU ratio": [a / b for a, b in zip(col("cpu", "ours"), col("cpu", "upstream"))],
-                   "ours RSS ratio": [a / b for a, b in zip(col("rss", "ours"), col("rss", "upstream"))]},
-         "hlines": [{"y": 0.2, "label": "CPU target 0.2x"}]},
+        vs_panel(f"CPU per scrape vs {axis}", axis, sizes, results, "cpu", "ms", up),
+        vs_panel(f"p50 scrape latency vs {axis}", axis, sizes, results, "p50", "ms", up),
+        vs_panel(f"RSS vs {axis}", axis, sizes, results, "rss", "MB", up, ylog=False),
+        ratio_panel(axis, sizes, results, {"ours CPU ratio": "cpu", "ours RSS ratio": "rss"},
+                    [{"y": 0.2, "label": "CPU target 0.2x"}]),
     ]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ours", default=os.path.join(ROOT, "target", "release", "node-exporter"))
-    ap.add_argument("--rounds", type=int, default=150, help="max alternating rounds per size")
-    ap.add_argument("--budget", type=float, default=6.0, help="seconds of scraping per size (>= 3 rounds)")
-    ap.add_argument("--quick", action="store_true", help="100 interfaces and 100 mounts at most")
-    ap.add_argument("--plot", default=os.path.join(ROOT, "benches", "scaling", "plots", "node.png"))
+    ap = scaling_parser("node", 150, 6.0, "100 interfaces and 100 mounts at most")
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:

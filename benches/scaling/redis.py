@@ -18,7 +18,6 @@ alternating rounds.
     python3 benches/scaling/redis.py [--quick]
 """
 
-import argparse
 import os
 import shutil
 import socket
@@ -28,8 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import (ROOT, fmt, free_port, markdown_table, plot, resp, sched_ns, scrape_rounds,  # noqa: E402
-                      stop, wait_http)
+from benchlib import (ROOT, fmt, free_port, markdown_table, plot, ratio_panel, resp,  # noqa: E402
+                      scaling_parser, sched_ns, scrape_rounds, stop, vs_panel, wait_http)
 
 UPSTREAM = "/usr/bin/prometheus-redis-exporter"
 
@@ -136,32 +135,20 @@ def report(axis, sizes, results, note):
 
 
 def panels(axis, sizes, results, per):
-    def col(key, who):
-        return [r[who][key] for r in results]
+    up = "upstream 1.45"
     return [
-        {"title": f"exporter CPU {per} vs {axis}", "xlabel": axis, "ylabel": "ms", "x": sizes, "xlog": True,
-         "ylog": True, "lines": {"ours": col("cpu", "ours"), "upstream 1.45": col("cpu", "upstream")}},
-        {"title": f"Redis CPU {per} vs {axis}", "xlabel": axis, "ylabel": "ms", "x": sizes, "xlog": True,
-         "ylog": True, "lines": {"ours": col("side", "ours"), "upstream 1.45": col("side", "upstream")}},
-        {"title": f"p50 of one scrape vs {axis}", "xlabel": axis, "ylabel": "ms", "x": sizes, "xlog": True,
-         "ylog": True, "lines": {"ours": col("p50_each", "ours"), "upstream 1.45": col("p50_each", "upstream")}},
-        {"title": f"RSS vs {axis}", "xlabel": axis, "ylabel": "MB", "x": sizes, "xlog": True,
-         "lines": {"ours": col("rss", "ours"), "upstream 1.45": col("rss", "upstream")}},
-        {"title": f"ours / upstream vs {axis}", "xlabel": axis, "ylabel": "ratio", "x": sizes, "xlog": True,
-         "lines": {"ours CPU ratio": [r["ours"]["cpu"] / r["upstream"]["cpu"] for r in results],
-                   "ours Redis-CPU ratio": [r["ours"]["side"] / r["upstream"]["side"] for r in results],
-                   "ours RSS ratio": [r["ours"]["rss"] / r["upstream"]["rss"] for r in results]},
-         "hlines": [{"y": 0.33, "label": "CPU target 0.33x"}]},
+        vs_panel(f"exporter CPU {per} vs {axis}", axis, sizes, results, "cpu", "ms", up),
+        vs_panel(f"Redis CPU {per} vs {axis}", axis, sizes, results, "side", "ms", up),
+        vs_panel(f"p50 of one scrape vs {axis}", axis, sizes, results, "p50_each", "ms", up),
+        vs_panel(f"RSS vs {axis}", axis, sizes, results, "rss", "MB", up, ylog=False),
+        ratio_panel(axis, sizes, results,
+                    {"ours CPU ratio": "cpu", "ours Redis-CPU ratio": "side", "ours RSS ratio": "rss"},
+                    [{"y": 0.33, "label": "CPU target 0.33x"}]),
     ]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ours", default=os.path.join(ROOT, "target", "release", "redis-exporter"))
-    ap.add_argument("--rounds", type=int, default=100, help="max alternating rounds per size")
-    ap.add_argument("--budget", type=float, default=10.0, help="seconds of scraping per size (>= 3 rounds)")
-    ap.add_argument("--quick", action="store_true", help="10 targets and 100k keys at most")
-    ap.add_argument("--plot", default=os.path.join(ROOT, "benches", "scaling", "plots", "redis.png"))
+    ap = scaling_parser("redis", 100, 10.0, "10 targets and 100k keys at most")
     args = ap.parse_args()
     for exe in (args.ours, UPSTREAM):
         if not os.path.exists(exe):
