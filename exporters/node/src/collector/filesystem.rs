@@ -4,13 +4,14 @@
 //!
 //! A hung mount (stale NFS, dead FUSE daemon) blocks statfs in the kernel, uninterruptibly. So
 //! statfs runs on a long-lived worker thread: a scrape hands it all its mount points in one
-//! request, the worker answers mount by mount, in order, on one channel, and the scrape waits at
-//! most `mount_timeout` for each answer. On timeout the mount point is marked stuck and skipped
-//! (device_error 1) until its pending statfs returns, and the worker, still blocked, is abandoned
-//! (it drops the rest of its batch) for a fresh one that gets the remaining mounts. Each stuck
-//! mount costs one blocked thread, never more, because a stuck mount is not retried until it has
-//! answered. One request per scrape rather than per mount: a round trip to the worker is two
-//! cross-thread wake-ups, which cost far more than a statfs of a local filesystem.
+//! request, the worker records its answers mount by mount, in order, with the time of each, and
+//! wakes the scrape once, when the last is in. The scrape waits at most `mount_timeout` for each
+//! answer after the one before: when none comes in time, the mount point whose statfs is pending
+//! is marked stuck and skipped (device_error 1) until that statfs returns, and the worker, still
+//! blocked, is abandoned (it drops the rest of its batch) for a fresh one that gets the remaining
+//! mounts. Each stuck mount costs one blocked thread, never more, because a stuck mount is not
+//! retried until it has answered. One request and one wake-up per scrape rather than per mount: a
+//! cross-thread wake-up (two futex calls) costs more than a statfs of a local filesystem.
 //!
 //! Over 800 lines because of its unit tests (about two fifths of the file), kept beside the
 //! parser they check.
@@ -22,7 +23,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use exporter_core::duration::parse_positive_duration;
@@ -267,11 +268,25 @@ pub fn statfs(path: &Path) -> io::Result<FsStats> {
     })
 }
 
-/// One scrape's mount points, statted in order; one answer per mount on `reply`.
+/// One scrape's mount points, statted in order; the answers go to `progress`, and `done` is
+/// sent once they are all in.
 struct Batch {
     /// (path to statfs, mount point as the stuck set knows it)
     mounts: Vec<(PathBuf, String)>,
-    reply: mpsc::Sender<io::Result<FsStats>>,
+    progress: Arc<Mutex<Progress>>,
+    done: mpsc::Sender<()>,
+}
+
+/// The answers to a batch so far, shared by the worker and the waiting collector.
+struct Progress {
+    /// One per mount of the batch, in order.
+    answers: Vec<io::Result<FsStats>>,
+    /// When the last answer came in (or the batch was handed over): the next is late
+    /// `mount_timeout` after it.
+    last: Instant,
+    /// Set by the collector when it gave up waiting (the pending statfs timed out): the worker
+    /// drops the rest of the batch once that statfs returns.
+    abandoned: bool,
 }
 
 /// Mount points whose statfs has not returned yet. Shared with the workers, which clear an entry
@@ -284,27 +299,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn worker_loop(rx: mpsc::Receiver<Batch>, statfs: StatfsFn, stuck: StuckSet) {
     // Ends when the collector drops the sender: after a timeout, or with the collector.
-    while let Ok(batch) = rx.recv() {
+    'batches: while let Ok(batch) = rx.recv() {
         for (path, mount_point) in batch.mounts {
             let result = statfs(&path);
-            // Reply under the lock: the collector re-checks the reply channel under the same lock
-            // before marking a mount stuck, so a late answer is never mistaken for a hang.
+            // Answer under the stuck lock: the collector looks at the progress under the same
+            // lock before marking a mount stuck, so a late answer is never mistaken for a hang.
             let stuck = &mut *lock(&stuck);
             if stuck.remove(&mount_point) {
                 tracing::info!(mountpoint = %mount_point, "Mount point has recovered, monitoring will resume");
             }
-            if batch.reply.send(result).is_err() {
+            let mut progress = lock(&batch.progress);
+            if progress.abandoned {
                 // The collector gave up on this batch (this statfs timed out): the rest of it
                 // went to a fresh worker.
-                break;
+                continue 'batches;
             }
+            progress.answers.push(result);
+            progress.last = Instant::now();
         }
+        let _ = batch.done.send(());
     }
 }
 
-enum StatOutcome {
-    Done(io::Result<FsStats>),
-    TimedOut,
+/// How waiting for a batch ended.
+enum BatchEnd {
+    /// Every mount was answered.
+    Done,
+    /// The mount at this position of the batch did not answer in time (now marked stuck), or
+    /// the worker died statting it; the worker is gone.
+    StoppedAt { position: usize, timed_out: bool },
 }
 
 /// The `filesystem` collector: what it reads and emits is in the module documentation.
@@ -397,7 +420,12 @@ impl FilesystemCollector {
             if todo.is_empty() {
                 break;
             }
-            let (reply, replies) = mpsc::channel();
+            let progress = Arc::new(Mutex::new(Progress {
+                answers: Vec::with_capacity(todo.len()),
+                last: Instant::now(),
+                abandoned: false,
+            }));
+            let (done, all_done) = mpsc::channel();
             let batch = Batch {
                 mounts: todo
                     .iter()
@@ -406,30 +434,37 @@ impl FilesystemCollector {
                         (self.cfg.root_path(mount_point), mount_point.clone())
                     })
                     .collect(),
-                reply,
+                progress: Arc::clone(&progress),
+                done,
             };
             self.send(worker, batch)?;
-            for &i in &todo {
-                let m = &mounts[i];
-                match self.wait(worker, &replies, &m.mount_point) {
-                    StatOutcome::Done(Ok(s)) => stats[i] = Some(s),
-                    StatOutcome::Done(Err(err)) => {
-                        tracing::debug!(mountpoint = %m.mount_point, %err, "Error on statfs() system call");
-                    }
-                    StatOutcome::TimedOut => {
-                        tracing::warn!(
-                            mountpoint = %m.mount_point,
-                            timeout = ?self.options.mount_timeout,
-                            "Mount point timed out, it is being labeled as stuck and will not be monitored"
-                        );
+            let end = self.wait(worker, &progress, &all_done, &todo, mounts);
+            let answers = std::mem::take(&mut lock(&progress).answers);
+            for (&i, answer) in todo.iter().zip(answers) {
+                match answer {
+                    Ok(s) => stats[i] = Some(s),
+                    Err(err) => {
+                        tracing::debug!(mountpoint = %mounts[i].mount_point, %err, "Error on statfs() system call");
                     }
                 }
-                if worker.is_none() {
-                    // This worker is abandoned (blocked) or dead: the rest go to a fresh one.
-                    // Dropping `replies` tells an abandoned worker to drop the rest of its batch.
-                    next = i + 1;
-                    break;
+            }
+            if let BatchEnd::StoppedAt {
+                position,
+                timed_out,
+            } = end
+            {
+                let m = &mounts[todo[position]];
+                if timed_out {
+                    tracing::warn!(
+                        mountpoint = %m.mount_point,
+                        timeout = ?self.options.mount_timeout,
+                        "Mount point timed out, it is being labeled as stuck and will not be monitored"
+                    );
+                } else {
+                    tracing::debug!(mountpoint = %m.mount_point, "Error on statfs() system call: statfs worker died");
                 }
+                // The rest go to a fresh worker.
+                next = todo[position] + 1;
             }
         }
         Ok(stats)
@@ -458,30 +493,59 @@ impl FilesystemCollector {
         Err(CollectError::Other("statfs worker keeps dying".into()))
     }
 
-    /// Waits up to `mount_timeout` for the next answer of the current batch, that of
-    /// `mount_point`. On a timeout or a dead worker, `worker` is left empty.
+    /// Waits for the worker to answer the whole batch, at most `mount_timeout` for each answer
+    /// after the one before. On a timeout or a dead worker, `worker` is left empty.
     fn wait(
         &self,
         worker: &mut Option<mpsc::Sender<Batch>>,
-        replies: &mpsc::Receiver<io::Result<FsStats>>,
-        mount_point: &str,
-    ) -> StatOutcome {
-        match replies.recv_timeout(self.options.mount_timeout) {
-            Ok(result) => StatOutcome::Done(result),
-            Err(RecvTimeoutError::Disconnected) => {
-                *worker = None;
-                StatOutcome::Done(Err(io::Error::other("statfs worker died")))
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let mut stuck = lock(&self.stuck);
-                if let Ok(result) = replies.try_recv() {
-                    return StatOutcome::Done(result);
+        progress: &Mutex<Progress>,
+        all_done: &mpsc::Receiver<()>,
+        todo: &[usize],
+        mounts: &[MountEntry],
+    ) -> BatchEnd {
+        let timeout = self.options.mount_timeout;
+        loop {
+            // A timeout too long for an Instant (years) waits that long from now instead.
+            let late_at = lock(progress).last.checked_add(timeout);
+            let left = late_at.map_or(timeout, |t| t.saturating_duration_since(Instant::now()));
+            match all_done.recv_timeout(left) {
+                Ok(()) => return BatchEnd::Done,
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The worker died (a panicking statfs) at the mount after its last answer.
+                    *worker = None;
+                    let position = lock(progress).answers.len();
+                    if position == todo.len() {
+                        return BatchEnd::Done;
+                    }
+                    return BatchEnd::StoppedAt {
+                        position,
+                        timed_out: false,
+                    };
                 }
-                stuck.insert(mount_point.to_string());
-                // The old worker exits once its statfs returns and it finds the batch and the
-                // queue closed.
-                *worker = None;
-                StatOutcome::TimedOut
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut stuck = lock(&self.stuck);
+                    let mut p = lock(progress);
+                    let position = p.answers.len();
+                    if position == todo.len() {
+                        // The last answer came in; its `done` is on the way.
+                        return BatchEnd::Done;
+                    }
+                    if p.last
+                        .checked_add(timeout)
+                        .is_none_or(|t| Instant::now() < t)
+                    {
+                        continue; // answers came in meanwhile
+                    }
+                    p.abandoned = true;
+                    stuck.insert(mounts[todo[position]].mount_point.clone());
+                    // The old worker exits once its statfs returns and it finds the batch
+                    // abandoned and the queue closed.
+                    *worker = None;
+                    return BatchEnd::StoppedAt {
+                        position,
+                        timed_out: true,
+                    };
+                }
             }
         }
     }
