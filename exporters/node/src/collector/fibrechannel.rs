@@ -13,7 +13,7 @@ use std::path::Path;
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::absent::{gated_collector, GatedDir};
-use crate::collector::tapestats::parse_go_uint_base0;
+use crate::collector::tapestats::read_counter_dir;
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
@@ -171,21 +171,12 @@ fn read_host(dir: &Path, name: &str) -> Result<Host, CollectError> {
         *value = attribute_value(attribute, &text);
     }
     let stats_dir = host_dir.join("statistics");
-    let mut counters = [0u64; 14];
-    for file in sorted_dir_names(&stats_dir)? {
-        // Write-only: writing to it resets the counters.
-        if file == "reset_statistics" {
-            continue;
-        }
-        let path = stats_dir.join(&file);
-        let text = read_file(&path)?;
-        if let Some(at) = COUNTERS.iter().position(|(f, ..)| *f == file) {
-            let raw = text.trim();
-            counters[at] = parse_go_uint_base0(raw).ok_or_else(|| {
-                CollectError::Parse(format!("{}: invalid counter {raw:?}", path.display()))
-            })?;
-        }
-    }
+    // reset_statistics is write-only: writing to it resets the counters.
+    let counters = read_counter_dir(
+        &stats_dir,
+        COUNTERS.map(|(file, ..)| file),
+        &["reset_statistics"],
+    )?;
     Ok(Host {
         name: name.to_string(),
         attributes,

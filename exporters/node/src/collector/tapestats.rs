@@ -94,21 +94,30 @@ pub fn parse_go_uint_base0(s: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
-/// One drive's counters in [`STATS`] order; a file the kernel does not write stays 0.
-fn read_drive(stats_dir: &Path) -> Result<[u64; 10], CollectError> {
-    let mut values = [0u64; 10];
-    // Every file of the directory must be readable, as upstream reads them all.
-    for file in sorted_dir_names(stats_dir)? {
-        let path = stats_dir.join(&file);
+/// The counters of a sysfs statistics directory, one per file: those of the files named in
+/// `files`, in that order, read as Go's `strconv.ParseUint(s, 0, 64)` reads them (a file the
+/// kernel does not write stays 0). Every other file but those in `skip` must be readable too, as
+/// upstream reads them all.
+pub(crate) fn read_counter_dir<const N: usize>(
+    dir: &Path,
+    files: [&str; N],
+    skip: &[&str],
+) -> Result<[u64; N], CollectError> {
+    let mut counters = [0u64; N];
+    for file in sorted_dir_names(dir)? {
+        if skip.contains(&file.as_str()) {
+            continue;
+        }
+        let path = dir.join(&file);
         let text = read_file(&path)?;
-        if let Some(at) = STATS.iter().position(|(f, ..)| *f == file) {
+        if let Some(at) = files.iter().position(|f| *f == file) {
             let raw = text.trim();
-            values[at] = parse_go_uint_base0(raw).ok_or_else(|| {
+            counters[at] = parse_go_uint_base0(raw).ok_or_else(|| {
                 CollectError::Parse(format!("{}: invalid counter {raw:?}", path.display()))
             })?;
         }
     }
-    Ok(values)
+    Ok(counters)
 }
 
 /// The families for every drive, `(device, counters in [`STATS`] order)`.
@@ -145,7 +154,11 @@ impl TapestatsCollector {
             if !is_drive(&name) {
                 continue;
             }
-            let values = read_drive(&self.dir.join(&name).join("stats"))?;
+            let values = read_counter_dir(
+                &self.dir.join(&name).join("stats"),
+                STATS.map(|(file, ..)| file),
+                &[],
+            )?;
             if self.ignored.is_match(&name) {
                 continue;
             }
