@@ -3,6 +3,7 @@
 //! `node_processes_{threads,max_threads,max_processes,pids}`, `node_processes_state{state}` and
 //! `node_processes_threads_state{thread_state}`.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -107,24 +108,14 @@ pub fn scan_procs(proc: &Path) -> Result<ProcScan, CollectError> {
         if !is_pid(&pid) {
             continue;
         }
-        path.push(&pid);
-        path.push("stat");
-        match read_into(&path, &mut buf) {
-            Ok(()) => {}
-            Err(e) if vanished(&e) => {
-                path.pop();
-                path.pop();
-                continue;
-            }
-            Err(e) => return Err(ctx(&path, e)),
-        }
-        let (state, threads) = parse_proc_stat(&buf)
-            .map_err(|e| CollectError::Parse(format!("{}: {e}", path.display())))?;
-        path.pop();
+        let Some((state, threads)) = read_stat(&mut path, &pid, &mut buf)? else {
+            continue;
+        };
         scan.pids += 1;
         scan.threads += threads;
         scan.states[usize::from(state)] += 1;
 
+        path.push(&pid);
         path.push("task");
         let tasks = std::fs::read_dir(&path);
         match tasks {
@@ -144,23 +135,9 @@ pub fn scan_procs(proc: &Path) -> Result<ProcScan, CollectError> {
                         scan.thread_states[usize::from(state)] += 1;
                         continue;
                     }
-                    path.push(&tid);
-                    path.push("stat");
-                    let read = read_into(&path, &mut buf);
-                    match read {
-                        Ok(()) => {}
-                        Err(e) if vanished(&e) => {
-                            path.pop();
-                            path.pop();
-                            continue;
-                        }
-                        Err(e) => return Err(ctx(&path, e)),
+                    if let Some((tstate, _)) = read_stat(&mut path, &tid, &mut buf)? {
+                        scan.thread_states[usize::from(tstate)] += 1;
                     }
-                    let (tstate, _) = parse_proc_stat(&buf)
-                        .map_err(|e| CollectError::Parse(format!("{}: {e}", path.display())))?;
-                    path.pop();
-                    path.pop();
-                    scan.thread_states[usize::from(tstate)] += 1;
                 }
             }
             Err(e) if vanished(&e) => {}
@@ -170,6 +147,27 @@ pub fn scan_procs(proc: &Path) -> Result<ProcScan, CollectError> {
         path.pop();
     }
     Ok(scan)
+}
+
+/// Reads and parses `<id>/stat` under the directory in `path` (which is left as it was found):
+/// the state and thread count, or `None` when the process or thread exited meanwhile.
+fn read_stat(
+    path: &mut PathBuf,
+    id: &OsStr,
+    buf: &mut Vec<u8>,
+) -> Result<Option<(u8, u64)>, CollectError> {
+    path.push(id);
+    path.push("stat");
+    let stat = match read_into(path, buf) {
+        Ok(()) => parse_proc_stat(buf)
+            .map(Some)
+            .map_err(|e| CollectError::Parse(format!("{}: {e}", path.display()))),
+        Err(e) if vanished(&e) => Ok(None),
+        Err(e) => Err(CollectError::io(path.display().to_string(), e)),
+    };
+    path.pop();
+    path.pop();
+    stat
 }
 
 fn read_uint(path: &Path) -> Result<f64, CollectError> {

@@ -75,27 +75,41 @@ fn metric_part(name: &str) -> String {
     name.replace('-', "_")
 }
 
+/// The `name type data` rows of a kstat table (the lines after that header with three fields
+/// or more), in file order.
+fn kstat_table(text: &str) -> Result<Vec<[&str; 3]>, String> {
+    let mut lines = text.lines();
+    if !lines
+        .by_ref()
+        .any(|l| l.split_whitespace().eq(["name", "type", "data"]))
+    {
+        return Err("no name/type/data header".into());
+    }
+    Ok(lines
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, kind, data, ..] => Some([name, kind, data]),
+            _ => None,
+        })
+        .collect())
+}
+
+/// A row's value when its type is `uint64` (other types are not exported).
+fn uint64_value([name, kind, data]: [&str; 3]) -> Result<Option<u64>, String> {
+    if kind != KSTAT_DATA_UINT64 {
+        return Ok(None);
+    }
+    parse_go_uint(data)
+        .map(Some)
+        .ok_or_else(|| format!("invalid value for {name}: {data:?}"))
+}
+
 /// The `uint64` rows of a `name type data` kstat table, in file order.
 pub fn parse_kstat(text: &str) -> Result<Vec<(String, u64)>, String> {
     let mut rows = Vec::new();
-    let mut in_table = false;
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        if !in_table {
-            in_table = parts == ["name", "type", "data"];
-            continue;
+    for row in kstat_table(text)? {
+        if let Some(value) = uint64_value(row)? {
+            rows.push((row[0].to_string(), value));
         }
-        let [name, kind, data, ..] = parts[..] else {
-            continue;
-        };
-        if kind == KSTAT_DATA_UINT64 {
-            let value =
-                parse_go_uint(data).ok_or_else(|| format!("invalid value for {name}: {data:?}"))?;
-            rows.push((name.to_string(), value));
-        }
-    }
-    if !in_table {
-        return Err("no name/type/data header".into());
     }
     Ok(rows)
 }
@@ -104,29 +118,13 @@ pub fn parse_kstat(text: &str) -> Result<Vec<(String, u64)>, String> {
 /// (which the kernel writes first) belong to an unnamed dataset, as upstream has it.
 pub fn parse_objset(text: &str) -> Result<Vec<(String, String, u64)>, String> {
     let mut rows = Vec::new();
-    let mut in_table = false;
     let mut dataset = String::new();
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        if !in_table {
-            in_table = parts == ["name", "type", "data"];
-            continue;
+    for row in kstat_table(text)? {
+        if row[0] == "dataset_name" {
+            dataset = row[2].to_string();
+        } else if let Some(value) = uint64_value(row)? {
+            rows.push((dataset.clone(), row[0].to_string(), value));
         }
-        let [name, kind, data, ..] = parts[..] else {
-            continue;
-        };
-        if name == "dataset_name" {
-            dataset = data.to_string();
-            continue;
-        }
-        if kind == KSTAT_DATA_UINT64 {
-            let value =
-                parse_go_uint(data).ok_or_else(|| format!("invalid value for {name}: {data:?}"))?;
-            rows.push((dataset.clone(), name.to_string(), value));
-        }
-    }
-    if !in_table {
-        return Err("no name/type/data header".into());
     }
     Ok(rows)
 }
