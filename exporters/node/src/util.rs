@@ -183,6 +183,18 @@ pub(crate) fn sorted_dir_names(path: &Path) -> Result<Vec<String>, CollectError>
     Ok(names)
 }
 
+/// Reads every entry of a directory, in name order, with `read(dir, name)`; the first error
+/// fails them all.
+pub(crate) fn read_each_entry<T>(
+    dir: &Path,
+    read: impl Fn(&Path, &str) -> Result<T, CollectError>,
+) -> Result<Vec<T>, CollectError> {
+    sorted_dir_names(dir)?
+        .iter()
+        .map(|name| read(dir, name))
+        .collect()
+}
+
 /// Parses one whitespace-separated field as a number, naming it in the error.
 pub(crate) fn parse_field<T: std::str::FromStr>(
     field: Option<&str>,

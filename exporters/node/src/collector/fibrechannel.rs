@@ -15,7 +15,7 @@ use exporter_core::{CollectError, CollectResult, MetricFamily};
 use crate::absent::{gated_collector, GatedDir};
 use crate::collector::tapestats::read_counter_dir;
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{read_each_entry, read_file};
 
 /// The `fibrechannel` collector: what it reads and emits is in the module documentation.
 pub struct FibrechannelCollector {
@@ -217,11 +217,9 @@ gated_collector!(FibrechannelCollector, "fibrechannel", dir);
 
 impl FibrechannelCollector {
     fn collect_present(&self) -> CollectResult {
-        let hosts = sorted_dir_names(&self.dir)?
-            .iter()
-            .map(|name| read_host(&self.dir, name))
-            .collect::<Result<Vec<Host>, CollectError>>()?;
-        Ok(fibrechannel_families(&hosts))
+        Ok(fibrechannel_families(&read_each_entry(
+            &self.dir, read_host,
+        )?))
     }
 }
 

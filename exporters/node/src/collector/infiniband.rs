@@ -17,7 +17,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use crate::absent::GatedDir;
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{read_each_entry, read_file, sorted_dir_names};
 
 /// The `infiniband` collector: what it reads and emits is in the module documentation.
 pub struct InfinibandCollector {
@@ -282,11 +282,10 @@ impl BlockingCollector for InfinibandCollector {
 
     fn collect(&self) -> CollectResult {
         self.dir.run(|| {
-            let devices = sorted_dir_names(&self.dir)?
-                .iter()
-                .map(|name| read_device(&self.dir, name))
-                .collect::<Result<Vec<Device>, CollectError>>()?;
-            Ok(infiniband_families(&devices))
+            Ok(infiniband_families(&read_each_entry(
+                &self.dir,
+                read_device,
+            )?))
         })
     }
 }
