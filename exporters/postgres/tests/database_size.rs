@@ -12,7 +12,9 @@ fn reported(exporter: &Exporter) -> f64 {
 }
 
 fn actual(pg: &Postgres) -> f64 {
-    pg.psql("SELECT pg_database_size('postgres')").parse().unwrap()
+    pg.psql("SELECT pg_database_size('postgres')")
+        .parse()
+        .unwrap()
 }
 
 #[test]
