@@ -15,10 +15,10 @@ scrapes each N times in alternation and reports per exporter:
 
     python3 benches/postgres_compare.py [--scrapes 200] [--interval 0]
 
-`--interval S` waits S seconds between rounds. Back to back (the default) PostgreSQL flushes its
-statistics about once a second, so ours re-reads the size of its own database (which its scrapes
-themselves touch) only about once a second; with `--interval 1.5` every scrape re-reads it, as at
-a real scrape interval. Run both to see the range.
+`--interval S` waits S seconds between rounds, nearer a real scrape interval: PostgreSQL flushes
+its statistics about once a second, and what ours re-reads only when the statistics show a
+change (database sizes, after writes) or when time has passed (table sizes, every 5 minutes)
+could be read more often paced than back to back. Run both to see the range.
 
 Build ours first: cargo build --release -p postgres-exporter
 """
