@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 use exporter_core::duration::parse_duration;
-use exporter_core::flags::{LogFlags, WebFlags};
+use exporter_core::flags::RuntimeFlags;
 
 use crate::amqp::management::ManagementUrl;
 use crate::broker_url::{err, ConfigError};
@@ -17,12 +17,9 @@ use crate::{Broker, Config};
 #[doc = concat!("The exporter's flags: the shared `--web.*` and `--log.*` ones and Celery's own.")]
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("`--web.*`: listen address, telemetry path, web config file.")]
+    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
     #[command(flatten)]
-    pub web: WebFlags,
-    #[doc = concat!("`--log.*`: level and format.")]
-    #[command(flatten)]
-    pub log: LogFlags,
+    pub runtime: RuntimeFlags,
 
     /// Celery broker URL: redis://[[user]:password@]host[:port][/db] or rediss://...
     /// (?ssl_cert_reqs=required|none&ssl_ca_certs=FILE&ssl_certfile=FILE&ssl_keyfile=FILE), or

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             let (exporter, start_background) =
                 Celery::new(cfg).map_err(|e| e.to_string())?.into_parts();
             Ok(
-                Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
+                Startup::new(flags.runtime, exporter).on_bound(move |server| {
                     tracing::info!(%broker, "reading Celery events");
                     start_background();
                     server

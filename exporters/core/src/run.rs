@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 
 use crate::exporter::{version_text, Exporter};
-use crate::flags::{LogFlags, WebFlags};
+use crate::flags::{LogFlags, RuntimeFlags, WebFlags};
 use crate::server::{Server, ServerConfig};
 use crate::web_config::WebConfig;
 use crate::web_config_reload::ReloadingWebConfig;
@@ -45,10 +45,10 @@ pub struct Startup {
 impl Startup {
     /// The least a start-up hook hands back: the shared flags as parsed, and the exporter to
     /// serve. [`web_config`](Self::web_config) and [`on_bound`](Self::on_bound) add to it.
-    pub fn new(web: WebFlags, log: LogFlags, exporter: Exporter) -> Self {
+    pub fn new(runtime: RuntimeFlags, exporter: Exporter) -> Self {
         Startup {
-            web,
-            log,
+            web: runtime.web,
+            log: runtime.log,
             exporter,
             web_config: None,
             on_bound: Box::new(|server| server),
@@ -101,17 +101,18 @@ pub fn main<F: Args + FromArgMatches>(
 }
 
 /// The command line of `program`: its flags `F`, `--version`, and `customize`'s additions.
+/// The about text is set last: clap's derive makes a `///` comment on any flattened flag struct
+/// the command's about, and `--help` must open with the program's own description.
 pub fn command<F: Args>(program: &Program, customize: impl FnOnce(Command) -> Command) -> Command {
-    let cmd = Command::new(program.binary)
-        .about(program.about)
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("version")
-                .long("version")
-                .action(ArgAction::SetTrue)
-                .help("Show application version."),
-        );
+    let cmd = Command::new(program.binary).disable_version_flag(true).arg(
+        Arg::new("version")
+            .long("version")
+            .action(ArgAction::SetTrue)
+            .help("Show application version."),
+    );
     customize(F::augment_args(cmd))
+        .about(program.about)
+        .long_about(None)
 }
 
 /// Validates the web config, starts the runtime, binds and serves until SIGTERM/SIGINT.
@@ -193,4 +194,39 @@ pub fn parse_args<F: Args + FromArgMatches>(
     };
     let matches = cmd.try_get_matches_from(args)?;
     Ok((F::from_arg_matches(&matches)?, matches))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flag struct whose doc comment clap's derive would take as the command's about.
+    ///
+    /// With a second paragraph, which it would take as the long about.
+    #[derive(Debug, Args)]
+    struct DocumentedFlags {
+        /// A flag.
+        #[arg(long)]
+        flag: bool,
+    }
+
+    #[test]
+    fn help_opens_with_the_program_about_not_a_flag_struct_doc() {
+        let program = Program {
+            binary: "x",
+            upstream_name: "x",
+            about: "The program's own description.",
+            title: "X",
+            default_listen: ":1",
+            single_dash_long_flags: false,
+        };
+        let help = command::<DocumentedFlags>(&program, |c| c)
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.starts_with("The program's own description.\n"),
+            "{help}"
+        );
+        assert!(!help.contains("clap's derive"), "{help}");
+    }
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use exporter_core::flags::{LogFlags, WebFlags};
+use exporter_core::flags::RuntimeFlags;
 use exporter_core::run::{Program, Startup};
 use node_exporter::collector::{self, COLLECTORS};
 use node_exporter::HostPaths;
@@ -12,9 +12,7 @@ use node_exporter::HostPaths;
 #[derive(Debug, Args)]
 struct Flags {
     #[command(flatten)]
-    web: WebFlags,
-    #[command(flatten)]
-    log: LogFlags,
+    runtime: RuntimeFlags,
     #[command(flatten)]
     paths: HostPaths,
     /// Set all collectors to disabled by default.
@@ -35,7 +33,7 @@ fn main() -> ExitCode {
     exporter_core::run::main(PROGRAM, collector::add_flags, |flags: Flags, matches| {
         let rows = COLLECTORS.enabled(matches, |c| c.default_enabled && !flags.disable_defaults);
         let exporter = node_exporter::build_from_matches(&flags.paths, &rows, matches)?;
-        Ok(Startup::new(flags.web, flags.log, exporter))
+        Ok(Startup::new(flags.runtime, exporter))
     })
 }
 

@@ -24,6 +24,20 @@ fn unknown_flag_is_rejected_and_version_names_the_program() {
 }
 
 #[test]
+fn help_opens_with_the_program_description() {
+    // Not a collector flag struct's doc comment (it was "The tapestats collector's own flags").
+    let (code, out) = run_to_exit(&["--help"]);
+    assert_eq!(code, 0, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Prometheus exporter for machine metrics, drop-in for node_exporter.")
+    );
+    assert_eq!(lines.next(), Some(""));
+    assert_eq!(lines.next(), Some("Usage: node-exporter [OPTIONS]"));
+}
+
+#[test]
 fn bad_regex_names_the_flag() {
     let (code, out) = run_to_exit(&["--collector.filesystem.mount-points-exclude", "(unclosed"]);
     assert_eq!(code, 1);

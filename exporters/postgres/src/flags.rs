@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{ArgMatches, Args, Command};
-use exporter_core::flags::{LogFlags, WebFlags};
+use exporter_core::flags::RuntimeFlags;
 
 use crate::auth_modules::AuthModules;
 use crate::collector::{CollectorConfig, COLLECTORS};
@@ -17,12 +17,9 @@ use crate::{queries, sha256_hex, Options};
 /// Every flag of the binary but `--collector.<name>` (added by [`customize`]).
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("The runtime's `--web.*` flags.")]
+    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
     #[command(flatten)]
-    pub web: WebFlags,
-    #[doc = concat!("The runtime's `--log.*` flags.")]
-    #[command(flatten)]
-    pub log: LogFlags,
+    pub runtime: RuntimeFlags,
 
     /// Do not include default metrics (upstream's built-in maps: pg_stat_database, pg_locks,
     /// pg_stat_activity, pg_stat_replication, pg_replication_slots, pg_stat_archiver).

@@ -41,7 +41,7 @@ fn start(flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
     let exporter = build_exporter(dsns, &opts)?;
     let probe = Arc::new(ProbeHandler::new(auth_modules.unwrap_or_default(), opts));
     Ok(
-        Startup::new(flags.web, flags.log, exporter).on_bound(move |server| {
+        Startup::new(flags.runtime, exporter).on_bound(move |server| {
             for r in &redacted {
                 tracing::info!(target = %r, "monitoring PostgreSQL");
             }

@@ -30,6 +30,16 @@ fn unknown_flag_is_rejected_and_version_names_the_program() {
 }
 
 #[test]
+fn help_opens_with_the_program_description() {
+    // Not the `Flags` struct's doc comment, which clap's derive would make the about.
+    let (code, out) = run_to_exit(&["--help"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let first = out.lines().next();
+    let about = "Prometheus exporter for PostgreSQL server metrics, drop-in for postgres_exporter.";
+    assert_eq!(first, Some(about));
+}
+
+#[test]
 fn no_data_source_is_a_clear_error() {
     let (code, out) = run_to_exit(&[], &[]);
     assert_eq!(code, 1);

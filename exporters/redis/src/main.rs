@@ -63,14 +63,13 @@ fn start(mut flags: Flags, matches: &ArgMatches) -> Result<Startup, String> {
     ));
     let namespace: &'static str = Box::leak(opts.namespace.clone().into_boxed_str());
     let exporter = Exporter::new(namespace, collectors);
-    let mut startup =
-        Startup::new(flags.runtime.web, flags.runtime.log, exporter).on_bound(move |server| {
-            server.route(
-                "/scrape",
-                "metrics of any Redis instance: /scrape?target=redis://host:port",
-                handler,
-            )
-        });
+    let mut startup = Startup::new(flags.runtime, exporter).on_bound(move |server| {
+        server.route(
+            "/scrape",
+            "metrics of any Redis instance: /scrape?target=redis://host:port",
+            handler,
+        )
+    });
     if let Some(config) = web_config {
         startup = startup.web_config(config);
     }
