@@ -171,25 +171,16 @@ impl BrokerUrl {
     }
 }
 
-/// A TLS file error worded with the URL parameter that named the file.
+/// A TLS set-up error worded with the URL parameter that named the file.
 fn tls_setup_error(e: TlsSetupError) -> ConfigError {
+    let worded = e.worded_with(|file| match file {
+        TlsFile::Ca => "ssl_ca_certs",
+        TlsFile::ClientCert => "ssl_certfile",
+        TlsFile::ClientKey => "ssl_keyfile",
+    });
     match e {
-        TlsSetupError::File {
-            file,
-            path,
-            message,
-        } => {
-            let param = match file {
-                TlsFile::Ca => "ssl_ca_certs",
-                TlsFile::ClientCert => "ssl_certfile",
-                TlsFile::ClientKey => "ssl_keyfile",
-            };
-            err(format!("--broker-url {param} {path}: {message}"))
-        }
-        TlsSetupError::HalfClientAuth => {
-            err("--broker-url: ssl_certfile and ssl_keyfile go together")
-        }
-        other => err(format!("--broker-url: {other}")),
+        TlsSetupError::File { .. } => err(format!("--broker-url {worded}")),
+        _ => err(format!("--broker-url: {worded}")),
     }
 }
 
