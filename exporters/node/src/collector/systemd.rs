@@ -3,7 +3,8 @@
 //! manager over D-Bus (`org.freedesktop.systemd1`), as node_exporter 1.5's `systemd` collector
 //! reads them. Opt-in (`--collector.systemd`), as upstream; Debian's build turns it on by default.
 //!
-//! Where the reads come from is in [`bus`]; this file holds the flags and turns what was read
+//! Where the reads come from is in [`node_exporter_dbus`] (a crate of its own, see its
+//! documentation for why); this file holds the flags and turns what was read
 //! ([`Snapshot`]) into families, a pure function tested on literal input.
 //!
 //! As upstream 1.5:
@@ -20,12 +21,13 @@
 //! one error line naming the address it tried; every D-Bus call has a timeout, so a bus that
 //! does not answer cannot hold a scrape.
 
-mod bus;
-
 use std::collections::BTreeMap;
 
 use clap::Args;
-use exporter_core::{BoxFuture, CollectResult, Collector, MetricFamily};
+use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
+pub use node_exporter_dbus::{
+    parse_version, Snapshot, SocketCounts, Unit, UnitDetails, MIN_VERSION_SYSTEM_STATE,
+};
 use regex::Regex;
 
 use super::{flag_regex, CollectorFlags};
@@ -35,9 +37,6 @@ const DEFAULT_UNIT_EXCLUDE: &str = r".+\.(automount|device|mount|scope|slice|tar
 
 /// Upstream's states: each unit gets one series per state, 1 for the one it is in.
 const UNIT_STATES: [&str; 5] = ["active", "activating", "deactivating", "inactive", "failed"];
-
-/// The first systemd with the manager's `SystemState` and the timers' `LastTriggerUSec`.
-const MIN_VERSION_SYSTEM_STATE: f64 = 212.0;
 
 #[doc = concat!("The systemd collector's own flags.")]
 #[derive(Debug, Clone, Args)]
@@ -126,91 +125,6 @@ impl SystemdOptions {
             && !self.unit_exclude.is_match(&unit.name)
             && unit.load_state == "loaded"
     }
-}
-
-/// One unit as `ListUnits` gives it, with the properties read for it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Unit {
-    /// `ssh.service`.
-    pub name: String,
-    /// `loaded`, `not-found`, `masked`, ...
-    pub load_state: String,
-    /// `active`, `failed`, ...
-    pub active_state: String,
-    /// Properties read only for selected units; `None` where the unit lacks one or it was not
-    /// asked for.
-    pub details: UnitDetails,
-}
-
-/// Per-unit properties, each read only when its family is enabled and the unit is of its kind.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UnitDetails {
-    /// A service's `Type` (`simple`, `forking`, ...) or a mount's (`ext4`, ...).
-    pub service_type: Option<String>,
-    /// A service's `NRestarts`.
-    pub restarts: Option<u32>,
-    /// `ActiveEnterTimestamp` in microseconds since the epoch (active units only).
-    pub active_enter_usec: Option<u64>,
-    /// A service's `TasksCurrent` (`u64::MAX`: not counted).
-    pub tasks_current: Option<u64>,
-    /// A service's `TasksMax` (`u64::MAX`: unlimited).
-    pub tasks_max: Option<u64>,
-    /// A socket's connection counts.
-    pub socket: Option<SocketCounts>,
-    /// A timer's `LastTriggerUSec`.
-    pub last_trigger_usec: Option<u64>,
-}
-
-/// A socket unit's `NAccepted`, `NConnections` and (systemd 239+) `NRefused`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SocketCounts {
-    /// Connections accepted since the socket started.
-    pub accepted: u32,
-    /// Connections open now; when missing, upstream reports neither it nor `refused`.
-    pub current: Option<u32>,
-    /// Connections refused; `None` before systemd 239.
-    pub refused: Option<u32>,
-}
-
-/// Everything one scrape read from systemd.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Snapshot {
-    /// The manager's `Version`, when it could be read.
-    pub version: Option<String>,
-    /// The manager's `SystemState` (read on systemd 212 and later).
-    pub system_state: Option<String>,
-    /// Every unit `ListUnits` gave, in its order.
-    pub units: Vec<Unit>,
-}
-
-/// The number in a systemd version string (`252.22-1~deb12u1` gives 252.22), as upstream finds it:
-/// the first run of three or more digits with an optional fraction. `None` if there is none.
-pub fn parse_version(version: &str) -> Option<f64> {
-    let bytes = version.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i - start < 3 {
-            continue;
-        }
-        let fraction = bytes[i..]
-            .iter()
-            .skip(1)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if bytes.get(i) == Some(&b'.') && fraction > 0 {
-            i += 1 + fraction;
-        }
-        return version[start..i].parse().ok();
-    }
-    None
 }
 
 /// The families of one scrape.
@@ -366,7 +280,18 @@ impl Collector for SystemdCollector {
 
     fn collect(&self) -> BoxFuture<'_, CollectResult> {
         Box::pin(async move {
-            let snapshot = bus::read(&self.options).await?;
+            let options = &self.options;
+            let selects = |unit: &Unit| options.selects(unit);
+            let query = node_exporter_dbus::Query {
+                private: options.private,
+                task_metrics: options.task_metrics,
+                restarts_metrics: options.restarts_metrics,
+                start_time_metrics: options.start_time_metrics,
+                selects: &selects,
+            };
+            let snapshot = node_exporter_dbus::read(&query)
+                .await
+                .map_err(CollectError::Other)?;
             Ok(families(&snapshot, &self.options))
         })
     }

@@ -1,25 +1,127 @@
-//! The systemd collector's D-Bus side: one connection per scrape (as upstream, so a restarted
-//! dbus-daemon or systemd costs nothing to recover from), the manager's `ListUnits` and
-//! properties, and each selected unit's properties by `org.freedesktop.DBus.Properties.Get` on
-//! the object path `ListUnits` gave for it.
+//! The node exporter's systemd collector's D-Bus side: one connection per scrape (as upstream,
+//! so a restarted dbus-daemon or systemd costs nothing to recover from), the manager's
+//! `ListUnits` and properties, and each selected unit's properties by
+//! `org.freedesktop.DBus.Properties.Get` on the object path `ListUnits` gave for it.
 //!
 //! The system bus is `DBUS_SYSTEM_BUS_ADDRESS`, else `/var/run/dbus/system_bus_socket`. As
 //! upstream (go-systemd's `NewWithContext`), root falls back to systemd's private socket
-//! `/run/systemd/private` when the system bus cannot be reached; `--collector.systemd.private`
-//! goes there directly. Connecting and every call are bounded by [`CALL_TIMEOUT`].
+//! `/run/systemd/private` when the system bus cannot be reached; `Query::private` goes there
+//! directly. Connecting and every call are bounded by [`CALL_TIMEOUT`].
+//!
+//! A crate of its own, not a module of `node-exporter`, for the binary's resident memory: zbus's
+//! generic code is instantiated in the crate that calls it, and in the collectors' crate it sat
+//! between collectors that run on every scrape, so the page cache's large folios around them
+//! mapped it although it never runs unless `--collector.systemd` is on. Here it is laid out in a
+//! block of its own (the collector's metric families stay in `node-exporter`).
 
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use exporter_core::CollectError;
 use zbus::connection::Builder;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue};
 use zbus::Connection;
 
-use super::{
-    parse_version, Snapshot, SocketCounts, SystemdOptions, Unit, UnitDetails,
-    MIN_VERSION_SYSTEM_STATE,
-};
+/// The first systemd with the manager's `SystemState` and the timers' `LastTriggerUSec`.
+pub const MIN_VERSION_SYSTEM_STATE: f64 = 212.0;
+
+/// What one scrape reads, from the collector's options.
+pub struct Query<'a> {
+    /// Talk to systemd on its private socket instead of the system bus.
+    pub private: bool,
+    /// Services' `TasksCurrent` and `TasksMax`.
+    pub task_metrics: bool,
+    /// Services' `NRestarts`.
+    pub restarts_metrics: bool,
+    /// Units' `ActiveEnterTimestamp`.
+    pub start_time_metrics: bool,
+    /// Whether a listed unit gets its properties read (the per-unit families' filter).
+    pub selects: &'a (dyn Fn(&Unit) -> bool + Sync),
+}
+
+/// One unit as `ListUnits` gives it, with the properties read for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unit {
+    /// `ssh.service`.
+    pub name: String,
+    /// `loaded`, `not-found`, `masked`, ...
+    pub load_state: String,
+    /// `active`, `failed`, ...
+    pub active_state: String,
+    /// Properties read only for selected units; `None` where the unit lacks one or it was not
+    /// asked for.
+    pub details: UnitDetails,
+}
+
+/// Per-unit properties, each read only when its family is enabled and the unit is of its kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitDetails {
+    /// A service's `Type` (`simple`, `forking`, ...) or a mount's (`ext4`, ...).
+    pub service_type: Option<String>,
+    /// A service's `NRestarts`.
+    pub restarts: Option<u32>,
+    /// `ActiveEnterTimestamp` in microseconds since the epoch (active units only).
+    pub active_enter_usec: Option<u64>,
+    /// A service's `TasksCurrent` (`u64::MAX`: not counted).
+    pub tasks_current: Option<u64>,
+    /// A service's `TasksMax` (`u64::MAX`: unlimited).
+    pub tasks_max: Option<u64>,
+    /// A socket's connection counts.
+    pub socket: Option<SocketCounts>,
+    /// A timer's `LastTriggerUSec`.
+    pub last_trigger_usec: Option<u64>,
+}
+
+/// A socket unit's `NAccepted`, `NConnections` and (systemd 239+) `NRefused`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SocketCounts {
+    /// Connections accepted since the socket started.
+    pub accepted: u32,
+    /// Connections open now; when missing, upstream reports neither it nor `refused`.
+    pub current: Option<u32>,
+    /// Connections refused; `None` before systemd 239.
+    pub refused: Option<u32>,
+}
+
+/// Everything one scrape read from systemd.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The manager's `Version`, when it could be read.
+    pub version: Option<String>,
+    /// The manager's `SystemState` (read on systemd 212 and later).
+    pub system_state: Option<String>,
+    /// Every unit `ListUnits` gave, in its order.
+    pub units: Vec<Unit>,
+}
+
+/// The number in a systemd version string (`252.22-1~deb12u1` gives 252.22), as upstream finds it:
+/// the first run of three or more digits with an optional fraction. `None` if there is none.
+pub fn parse_version(version: &str) -> Option<f64> {
+    let bytes = version.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start < 3 {
+            continue;
+        }
+        let fraction = bytes[i..]
+            .iter()
+            .skip(1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if bytes.get(i) == Some(&b'.') && fraction > 0 {
+            i += 1 + fraction;
+        }
+        return version[start..i].parse().ok();
+    }
+    None
+}
 
 /// How long connecting, or one call, may take: systemd answers in microseconds, a hung bus
 /// never.
@@ -52,8 +154,9 @@ type ListedUnit = (
     OwnedObjectPath, // job object
 );
 
-/// Reads what [`super::families`] needs for one scrape.
-pub(super) async fn read(options: &SystemdOptions) -> Result<Snapshot, CollectError> {
+/// Reads what the collector's families need for one scrape; `Err` is the collector's error
+/// line.
+pub async fn read(options: &Query<'_>) -> Result<Snapshot, String> {
     let systemd = Systemd {
         conn: connect(options.private).await?,
     };
@@ -67,7 +170,7 @@ pub(super) async fn read(options: &SystemdOptions) -> Result<Snapshot, CollectEr
     let listed = systemd
         .list_units()
         .await
-        .map_err(|e| CollectError::Other(format!("couldn't get units: {e}")))?;
+        .map_err(|e| format!("couldn't get units: {e}"))?;
     let mut units = Vec::with_capacity(listed.len());
     for (name, _, load_state, active_state, _, _, path, _, _, _) in listed {
         let mut unit = Unit {
@@ -76,7 +179,7 @@ pub(super) async fn read(options: &SystemdOptions) -> Result<Snapshot, CollectEr
             active_state,
             details: UnitDetails::default(),
         };
-        if options.selects(&unit) {
+        if (options.selects)(&unit) {
             unit.details = systemd.details(&unit, &path, options, newer_than_212).await;
         }
         units.push(unit);
@@ -87,7 +190,7 @@ pub(super) async fn read(options: &SystemdOptions) -> Result<Snapshot, CollectEr
             .property(&manager, MANAGER, "SystemState")
             .await
             .and_then(|v| String::try_from(v).map_err(zbus::Error::from))
-            .map_err(|e| CollectError::Other(format!("couldn't get system state: {e}")))?;
+            .map_err(|e| format!("couldn't get system state: {e}"))?;
         Some(state)
     } else {
         None
@@ -100,7 +203,7 @@ pub(super) async fn read(options: &SystemdOptions) -> Result<Snapshot, CollectEr
 }
 
 /// The system bus, or systemd's private socket (see the module documentation).
-async fn connect(private: bool) -> Result<Connection, CollectError> {
+async fn connect(private: bool) -> Result<Connection, String> {
     if private {
         return open_private().await;
     }
@@ -113,22 +216,19 @@ async fn connect(private: bool) -> Result<Connection, CollectError> {
     match system {
         Ok(conn) => Ok(conn),
         Err(bus_error) if running_as_root() => open_private().await.map_err(|private_error| {
-            CollectError::Other(format!(
+            format!(
                 "couldn't connect to the system bus ({bus_error}), nor to systemd ({private_error})"
-            ))
+            )
         }),
-        Err(bus_error) => Err(CollectError::Other(format!(
-            "couldn't connect to the system bus: {bus_error}"
-        ))),
+        Err(bus_error) => Err(format!("couldn't connect to the system bus: {bus_error}")),
     }
 }
 
-async fn open_private() -> Result<Connection, CollectError> {
-    let opened = match Builder::address(PRIVATE_SOCKET) {
+async fn open_private() -> Result<Connection, String> {
+    match Builder::address(PRIVATE_SOCKET) {
         Ok(builder) => open(builder.p2p(), PRIVATE_SOCKET).await,
         Err(e) => Err(format!("{PRIVATE_SOCKET}: {e}")),
-    };
-    opened.map_err(CollectError::Other)
+    }
 }
 
 async fn open(builder: Builder<'_>, address: &str) -> Result<Connection, String> {
@@ -204,7 +304,7 @@ impl Systemd {
         &self,
         unit: &Unit,
         path: &ObjectPath<'_>,
-        options: &SystemdOptions,
+        options: &Query<'_>,
         newer_than_212: bool,
     ) -> UnitDetails {
         let mut d = UnitDetails::default();
