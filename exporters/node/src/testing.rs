@@ -5,7 +5,18 @@ use std::path::Path;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, Sample};
 
+use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
+
+/// A collector's flags `F` parsed from `args` (its own flags only) and checked: its options, or
+/// the error naming the flag at fault.
+pub(crate) fn flag_options<F: CollectorFlags>(args: &[&str]) -> Result<F::Options, String> {
+    let cmd = F::augment_args(clap::Command::new("x").no_binary_name(true));
+    let matches = cmd.try_get_matches_from(args).map_err(|e| e.to_string())?;
+    F::from_arg_matches(&matches)
+        .map_err(|e| e.to_string())?
+        .options()
+}
 
 /// Paths with procfs at `dir` and the other trees at their defaults.
 pub(crate) fn procfs_at(dir: &Path) -> HostPaths {

@@ -28,6 +28,7 @@ use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
+use super::netdev::DeviceFilter;
 use super::{flag_regex, CollectorFlags};
 use crate::ethtool_ioctl::{DriverInfo, EthtoolSocket, LinkSettings};
 use crate::paths::HostPaths;
@@ -59,10 +60,9 @@ pub struct EthtoolFlags {
 /// Which devices and statistics the ethtool collector reports.
 #[derive(Debug, Clone)]
 pub struct EthtoolOptions {
-    /// Only devices matching (unanchored), when set.
-    pub device_include: Option<Regex>,
-    /// Not devices matching (unanchored), when set. Given both, upstream 1.5 applies both.
-    pub device_exclude: Option<Regex>,
+    /// Devices matching the include regex (unanchored), when set, and not the exclude one.
+    /// Given both, upstream 1.5 applies both.
+    pub devices: DeviceFilter,
     /// Statistics whose sanitized name matches (unanchored).
     pub metrics_include: Regex,
 }
@@ -78,25 +78,15 @@ impl CollectorFlags for EthtoolFlags {
                 .transpose()
         };
         Ok(EthtoolOptions {
-            device_include: optional("collector.ethtool.device-include", self.device_include)?,
-            device_exclude: optional("collector.ethtool.device-exclude", self.device_exclude)?,
+            devices: DeviceFilter {
+                include: optional("collector.ethtool.device-include", self.device_include)?,
+                exclude: optional("collector.ethtool.device-exclude", self.device_exclude)?,
+            },
             metrics_include: flag_regex(
                 "collector.ethtool.metrics-include",
                 &self.metrics_include,
             )?,
         })
-    }
-}
-
-impl EthtoolOptions {
-    fn ignores(&self, device: &str) -> bool {
-        self.device_exclude
-            .as_ref()
-            .is_some_and(|r| r.is_match(device))
-            || self
-                .device_include
-                .as_ref()
-                .is_some_and(|r| !r.is_match(device))
     }
 }
 
@@ -405,7 +395,7 @@ impl BlockingCollector for EthtoolCollector {
         }
         let socket = EthtoolSocket::open().map_err(|e| CollectError::io("ethtool socket", e))?;
         let mut out = Families::default();
-        for device in devices.iter().filter(|d| !self.options.ignores(d)) {
+        for device in devices.iter().filter(|d| !self.options.devices.ignored(d)) {
             match socket.link_settings(device) {
                 Ok(link) => out.link(device, link),
                 Err(e) => log_failure("link info", device, &e),
@@ -426,15 +416,10 @@ impl BlockingCollector for EthtoolCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Command, FromArgMatches};
+    use crate::testing::flag_options;
 
     fn options(args: &[&str]) -> EthtoolOptions {
-        let cmd = EthtoolFlags::augment_args(Command::new("x").no_binary_name(true));
-        let m = cmd.try_get_matches_from(args).unwrap();
-        EthtoolFlags::from_arg_matches(&m)
-            .unwrap()
-            .options()
-            .unwrap()
+        flag_options::<EthtoolFlags>(args).unwrap()
     }
 
     fn series(f: Families) -> Vec<String> {
@@ -543,8 +528,8 @@ mod tests {
             "--collector.ethtool.device-exclude",
             "1$",
         ]);
-        assert!(!o.ignores("eth0") && o.ignores("eth1") && o.ignores("lo"));
-        assert!(!options(&[]).ignores("lo"));
+        assert!(!o.devices.ignored("eth0") && o.devices.ignored("eth1") && o.devices.ignored("lo"));
+        assert!(!options(&[]).devices.ignored("lo"));
     }
 
     #[test]

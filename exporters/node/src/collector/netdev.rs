@@ -80,8 +80,8 @@ impl CollectorFlags for NetdevFlags {
     }
 }
 
-/// Include/exclude regexes on device names (at most one of them is set): the netdev
-/// collector's options.
+/// Include/exclude regexes on device names: the netdev collector's options (at most one of
+/// them set), and the device filter of the diskstats and ethtool collectors.
 #[derive(Debug, Clone)]
 pub struct DeviceFilter {
     /// Only these devices, when set.

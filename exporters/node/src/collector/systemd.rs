@@ -300,15 +300,10 @@ impl Collector for SystemdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Command, FromArgMatches};
+    use crate::testing::flag_options;
 
     fn options(args: &[&str]) -> SystemdOptions {
-        let cmd = SystemdFlags::augment_args(Command::new("x").no_binary_name(true));
-        let m = cmd.try_get_matches_from(args).unwrap();
-        SystemdFlags::from_arg_matches(&m)
-            .unwrap()
-            .options()
-            .unwrap()
+        flag_options::<SystemdFlags>(args).unwrap()
     }
 
     fn unit(name: &str, load: &str, active: &str) -> Unit {
@@ -356,14 +351,8 @@ mod tests {
 
     #[test]
     fn a_bad_regex_names_its_flag() {
-        let cmd = SystemdFlags::augment_args(Command::new("x").no_binary_name(true));
-        let m = cmd
-            .try_get_matches_from(["--collector.systemd.unit-exclude", "("])
-            .unwrap();
-        let err = SystemdFlags::from_arg_matches(&m)
-            .unwrap()
-            .options()
-            .unwrap_err();
+        let err =
+            flag_options::<SystemdFlags>(&["--collector.systemd.unit-exclude", "("]).unwrap_err();
         assert!(err.contains("--collector.systemd.unit-exclude"), "{err}");
     }
 
