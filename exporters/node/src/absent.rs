@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use exporter_core::{CollectError, CollectResult};
 
+use crate::kept::KeptFile;
+
 /// How long a missing source is taken as still missing.
 pub(crate) const RECHECK: Duration = Duration::from_secs(60);
 
@@ -98,9 +100,40 @@ impl Deref for GatedDir {
     }
 }
 
+/// A file whose absence means the collector's source is missing, kept open ([`KeptFile`]), with
+/// the [`SourceGate`] that remembers it missing. It derefs to the [`KeptFile`].
+#[derive(Debug)]
+pub(crate) struct GatedFile {
+    file: KeptFile,
+    gate: SourceGate,
+}
+
+impl GatedFile {
+    /// The file at `path`, not yet looked for.
+    pub(crate) fn new(path: PathBuf) -> Self {
+        GatedFile {
+            gate: SourceGate::new(&path),
+            file: KeptFile::new(path),
+        }
+    }
+
+    /// [`SourceGate::run`] for this file.
+    pub(crate) fn run(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        self.gate.run(collect)
+    }
+}
+
+impl Deref for GatedFile {
+    type Target = KeptFile;
+
+    fn deref(&self) -> &KeptFile {
+        &self.file
+    }
+}
+
 /// Implements `BlockingCollector` for a collector whose whole source may be missing on a host:
 /// its name is `$name`, and a scrape runs the collector's own `collect_present` through the
-/// [`SourceGate`] or [`GatedDir`] in its field `$gate`.
+/// [`SourceGate`], [`GatedDir`] or [`GatedFile`] in its field `$gate`.
 macro_rules! gated_collector {
     ($collector:ty, $name:literal, $gate:ident) => {
         impl exporter_core::BlockingCollector for $collector {

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, Sample};
 
+pub(crate) use exporter_core::testkit::assert_maps;
+
 use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
 
@@ -46,6 +48,12 @@ pub(crate) fn rootfs_at(dir: &Path) -> HostPaths {
 pub(crate) fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
+}
+
+/// A `key n 1 2 ... n` line, as /proc/net/rpc/nfs and nfsd write a counted row of statistics.
+pub(crate) fn numbered(key: &str, n: usize) -> String {
+    let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    format!("{key} {n} {}\n", values.join(" "))
 }
 
 /// Asserts that a scrape found its source missing.

@@ -163,6 +163,13 @@ pub(crate) fn keep_first_of_each<T, K: Eq + std::hash::Hash + ?Sized>(
     items.retain(|_| keep.next().unwrap_or(true));
 }
 
+/// `cpu12` -> `12`; other entries of devices/system/cpu (`cpufreq`, `cpuidle`, `isolated`, ...)
+/// are None.
+pub(crate) fn cpu_number(name: &str) -> Option<&str> {
+    let n = name.strip_prefix("cpu")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+}
+
 /// Reads a one-value sysfs attribute, trimmed. `None` when absent or unreadable (many attributes
 /// are optional or return EINVAL while a device is down).
 pub(crate) fn read_attr(path: &Path) -> Option<String> {
@@ -236,6 +243,21 @@ pub(crate) use regex_flag;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_maps;
+
+    #[test]
+    fn cpu_numbers() {
+        assert_maps(
+            cpu_number,
+            &[
+                ("cpu0", Some("0")),
+                ("cpu17", Some("17")),
+                ("cpufreq", None),
+                ("cpu", None),
+                ("online", None),
+            ],
+        );
+    }
 
     #[test]
     fn parse_field_names_what_is_wrong() {

@@ -130,6 +130,19 @@ pub fn http_get_status(url: &str) -> (u16, String) {
     }
 }
 
+/// Asserts that `f` maps every input of `cases` to the output beside it.
+#[track_caller]
+pub fn assert_maps<I, O, E>(f: impl Fn(I) -> O, cases: &[(I, E)])
+where
+    I: Copy + std::fmt::Debug,
+    O: PartialEq<E> + std::fmt::Debug,
+    E: std::fmt::Debug,
+{
+    for (input, expected) in cases {
+        assert_eq!(&f(*input), expected, "{input:?}");
+    }
+}
+
 /// The start-up contract every exporter binary keeps, checked through `run` (the crate's way of
 /// running its binary to exit with arguments): an unknown flag exits 2 naming the flag, and
 /// `--version` exits 0 with output starting `<upstream>, version ` (as the Go exporter's).

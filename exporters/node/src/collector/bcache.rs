@@ -397,15 +397,20 @@ impl BlockingCollector for BcacheCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, sysfs_at, write};
+    use crate::testing::{assert_maps, assert_rejects, sysfs_at, write};
 
     #[test]
     fn sizes_read_as_upstream_reads_them() {
-        assert_eq!(dehumanize("512"), Ok(512));
-        assert_eq!(dehumanize("1.5k"), Ok(1524));
-        assert_eq!(dehumanize("12.3M"), Ok(12_890_112));
-        assert_eq!(dehumanize("6.4G"), Ok(6_861_881_344));
-        assert_eq!(dehumanize("1.5X"), Ok(0));
+        assert_maps(
+            dehumanize,
+            &[
+                ("512", Ok(512)),
+                ("1.5k", Ok(1524)),
+                ("12.3M", Ok(12_890_112)),
+                ("6.4G", Ok(6_861_881_344)),
+                ("1.5X", Ok(0)),
+            ],
+        );
         assert_rejects(dehumanize, &["", "x", "1.zk"]);
         // The last byte is taken for the newline, whatever it is.
         assert_eq!(parse_value("546\n"), Ok(546));

@@ -10,16 +10,14 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::{gated_collector, SourceGate};
-use crate::kept::KeptFile;
+use crate::absent::{gated_collector, GatedFile};
 use crate::paths::HostPaths;
 use crate::util::read_file;
 
 /// The `bonding` collector: what it reads and emits is in the module documentation.
 pub struct BondingCollector {
-    gate: SourceGate,
     net_dir: PathBuf,
-    masters: KeptFile,
+    masters: GatedFile,
 }
 
 impl BondingCollector {
@@ -28,8 +26,7 @@ impl BondingCollector {
         let net_dir = paths.sys_path("class/net");
         let masters = net_dir.join("bonding_masters");
         BondingCollector {
-            gate: SourceGate::new(&masters),
-            masters: KeptFile::new(masters),
+            masters: GatedFile::new(masters),
             net_dir,
         }
     }
@@ -96,7 +93,7 @@ fn read_bond(net_dir: &Path, master: &str) -> Result<BondStatus, CollectError> {
     Ok(status)
 }
 
-gated_collector!(BondingCollector, "bonding", gate);
+gated_collector!(BondingCollector, "bonding", masters);
 
 impl BondingCollector {
     fn collect_present(&self) -> CollectResult {

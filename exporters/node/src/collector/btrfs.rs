@@ -448,7 +448,7 @@ impl BlockingCollector for BtrfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{sysfs_at, write};
+    use crate::testing::{assert_maps, sysfs_at, write};
 
     #[test]
     fn ratios_per_profile() {
@@ -509,10 +509,10 @@ mod tests {
 
     #[test]
     fn values_that_do_not_parse_are_zero() {
-        assert_eq!(parse_value("16384"), 16384);
-        assert_eq!(parse_value("x"), 0);
-        assert_eq!(parse_value(""), 0);
-        assert_eq!(parse_value("+1"), 0);
+        assert_maps(
+            parse_value,
+            &[("16384", 16384), ("x", 0), ("", 0), ("+1", 0)],
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::{read_attr, sorted_dir_names, USER_HZ};
+use crate::util::{cpu_number, read_attr, sorted_dir_names, USER_HZ};
 
 #[doc = concat!("The cpu collector's own flags.")]
 #[derive(Debug, Clone, Args)]
@@ -346,12 +346,6 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, CollectError> {
         }
     }
     Ok(out)
-}
-
-/// `cpu12` -> `12`; other entries of devices/system/cpu (`cpufreq`, `isolated`, ...) are None.
-fn cpu_number(name: &str) -> Option<&str> {
-    let n = name.strip_prefix("cpu")?;
-    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
 }
 
 /// Thermal throttle counts: per (package, core) and per package.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::paths::HostPaths;
-use crate::util::{read_attr, sorted_dir_names};
+use crate::util::{cpu_number, read_attr, sorted_dir_names};
 
 /// The `cpufreq` collector: what it reads and emits is in the module documentation.
 pub struct CpufreqCollector {
@@ -55,12 +55,6 @@ pub fn parse_khz(text: &str) -> Option<f64> {
         .parse::<u64>()
         .ok()
         .map(|khz| khz as f64 * 1000.0)
-}
-
-/// `cpu12` -> `12`; other entries of devices/system/cpu (`cpufreq`, `cpuidle`, ...) are None.
-fn cpu_number(name: &str) -> Option<&str> {
-    let n = name.strip_prefix("cpu")?;
-    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
 }
 
 fn read_cpu(cpu: &str, dir: &Path) -> CpuFreq {
@@ -199,15 +193,6 @@ mod tests {
         assert_eq!(parse_khz("<unknown>\n"), None);
         assert_eq!(parse_khz(""), None);
         assert_eq!(parse_khz("-5"), None);
-    }
-
-    #[test]
-    fn cpu_numbers() {
-        assert_eq!(cpu_number("cpu0"), Some("0"));
-        assert_eq!(cpu_number("cpu17"), Some("17"));
-        assert_eq!(cpu_number("cpufreq"), None);
-        assert_eq!(cpu_number("cpu"), None);
-        assert_eq!(cpu_number("online"), None);
     }
 
     #[test]

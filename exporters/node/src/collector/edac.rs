@@ -124,18 +124,23 @@ impl BlockingCollector for EdacCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, sysfs_at, write};
+    use crate::testing::{assert_maps, assert_rejects, sysfs_at, write};
 
     #[test]
     fn entry_numbers_follow_the_glob() {
-        assert_eq!(entry_number("mc0", "mc"), Some("0"));
-        assert_eq!(entry_number("mc12", "mc"), Some("12"));
-        assert_eq!(entry_number("mc3x", "mc"), Some("3"));
-        assert_eq!(entry_number("mc", "mc"), None);
-        assert_eq!(entry_number("mcx", "mc"), None);
-        assert_eq!(entry_number("power", "mc"), None);
-        assert_eq!(entry_number("csrow7", "csrow"), Some("7"));
-        assert_eq!(entry_number("ce_count", "csrow"), None);
+        assert_maps(
+            |(name, prefix)| entry_number(name, prefix),
+            &[
+                (("mc0", "mc"), Some("0")),
+                (("mc12", "mc"), Some("12")),
+                (("mc3x", "mc"), Some("3")),
+                (("mc", "mc"), None),
+                (("mcx", "mc"), None),
+                (("power", "mc"), None),
+                (("csrow7", "csrow"), Some("7")),
+                (("ce_count", "csrow"), None),
+            ],
+        );
     }
 
     #[test]

@@ -430,7 +430,7 @@ impl BlockingCollector for HwmonCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, family_names, label_pairs, sysfs_at};
+    use crate::testing::{assert_maps, assert_not_available, family_names, label_pairs, sysfs_at};
 
     #[test]
     fn explodes_sensor_file_names_like_the_upstream_regex() {
@@ -465,12 +465,17 @@ mod tests {
 
     #[test]
     fn cleans_metric_names() {
-        assert_eq!(clean_metric_name("coretemp\n"), "coretemp");
-        assert_eq!(clean_metric_name("Package id 0"), "package_id_0");
-        assert_eq!(clean_metric_name("0000:00:18.3"), "0000:00:18_3");
-        assert_eq!(clean_metric_name("__x__"), "x");
-        assert_eq!(clean_metric_name("é"), "");
-        assert_eq!(clean_metric_name(""), "");
+        assert_maps(
+            clean_metric_name,
+            &[
+                ("coretemp\n", "coretemp"),
+                ("Package id 0", "package_id_0"),
+                ("0000:00:18.3", "0000:00:18_3"),
+                ("__x__", "x"),
+                ("é", ""),
+                ("", ""),
+            ],
+        );
     }
 
     #[test]

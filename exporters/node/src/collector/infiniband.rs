@@ -293,20 +293,26 @@ impl BlockingCollector for InfinibandCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at, write};
+    use crate::testing::{assert_maps, assert_not_available, sysfs_at, write};
 
     #[test]
     fn states_and_rates() {
-        assert_eq!(parse_state("4: ACTIVE\n"), Some(4));
-        assert_eq!(parse_state("5: LinkUp"), Some(5));
-        assert_eq!(parse_state("ACTIVE"), None);
-        assert_eq!(parse_state("x: ACTIVE"), None);
-        assert_eq!(parse_state("1: a: b"), None);
-        assert_eq!(parse_rate("40 Gb/sec (4X QDR)\n"), Some(5_000_000_000));
-        assert_eq!(parse_rate("2.5 Gb/sec (1X SDR)"), Some(312_500_000));
-        assert_eq!(parse_rate("100 Gb/sec (4X EDR)"), Some(12_500_000_000));
-        assert_eq!(parse_rate("x Gb/sec"), None);
-        assert_eq!(parse_rate("40"), None);
+        let states = [
+            ("4: ACTIVE\n", Some(4)),
+            ("5: LinkUp", Some(5)),
+            ("ACTIVE", None),
+            ("x: ACTIVE", None),
+            ("1: a: b", None),
+        ];
+        assert_maps(parse_state, &states);
+        let rates = [
+            ("40 Gb/sec (4X QDR)\n", Some(5_000_000_000)),
+            ("2.5 Gb/sec (1X SDR)", Some(312_500_000)),
+            ("100 Gb/sec (4X EDR)", Some(12_500_000_000)),
+            ("x Gb/sec", None),
+            ("40", None),
+        ];
+        assert_maps(parse_rate, &rates);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use clap::Args;
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::{gated_collector, SourceGate};
+use crate::absent::{gated_collector, GatedFile};
 use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -79,8 +79,7 @@ pub fn parse_backend_labels(list: &str) -> Result<Vec<&'static str>, String> {
 
 /// The `ipvs` collector: what it reads and emits is in the module documentation.
 pub struct IpvsCollector {
-    gate: SourceGate,
-    stats: KeptFile,
+    stats: GatedFile,
     services: KeptFile,
     labels: Vec<&'static str>,
 }
@@ -88,10 +87,8 @@ pub struct IpvsCollector {
 impl IpvsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths, labels: &[&'static str]) -> Self {
-        let stats = paths.proc_path("net/ip_vs_stats");
         IpvsCollector {
-            gate: SourceGate::new(&stats),
-            stats: KeptFile::new(stats),
+            stats: GatedFile::new(paths.proc_path("net/ip_vs_stats")),
             services: KeptFile::new(paths.proc_path("net/ip_vs")),
             labels: labels.to_vec(),
         }
@@ -338,7 +335,7 @@ pub fn ipvs_families(
     families
 }
 
-gated_collector!(IpvsCollector, "ipvs", gate);
+gated_collector!(IpvsCollector, "ipvs", stats);
 
 impl IpvsCollector {
     fn collect_present(&self) -> CollectResult {

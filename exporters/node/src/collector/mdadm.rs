@@ -22,24 +22,20 @@ use std::sync::LazyLock;
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
-use crate::absent::{gated_collector, SourceGate};
-use crate::kept::KeptFile;
+use crate::absent::{gated_collector, GatedFile};
 use crate::paths::HostPaths;
 use crate::util::keep_first_of_each;
 
 /// The `mdadm` collector: what it reads and emits is in the module documentation.
 pub struct MdadmCollector {
-    gate: SourceGate,
-    mdstat: KeptFile,
+    mdstat: GatedFile,
 }
 
 impl MdadmCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let mdstat = paths.proc_path("mdstat");
         MdadmCollector {
-            gate: SourceGate::new(&mdstat),
-            mdstat: KeptFile::new(mdstat),
+            mdstat: GatedFile::new(paths.proc_path("mdstat")),
         }
     }
 }
@@ -228,7 +224,7 @@ pub fn md_families(arrays: &[MdStat]) -> Vec<MetricFamily> {
     vec![required, disks, state, blocks, synced]
 }
 
-gated_collector!(MdadmCollector, "mdadm", gate);
+gated_collector!(MdadmCollector, "mdadm", mdstat);
 
 impl MdadmCollector {
     fn collect_present(&self) -> CollectResult {

@@ -553,7 +553,7 @@ impl BlockingCollector for NetclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, label_pairs, sysfs_at};
+    use crate::testing::{assert_maps, assert_not_available, label_pairs, sysfs_at};
 
     #[test]
     fn parses_hex_decimal_and_negative_attributes() {
@@ -565,11 +565,16 @@ mod tests {
 
     #[test]
     fn garbage_attributes_are_none() {
-        assert_eq!(parse_attr_int(""), None);
-        assert_eq!(parse_attr_int("0x"), None);
-        assert_eq!(parse_attr_int("0xzz"), None);
-        assert_eq!(parse_attr_int("up"), None);
-        assert_eq!(parse_attr_int("99999999999999999999999"), None);
+        assert_maps(
+            parse_attr_int,
+            &[
+                ("", None),
+                ("0x", None),
+                ("0xzz", None),
+                ("up", None),
+                ("99999999999999999999999", None),
+            ],
+        );
     }
 
     fn write_attrs(dir: &Path, attrs: &[(&str, &str)]) {

@@ -17,8 +17,7 @@
 
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::{gated_collector, SourceGate};
-use crate::kept::KeptFile;
+use crate::absent::{gated_collector, GatedFile};
 use crate::paths::HostPaths;
 
 /// The NFSv2 procedures, in the kernel's order (after `Null`).
@@ -263,22 +262,19 @@ pub fn client_families(s: &ClientStats) -> Vec<MetricFamily> {
 
 /// The `nfs` collector: what it reads and emits is in the module documentation.
 pub struct NfsCollector {
-    gate: SourceGate,
-    file: KeptFile,
+    file: GatedFile,
 }
 
 impl NfsCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let file = paths.proc_path("net/rpc/nfs");
         NfsCollector {
-            gate: SourceGate::new(&file),
-            file: KeptFile::new(file),
+            file: GatedFile::new(paths.proc_path("net/rpc/nfs")),
         }
     }
 }
 
-gated_collector!(NfsCollector, "nfs", gate);
+gated_collector!(NfsCollector, "nfs", file);
 
 impl NfsCollector {
     fn collect_present(&self) -> CollectResult {
@@ -292,13 +288,8 @@ impl NfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, procfs_at};
+    use crate::testing::{assert_not_available, numbered, procfs_at};
     use exporter_core::BlockingCollector;
-
-    fn numbered(key: &str, n: usize) -> String {
-        let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-        format!("{key} {n} {}\n", values.join(" "))
-    }
 
     #[test]
     fn parses_every_line() {

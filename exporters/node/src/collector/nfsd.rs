@@ -20,9 +20,8 @@
 
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
-use crate::absent::{gated_collector, SourceGate};
+use crate::absent::{gated_collector, GatedFile};
 use crate::collector::nfs::{exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3};
-use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 
 /// The NFSv4 server operations upstream 1.5 exports, each with its position on the
@@ -258,22 +257,19 @@ pub fn server_families(s: &ServerStats) -> Vec<MetricFamily> {
 
 /// The `nfsd` collector: what it reads and emits is in the module documentation.
 pub struct NfsdCollector {
-    gate: SourceGate,
-    file: KeptFile,
+    file: GatedFile,
 }
 
 impl NfsdCollector {
     /// The collector reading under `paths`.
     pub fn new(paths: &HostPaths) -> Self {
-        let file = paths.proc_path("net/rpc/nfsd");
         NfsdCollector {
-            gate: SourceGate::new(&file),
-            file: KeptFile::new(file),
+            file: GatedFile::new(paths.proc_path("net/rpc/nfsd")),
         }
     }
 }
 
-gated_collector!(NfsdCollector, "nfsd", gate);
+gated_collector!(NfsdCollector, "nfsd", file);
 
 impl NfsdCollector {
     fn collect_present(&self) -> CollectResult {
@@ -287,11 +283,7 @@ impl NfsdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn numbered(key: &str, n: usize) -> String {
-        let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-        format!("{key} {n} {}\n", values.join(" "))
-    }
+    use crate::testing::numbered;
 
     const NFSD: &str = "rc 3 6 18622
 fh 7 0 0 0 0

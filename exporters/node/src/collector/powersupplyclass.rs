@@ -290,7 +290,7 @@ impl BlockingCollector for PowersupplyclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, label_pairs, sysfs_at};
+    use crate::testing::{assert_maps, assert_not_available, label_pairs, sysfs_at};
 
     fn find<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
         fams.iter().find(|f| f.name == name).unwrap()
@@ -298,20 +298,25 @@ mod tests {
 
     #[test]
     fn parses_ints_like_go_base_zero() {
-        assert_eq!(parse_int("1234567\n"), Some(1234567));
-        assert_eq!(parse_int("-250000"), Some(-250000));
-        assert_eq!(parse_int("+5"), Some(5));
-        assert_eq!(parse_int("0"), Some(0));
-        assert_eq!(parse_int("0x1f"), Some(31));
-        assert_eq!(parse_int("010"), Some(8));
-        assert_eq!(parse_int(""), None);
-        assert_eq!(parse_int("-"), None);
-        assert_eq!(parse_int("0x"), None);
-        assert_eq!(parse_int("--1"), None);
-        assert_eq!(parse_int("abc"), None);
-        assert_eq!(parse_int("12 34"), None);
-        assert_eq!(parse_int("99999999999999999999"), None);
-        assert_eq!(parse_int("-9223372036854775808"), Some(i64::MIN));
+        assert_maps(
+            parse_int,
+            &[
+                ("1234567\n", Some(1234567)),
+                ("-250000", Some(-250000)),
+                ("+5", Some(5)),
+                ("0", Some(0)),
+                ("0x1f", Some(31)),
+                ("010", Some(8)),
+                ("", None),
+                ("-", None),
+                ("0x", None),
+                ("--1", None),
+                ("abc", None),
+                ("12 34", None),
+                ("99999999999999999999", None),
+                ("-9223372036854775808", Some(i64::MIN)),
+            ],
+        );
     }
 
     fn supply(attrs: &[(&str, &str)]) -> Supply {

@@ -300,7 +300,7 @@ impl Collector for SystemdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::flag_options;
+    use crate::testing::{assert_maps, flag_options};
 
     fn options(args: &[&str]) -> SystemdOptions {
         flag_options::<SystemdFlags>(args).unwrap()
@@ -329,12 +329,17 @@ mod tests {
 
     #[test]
     fn versions_are_read_as_upstream_reads_them() {
-        assert_eq!(parse_version("252.22-1~deb12u1"), Some(252.22));
-        assert_eq!(parse_version("systemd 249 (249.11-0ubuntu3)"), Some(249.0));
-        assert_eq!(parse_version("v245.4"), Some(245.4));
-        assert_eq!(parse_version("212."), Some(212.0));
-        assert_eq!(parse_version("12.5 and 3"), None);
-        assert_eq!(parse_version(""), None);
+        assert_maps(
+            parse_version,
+            &[
+                ("252.22-1~deb12u1", Some(252.22)),
+                ("systemd 249 (249.11-0ubuntu3)", Some(249.0)),
+                ("v245.4", Some(245.4)),
+                ("212.", Some(212.0)),
+                ("12.5 and 3", None),
+                ("", None),
+            ],
+        );
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl TapestatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{not_available_then_fresh, sysfs_at};
+    use crate::testing::{assert_maps, not_available_then_fresh, sysfs_at};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -185,14 +185,19 @@ mod tests {
 
     #[test]
     fn numbers_read_like_go() {
-        assert_eq!(parse_go_uint_base0("0"), Some(0));
-        assert_eq!(parse_go_uint_base0("1234"), Some(1234));
-        assert_eq!(parse_go_uint_base0("0x1f"), Some(31));
-        assert_eq!(parse_go_uint_base0("010"), Some(8));
-        assert_eq!(parse_go_uint_base0(""), None);
-        assert_eq!(parse_go_uint_base0("-1"), None);
-        assert_eq!(parse_go_uint_base0("+1"), None);
-        assert_eq!(parse_go_uint_base0("12a"), None);
+        assert_maps(
+            parse_go_uint_base0,
+            &[
+                ("0", Some(0)),
+                ("1234", Some(1234)),
+                ("0x1f", Some(31)),
+                ("010", Some(8)),
+                ("", None),
+                ("-1", None),
+                ("+1", None),
+                ("12a", None),
+            ],
+        );
     }
 
     #[test]

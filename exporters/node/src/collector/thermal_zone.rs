@@ -133,16 +133,21 @@ impl BlockingCollector for ThermalZoneCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{sysfs_at, write};
+    use crate::testing::{assert_maps, sysfs_at, write};
 
     #[test]
     fn numbered_entries() {
-        assert_eq!(numbered("thermal_zone0", "thermal_zone"), Some("0"));
-        assert_eq!(numbered("thermal_zone12", "thermal_zone"), Some("12"));
-        assert_eq!(numbered("thermal_zone", "thermal_zone"), None);
-        assert_eq!(numbered("thermal_zonex", "thermal_zone"), None);
-        assert_eq!(numbered("cooling_device3", "cooling_device"), Some("3"));
-        assert_eq!(numbered("cooling_device3", "thermal_zone"), None);
+        assert_maps(
+            |(name, prefix)| numbered(name, prefix),
+            &[
+                (("thermal_zone0", "thermal_zone"), Some("0")),
+                (("thermal_zone12", "thermal_zone"), Some("12")),
+                (("thermal_zone", "thermal_zone"), None),
+                (("thermal_zonex", "thermal_zone"), None),
+                (("cooling_device3", "cooling_device"), Some("3")),
+                (("cooling_device3", "thermal_zone"), None),
+            ],
+        );
     }
 
     #[test]
