@@ -14,10 +14,10 @@ use crate::state::{Options, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS}
 use crate::transport::TransportOptions;
 use crate::{Broker, Config};
 
-#[doc = concat!("The exporter's flags: the shared `--web.*` and `--log.*` ones and Celery's own.")]
+/// The exporter's flags: the shared `--web.*` and `--log.*` ones and Celery's own.
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
+    /// The runtime's `--web.*` and `--log.*` flags.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
 

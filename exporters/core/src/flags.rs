@@ -6,12 +6,8 @@ use clap::Args;
 
 use crate::log::{LogFormat, LogLevel};
 
-// Not `///`: clap's derive would make a doc comment the `about` of every exporter's `--help`.
-// It reads only literal doc strings, so this one stays out of the command line.
-#[doc = concat!(
-    "The `--web.*` flags every exporter takes (exporter-toolkit's), flattened into the exporter's ",
-    "own flags and handed back in [`Startup`](crate::run::Startup): where and how to serve."
-)]
+/// The `--web.*` flags every exporter takes (exporter-toolkit's), flattened into the exporter's own
+/// flags and handed back in [`Startup`](crate::run::Startup): where and how to serve.
 #[derive(Debug, Clone, Args)]
 pub struct WebFlags {
     /// Addresses on which to expose metrics and web interface (repeatable). ":9100" means all
@@ -58,26 +54,20 @@ pub struct WebFlags {
     pub max_requests: usize,
 }
 
-// Not `///`, for the same reason as on `WebFlags`.
-#[doc = concat!(
-    "The runtime's `--web.*` and `--log.*` flags together, for an exporter's flags to flatten ",
-    "as one field."
-)]
+/// The runtime's `--web.*` and `--log.*` flags together, for an exporter's flags to flatten as one
+/// field.
 #[derive(Debug, Clone, Args)]
 pub struct RuntimeFlags {
-    #[doc = concat!("The runtime's `--web.*` flags.")]
+    /// The runtime's `--web.*` flags.
     #[command(flatten)]
     pub web: WebFlags,
-    #[doc = concat!("The runtime's `--log.*` flags.")]
+    /// The runtime's `--log.*` flags.
     #[command(flatten)]
     pub log: LogFlags,
 }
 
-// Not `///`, for the same reason as on `WebFlags`.
-#[doc = concat!(
-    "The `--log.*` flags every exporter takes (promlog's), flattened into the exporter's own ",
-    "flags; [`log::init`](crate::log::init) applies them."
-)]
+/// The `--log.*` flags every exporter takes (promlog's), flattened into the exporter's own flags;
+/// [`log::init`](crate::log::init) applies them.
 #[derive(Debug, Clone, Args)]
 pub struct LogFlags {
     /// Only log messages with the given severity or above.

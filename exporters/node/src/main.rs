@@ -8,7 +8,7 @@ use exporter_core::run::{Program, Startup};
 use node_exporter::collector::{self, COLLECTORS};
 use node_exporter::HostPaths;
 
-#[doc = concat!("The flags that are not a collector's own (those come from the collector table).")]
+/// The flags that are not a collector's own (those come from the collector table).
 #[derive(Debug, Args)]
 struct Flags {
     #[command(flatten)]

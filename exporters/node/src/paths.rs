@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-#[doc = concat!("The `--path.*` flags: where collectors find the host's files.")]
+/// The `--path.*` flags: where collectors find the host's files.
 #[derive(Debug, Clone, Args)]
 pub struct HostPaths {
     /// procfs mountpoint.

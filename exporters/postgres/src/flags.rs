@@ -17,7 +17,7 @@ use crate::{queries, sha256_hex, Options};
 /// Every flag of the binary but `--collector.<name>` (added by [`customize`]).
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
+    /// The runtime's `--web.*` and `--log.*` flags.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
 

@@ -13,12 +13,10 @@ use exporter_core::duration::parse_positive_duration;
 use exporter_core::flags::RuntimeFlags;
 use exporter_core::log::{LogFormat, LogLevel};
 
-// The struct docs below are `#[doc = concat!(..)]`, not `///`: clap's derive turns a `///` on a
-// struct into the program's --help text, and reads only literal docs.
-#[doc = concat!("Every flag of redis-exporter: the runtime's `--web.*` and `--log.*`, then upstream's.")]
+/// Every flag of redis-exporter: the runtime's `--web.*` and `--log.*`, then upstream's.
 #[derive(Debug, Args)]
 pub struct Flags {
-    #[doc = concat!("The runtime's `--web.*` and `--log.*` flags.")]
+    /// The runtime's `--web.*` and `--log.*` flags.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
 
@@ -207,18 +205,16 @@ pub struct Flags {
     /// Same as --log.level=debug.
     #[arg(long, env = "REDIS_EXPORTER_DEBUG")]
     pub debug: bool,
-    #[doc = concat!("Upstream's `--tls-server-*` and `--basic-auth-*` flags.")]
+    /// Upstream's `--tls-server-*` and `--basic-auth-*` flags.
     #[command(flatten)]
     pub upstream_web: UpstreamWebFlags,
-    #[doc = concat!("Upstream flags accepted without effect.")]
+    /// Upstream flags accepted without effect.
     #[command(flatten)]
     pub not_implemented: NotImplementedFlags,
 }
 
-#[doc = concat!(
-    "Upstream's own flags for the web server; they become a web config for the runtime ",
-    "([`crate::upstream_web::upstream_web_config`]), so deployments that use them need no change."
-)]
+/// Upstream's own flags for the web server; they become a web config for the runtime
+/// ([`crate::upstream_web::upstream_web_config`]), so deployments that use them need no change.
 #[derive(Debug, Args)]
 pub struct UpstreamWebFlags {
     /// Certificate for serving metrics over HTTPS (with --tls-server-key-file).
@@ -264,10 +260,8 @@ pub struct UpstreamWebFlags {
     pub basic_auth_password: String,
 }
 
-#[doc = concat!(
-    "Upstream flags that are accepted (so unit files and containers start unchanged) but do ",
-    "nothing here; setting one logs a warning. The README says why each is missing."
-)]
+/// Upstream flags that are accepted (so unit files and containers start unchanged) but do nothing
+/// here; setting one logs a warning. The README says why each is missing.
 #[derive(Debug, Args)]
 pub struct NotImplementedFlags {
     /// Not implemented (accepted for compatibility): Lua patterns grouping keys for key_group_* metrics.

@@ -27,7 +27,7 @@ use crate::kept::KeptFile;
 use crate::paths::HostPaths;
 use crate::util::{cpu_number, read_attr, sorted_dir_names, USER_HZ};
 
-#[doc = concat!("The cpu collector's own flags.")]
+/// The cpu collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct CpuFlags {
     /// Enables metric node_cpu_info.

@@ -33,7 +33,7 @@ use super::{flag_regex, CollectorFlags};
 use crate::ethtool_ioctl::{DriverInfo, EthtoolSocket, LinkSettings};
 use crate::paths::HostPaths;
 
-#[doc = concat!("The ethtool collector's own flags.")]
+/// The ethtool collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct EthtoolFlags {
     /// Regexp of ethtool devices to include (mutually exclusive to device-exclude).

@@ -39,7 +39,7 @@ const COLUMNS: [&str; 16] = [
 /// Debian's build leaves the loopback device out of netdev.
 const DEFAULT_DEVICE_EXCLUDE: &str = "^lo$";
 
-#[doc = concat!("The netdev collector's own flags.")]
+/// The netdev collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct NetdevFlags {
     /// Regexp of net devices to include (mutually exclusive to device-exclude).

@@ -38,7 +38,7 @@ const DEFAULT_UNIT_EXCLUDE: &str = r".+\.(automount|device|mount|scope|slice|tar
 /// Upstream's states: each unit gets one series per state, 1 for the one it is in.
 const UNIT_STATES: [&str; 5] = ["active", "activating", "deactivating", "inactive", "failed"];
 
-#[doc = concat!("The systemd collector's own flags.")]
+/// The systemd collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct SystemdFlags {
     /// Regexp of systemd units to include. Units must both match include and not match exclude

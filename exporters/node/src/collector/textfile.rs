@@ -399,7 +399,7 @@ fn read_prom(path: &Path) -> Result<(Vec<MetricFamily>, f64), CollectError> {
     Ok((families, secs))
 }
 
-#[doc = concat!("The textfile collector's own flags.")]
+/// The textfile collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct TextfileFlags {
     /// Directory to read text files with metrics from.
