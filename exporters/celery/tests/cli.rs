@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use exporter_core::testkit::check_unknown_flag_and_version;
+use exporter_core::testkit::pki::TestPki;
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(
@@ -131,57 +132,9 @@ fn unreachable_broker_answers_200_with_up_0_and_never_logs_the_password() {
     }
 }
 
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_cert: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // OpenSSL takes a certificate whose subject equals its issuer as self-signed: give the
-        // CA and the leaf distinct names.
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "celery-exporter test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = params.self_signed(&ca_key).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
-        Pki {
-            dir,
-            ca_cert,
-            ca_key,
-        }
-    }
-
-    fn issue(&self, name: &str, sans: &[&str]) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        let crt = self.dir.path().join(format!("{name}.crt"));
-        let k = self.dir.path().join(format!("{name}.key"));
-        std::fs::write(&crt, cert.pem()).unwrap();
-        std::fs::write(&k, key.serialize_pem()).unwrap();
-        (crt.display().to_string(), k.display().to_string())
-    }
-
-    fn ca(&self) -> String {
-        self.dir.path().join("ca.crt").display().to_string()
-    }
-}
-
 #[test]
 fn rediss_with_auth_password_file_and_database() {
-    let pki = Pki::new();
+    let pki = TestPki::new("celery-exporter test CA");
     let (crt, key) = pki.issue("server", &["localhost", "127.0.0.1"]);
     let tls_port = free_port();
     let redis = Redis::start_with(&[

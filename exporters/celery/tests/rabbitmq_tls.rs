@@ -1,53 +1,28 @@
 //! `amqps://` against a REAL rabbitmq-server with a TLS listener (a CA and a server certificate
-//! made here with rcgen): the exporter, given the CA as on Redis (`?ssl_ca_certs=`), connects
-//! over rustls and counts a real Celery worker's events exactly; with another CA it refuses the
-//! broker. The password appears in no log and no metric either way.
+//! from the test kit's `TestPki`): the exporter, given the CA as on Redis (`?ssl_ca_certs=`),
+//! connects over rustls and counts a real Celery worker's events exactly; with another CA it
+//! refuses the broker. The password appears in no log and no metric either way.
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::rabbitmq::RabbitMq;
 use common::{free_port, sample_value, CeleryEnv, Exporter};
+use exporter_core::testkit::pki::TestPki;
 
 const T: Duration = Duration::from_secs(40);
 const PASSWORD: &str = "Tls0nlySecretPw";
-
-/// A CA and a certificate it signs for 127.0.0.1, written to `dir`: (CA file, certificate file,
-/// key file).
-fn certificates(dir: &Path, ca_name: &str) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Distinct subject and issuer names, or OpenSSL-style checks take the leaf as self-signed.
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "rabbitmq");
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    let write = |name: &str, pem: String| {
-        let path = dir.join(format!("{ca_name}-{name}"));
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    };
-    (
-        write("ca.pem", ca_cert.pem()),
-        write("server.pem", cert.pem()),
-        write("server.key", key.serialize_pem()),
-    )
-}
 
 #[test]
 fn amqps_with_the_brokers_ca_counts_events_and_another_ca_is_refused() {
     if !RabbitMq::available() {
         return;
     }
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, crt, key) = certificates(certs.path(), "test-ca");
-    let (other_ca, _, _) = certificates(certs.path(), "other-ca");
+    let pki = TestPki::new("test-ca");
+    let (crt, key) = pki.issue("rabbitmq", &["127.0.0.1"]);
+    let other_pki = TestPki::new("other-ca");
+    let (ca, other_ca) = (pki.ca(), other_pki.ca());
     let tls_port = free_port();
     let rabbit = RabbitMq::start_with(&format!(
         "listeners.ssl.default = 127.0.0.1:{tls_port}\n\

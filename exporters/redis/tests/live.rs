@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{get, write, Exporter, Redis};
+use exporter_core::testkit::pki::TestPki;
 use exporter_core::testkit::{family_shapes, sample_value, wait_for};
 
 fn up(text: &str) -> Option<f64> {
@@ -125,60 +126,9 @@ fn acl_user_with_only_what_the_exporter_needs() {
     );
 }
 
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_cert: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // OpenSSL (Redis' TLS) takes a certificate whose subject equals its issuer for
-        // self-signed: give the CA and the leaves distinct names.
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "redis-exporter test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = params.self_signed(&ca_key).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.crt", &ca_cert.pem());
-        Pki {
-            dir,
-            ca_cert,
-            ca_key,
-        }
-    }
-
-    /// Writes `<name>.crt` and `<name>.key` signed by the CA.
-    fn issue(&self, name: &str, sans: &[&str]) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        let c = write(self.dir.path(), &format!("{name}.crt"), &cert.pem());
-        let k = write(
-            self.dir.path(),
-            &format!("{name}.key"),
-            &key.serialize_pem(),
-        );
-        (c.display().to_string(), k.display().to_string())
-    }
-
-    fn ca(&self) -> String {
-        self.dir.path().join("ca.crt").display().to_string()
-    }
-}
-
 #[test]
 fn tls_with_client_certificates() {
-    let pki = Pki::new();
+    let pki = TestPki::new("redis-exporter test CA");
     let (server_crt, server_key) = pki.issue("server", &["localhost", "127.0.0.1"]);
     let (client_crt, client_key) = pki.issue("client", &["exporter"]);
     let tls_port = exporter_core::testkit::free_port();
@@ -221,7 +171,7 @@ fn tls_with_client_certificates() {
     assert_eq!(up(&Exporter::start(&args).metrics()), Some(1.0));
 
     // Without trusting the CA the handshake fails, unless verification is skipped.
-    let other = Pki::new();
+    let other = TestPki::new("redis-exporter test CA");
     let other_ca = other.ca();
     let mut args = vec!["--redis.addr", &addr, "--tls-ca-cert-file", &other_ca];
     args.extend(client);
@@ -240,7 +190,7 @@ fn tls_with_client_certificates() {
 /// `--tls-server-name`: a server reached by IP whose certificate names only a DNS name.
 #[test]
 fn tls_server_name_verifies_the_certificate_against_the_given_name() {
-    let pki = Pki::new();
+    let pki = TestPki::new("redis-exporter test CA");
     let (crt, key) = pki.issue("server", &["redis.internal"]);
     let tls_port = exporter_core::testkit::free_port();
     let ca = pki.ca();
