@@ -297,6 +297,7 @@ pub fn is_producer_hostname(hostname: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exporter_core::testkit::assert_maps;
 
     const FIXTURE: &str = include_str!("../tests/fixtures/celery-5.4.0-events.jsonl");
 
@@ -338,14 +339,17 @@ mod tests {
         }
         assert!(batches > 5);
         let count = |t: &str| kinds.iter().filter(|k| *k == t).count();
-        assert_eq!(count("task-sent"), 8);
-        assert_eq!(count("task-received"), 8);
-        assert_eq!(count("task-started"), 8);
-        assert_eq!(count("task-succeeded"), 5);
-        assert_eq!(count("task-failed"), 2);
-        assert_eq!(count("task-retried"), 1);
-        assert_eq!(count("worker-online"), 1);
-        assert_eq!(count("worker-offline"), 1);
+        let counts = [
+            ("task-sent", 8),
+            ("task-received", 8),
+            ("task-started", 8),
+            ("task-succeeded", 5),
+            ("task-failed", 2),
+            ("task-retried", 1),
+            ("worker-online", 1),
+            ("worker-offline", 1),
+        ];
+        assert_maps(count, &counts);
     }
 
     #[test]

@@ -490,6 +490,7 @@ impl TaskMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exporter_core::testkit::assert_maps;
     use TaskState::*;
 
     #[test]
@@ -510,23 +511,30 @@ mod tests {
 
     #[test]
     fn precedence_follows_celery() {
-        // A late lower-precedence event does not undo a higher one.
-        assert_eq!(Success.merge(Started), Success);
-        assert_eq!(Started.merge(Received), Started);
-        assert_eq!(Received.merge(Pending), Received);
-        assert_eq!(Failure.merge(Revoked), Failure);
-        assert_eq!(Revoked.merge(Started), Revoked);
-        // Higher precedence wins.
-        assert_eq!(Pending.merge(Received), Received);
-        assert_eq!(Started.merge(Success), Success);
-        assert_eq!(Success.merge(Failure), Success);
-        assert_eq!(Failure.merge(Success), Success);
-        // RETRY always overwrites, and is always overwritten.
-        assert_eq!(Success.merge(Retry), Retry);
-        assert_eq!(Started.merge(Retry), Retry);
-        assert_eq!(Retry.merge(Pending), Pending);
-        assert_eq!(Retry.merge(Received), Received);
-        assert_eq!(Rejected.merge(Received), Received);
+        // (current, then, merged)
+        let merges = [
+            // A late lower-precedence event does not undo a higher one.
+            ((Success, Started), Success),
+            ((Started, Received), Started),
+            ((Received, Pending), Received),
+            ((Failure, Revoked), Failure),
+            ((Revoked, Started), Revoked),
+            // Higher precedence wins.
+            ((Pending, Received), Received),
+            ((Started, Success), Success),
+            ((Success, Failure), Success),
+            ((Failure, Success), Success),
+            // RETRY always overwrites, and is always overwritten.
+            ((Success, Retry), Retry),
+            ((Started, Retry), Retry),
+            ((Retry, Pending), Pending),
+            ((Retry, Received), Received),
+            ((Rejected, Received), Received),
+        ];
+        assert_maps(
+            |(current, then): (TaskState, TaskState)| current.merge(then),
+            &merges,
+        );
     }
 
     fn key(n: u64) -> TaskKey {

@@ -64,14 +64,18 @@ mod tests {
 
     #[test]
     fn go_syntax() {
-        assert_eq!(parse_go_seconds("1h2m3.5s"), Some(3723.5));
-        assert_eq!(parse_go_seconds("300ms"), Some(0.3));
-        assert_eq!(parse_go_seconds("-1m"), Some(-60.0));
-        assert_eq!(parse_go_seconds("+2s"), Some(2.0));
-        assert_eq!(parse_go_seconds("1500us"), Some(0.0015));
-        assert_eq!(parse_go_seconds("7µs"), Some(7e-6));
-        assert_eq!(parse_go_seconds("0"), Some(0.0));
-        assert_eq!(parse_go_seconds("2.5"), Some(2.5));
+        for (input, expected) in [
+            ("1h2m3.5s", Some(3723.5)),
+            ("300ms", Some(0.3)),
+            ("-1m", Some(-60.0)),
+            ("+2s", Some(2.0)),
+            ("1500us", Some(0.0015)),
+            ("7µs", Some(7e-6)),
+            ("0", Some(0.0)),
+            ("2.5", Some(2.5)),
+        ] {
+            assert_eq!(parse_go_seconds(input), expected, "{input:?}");
+        }
         for bad in ["", "-", "s", "5d", "1m5", "x", "1..2s", "1 s"] {
             assert_eq!(parse_go_seconds(bad), None, "{bad:?}");
         }

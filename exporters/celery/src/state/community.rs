@@ -498,6 +498,7 @@ pub fn queue_families_from(ours: &[MetricFamily], answers: &Answers) -> Vec<Metr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exporter_core::testkit::assert_maps;
 
     fn text(families: &[MetricFamily]) -> String {
         let mut out = String::new();
@@ -514,12 +515,14 @@ mod tests {
 
     #[test]
     fn label_rules_of_upstream() {
-        assert_eq!(host_of("w1@box"), "box");
-        assert_eq!(host_of("gen123@box"), "box");
-        assert_eq!(host_of("plain"), "plain");
-        assert_eq!(exception_class("ValueError('bad')"), "ValueError");
-        assert_eq!(exception_class("mod.Err('x')"), "UnknownException");
-        assert_eq!(exception_class(""), "UnknownException");
+        let hosts = [("w1@box", "box"), ("gen123@box", "box"), ("plain", "plain")];
+        assert_maps(host_of, &hosts);
+        let classes = [
+            ("ValueError('bad')", "ValueError"),
+            ("mod.Err('x')", "UnknownException"),
+            ("", "UnknownException"),
+        ];
+        assert_maps(exception_class, &classes);
         assert_eq!(
             TaskEvent::from_type("task-retried"),
             Some(TaskEvent::Retried)
