@@ -20,26 +20,9 @@ use celery_exporter::flags::parse_buckets;
 use celery_exporter::resp::{self, encode_command};
 use celery_exporter::state::{Options, State, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
 use exporter_core::encode::encode_text;
+use exporter_core::testkit::fuzz::{fuzz_cases, fuzz_config};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm};
 use serde_json::{json, Map, Value};
-
-fn config() -> ProptestConfig {
-    let cases = match std::env::var("FUZZ_CASES") {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("FUZZ_CASES={v:?}: not a number of cases")),
-        Err(_) => 2_000,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        // ChaCha's output is what a debug build spends most of a case on; XorShift is cheap and
-        // random enough to generate inputs.
-        rng_algorithm: RngAlgorithm::XorShift,
-        ..ProptestConfig::default()
-    }
-}
 
 // ---- JSON values ----
 
@@ -642,7 +625,7 @@ fn scrape(state: &mut State, now: f64) {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(fuzz_cases(2_000)))]
 
     #[test]
     fn arbitrary_bytes_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use exporter_core::encode::{encode_text, is_valid_label_name, is_valid_metric_name};
+use exporter_core::testkit::fuzz::{fuzz_cases, fuzz_config};
 use exporter_core::{BlockingCollector, MetricFamily, MetricType};
 use node_exporter::collector::*;
 use node_exporter::HostPaths;
@@ -30,24 +31,13 @@ use regex::Regex;
 const DEFAULT_CASES: u32 = 256;
 
 fn cases() -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(DEFAULT_CASES)
-}
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases: cases.max(1),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    fuzz_cases(DEFAULT_CASES)
 }
 
 /// Properties that write a file tree per case cost milliseconds each: they run a hundredth of
 /// the cases.
 fn file_config() -> ProptestConfig {
-    config(cases() / 100)
+    fuzz_config(cases() / 100)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,7 +500,7 @@ fn boxed<C: BlockingCollector + 'static>(c: C) -> Box<dyn BlockingCollector> {
 // Parsers: no panic, and structural promises of what they accept.
 
 proptest! {
-    #![proptest_config(config(cases()))]
+    #![proptest_config(fuzz_config(cases()))]
 
     #[test]
     fn stat_parser(text in input(STAT)) {
@@ -871,7 +861,7 @@ fn comparable(families: &[MetricFamily]) -> Vec<FamilyKey> {
 }
 
 proptest! {
-    #![proptest_config(config(cases()))]
+    #![proptest_config(fuzz_config(cases()))]
 
     #[test]
     fn textfile_parser(text in exposition()) {
@@ -1059,7 +1049,7 @@ const WRITEBACK: &str = "rate:\t\t1.1M/sec\ndirty:\t\t20.4G\ntarget:\t\t20.4G\n\
 proportional:\t-920.7M\nintegral:\t0.0k\nchange:\t\t0.0k/sec\nnext io:\t-1ms\n";
 
 proptest! {
-    #![proptest_config(config(cases()))]
+    #![proptest_config(fuzz_config(cases()))]
 
     #[test]
     fn mdstat_parser(text in input(MDSTAT)) {

@@ -5,26 +5,9 @@
 //! `FUZZ_CASES` sets the cases per property (default 2,000, a few seconds); the bench-style run
 //! is `FUZZ_CASES=1000000 cargo test --release -p resp --test fuzz`.
 
+use exporter_core::testkit::fuzz::{fuzz_cases, fuzz_config};
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm};
 use resp::{encode_command, glob_escape, parse, parse_reply, ProtocolError, Reply, Value};
-
-fn config() -> ProptestConfig {
-    let cases = match std::env::var("FUZZ_CASES") {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("FUZZ_CASES={v:?}: not a number of cases")),
-        Err(_) => 2_000,
-    };
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        // ChaCha's output is what a debug build spends most of a case on; XorShift is cheap and
-        // random enough to generate inputs.
-        rng_algorithm: RngAlgorithm::XorShift,
-        ..ProptestConfig::default()
-    }
-}
 
 /// The parser's nesting bound (`MAX_DEPTH`, private to the crate).
 const MAX_DEPTH: usize = 16;
@@ -268,7 +251,7 @@ fn resp_ish_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(fuzz_cases(2_000)))]
 
     #[test]
     fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -1,6 +1,8 @@
 //! Helpers for the suite's tests (feature `testkit`): free ports, child processes that are killed
 //! when the test ends (even on failure), polling, and a structural view of an exposition.
 
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod pki;
 pub mod postgres;
 
