@@ -240,6 +240,30 @@ macro_rules! regex_flag {
 }
 pub(crate) use regex_flag;
 
+/// Declares the flags of a collector whose one flag is a switch (`--<id>`, off by default), as
+/// [`regex_flag!`] does for a regular expression; the options are whether it is given.
+macro_rules! bool_flag {
+    ($(#[doc = $help:tt])+ $flags:ident { $field:ident: $id:tt }) => {
+        #[doc = concat!("The collector's one flag, `--", $id, "`.")]
+        #[derive(Debug, Clone, clap::Args)]
+        pub struct $flags {
+            $(#[doc = $help])+
+            #[arg(long = $id, id = $id)]
+            $field: bool,
+        }
+
+        impl $crate::collector::CollectorFlags for $flags {
+            /// Whether the flag is given.
+            type Options = bool;
+
+            fn options(self) -> Result<bool, String> {
+                Ok(self.$field)
+            }
+        }
+    };
+}
+pub(crate) use bool_flag;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,32 +10,15 @@
 
 use std::path::Path;
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::absent::GatedDir;
-use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{bool_flag, read_file, sorted_dir_names};
 
-/// The bcache collector's own flags.
-#[derive(Debug, Args)]
-pub struct BcacheFlags {
+bool_flag! {
     /// Expose expensive priority stats.
-    #[arg(
-        long = "collector.bcache.priorityStats",
-        id = "collector.bcache.priorityStats"
-    )]
-    priority_stats: bool,
-}
-
-impl CollectorFlags for BcacheFlags {
-    /// Whether to read each cache's `priority_stats`.
-    type Options = bool;
-
-    fn options(self) -> Result<bool, String> {
-        Ok(self.priority_stats)
-    }
+    BcacheFlags { priority_stats: "collector.bcache.priorityStats" }
 }
 
 /// The `bcache` collector: what it reads and emits is in the module documentation.

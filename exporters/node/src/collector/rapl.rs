@@ -12,13 +12,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use clap::Args;
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::absent::{gated_collector, GatedDir};
-use crate::collector::CollectorFlags;
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{bool_flag, read_file, sorted_dir_names};
 
 /// The `rapl` collector: what it reads and emits is in the module documentation.
 pub struct RaplCollector {
@@ -26,24 +24,9 @@ pub struct RaplCollector {
     zone_label: bool,
 }
 
-/// The rapl collector's own flags.
-#[derive(Debug, Args)]
-pub struct RaplFlags {
+bool_flag! {
     /// Enables RAPL zone labels: every zone in node_rapl_joules_total{rapl_zone}.
-    #[arg(
-        long = "collector.rapl.enable-zone-label",
-        id = "collector.rapl.enable-zone-label"
-    )]
-    enable_zone_label: bool,
-}
-
-impl CollectorFlags for RaplFlags {
-    /// Whether every zone goes into one family, `node_rapl_joules_total{rapl_zone}`.
-    type Options = bool;
-
-    fn options(self) -> Result<bool, String> {
-        Ok(self.enable_zone_label)
-    }
+    RaplFlags { enable_zone_label: "collector.rapl.enable-zone-label" }
 }
 
 impl RaplCollector {

@@ -7,34 +7,16 @@
 
 use std::path::Path;
 
-use clap::Args;
 use exporter_core::{CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
 use crate::absent::{gated_collector, GatedDir};
-use crate::collector::{flag_regex, CollectorFlags};
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{read_file, regex_flag, sorted_dir_names};
 
-/// The tapestats collector's own flags.
-#[derive(Debug, Args)]
-pub struct TapestatsFlags {
+regex_flag! {
     /// Regexp of devices to ignore for tapestats.
-    #[arg(
-        long = "collector.tapestats.ignored-devices",
-        id = "collector.tapestats.ignored-devices",
-        default_value = "^$"
-    )]
-    ignored_devices: String,
-}
-
-impl CollectorFlags for TapestatsFlags {
-    /// The devices to leave out.
-    type Options = Regex;
-
-    fn options(self) -> Result<Regex, String> {
-        flag_regex("collector.tapestats.ignored-devices", &self.ignored_devices)
-    }
+    TapestatsFlags { ignored_devices: "collector.tapestats.ignored-devices" = "^$" }
 }
 
 /// The `tapestats` collector: what it reads and emits is in the module documentation.
