@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use exporter_core::percent::decode_lenient;
 use resp::{Address, Connector, Secret, TlsClient, TlsFile, TlsOptions, TlsSetupError};
 
 /// A bad flag, URL parameter or transport option, with the name at fault; never a password.
@@ -107,8 +108,8 @@ impl BrokerUrl {
         let (username, password) = match credentials {
             None => (None, None),
             Some((u, p)) => {
-                let u = percent_decode(u);
-                let p = p.map(percent_decode).filter(|p| !p.is_empty());
+                let u = decode_lenient(u);
+                let p = p.map(decode_lenient).filter(|p| !p.is_empty());
                 match (u.is_empty(), p) {
                     // redis://secret@host: redis-py takes a lone userinfo as the password.
                     (false, None) => (None, Some(u)),
@@ -132,7 +133,7 @@ impl BrokerUrl {
         let mut tls_options = TlsOptions::default();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v);
+            let v = decode_lenient(v);
             match k {
                 "ssl_cert_reqs" => {
                     tls_options.skip_verify = match v.to_ascii_lowercase().as_str() {
@@ -252,25 +253,6 @@ pub(crate) fn split_url(rest: &str) -> Result<UrlParts<'_>, ConfigError> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,12 +303,5 @@ mod tests {
             assert!(e.contains(want), "{url}: {e}");
             assert!(!e.contains("hunter2"), "{url}: {e}");
         }
-    }
-
-    #[test]
-    fn percent_decoding_is_lenient() {
-        assert_eq!(percent_decode("a%2Fb%"), "a/b%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("é%é"), "é%é");
     }
 }

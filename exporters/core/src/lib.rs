@@ -11,6 +11,7 @@ pub mod collector_table;
 pub mod duration;
 pub mod encode;
 pub mod metric;
+pub mod percent;
 
 pub use collector::{
     asynchronous, blocking, scrape_deadline, AnyCollector, BlockingCollector, BoxFuture,

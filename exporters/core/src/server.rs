@@ -485,30 +485,10 @@ fn query_params(query: &str, name: &str) -> Vec<String> {
 fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
+        // Form encoding: `+` is a space, and `%2B` a plus.
+        let decode = |s: &str| crate::percent::decode_lenient(&s.replace('+', " "));
+        (decode(k), decode(v))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = match bytes[i] {
-            b'+' => Some((b' ', 1)),
-            b'%' if i + 2 < bytes.len() => hex(bytes[i + 1])
-                .zip(hex(bytes[i + 2]))
-                .map(|(hi, lo)| (hi << 4 | lo, 3)),
-            _ => None,
-        };
-        let (byte, width) = decoded.unwrap_or((bytes[i], 1));
-        out.push(byte);
-        i += width;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn html_escape(s: &str) -> String {
@@ -586,8 +566,8 @@ mod tests {
             ),
             ["cpu", "meminfo", ""]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("a+b"), "a b");
+        assert_eq!(query_param("a=100%&b=%zz", "a").as_deref(), Some("100%"));
+        assert_eq!(query_param("a=100%&b=%zz", "b").as_deref(), Some("%zz"));
+        assert_eq!(query_param("a=x+y%2B", "a").as_deref(), Some("x y+"));
     }
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use exporter_core::percent;
 use tokio_postgres::config::{ChannelBinding, Host, SslMode as PgSslMode};
 
 use libpq_keys::{strip_key_values, strip_uri_params, OwnSettings};
@@ -252,7 +253,7 @@ impl Dsn {
     pub fn redacted(&self) -> String {
         let mut s = String::from("postgresql://");
         if let Some(u) = self.user() {
-            s.push_str(&percent_encode(u));
+            s.push_str(&percent::encode(u));
             if self.has_password() {
                 s.push_str(":****");
             }
@@ -268,7 +269,7 @@ impl Dsn {
                 let host = match h {
                     Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
                     Host::Tcp(name) => name.clone(),
-                    Host::Unix(dir) => percent_encode(&dir.to_string_lossy()),
+                    Host::Unix(dir) => percent::encode(&dir.to_string_lossy()),
                 };
                 match ports.get(i).or(ports.first()) {
                     Some(p) => format!("{host}:{p}"),
@@ -279,7 +280,7 @@ impl Dsn {
         s.push_str(&hosts.join(","));
         if let Some(db) = self.config.get_dbname() {
             s.push('/');
-            s.push_str(&percent_encode(db));
+            s.push_str(&percent::encode(db));
         }
         s.push_str("?sslmode=");
         s.push_str(self.sslmode.as_str());
@@ -406,18 +407,6 @@ fn path_text(p: &Path) -> String {
 
 fn is_uri(text: &str) -> bool {
     text.starts_with("postgresql://") || text.starts_with("postgres://")
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use exporter_core::percent::decode_lenient;
+
 pub use resp::Secret;
 
 /// Where the instance listens.
@@ -73,7 +75,7 @@ impl Target {
             }
             let (user, password) = split_userinfo(userinfo);
             return Ok(Target {
-                endpoint: Endpoint::Unix(PathBuf::from(percent_decode(path))),
+                endpoint: Endpoint::Unix(PathBuf::from(decode_lenient(path))),
                 user,
                 password,
             });
@@ -165,32 +167,11 @@ fn split_userinfo(userinfo: Option<&str>) -> (Option<String>, Option<Secret>) {
         Some((user, pass)) => (user, Some(pass)),
         None => (u, None),
     };
-    let user = (!user.is_empty()).then(|| percent_decode(user));
+    let user = (!user.is_empty()).then(|| decode_lenient(user));
     let pass = pass
         .filter(|p| !p.is_empty())
-        .map(|p| Secret::new(percent_decode(p)));
+        .map(|p| Secret::new(decode_lenient(p)));
     (user, pass)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 3 <= b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Hides the password of anything that looks like a URL with credentials, for messages that must
@@ -331,9 +312,6 @@ mod tests {
             Target::parse("unix://").unwrap_err(),
             AddrError::MissingPath
         );
-        assert_eq!(percent_decode("a%"), "a%");
-        assert_eq!(percent_decode("a%4"), "a%4");
-        assert_eq!(percent_decode("%41"), "A");
     }
 
     #[test]

@@ -20,9 +20,10 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 
-use super::url::{percent_encode, AmqpUrl};
+use super::url::AmqpUrl;
 use crate::consumer::Shared;
 use crate::event::{decode_body, Undecodable};
+use exporter_core::percent;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -108,10 +109,10 @@ impl Broker {
         let uri = format!(
             "{}://{}:{}@{host}:{}/{}?heartbeat={}&frame_max={FRAME_MAX}",
             if u.tls { "amqps" } else { "amqp" },
-            percent_encode(&u.username),
-            percent_encode(&self.password),
+            percent::encode(&u.username),
+            percent::encode(&self.password),
             u.port,
-            percent_encode(&u.vhost),
+            percent::encode(&u.vhost),
             u.heartbeat,
         );
         let uri: lapin::uri::AMQPUri = uri

@@ -6,8 +6,8 @@
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::url::{percent_decode, percent_encode};
 use crate::broker_url::ConfigError;
+use exporter_core::percent;
 
 /// `http://[user:password@]host[:port][/prefix]`; credentials default to the broker URL's.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,8 +48,10 @@ impl ManagementUrl {
             Some(ui) => {
                 let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
                 Some((
-                    percent_decode(u).ok_or_else(|| e("bad percent-encoding in the user"))?,
-                    percent_decode(p).ok_or_else(|| e("bad percent-encoding in the password"))?,
+                    percent::decode_strict(u)
+                        .ok_or_else(|| e("bad percent-encoding in the user"))?,
+                    percent::decode_strict(p)
+                        .ok_or_else(|| e("bad percent-encoding in the password"))?,
                 ))
             }
         };
@@ -77,7 +79,7 @@ impl ManagementUrl {
     /// The URL without the password.
     pub fn redacted(&self) -> String {
         let user = match &self.credentials {
-            Some((u, _)) => format!("{}:<secret>@", percent_encode(u)),
+            Some((u, _)) => format!("{}:<secret>@", percent::encode(u)),
             None => String::new(),
         };
         format!("http://{user}{}:{}{}", self.host, self.port, self.prefix)
@@ -88,7 +90,7 @@ impl ManagementUrl {
         format!(
             "{}/api/queues/{}?columns=name,messages_ready,messages_unacknowledged,consumers",
             self.prefix,
-            percent_encode(vhost)
+            percent::encode(vhost)
         )
     }
 }

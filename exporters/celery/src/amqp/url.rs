@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use exporter_core::percent;
+
 use crate::broker_url::{split_url, ConfigError, UrlParts};
 
 /// Where a RabbitMQ broker is and how to log in.
@@ -63,9 +65,9 @@ impl AmqpUrl {
         };
         format!(
             "{scheme}://{}:<secret>@{host}:{}/{}",
-            percent_encode(&self.username),
+            percent::encode(&self.username),
             self.port,
-            percent_encode(&self.vhost)
+            percent::encode(&self.vhost)
         )
     }
 
@@ -95,10 +97,10 @@ impl AmqpUrl {
         let (username, password) = match credentials {
             None => ("guest".to_string(), "guest".to_string()),
             Some((u, p)) => {
-                let u = percent_decode(u)
+                let u = percent::decode_strict(u)
                     .ok_or_else(|| err("--broker-url: bad percent-encoding in the user name"))?;
                 let p = match p {
-                    Some(p) => percent_decode(p)
+                    Some(p) => percent::decode_strict(p)
                         .ok_or_else(|| err("--broker-url: bad percent-encoding in the password"))?,
                     None => "guest".to_string(),
                 };
@@ -111,7 +113,7 @@ impl AmqpUrl {
         let vhost = if path.is_empty() || path == "/" {
             "/".to_string()
         } else {
-            percent_decode(path)
+            percent::decode_strict(path)
                 .ok_or_else(|| err("--broker-url: bad percent-encoding in the virtual host"))?
         };
         let mut url = AmqpUrl {
@@ -126,7 +128,7 @@ impl AmqpUrl {
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v)
+            let v = percent::decode_strict(v)
                 .ok_or_else(|| err(format!("--broker-url: bad percent-encoding in {k}")))?;
             match k {
                 "heartbeat" => {
@@ -151,38 +153,6 @@ impl AmqpUrl {
         }
         Ok(url)
     }
-}
-
-/// `%XX` decoding; `None` on a broken escape or a result that is not UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters (a vhost `/` becomes `%2F`).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use exporter_core::percent;
+
 use super::{DsnError, SslMode, TlsVersion};
 
 /// Keys `tokio_postgres::Config` parses itself.
@@ -193,12 +195,12 @@ pub(super) fn strip_uri_params(uri: &str, own: &mut OwnSettings) -> Result<Strin
         let (raw_key, raw_value) = param
             .split_once('=')
             .ok_or_else(|| DsnError::Invalid("a URI query parameter without '='".into()))?;
-        let key = percent_decode(raw_key)
-            .map_err(|_| DsnError::Invalid("bad percent-encoding in a parameter name".into()))?;
+        let key = percent::decode_strict(raw_key)
+            .ok_or_else(|| DsnError::Invalid("bad percent-encoding in a parameter name".into()))?;
         match tokio_postgres_key(&key) {
             Some(name) => kept.push(format!("{name}={raw_value}")),
             None => {
-                let value = percent_decode(raw_value).map_err(|_| DsnError::Param {
+                let value = percent::decode_strict(raw_value).ok_or_else(|| DsnError::Param {
                     key: key.clone(),
                     problem: "bad percent-encoding".into(),
                 })?;
@@ -238,26 +240,6 @@ fn quote_value(value: &str) -> String {
     }
     out.push('\'');
     out
-}
-
-fn percent_decode(s: &str) -> Result<String, ()> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let byte = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(())?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| ())
 }
 
 /// `key=value key='quoted \' value' ...`
@@ -388,7 +370,5 @@ mod tests {
             ]
         );
         assert!(parse_key_values("a=1 lonely").is_err());
-        assert_eq!(percent_decode("s%40cret").unwrap(), "s@cret");
-        assert!(percent_decode("%zz").is_err());
     }
 }
