@@ -9,13 +9,24 @@ use std::process::Command;
 use std::time::Duration;
 
 use exporter_core::testkit::{
-    check_unknown_flag_and_version, free_port, sample_value, wait_http, ChildGuard,
+    check_unknown_flag_and_version, free_port, http_get_status, sample_value, wait_http, ChildGuard,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_node-exporter");
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(Command::new(BIN).args(args))
+}
+
+/// Starts the exporter on a free loopback port with `args` (and quiet logs): its guard and its
+/// /metrics URL.
+fn serve(args: &[&str]) -> (ChildGuard, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--web.listen-address", &listen, "--log.level", "error"])
+        .args(args);
+    let guard = ChildGuard::spawn("node-exporter", &mut cmd);
+    (guard, format!("http://{listen}/metrics"))
 }
 
 #[test]
@@ -79,24 +90,9 @@ fn port_in_use_is_a_clear_error() {
 #[test]
 fn empty_procfs_and_sysfs_still_answer_with_success_zero() {
     let empty = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = ChildGuard::spawn(
-        "node-exporter",
-        Command::new(BIN).args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--path.procfs",
-            empty.path().to_str().unwrap(),
-            "--path.sysfs",
-            empty.path().to_str().unwrap(),
-            "--log.level",
-            "error",
-        ]),
-    );
-    let body = wait_http(
-        &format!("http://127.0.0.1:{port}/metrics"),
-        Duration::from_secs(20),
-    );
+    let empty = empty.path().to_str().unwrap();
+    let (_server, url) = serve(&["--path.procfs", empty, "--path.sysfs", empty]);
+    let body = wait_http(&url, Duration::from_secs(20));
     for collector in [
         "cpu",
         "meminfo",
@@ -177,17 +173,7 @@ fn soft_open_file_limit_is_raised_to_the_hard_limit() {
 /// node_exporter's does; an unknown name is a 400 naming it.
 #[test]
 fn a_scrape_can_name_its_collectors() {
-    let port = free_port();
-    let _server = ChildGuard::spawn(
-        "node-exporter",
-        Command::new(BIN).args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "error",
-        ]),
-    );
-    let base = format!("http://127.0.0.1:{port}/metrics");
+    let (_server, base) = serve(&[]);
     let all = wait_http(&base, Duration::from_secs(20));
     assert!(all.contains("\nnode_load1 "));
 
@@ -213,26 +199,12 @@ fn a_scrape_can_name_its_collectors() {
     let without = wait_http(&format!("{base}?exclude[]=loadavg"), Duration::from_secs(5));
     assert!(!without.contains("node_load1") && without.contains("node_cpu_seconds_total{"));
 
-    let refused = raw_get(port, "/metrics?collect[]=cpu&collect[]=nonexistent");
-    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    let (status, refused) = http_get_status(&format!("{base}?collect[]=cpu&collect[]=nonexistent"));
+    assert_eq!(status, 400, "{refused}");
     assert!(
         refused.contains("missing collector: nonexistent"),
         "{refused}"
     );
-}
-
-/// The whole response, status line included (the testkit's client only returns 2xx bodies).
-fn raw_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    conn.read_to_string(&mut out).unwrap();
-    out
 }
 
 /// With `--web.systemd-socket` the exporter serves on the socket systemd passes (fd 3, named by
