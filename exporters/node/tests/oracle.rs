@@ -234,6 +234,36 @@ fn success(text: &str, collector: &str) -> Option<f64> {
     })
 }
 
+/// For each set of flags: `scrape(bin, flags)` of upstream must have `collector` succeed, and
+/// ours must match it (see [`differences`]); every difference is reported at once.
+fn assert_same_as_upstream_with_each(
+    collector: &str,
+    flag_sets: &[&[&str]],
+    scrape: impl Fn(&str, &[&str]) -> String,
+) {
+    let mut problems = Vec::new();
+    for flags in flag_sets {
+        let theirs = scrape(UPSTREAM, flags);
+        assert_eq!(
+            success(&theirs, collector),
+            Some(1.0),
+            "upstream's {collector} collector failed with {flags:?}: {theirs}"
+        );
+        let ours = scrape(OURS, flags);
+        problems.extend(
+            differences(&theirs, &ours)
+                .into_iter()
+                .map(|p| format!("{flags:?}: {p}")),
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differences from upstream:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 fn compare(root: &Path, collectors: &[&str], flags: &[&str]) -> (String, Vec<String>) {
     let theirs = scrape(UPSTREAM, root, collectors, flags);
     let ours = scrape(OURS, root, collectors, flags);

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use exporter_core::testkit::{free_port, http_get, samples, wait_for, ChildGuard};
 
-use super::{differences, success, OURS, UPSTREAM};
+use super::{assert_same_as_upstream_with_each, success, OURS};
 
 /// A network namespace made for one test; deleted (with its devices) when dropped.
 struct Netns {
@@ -138,25 +138,5 @@ fn ethtool_in_a_network_namespace_as_upstream() {
             "--collector.ethtool.metrics-include=xdp_(packets|bytes)$",
         ],
     ];
-    let mut problems = Vec::new();
-    for flags in flag_sets {
-        let theirs = netns.scrape(UPSTREAM, flags);
-        assert_eq!(
-            success(&theirs, "ethtool"),
-            Some(1.0),
-            "upstream's ethtool collector failed with {flags:?}"
-        );
-        let ours = netns.scrape(OURS, flags);
-        problems.extend(
-            differences(&theirs, &ours)
-                .into_iter()
-                .map(|p| format!("{flags:?}: {p}")),
-        );
-    }
-    assert!(
-        problems.is_empty(),
-        "{} differences from upstream:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_same_as_upstream_with_each("ethtool", flag_sets, |bin, flags| netns.scrape(bin, flags));
 }

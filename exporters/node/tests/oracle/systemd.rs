@@ -12,7 +12,7 @@ use std::time::Duration;
 use exporter_core::testkit::{free_port, samples, wait_http, ChildGuard};
 
 use super::dbus::{DbusDaemon, FakeSystemd, FakeUnit, Kind};
-use super::{differences, success, OURS, UPSTREAM};
+use super::{assert_same_as_upstream_with_each, success, OURS, UPSTREAM};
 
 const ALL_FAMILIES: &[&str] = &[
     "--collector.systemd.enable-task-metrics",
@@ -217,28 +217,9 @@ fn systemd_over_dbus_is_as_expected_and_as_upstream() {
             r"--collector.systemd.unit-exclude=cron\.service",
         ],
     ];
-    let mut problems = Vec::new();
-    for flags in flag_sets {
-        let theirs = scrape(UPSTREAM, &bus.address, flags, &log);
-        assert_eq!(
-            success(&theirs, "systemd"),
-            Some(1.0),
-            "upstream's systemd collector failed with {flags:?}: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        let ours = scrape(OURS, &bus.address, flags, &log);
-        problems.extend(
-            differences(&theirs, &ours)
-                .into_iter()
-                .map(|p| format!("{flags:?}: {p}")),
-        );
-    }
-    assert!(
-        problems.is_empty(),
-        "{} differences from upstream:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_same_as_upstream_with_each("systemd", flag_sets, |bin, flags| {
+        scrape(bin, &bus.address, flags, &log)
+    });
 }
 
 /// Scrapes both exporters with the systemd and loadavg collectors on and the bus at `address`:
