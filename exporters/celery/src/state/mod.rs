@@ -553,32 +553,39 @@ mod tests {
         s.apply(&task("task-succeeded", "w@h", "u", 11.0), 0.0);
         s.apply(&task("task-started", "w@h", "u", 10.5), 0.0); // late
         let t = text(&mut s, 0.0);
-        assert_eq!(
-            value(&t, "celery_exporter_tracked_tasks", &[("state", "SUCCESS")]),
-            1.0
-        );
-        // Every event is still counted, under the name and queue task-sent gave.
-        assert_eq!(
-            value(
-                &t,
-                "celery_tasks_total",
-                &[("name", "t.x"), ("state", "STARTED"), ("queue", "q")]
-            ),
-            1.0
-        );
-        assert_eq!(
-            value(&t, "celery_task_queue_wait_seconds_sum", &[("name", "t.x")]),
-            0.5
+        assert_values(
+            &t,
+            &[
+                (
+                    "celery_exporter_tracked_tasks",
+                    &[("state", "SUCCESS")],
+                    1.0,
+                ),
+                // Every event is still counted, under the name and queue task-sent gave.
+                (
+                    "celery_tasks_total",
+                    &[("name", "t.x"), ("state", "STARTED"), ("queue", "q")],
+                    1.0,
+                ),
+                (
+                    "celery_task_queue_wait_seconds_sum",
+                    &[("name", "t.x")],
+                    0.5,
+                ),
+            ],
         );
         s.apply(&task("task-retried", "w@h", "u", 12.0), 0.0);
         let t = text(&mut s, 0.0);
-        assert_eq!(
-            value(&t, "celery_exporter_tracked_tasks", &[("state", "RETRY")]),
-            1.0
-        );
-        assert_eq!(
-            value(&t, "celery_exporter_tracked_tasks", &[("state", "SUCCESS")]),
-            0.0
+        assert_values(
+            &t,
+            &[
+                ("celery_exporter_tracked_tasks", &[("state", "RETRY")], 1.0),
+                (
+                    "celery_exporter_tracked_tasks",
+                    &[("state", "SUCCESS")],
+                    0.0,
+                ),
+            ],
         );
     }
 
@@ -649,34 +656,20 @@ mod tests {
             );
         }
         // Later events of a settled task are counted at once.
+        let lone_success = [
+            ("name", "t.lone"),
+            ("state", "SUCCESS"),
+            ("queue", "unknown"),
+        ];
         s.apply(&task("task-succeeded", "w@h", "v", 1.2), 12.5);
         let t = text(&mut s, 12.5);
         assert_eq!(
-            value(
-                &t,
-                "celery_tasks_total",
-                &[
-                    ("name", "t.lone"),
-                    ("state", "SUCCESS"),
-                    ("queue", "unknown")
-                ]
-            ),
+            value(&t, "celery_tasks_total", &lone_success),
             0.0,
             "still within its own grace"
         );
         let t = text(&mut s, 20.0);
-        assert_eq!(
-            value(
-                &t,
-                "celery_tasks_total",
-                &[
-                    ("name", "t.lone"),
-                    ("state", "SUCCESS"),
-                    ("queue", "unknown")
-                ]
-            ),
-            1.0
-        );
+        assert_eq!(value(&t, "celery_tasks_total", &lone_success), 1.0);
     }
 
     #[test]
@@ -693,13 +686,12 @@ mod tests {
         s.apply(&named("task-succeeded", 3.0), 0.0);
         let t = text(&mut s, 0.0);
         let labels = [("name", "t.fast"), ("queue", "q")];
-        assert_eq!(
-            value(&t, "celery_task_queue_wait_seconds_count", &labels),
-            1.0
-        );
-        assert_eq!(
-            value(&t, "celery_task_queue_wait_seconds_sum", &labels),
-            1.5
+        assert_values(
+            &t,
+            &[
+                ("celery_task_queue_wait_seconds_count", &labels, 1.0),
+                ("celery_task_queue_wait_seconds_sum", &labels, 1.5),
+            ],
         );
     }
 
@@ -742,19 +734,21 @@ mod tests {
         s.apply(&task("task-succeeded", "w@h", "a", 5.0), 0.0); // "a" was evicted
         s.apply(&task("task-succeeded", "w@h", "zzz", 5.0), 0.0); // never seen
         let t = text(&mut s, 10.0);
-        assert_eq!(
-            value(
-                &t,
-                "celery_tasks_total",
-                &[
-                    ("name", "unknown"),
-                    ("state", "SUCCESS"),
-                    ("queue", "unknown")
-                ]
-            ),
-            2.0
+        assert_values(
+            &t,
+            &[
+                (
+                    "celery_tasks_total",
+                    &[
+                        ("name", "unknown"),
+                        ("state", "SUCCESS"),
+                        ("queue", "unknown"),
+                    ],
+                    2.0,
+                ),
+                ("celery_exporter_tasks_evicted_total", &[], 3.0),
+            ],
         );
-        assert_eq!(value(&t, "celery_exporter_tasks_evicted_total", &[]), 3.0);
         // A task event without uuid is counted as undecodable.
         s.apply(&ev("task-started", "w@h"), 0.0);
         let t = text(&mut s, 10.0);

@@ -34,6 +34,14 @@ pub(super) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample_value(text, name, labels).unwrap_or_else(|| panic!("{name}{labels:?} missing"))
 }
 
+/// Asserts the value of each `(name, labels, value)` sample in the exposition `text`.
+#[track_caller]
+pub(super) fn assert_values(text: &str, expected: &[(&str, &[(&str, &str)], f64)]) {
+    for &(name, labels, want) in expected {
+        assert_eq!(value(text, name, labels), want, "{name}{labels:?}");
+    }
+}
+
 /// Feeds every captured message, one second of receipt time apart.
 pub(super) fn replay(state: &mut State) -> f64 {
     let mut scratch = Vec::new();

@@ -132,15 +132,18 @@ mod tests {
         // A forced heartbeat without counters keeps the previous ones.
         s.apply(&heartbeat("w@h", 2.0, None), 105.0);
         let t = text(&mut s, 105.0);
-        assert_eq!(
-            value(&t, "celery_worker_tasks_active", &[("hostname", "w@h")]),
-            1.0
+        assert_values(
+            &t,
+            &[
+                ("celery_worker_tasks_active", &[("hostname", "w@h")], 1.0),
+                (
+                    "celery_worker_tasks_processed",
+                    &[("hostname", "w@h")],
+                    10.0,
+                ),
+                ("celery_workers", &[], 1.0),
+            ],
         );
-        assert_eq!(
-            value(&t, "celery_worker_tasks_processed", &[("hostname", "w@h")]),
-            10.0
-        );
-        assert_eq!(value(&t, "celery_workers", &[]), 1.0);
         // Task events count as signs of life.
         s.apply(&task("task-started", "w@h", "u1", 0.0), 108.0);
         assert_eq!(s.workers_alive(111.0), 1);
@@ -148,10 +151,12 @@ mod tests {
         s.apply(&ev("worker-offline", "w@h"), 111.5);
         assert_eq!(s.workers_alive(111.5), 0);
         let t = text(&mut s, 111.5);
-        assert_eq!(value(&t, "celery_worker_up", &[("hostname", "w@h")]), 0.0);
-        assert_eq!(
-            value(&t, "celery_worker_tasks_active", &[("hostname", "w@h")]),
-            0.0
+        assert_values(
+            &t,
+            &[
+                ("celery_worker_up", &[("hostname", "w@h")], 0.0),
+                ("celery_worker_tasks_active", &[("hostname", "w@h")], 0.0),
+            ],
         );
 
         let mut s = State::new(Options {
