@@ -34,9 +34,12 @@ pub(super) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample_value(text, name, labels).unwrap_or_else(|| panic!("{name}{labels:?} missing"))
 }
 
+/// A sample expected in an exposition: name, some of its labels, value.
+pub(super) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 /// Asserts the value of each `(name, labels, value)` sample in the exposition `text`.
 #[track_caller]
-pub(super) fn assert_values(text: &str, expected: &[(&str, &[(&str, &str)], f64)]) {
+pub(super) fn assert_values(text: &str, expected: &[Expected<'_>]) {
     for &(name, labels, want) in expected {
         assert_eq!(value(text, name, labels), want, "{name}{labels:?}");
     }
