@@ -299,6 +299,30 @@ def drain_rate(url, counter, base, events, window, fast):
     return seen, time.time() - start
 
 
+def start_flower(venv, broker, tmp, **env):
+    """Flower's exporter on `broker` on a free port: the process and its /metrics URL."""
+    port = free_port()
+    env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"), **env)
+    flower = subprocess.Popen(
+        [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
+         f"--port={port}", "--logging=warning"],
+        env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "flower.log"), "w"))
+    return flower, f"http://127.0.0.1:{port}/metrics"
+
+
+def print_table(broker, ours, flower):
+    """The side-by-side table; `ours` and `flower` are (events/s, consumed, seconds, RSS idle kB,
+    RSS after kB)."""
+    print()
+    print(f"broker: {broker}")
+    print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
+    for name, (rate, consumed, seconds, idle_kb, rss_kb) in (("celery-exporter (ours)", ours),
+                                                              ("flower 2.0.1", flower)):
+        print(f"{name:24} {rate:>12,.0f} {int(consumed):>10} {seconds:>8.2f} "
+              f"{idle_kb / 1024:>12.1f} {rss_kb / 1024:>13.1f}")
+    print()
+
+
 def main_rabbitmq(args, ours_bin, venv):
     procs = []
     rabbit_proc = rabbit_epmd = None
@@ -344,15 +368,8 @@ def main_rabbitmq(args, ours_bin, venv):
         procs.remove(ours)
 
         # Flower: alone, consuming while the stream is published.
-        fport = free_port()
-        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"),
-                   CELERY_EVENT_QUEUE_TTL="")
-        flower = subprocess.Popen(
-            [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
-             f"--port={fport}", "--logging=warning"],
-            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "flower.log"), "w"))
+        flower, flower_url = start_flower(venv, broker, tmp, CELERY_EVENT_QUEUE_TTL="")
         procs.append(flower)
-        flower_url = f"http://127.0.0.1:{fport}/metrics"
         wait_until("flower", 60, lambda: get(flower_url))
         wait_until("flower consuming", 60, lambda: event_consumers(mport) >= 1)
         time.sleep(1)
@@ -367,14 +384,8 @@ def main_rabbitmq(args, ours_bin, venv):
 
         ours_rate = got / ours_s
         flower_rate = fgot / flower_s if flower_s > 0 else 0.0
-        print()
-        print("broker: rabbitmq")
-        print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
-        print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {int(got):>10} {ours_s:>8.2f} "
-              f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
-        print(f"{'flower 2.0.1':24} {flower_rate:>12,.0f} {int(fgot):>10} {flower_s:>8.2f} "
-              f"{flower_idle_kb / 1024:>12.1f} {flower_rss / 1024:>13.1f}")
-        print()
+        print_table("rabbitmq", (ours_rate, got, ours_s, ours_idle_kb, ours_rss),
+                    (flower_rate, fgot, flower_s, flower_idle_kb, flower_rss))
         print(f"ours: {got / ours_cpu:,.0f} events per CPU-second, "
               f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
         print(f"rabbitmq-server while ours drained: {got / broker_cpu:,.0f} events per CPU-second "
@@ -433,15 +444,9 @@ def main():
             [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{oport}",
              "--max-tasks", "100000", "--log.level", "warn"])
         procs.append(ours)
-        fport = free_port()
-        env = dict(os.environ, CELERY_BROKER_URL=broker, PYTHONPATH=os.path.join(ROOT, "tests/celery"))
-        flower = subprocess.Popen(
-            [os.path.join(venv, "bin/celery"), "-A", "app", "flower", "--address=127.0.0.1",
-             f"--port={fport}", "--logging=warning"],
-            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "flower.log"), "w"))
+        flower, flower_url = start_flower(venv, broker, tmp)
         procs.append(flower)
         ours_url = f"http://127.0.0.1:{oport}/metrics"
-        flower_url = f"http://127.0.0.1:{fport}/metrics"
         wait_until("ours", 20, lambda: get(ours_url))
         wait_until("flower", 60, lambda: get(flower_url))
         wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
@@ -493,14 +498,8 @@ def main():
         flower_rss = status_kb(flower.pid, "VmRSS")
         ours_rate = events / ours_done
         flower_rate = flower_seen / flower_at if flower_at > 0 else 0.0
-        print()
-        print("broker: redis")
-        print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
-        print(f"{'celery-exporter (ours)':24} {ours_rate:>12,.0f} {events:>10} {ours_done:>8.2f} "
-              f"{ours_idle_kb / 1024:>12.1f} {ours_rss / 1024:>13.1f}")
-        print(f"{'flower 2.0.1':24} {flower_rate:>12,.0f} {int(flower_seen):>10} {flower_at:>8.2f} "
-              f"{flower_idle_kb / 1024:>12.1f} {flower_rss / 1024:>13.1f}")
-        print()
+        print_table("redis", (ours_rate, events, ours_done, ours_idle_kb, ours_rss),
+                    (flower_rate, flower_seen, flower_at, flower_idle_kb, flower_rss))
         print(f"ours: {events / ours_cpu:,.0f} events per CPU-second (one thread), "
               f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
         print(f"ours: {int(tracked)} tracked tasks, RSS {ours_rss / 1024:.1f} MB (peak {ours_hwm / 1024:.1f} MB)")
