@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use exporter_core::testkit::check_unknown_flag_and_version;
 use exporter_core::testkit::pki::TestPki;
+use exporter_core::testkit::{check_port_in_use, check_unknown_flag_and_version};
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(
@@ -20,6 +20,11 @@ fn run_to_exit(args: &[&str]) -> (i32, String) {
 #[test]
 fn unknown_flag_is_rejected_and_version_names_the_program() {
     check_unknown_flag_and_version(run_to_exit, "--no-such-flag", "celery_exporter");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    check_port_in_use(run_to_exit);
 }
 
 #[test]

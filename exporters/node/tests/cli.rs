@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use exporter_core::testkit::{
-    check_unknown_flag_and_version, free_port, http_get_status, sample_value, wait_http, ChildGuard,
+    check_port_in_use, check_unknown_flag_and_version, free_port, http_get_status, sample_value,
+    wait_http, ChildGuard,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_node-exporter");
@@ -80,11 +81,7 @@ fn bad_web_config_names_file_and_key() {
 
 #[test]
 fn port_in_use_is_a_clear_error() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let (code, out) = run_to_exit(&["--web.listen-address", &addr]);
-    assert_eq!(code, 1);
-    assert!(out.contains("cannot listen"), "{out}");
+    check_port_in_use(run_to_exit);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{get, write, Exporter, OURS};
-use exporter_core::testkit::{check_unknown_flag_and_version, sample_value};
+use exporter_core::testkit::{check_port_in_use, check_unknown_flag_and_version, sample_value};
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(
@@ -93,11 +93,7 @@ fn bad_values_name_the_flag() {
 
 #[test]
 fn port_in_use_is_a_clear_error() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let (code, out) = run_to_exit(&["--web.listen-address", &addr]);
-    assert_eq!(code, 1);
-    assert!(out.contains("cannot listen"), "{out}");
+    check_port_in_use(run_to_exit);
 }
 
 #[test]

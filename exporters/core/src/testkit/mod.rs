@@ -163,6 +163,17 @@ pub fn check_unknown_flag_and_version(
     assert!(out.starts_with(&format!("{upstream}, version ")), "{out}");
 }
 
+/// The start-up contract for a listen address already taken: exit 1 with a message saying the
+/// exporter cannot listen (checked through `run`, as in [`check_unknown_flag_and_version`]).
+#[track_caller]
+pub fn check_port_in_use(run: impl Fn(&[&str]) -> (i32, String)) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, out) = run(&["--web.listen-address", &addr]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot listen"), "{out}");
+}
+
 /// Waits until `url` answers 2xx and returns the body.
 pub fn wait_http(url: &str, timeout: Duration) -> String {
     wait_for(url, timeout, || http_get(url))
