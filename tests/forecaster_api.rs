@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use exporter_core::testkit::{family_shapes, sample_value, samples};
+use exporter_core::testkit::{family_shapes, promtool_check_metrics, sample_value, samples};
 use http::header::{ACCEPT_ENCODING, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use monitoring_suite::forecaster::rng::Rng;
@@ -666,26 +665,11 @@ async fn exposition_passes_promtool_with_the_text_content_type() {
         labels(&["1", "5", "10", "30", "60", "120", "300", "+Inf"])
     );
 
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool not installed (apt-get install prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let findings =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (code, findings) =
+        promtool_check_metrics(&text).expect("promtool not installed (apt-get install prometheus)");
     // Every name here is ours: any finding fails.
     assert!(
-        out.status.success() && findings.trim().is_empty(),
-        "promtool check metrics ({}):\n{findings}",
-        out.status
+        code == Some(0) && findings.trim().is_empty(),
+        "promtool check metrics (exit {code:?}):\n{findings}"
     );
 }

@@ -6,13 +6,14 @@
 //! change.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use exporter_core::encode::encode_text;
-use exporter_core::testkit::{family_shapes, free_port, wait_http, ChildGuard};
+use exporter_core::testkit::{
+    family_shapes, free_port, promtool_check_metrics, wait_http, ChildGuard,
+};
 use node_exporter::collector::COLLECTORS;
 use node_exporter::{exporter_with_flags, HostPaths};
 
@@ -149,28 +150,10 @@ fn upstream_family_names() -> BTreeSet<String> {
 #[test]
 fn golden_passes_promtool_except_for_upstream_names() {
     let golden = std::fs::read_to_string(fixtures().join("golden.prom")).unwrap();
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let (code, findings) = promtool_check_metrics(&golden)
         .expect("promtool not installed (apt-get install prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(golden.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
     // Exit 1 is a parse error; 3 means lint findings, which we sort below.
-    assert_ne!(
-        out.status.code(),
-        Some(1),
-        "promtool could not parse the golden file"
-    );
-    let findings =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(code, Some(1), "promtool could not parse the golden file");
     let upstream = upstream_family_names();
     let ours: Vec<&str> = findings
         .lines()

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::{Exporter, Redis};
 use exporter_core::testkit::{
-    assert_no_problems, family_shapes, free_port, samples, shape_differences, wait_http, ChildGuard,
+    assert_no_problems, family_shapes, free_port, promtool_check_metrics, samples,
+    shape_differences, wait_http, ChildGuard,
 };
 
 const UPSTREAM: &str = "prometheus-redis-exporter";
@@ -83,27 +84,12 @@ fn compare_shapes(theirs: &str, ours: &str) -> Vec<String> {
 /// already uses (names we keep for compatibility inherit upstream's findings; names we introduce
 /// must be clean). Empty when promtool is not installed.
 fn lint_findings_not_inherited(theirs: &str, ours: &str) -> Vec<String> {
-    use std::io::Write;
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
+    let Some((_, findings)) = promtool_check_metrics(ours) else {
         return Vec::new();
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ours.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     let their_names = family_shapes(theirs);
-    String::from_utf8_lossy(&out.stdout)
+    findings
         .lines()
-        .chain(String::from_utf8_lossy(&out.stderr).lines())
         .filter(|l| !l.trim().is_empty())
         .filter(|l| {
             let name = l.split_whitespace().next().unwrap_or("");

@@ -321,19 +321,5 @@ impl CeleryEnv {
 /// `promtool check metrics` findings about our names (empty when clean, or when promtool is
 /// not installed: the CI image has it).
 pub(crate) fn promtool_findings(text: &str) -> Option<String> {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    exporter_core::testkit::promtool_check_metrics(text).map(|(_, findings)| findings)
 }

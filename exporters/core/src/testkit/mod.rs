@@ -163,6 +163,31 @@ pub fn check_unknown_flag_and_version(
     assert!(out.starts_with(&format!("{upstream}, version ")), "{out}");
 }
 
+/// What `promtool check metrics` says about the exposition `text`: its exit code (1: it could not
+/// parse it, 3: lint findings) and its findings (stdout, then stderr); `None` when promtool is not
+/// installed (the CI image has it).
+pub fn promtool_check_metrics(text: &str) -> Option<(Option<i32>, String)> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let findings =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some((out.status.code(), findings))
+}
+
 /// The start-up contract for a listen address already taken: exit 1 with a message saying the
 /// exporter cannot listen (checked through `run`, as in [`check_unknown_flag_and_version`]).
 #[track_caller]
