@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use exporter_core::web_config::WebConfig;
-use exporter_core::{Exporter, Server, ServerConfig};
+use exporter_core::{Server, ServerConfig};
 
 const SCRAPES: usize = 100;
 const PASSWORD: &str = "scrape-password";
@@ -35,16 +35,6 @@ impl Drop for Running {
     }
 }
 
-fn node_exporter() -> Exporter {
-    let names: Vec<&str> = node_exporter::collector::COLLECTORS
-        .rows()
-        .iter()
-        .filter(|c| c.default_enabled)
-        .map(|c| c.name)
-        .collect();
-    node_exporter::build_exporter(&node_exporter::HostPaths::default(), &names)
-}
-
 fn start(web: WebConfig) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -60,9 +50,12 @@ fn start(web: WebConfig) -> Running {
                 max_requests: 40,
                 title: "bench".into(),
             };
-            let server = Server::bind(config, Arc::new(node_exporter()))
-                .await
-                .expect("bind");
+            let server = Server::bind(
+                config,
+                Arc::new(node_exporter::default_exporter(&Default::default())),
+            )
+            .await
+            .expect("bind");
             addr_tx.send(server.local_addrs()[0]).expect("address");
             server
                 .serve_until(async {

@@ -216,14 +216,8 @@ fn emitted_families() -> BTreeSet<String> {
         .build()
         .unwrap();
     let paths = node_exporter::HostPaths::default();
-    let names: Vec<&str> = node_exporter::collector::COLLECTORS
-        .rows()
-        .iter()
-        .filter(|c| c.default_enabled)
-        .map(|c| c.name)
-        .collect();
-    let node = runtime
-        .block_on(node_exporter::build_exporter(&paths, &names).gather(Duration::from_secs(10)));
+    let node =
+        runtime.block_on(node_exporter::default_exporter(&paths).gather(Duration::from_secs(10)));
     let mut text = String::new();
     encode_text(&node, &mut text);
 

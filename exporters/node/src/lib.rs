@@ -25,6 +25,18 @@ pub fn build_exporter(paths: &HostPaths, enabled: &[&str]) -> Exporter {
     exporter_with_flags(paths, enabled, &[]).expect("the collectors' default flags are valid")
 }
 
+/// [`build_exporter`] with the collectors that are on by default, as `node-exporter` runs with
+/// no flags.
+pub fn default_exporter(paths: &HostPaths) -> Exporter {
+    let names: Vec<&str> = collector::COLLECTORS
+        .rows()
+        .iter()
+        .filter(|c| c.default_enabled)
+        .map(|c| c.name)
+        .collect();
+    build_exporter(paths, &names)
+}
+
 /// Like [`build_exporter`], with collector flags as on the command line
 /// (`["--collector.textfile.directory", "/x"]`); an invalid one is an error naming it.
 pub fn exporter_with_flags(
