@@ -176,14 +176,7 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
         text.contains("celery_queue_length{queue=\"celery\"} 0"),
         "{text}"
     );
-    assert_eq!(
-        sample_value(
-            &text,
-            "celery_scrape_collector_success",
-            &[("collector", "queues")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(collector_success(&text, "queues"), Some(1.0));
     if let Some(findings) = promtool_findings(&text) {
         assert!(
             findings.trim().is_empty(),

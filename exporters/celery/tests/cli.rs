@@ -107,22 +107,8 @@ fn unreachable_broker_answers_200_with_up_0_and_never_logs_the_password() {
     let text = exporter.scrape();
     assert_eq!(sample_value(&text, "celery_up", &[]), Some(0.0));
     assert_eq!(sample_value(&text, "celery_workers", &[]), Some(0.0));
-    assert_eq!(
-        sample_value(
-            &text,
-            "celery_scrape_collector_success",
-            &[("collector", "queues")]
-        ),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample_value(
-            &text,
-            "celery_scrape_collector_success",
-            &[("collector", "events")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(collector_success(&text, "queues"), Some(0.0));
+    assert_eq!(collector_success(&text, "events"), Some(1.0));
     let log = exporter.log_text();
     assert!(log.contains("cannot subscribe"), "{log}");
     assert!(

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rabbitmq::RabbitMq;
-use common::{promtool_findings, sample_value, CeleryEnv, Exporter};
+use common::{collector_success, promtool_findings, sample_value, CeleryEnv, Exporter};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -159,14 +159,7 @@ fn queue_depth_by_passive_declare_and_management_api() {
     let text = declare.scrape();
     // A queue that does not exist is not reported, and does not fail the others.
     assert!(!text.contains("queue=\"absent\""), "{text}");
-    assert_eq!(
-        sample_value(
-            &text,
-            "celery_scrape_collector_success",
-            &[("collector", "queues")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(collector_success(&text, "queues"), Some(1.0));
 
     let api = Exporter::start(
         &rabbit.url(),
@@ -341,14 +334,7 @@ fn passwords_stay_secret_and_a_refused_login_is_up_0() {
     std::thread::sleep(Duration::from_secs(2));
     let text = refused.scrape();
     assert_eq!(sample_value(&text, "celery_up", &[]), Some(0.0));
-    assert_eq!(
-        sample_value(
-            &text,
-            "celery_scrape_collector_success",
-            &[("collector", "queues")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(collector_success(&text, "queues"), Some(0.0));
     for (what, body) in [
         ("metrics", text),
         ("log", refused.log_text()),

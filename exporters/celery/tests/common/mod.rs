@@ -318,6 +318,16 @@ impl CeleryEnv {
     }
 }
 
+/// `celery_scrape_collector_success{collector}` in the exposition `text`: whether that collector
+/// (`queues` or `events`) succeeded.
+pub(crate) fn collector_success(text: &str, collector: &str) -> Option<f64> {
+    sample_value(
+        text,
+        "celery_scrape_collector_success",
+        &[("collector", collector)],
+    )
+}
+
 /// `promtool check metrics` findings about our names (empty when clean, or when promtool is
 /// not installed: the CI image has it).
 pub(crate) fn promtool_findings(text: &str) -> Option<String> {
