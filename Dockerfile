@@ -4,8 +4,13 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked \
-      -p node-exporter -p redis-exporter -p postgres-exporter -p celery-exporter \
+# Three builds: cargo unifies features across the packages of one build, and lapin (celery) and
+# zbus (node) turn on tokio's multi-thread runtime, which the Redis and PostgreSQL exporters do not
+# link on their own; node-exporter's function layout (exporters/node/build.rs) names the symbols
+# of node-exporter built alone.
+RUN cargo build --release --locked -p redis-exporter -p postgres-exporter \
+ && cargo build --release --locked -p node-exporter \
+ && cargo build --release --locked -p celery-exporter \
  && cargo build --release --locked --example forecaster_api --example loadgen \
  && mkdir /out \
  && cp target/release/node-exporter target/release/redis-exporter \
