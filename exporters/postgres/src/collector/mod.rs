@@ -15,12 +15,12 @@ use std::time::Instant;
 
 use exporter_core::collector_table::CollectorTable;
 use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFamily};
+use futures_util::stream::{self, StreamExt};
 
 use crate::connection::{Connection, QueryError, Session};
 use crate::instance::Instance;
 use crate::value::{cells, Cell};
 
-mod at_once;
 pub(crate) mod bgwriter;
 pub(crate) mod database;
 pub(crate) mod database_wraparound;
@@ -333,7 +333,11 @@ where
     F: Fn(Arc<Connection>) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<MetricFamily>, QueryError>>,
 {
-    let outcomes = at_once::at_most(connections.clone(), DATABASES_AT_ONCE, per_database).await;
+    let outcomes: Vec<_> = stream::iter(connections.clone())
+        .map(per_database)
+        .buffered(DATABASES_AT_ONCE)
+        .collect()
+        .await;
     let mut families = Vec::new();
     for (i, (connection, outcome)) in connections.iter().zip(outcomes).enumerate() {
         match outcome {
