@@ -154,6 +154,28 @@ impl Drop for KeptFilesScrape<'_> {
     }
 }
 
+/// Declares a collector whose only state is files under /proc it keeps open: the struct
+/// `$collector` with one [`KeptFile`] field per file (`field: "path below the proc root"`) and
+/// its `new`, the collector reading under a [`HostPaths`](crate::paths::HostPaths).
+macro_rules! proc_files_collector {
+    ($name:literal, $collector:ident { $($field:ident: $path:literal),+ $(,)? }) => {
+        #[doc = concat!("The `", $name, "` collector: what it reads and emits is in the module documentation.")]
+        pub struct $collector {
+            $($field: $crate::kept::KeptFile,)+
+        }
+
+        impl $collector {
+            /// The collector reading under `cfg`.
+            pub fn new(cfg: &$crate::paths::HostPaths) -> Self {
+                $collector {
+                    $($field: $crate::kept::KeptFile::new(cfg.proc_path($path)),)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use proc_files_collector;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,26 +4,13 @@ use std::collections::BTreeMap;
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 
 /// `IP address  HW type  Flags  HW address  Mask  Device` splits into 9 words.
 const HEADER_WIDTH: usize = 9;
 const ENTRY_WIDTH: usize = 6;
 
-/// The `arp` collector: what it reads and emits is in the module documentation.
-pub struct ArpCollector {
-    path: KeptFile,
-}
-
-impl ArpCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        ArpCollector {
-            path: KeptFile::new(cfg.proc_path("net/arp")),
-        }
-    }
-}
+proc_files_collector!("arp", ArpCollector { path: "net/arp" });
 
 /// Counts the entries of /proc/net/arp per device (last column), sorted by device.
 pub fn parse_arp(text: &str) -> Result<BTreeMap<&str, u32>, CollectError> {

@@ -5,8 +5,7 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::{proc_files_collector, KeptFile};
 use crate::util::parse_field;
 
 /// (column in /proc/net/stat/nf_conntrack and metric suffix, help), in upstream's order.
@@ -28,23 +27,14 @@ const STATS: [(&str, &str); 8] = [
     ),
 ];
 
-/// The `conntrack` collector: what it reads and emits is in the module documentation.
-pub struct ConntrackCollector {
-    count: KeptFile,
-    max: KeptFile,
-    stat: KeptFile,
-}
-
-impl ConntrackCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        ConntrackCollector {
-            count: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_count")),
-            max: KeptFile::new(cfg.proc_path("sys/net/netfilter/nf_conntrack_max")),
-            stat: KeptFile::new(cfg.proc_path("net/stat/nf_conntrack")),
-        }
+proc_files_collector!(
+    "conntrack",
+    ConntrackCollector {
+        count: "sys/net/netfilter/nf_conntrack_count",
+        max: "sys/net/netfilter/nf_conntrack_max",
+        stat: "net/stat/nf_conntrack",
     }
-}
+);
 
 /// Sums the per-CPU hex rows of /proc/net/stat/nf_conntrack for each of [`STATS`], locating the
 /// columns by the header line (their positions differ between kernels). `None` for a statistic

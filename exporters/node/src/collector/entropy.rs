@@ -3,25 +3,16 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::parse_field;
 
-/// The `entropy` collector: what it reads and emits is in the module documentation.
-pub struct EntropyCollector {
-    entropy_avail: KeptFile,
-    poolsize: KeptFile,
-}
-
-impl EntropyCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        EntropyCollector {
-            entropy_avail: KeptFile::new(cfg.proc_path("sys/kernel/random/entropy_avail")),
-            poolsize: KeptFile::new(cfg.proc_path("sys/kernel/random/poolsize")),
-        }
+proc_files_collector!(
+    "entropy",
+    EntropyCollector {
+        entropy_avail: "sys/kernel/random/entropy_avail",
+        poolsize: "sys/kernel/random/poolsize",
     }
-}
+);
 
 /// Parses a one-number sysctl file (`256\n`). Upstream reads these as unsigned integers.
 pub fn parse_sysctl_uint(text: &str, what: &str) -> Result<f64, CollectError> {

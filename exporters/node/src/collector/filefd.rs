@@ -2,23 +2,15 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::parse_field;
 
-/// The `filefd` collector: what it reads and emits is in the module documentation.
-pub struct FilefdCollector {
-    path: KeptFile,
-}
-
-impl FilefdCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        FilefdCollector {
-            path: KeptFile::new(cfg.proc_path("sys/fs/file-nr")),
-        }
+proc_files_collector!(
+    "filefd",
+    FilefdCollector {
+        path: "sys/fs/file-nr",
     }
-}
+);
 
 /// Parses file-nr (`allocated  free  maximum`) into `(allocated, maximum)`. The middle field has
 /// been always 0 since Linux 2.6, so upstream does not export it.

@@ -2,23 +2,10 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::parse_field;
 
-/// The `loadavg` collector: what it reads and emits is in the module documentation.
-pub struct LoadavgCollector {
-    path: KeptFile,
-}
-
-impl LoadavgCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        LoadavgCollector {
-            path: KeptFile::new(cfg.proc_path("loadavg")),
-        }
-    }
-}
+proc_files_collector!("loadavg", LoadavgCollector { path: "loadavg" });
 
 /// Parses the first three fields of /proc/loadavg (`0.52 0.58 0.59 1/389 12345`).
 pub fn parse_loadavg(text: &str) -> Result<[f64; 3], CollectError> {

@@ -6,22 +6,9 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 
-/// The `meminfo` collector: what it reads and emits is in the module documentation.
-pub struct MeminfoCollector {
-    path: KeptFile,
-}
-
-impl MeminfoCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        MeminfoCollector {
-            path: KeptFile::new(cfg.proc_path("meminfo")),
-        }
-    }
-}
+proc_files_collector!("meminfo", MeminfoCollector { path: "meminfo" });
 
 /// Turns a meminfo key into its metric-name part the way upstream does: `Active(anon)` becomes
 /// `Active_anon`. Characters that cannot appear in a metric name become `_`, so an odd kernel

@@ -7,28 +7,17 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::{proc_files_collector, KeptFile};
 
-/// The `pressure` collector: what it reads and emits is in the module documentation.
-pub struct PressureCollector {
-    cpu: KeptFile,
-    io: KeptFile,
-    memory: KeptFile,
-    irq: KeptFile,
-}
-
-impl PressureCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        PressureCollector {
-            cpu: KeptFile::new(cfg.proc_path("pressure/cpu")),
-            io: KeptFile::new(cfg.proc_path("pressure/io")),
-            memory: KeptFile::new(cfg.proc_path("pressure/memory")),
-            irq: KeptFile::new(cfg.proc_path("pressure/irq")),
-        }
+proc_files_collector!(
+    "pressure",
+    PressureCollector {
+        cpu: "pressure/cpu",
+        io: "pressure/io",
+        memory: "pressure/memory",
+        irq: "pressure/irq",
     }
-}
+);
 
 /// The `total=` stall times (microseconds) of one PSI file. A line absent from the file is None:
 /// kernels before 5.13 have no "full" line for cpu.

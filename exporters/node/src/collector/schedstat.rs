@@ -3,23 +3,10 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::keep_first_of_each;
 
-/// The `schedstat` collector: what it reads and emits is in the module documentation.
-pub struct SchedstatCollector {
-    path: KeptFile,
-}
-
-impl SchedstatCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        SchedstatCollector {
-            path: KeptFile::new(cfg.proc_path("schedstat")),
-        }
-    }
-}
+proc_files_collector!("schedstat", SchedstatCollector { path: "schedstat" });
 
 /// One `cpuN` line of /proc/schedstat.
 #[derive(Debug, Clone, PartialEq)]

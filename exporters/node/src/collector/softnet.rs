@@ -7,8 +7,7 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::keep_first_of_each;
 
 /// Kernels since 2.6.23 print at least this many columns; fewer means a truncated line.
@@ -27,19 +26,12 @@ const FLOW_LIMIT_COUNT: usize = 10;
 const BACKLOG_LEN: usize = 11;
 const CPU_ID: usize = 12;
 
-/// The `softnet` collector: what it reads and emits is in the module documentation.
-pub struct SoftnetCollector {
-    path: KeptFile,
-}
-
-impl SoftnetCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        SoftnetCollector {
-            path: KeptFile::new(cfg.proc_path("net/softnet_stat")),
-        }
+proc_files_collector!(
+    "softnet",
+    SoftnetCollector {
+        path: "net/softnet_stat",
     }
-}
+);
 
 /// One CPU's line. A column the kernel does not print yet is 0, as upstream reports it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

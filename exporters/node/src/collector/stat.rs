@@ -3,23 +3,10 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 use crate::util::parse_field;
 
-/// The `stat` collector: what it reads and emits is in the module documentation.
-pub struct StatCollector {
-    path: KeptFile,
-}
-
-impl StatCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        StatCollector {
-            path: KeptFile::new(cfg.proc_path("stat")),
-        }
-    }
-}
+proc_files_collector!("stat", StatCollector { path: "stat" });
 
 /// The non-CPU lines of /proc/stat. Lines missing from the file stay 0, as upstream reports them.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -3,31 +3,22 @@
 
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
-use crate::kept::KeptFile;
-use crate::paths::HostPaths;
+use crate::kept::proc_files_collector;
 
 /// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...`: lines
 /// shorter than this are truncated.
 const MIN_COLUMNS: usize = 8;
 
-/// Lines of udp6 are ~170 bytes (udp pads its lines to 128): see [`KeptFile::read_seq_file`].
+/// Lines of udp6 are ~170 bytes (udp pads its lines to 128): see [`crate::kept::KeptFile::read_seq_file`].
 const MAX_LINE: usize = 512;
 
-/// The `udp_queues` collector: what it reads and emits is in the module documentation.
-pub struct UdpQueuesCollector {
-    v4: KeptFile,
-    v6: KeptFile,
-}
-
-impl UdpQueuesCollector {
-    /// The collector reading under `cfg`.
-    pub fn new(cfg: &HostPaths) -> Self {
-        UdpQueuesCollector {
-            v4: KeptFile::new(cfg.proc_path("net/udp")),
-            v6: KeptFile::new(cfg.proc_path("net/udp6")),
-        }
+proc_files_collector!(
+    "udp_queues",
+    UdpQueuesCollector {
+        v4: "net/udp",
+        v6: "net/udp6",
     }
-}
+);
 
 /// Sums the hex `tx_queue:rx_queue` column over all sockets, skipping the header line.
 /// Returns `(tx, rx)`.
