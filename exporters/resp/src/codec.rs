@@ -167,14 +167,9 @@ fn parse_at(
         b'-' => Ok(Some((Value::Error(line), after))),
         b':' => Ok(Some((Value::Integer(number(line)?), after))),
         b'$' => {
-            let len = number(line)?;
-            if len == -1 {
+            let Some(len) = length(line, MAX_BULK)? else {
                 return Ok(Some((Value::Bulk(None), after)));
-            }
-            let len = usize::try_from(len).map_err(|_| ProtocolError::BadNumber)?;
-            if len > MAX_BULK {
-                return Err(ProtocolError::TooLarge);
-            }
+            };
             let end = after + len;
             if buf.len() < end + 2 {
                 return Ok(None);
@@ -185,14 +180,9 @@ fn parse_at(
             Ok(Some((Value::Bulk(Some(&buf[after..end])), end + 2)))
         }
         b'*' => {
-            let n = number(line)?;
-            if n == -1 {
+            let Some(n) = length(line, MAX_ARRAY)? else {
                 return Ok(Some((Value::Array(None), after)));
-            }
-            let n = usize::try_from(n).map_err(|_| ProtocolError::BadNumber)?;
-            if n > MAX_ARRAY {
-                return Err(ProtocolError::TooLarge);
-            }
+            };
             // Never pre-allocate from an untrusted count.
             let mut items = Vec::with_capacity(n.min(16));
             let mut at = after;
@@ -224,6 +214,20 @@ fn line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, ProtocolError
         None if rest.len() > 64 * 1024 => Err(ProtocolError::TooLarge),
         None => Ok(None),
     }
+}
+
+/// The length of a bulk string or an array (`line` is its header without the type byte): `None`
+/// for `-1` (nil), an error for any other negative number or one over `max`.
+fn length(line: &[u8], max: usize) -> Result<Option<usize>, ProtocolError> {
+    let n = number(line)?;
+    if n == -1 {
+        return Ok(None);
+    }
+    let n = usize::try_from(n).map_err(|_| ProtocolError::BadNumber)?;
+    if n > max {
+        return Err(ProtocolError::TooLarge);
+    }
+    Ok(Some(n))
 }
 
 fn number(line: &[u8]) -> Result<i64, ProtocolError> {
