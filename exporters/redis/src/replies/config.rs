@@ -3,6 +3,7 @@
 
 use resp::Reply;
 
+use super::text_pairs;
 use crate::metrics::Out;
 
 /// `CONFIG GET` replies (flat name/value arrays): `config_maxclients`, `config_maxmemory`,
@@ -11,13 +12,7 @@ use crate::metrics::Out;
 pub fn config_metrics(replies: &[&Reply], out: &mut Out) -> Option<usize> {
     let mut databases = None;
     for reply in replies {
-        let Some(items) = reply.as_array() else {
-            continue;
-        };
-        for pair in items.chunks_exact(2) {
-            let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
-                continue;
-            };
+        for (key, value) in text_pairs(reply) {
             match key.as_ref() {
                 "databases" => databases = value.trim().parse::<usize>().ok(),
                 "maxmemory" | "maxclients" | "io-threads" => {
@@ -43,10 +38,7 @@ pub fn is_secret_setting(key: &str) -> bool {
 /// `CONFIG GET *` (`--include-config-metrics`): `config_key_value{key,value}` 1 per setting and
 /// `config_value{key}` for numeric ones, leaving out the secrets (`is_secret_setting`).
 pub fn config_setting_metrics(reply: &Reply, out: &mut Out) {
-    for pair in reply.as_array().unwrap_or_default().chunks_exact(2) {
-        let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
-            continue;
-        };
+    for (key, value) in text_pairs(reply) {
         if is_secret_setting(&key) {
             continue;
         }
@@ -72,34 +64,29 @@ pub fn config_setting_metrics(reply: &Reply, out: &mut Out) {
 pub fn output_buffer_limit_metrics(value: &str, out: &mut Out) {
     let words: Vec<&str> = value.split_whitespace().collect();
     for class in words.chunks_exact(4) {
-        let number = |s: &str| s.parse::<f64>().ok();
         let name = class[0];
-        if let Some(hard) = number(class[1]) {
-            out.gauge(
-                "config_client_output_buffer_limit_bytes",
-                "The configured buffer limits per class",
-                &[("class", name), ("limit", "hard")],
-                hard,
-            );
-        }
-        if let Some(soft) = number(class[2]) {
-            out.gauge(
-                "config_client_output_buffer_limit_bytes",
-                "The configured buffer limits per class",
-                &[("class", name), ("limit", "soft")],
-                soft,
-            );
-        }
-        if let Some(seconds) = number(class[3]) {
-            out.gauge(
-                "config_client_output_buffer_limit_overcome_seconds",
-                "How long for buffer limits per class to be exceeded before replicas are dropped",
-                &[("class", name), ("limit", "soft")],
-                seconds,
-            );
+        let limits = [
+            (class[1], "hard", BUFFER_LIMIT),
+            (class[2], "soft", BUFFER_LIMIT),
+            (class[3], "soft", BUFFER_LIMIT_OVERCOME),
+        ];
+        for (word, limit, (metric, help)) in limits {
+            if let Ok(v) = word.parse::<f64>() {
+                out.gauge(metric, help, &[("class", name), ("limit", limit)], v);
+            }
         }
     }
 }
+
+/// The families of `client-output-buffer-limit`: name and help.
+const BUFFER_LIMIT: (&str, &str) = (
+    "config_client_output_buffer_limit_bytes",
+    "The configured buffer limits per class",
+);
+const BUFFER_LIMIT_OVERCOME: (&str, &str) = (
+    "config_client_output_buffer_limit_overcome_seconds",
+    "How long for buffer limits per class to be exceeded before replicas are dropped",
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 
 use resp::Reply;
 
-use super::pairs;
+use super::{field, pairs};
 use crate::metrics::Out;
 
 /// `LATENCY HISTOGRAM` (Redis 7): per command `[name, ["calls", n, "histogram_usec", [usec,
@@ -18,7 +18,7 @@ pub fn latency_histogram_metrics(reply: &Reply, usecs: &[(&str, f64)], out: &mut
             continue;
         };
         let details = pairs(&entry[1]);
-        let get = |name: &str| details.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        let get = |name: &str| field(&details, name);
         let Some(calls) = get("calls").and_then(Reply::as_int) else {
             continue;
         };

@@ -16,19 +16,36 @@ pub use latency::{latency_histogram_metrics, latency_metrics, slowlog_metrics};
 pub use script::script_metrics;
 pub use streams::{consumer_metrics, group_names, stream_id_ms, stream_metrics};
 
+use std::borrow::Cow;
+
 use resp::Reply;
 
 /// Reads a flat `[name, value, name, value, ...]` reply (XINFO in RESP2) as pairs.
-pub fn pairs(reply: &Reply) -> Vec<(std::borrow::Cow<'_, str>, &Reply)> {
+pub fn pairs(reply: &Reply) -> Vec<(Cow<'_, str>, &Reply)> {
+    flat_pairs(reply)
+        .filter_map(|(k, v)| Some((k.as_text()?, v)))
+        .collect()
+}
+
+/// The value named `name` in `pairs` (the first, if the name repeats).
+pub fn field<'r>(pairs: &[(Cow<'_, str>, &'r Reply)], name: &str) -> Option<&'r Reply> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+/// A flat reply (CONFIG GET, a script's result) as pairs of texts; pairs whose name or value is
+/// not text are skipped.
+pub fn text_pairs(reply: &Reply) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    flat_pairs(reply).filter_map(|(k, v)| Some((k.as_text()?, v.as_text()?)))
+}
+
+/// The items of an array reply two by two (nothing for any other reply; an odd last item is
+/// left out).
+fn flat_pairs(reply: &Reply) -> impl Iterator<Item = (&Reply, &Reply)> {
     reply
         .as_array()
-        .map(|items| {
-            items
-                .chunks_exact(2)
-                .filter_map(|p| Some((p[0].as_text()?, &p[1])))
-                .collect()
-        })
         .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|p| (&p[0], &p[1]))
 }
 
 #[cfg(test)]

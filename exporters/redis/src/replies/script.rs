@@ -2,6 +2,7 @@
 
 use resp::Reply;
 
+use super::text_pairs;
 use crate::metrics::Out;
 
 /// The script's reply: an array of alternating names and values; values that are not numbers
@@ -18,10 +19,7 @@ pub fn script_metrics(reply: &Reply, out: &mut Out) -> Result<(), String> {
     if items.len() % 2 != 0 {
         return Err("the script returned an odd number of items".into());
     }
-    for pair in items.chunks_exact(2) {
-        let (Some(key), Some(value)) = (pair[0].as_text(), pair[1].as_text()) else {
-            continue;
-        };
+    for (key, value) in text_pairs(reply) {
         if let Ok(v) = value.trim().parse::<f64>() {
             out.gauge(
                 "script_values",

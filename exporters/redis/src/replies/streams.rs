@@ -1,8 +1,10 @@
 //! XINFO STREAM, XINFO GROUPS and XINFO CONSUMERS (`--check-streams`).
 
+use std::borrow::Cow;
+
 use resp::Reply;
 
-use super::pairs;
+use super::{field, pairs};
 use crate::metrics::Out;
 
 /// The millisecond part of a stream ID (`1526919030474-55` -> 1526919030474).
@@ -54,46 +56,12 @@ pub fn stream_metrics(db: &str, stream: &str, info: &Reply, groups: &Reply, out:
     }
     for g in groups.as_array().unwrap_or_default() {
         let fields = pairs(g);
-        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-        let Some(group) = get("name").and_then(Reply::as_text) else {
+        let Some(group) = field(&fields, "name").and_then(Reply::as_text) else {
             continue;
         };
         let labels = [("db", db), ("stream", stream), ("group", group.as_ref())];
-        if let Some(n) = get("consumers").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_consumers",
-                "Consumers count of stream group",
-                &labels,
-                n as f64,
-            );
-        }
-        if let Some(n) = get("pending").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_messages_pending",
-                "Pending number of messages in that stream group",
-                &labels,
-                n as f64,
-            );
-        }
-        // Redis 7: how far the group has read, and how many entries still wait for it (nil
-        // when Redis cannot tell).
-        if let Some(n) = get("entries-read").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_entries_read",
-                "Total number of entries read from the stream group",
-                &labels,
-                n as f64,
-            );
-        }
-        if let Some(n) = get("lag").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_lag",
-                "The number of messages waiting to be delivered to the stream group's consumers",
-                &labels,
-                n as f64,
-            );
-        }
-        if let Some(ms) = get("last-delivered-id")
+        int_gauges(&fields, &GROUP_GAUGES, &labels, out);
+        if let Some(ms) = field(&fields, "last-delivered-id")
             .and_then(Reply::as_text)
             .and_then(|t| stream_id_ms(&t))
         {
@@ -107,18 +75,77 @@ pub fn stream_metrics(db: &str, stream: &str, info: &Reply, groups: &Reply, out:
     }
 }
 
+/// A field of XINFO GROUPS or XINFO CONSUMERS exported as a gauge: the field, the family, its
+/// help, and what the integer is divided by.
+type IntGauge = (&'static str, &'static str, &'static str, f64);
+
+/// The integer fields of XINFO GROUPS, in upstream's order. `entries-read` and `lag` are
+/// Redis 7's: how far the group has read, and how many entries still wait for it (nil when
+/// Redis cannot tell).
+const GROUP_GAUGES: [IntGauge; 4] = [
+    (
+        "consumers",
+        "stream_group_consumers",
+        "Consumers count of stream group",
+        1.0,
+    ),
+    (
+        "pending",
+        "stream_group_messages_pending",
+        "Pending number of messages in that stream group",
+        1.0,
+    ),
+    (
+        "entries-read",
+        "stream_group_entries_read",
+        "Total number of entries read from the stream group",
+        1.0,
+    ),
+    (
+        "lag",
+        "stream_group_lag",
+        "The number of messages waiting to be delivered to the stream group's consumers",
+        1.0,
+    ),
+];
+
+/// The integer fields of XINFO CONSUMERS; `idle` is in milliseconds.
+const CONSUMER_GAUGES: [IntGauge; 2] = [
+    (
+        "pending",
+        "stream_group_consumer_messages_pending",
+        "Pending number of messages for this specific consumer",
+        1.0,
+    ),
+    (
+        "idle",
+        "stream_group_consumer_idle_seconds",
+        "Consumer idle time in seconds",
+        1e3,
+    ),
+];
+
+/// One gauge per field of `gauges` that `fields` holds as an integer.
+fn int_gauges(
+    fields: &[(Cow<'_, str>, &Reply)],
+    gauges: &[IntGauge],
+    labels: &[(&'static str, &str)],
+    out: &mut Out,
+) {
+    for &(name, family, help, divisor) in gauges {
+        if let Some(n) = field(fields, name).and_then(Reply::as_int) {
+            out.gauge(family, help, labels, n as f64 / divisor);
+        }
+    }
+}
+
 /// The group names of an `XINFO GROUPS` reply.
 pub fn group_names(groups: &Reply) -> Vec<String> {
     groups
         .as_array()
         .unwrap_or_default()
         .iter()
-        .filter_map(|g| {
-            pairs(g)
-                .into_iter()
-                .find(|(k, _)| k == "name")
-                .and_then(|(_, v)| v.as_text().map(|t| t.into_owned()))
-        })
+        .filter_map(|g| field(&pairs(g), "name").and_then(|v| v.as_text().map(|t| t.into_owned())))
         .collect()
 }
 
@@ -126,8 +153,7 @@ pub fn group_names(groups: &Reply) -> Vec<String> {
 pub fn consumer_metrics(db: &str, stream: &str, group: &str, reply: &Reply, out: &mut Out) {
     for c in reply.as_array().unwrap_or_default() {
         let fields = pairs(c);
-        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-        let Some(consumer) = get("name").and_then(Reply::as_text) else {
+        let Some(consumer) = field(&fields, "name").and_then(Reply::as_text) else {
             continue;
         };
         let labels = [
@@ -136,22 +162,7 @@ pub fn consumer_metrics(db: &str, stream: &str, group: &str, reply: &Reply, out:
             ("group", group),
             ("consumer", consumer.as_ref()),
         ];
-        if let Some(n) = get("pending").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_consumer_messages_pending",
-                "Pending number of messages for this specific consumer",
-                &labels,
-                n as f64,
-            );
-        }
-        if let Some(ms) = get("idle").and_then(Reply::as_int) {
-            out.gauge(
-                "stream_group_consumer_idle_seconds",
-                "Consumer idle time in seconds",
-                &labels,
-                ms as f64 / 1e3,
-            );
-        }
+        int_gauges(&fields, &CONSUMER_GAUGES, &labels, out);
     }
 }
 
