@@ -14,7 +14,7 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
         out.push_str("# HELP ");
         out.push_str(&fam.name);
         out.push(' ');
-        escape_help(&fam.help, out);
+        escape::<false>(&fam.help, out);
         out.push_str("\n# TYPE ");
         out.push_str(&fam.name);
         out.push(' ');
@@ -31,7 +31,7 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
                     }
                     out.push_str(k);
                     out.push_str("=\"");
-                    escape_label_value(v, out);
+                    escape::<true>(v, out);
                     out.push('"');
                 }
                 out.push('}');
@@ -43,8 +43,13 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
     }
 }
 
-fn escape_help(s: &str, out: &mut String) {
-    if !s.contains(['\\', '\n']) {
+/// Appends `s` with the exposition format's escapes: backslash and newline, and with `QUOTE`
+/// (label values, not HELP text) the double quote too. Text without them, nearly all of it, is
+/// copied in one piece.
+fn escape<const QUOTE: bool>(s: &str, out: &mut String) {
+    // The escaped characters are ASCII, so a byte scan finds them without decoding UTF-8.
+    let special = |b: &u8| *b == b'\\' || *b == b'\n' || (QUOTE && *b == b'"');
+    if !s.as_bytes().iter().any(special) {
         out.push_str(s);
         return;
     }
@@ -52,21 +57,7 @@ fn escape_help(s: &str, out: &mut String) {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_label_value(s: &str, out: &mut String) {
-    if !s.contains(['\\', '"', '\n']) {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
+            '"' if QUOTE => out.push_str("\\\""),
             c => out.push(c),
         }
     }

@@ -162,19 +162,21 @@ mod tests {
     use super::*;
     use crate::collector::{blocking, BlockingCollector, CollectResult};
 
-    struct One;
-    impl BlockingCollector for One {
+    /// A collector named `name` with one gauge `t_<name>` of `value`.
+    struct Fixed(&'static str, f64);
+    impl BlockingCollector for Fixed {
         fn name(&self) -> &'static str {
-            "one"
+            self.0
         }
         fn collect(&self) -> CollectResult {
-            Ok(vec![MetricFamily::gauge("t_one", "One.").with(&[], 1.0)])
+            let name = format!("t_{}", self.0);
+            Ok(vec![MetricFamily::gauge(name, "Fixed.").with(&[], self.1)])
         }
     }
 
     #[tokio::test]
     async fn render_includes_collector_self_and_process_metrics() {
-        let text = Exporter::new("t", vec![blocking(One)])
+        let text = Exporter::new("t", vec![blocking(Fixed("one", 1.0))])
             .render(Duration::from_secs(1))
             .await;
         for want in [
@@ -186,26 +188,19 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
-        let bare = Exporter::new("t", vec![blocking(One)])
+        let bare = Exporter::new("t", vec![blocking(Fixed("one", 1.0))])
             .with_exporter_metrics(false)
             .render(Duration::from_secs(1))
             .await;
         assert!(!bare.contains("process_") && !bare.contains("build_info"));
     }
 
-    struct Two;
-    impl BlockingCollector for Two {
-        fn name(&self) -> &'static str {
-            "two"
-        }
-        fn collect(&self) -> CollectResult {
-            Ok(vec![MetricFamily::gauge("t_two", "Two.").with(&[], 2.0)])
-        }
-    }
-
     #[test]
     fn a_scrape_selects_collectors_by_name() {
-        let e = Exporter::new("t", vec![blocking(One), blocking(Two)]);
+        let e = Exporter::new(
+            "t",
+            vec![blocking(Fixed("one", 1.0)), blocking(Fixed("two", 2.0))],
+        );
         let names = |r: Result<Vec<AnyCollector>, String>| -> Vec<&str> {
             r.unwrap().iter().map(|c| c.name()).collect()
         };

@@ -5,6 +5,7 @@
 //! landing page, health endpoints, per-collector success metrics and `process_*` self-metrics.
 //! The runtime never knows what a collector talks to; a collector never knows about HTTP.
 
+pub mod base64;
 pub mod basic_auth;
 pub mod collector;
 pub mod collector_table;

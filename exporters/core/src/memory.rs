@@ -133,34 +133,37 @@ mod tests {
         assert_eq!(scrapes.peak.load(Ordering::Relaxed), 0);
     }
 
+    const SETTLE: Duration = Duration::from_millis(50);
+
+    /// A tracker with a short settle time that has just seen a burst of scrapes end.
+    fn after_a_burst() -> Arc<ScrapesInFlight> {
+        let scrapes = Arc::new(ScrapesInFlight::with_settle(SETTLE));
+        drop((0..BURST).map(|_| scrapes.enter()).collect::<Vec<_>>());
+        scrapes
+    }
+
     #[tokio::test]
     async fn a_burst_is_trimmed_once_when_no_scrape_is_in_flight() {
-        let settle = Duration::from_millis(50);
-        let scrapes = Arc::new(ScrapesInFlight::with_settle(settle));
+        let scrapes = after_a_burst();
         let trims = || scrapes.trims.load(Ordering::Relaxed);
-
-        drop((0..BURST).map(|_| scrapes.enter()).collect::<Vec<_>>());
-        tokio::time::sleep(settle * 4).await;
+        tokio::time::sleep(SETTLE * 4).await;
         assert_eq!(trims(), 1);
 
         // A lone scrape afterwards does not trim again.
         drop(scrapes.enter());
-        tokio::time::sleep(settle * 4).await;
+        tokio::time::sleep(SETTLE * 4).await;
         assert_eq!(trims(), 1);
     }
 
     #[tokio::test]
     async fn a_scrape_in_flight_at_the_settle_time_defers_the_trim_to_its_end() {
-        let settle = Duration::from_millis(50);
-        let scrapes = Arc::new(ScrapesInFlight::with_settle(settle));
+        let scrapes = after_a_burst();
         let trims = || scrapes.trims.load(Ordering::Relaxed);
-
-        drop((0..BURST).map(|_| scrapes.enter()).collect::<Vec<_>>());
         let slow = scrapes.enter();
-        tokio::time::sleep(settle * 4).await;
+        tokio::time::sleep(SETTLE * 4).await;
         assert_eq!(trims(), 0, "trimmed while a scrape was in flight");
         drop(slow);
-        tokio::time::sleep(settle * 4).await;
+        tokio::time::sleep(SETTLE * 4).await;
         assert_eq!(trims(), 1, "the trim was dropped, not deferred");
     }
 }

@@ -15,23 +15,22 @@ pub fn process_metrics() -> Vec<MetricFamily> {
     )
     .with(&[], process_cpu_seconds())];
 
-    if let Some(limit) = rlimit(libc::RLIMIT_NOFILE) {
-        out.push(
-            MetricFamily::gauge(
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-            )
-            .with(&[], limit),
-        );
-    }
-    if let Some(limit) = rlimit(libc::RLIMIT_AS) {
-        out.push(
-            MetricFamily::gauge(
-                "process_virtual_memory_max_bytes",
-                "Maximum amount of virtual memory available in bytes.",
-            )
-            .with(&[], limit),
-        );
+    let limits = [
+        (
+            libc::RLIMIT_NOFILE,
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+        ),
+        (
+            libc::RLIMIT_AS,
+            "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.",
+        ),
+    ];
+    for (resource, name, help) in limits {
+        if let Some(limit) = rlimit(resource) {
+            out.push(MetricFamily::gauge(name, help).with(&[], limit));
+        }
     }
     #[cfg(target_os = "linux")]
     linux::push(&mut out);

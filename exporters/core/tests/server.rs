@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exporter_core::collector::{blocking, BlockingCollector, CollectResult};
+use exporter_core::testkit::background::{serve, Background};
+use exporter_core::testkit::pki::TestPki;
 use exporter_core::web_config::WebConfig;
 use exporter_core::web_config_reload::ReloadingWebConfig;
-use exporter_core::{Exporter, MetricFamily, Server, ServerConfig};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use exporter_core::{Exporter, MetricFamily, ServerConfig};
 
 struct Slow(Duration);
 impl BlockingCollector for Slow {
@@ -26,60 +27,25 @@ impl BlockingCollector for Slow {
 /// A server on a free loopback port, stopped when dropped.
 struct Running {
     base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _server: Background,
 }
 
 fn start(web: impl Into<ReloadingWebConfig>, max_requests: usize, delay: Duration) -> Running {
     let web = web.into();
     let scheme = if web.tls_enabled() { "https" } else { "http" };
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let exporter = Arc::new(Exporter::new("test", vec![blocking(Slow(delay))]));
-            let server = Server::bind(
-                ServerConfig {
-                    listen: vec!["127.0.0.1:0".into()],
-                    systemd_socket: false,
-                    telemetry_path: "/metrics".into(),
-                    web,
-                    max_requests,
-                    title: "Test Exporter".into(),
-                },
-                exporter,
-            )
-            .await
-            .unwrap();
-            addr_tx.send(server.local_addrs()[0]).unwrap();
-            server
-                .serve_until(async {
-                    let _ = stop_rx.await;
-                })
-                .await;
-        });
-    });
-    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let config = ServerConfig {
+        listen: vec!["127.0.0.1:0".into()],
+        systemd_socket: false,
+        telemetry_path: "/metrics".into(),
+        web,
+        max_requests,
+        title: "Test Exporter".into(),
+    };
+    let exporter = Arc::new(Exporter::new("test", vec![blocking(Slow(delay))]));
+    let (addr, server) = serve(config, exporter);
     Running {
         base: format!("{scheme}://localhost:{}", addr.port()),
-        stop: Some(stop_tx),
-        thread: Some(thread),
+        _server: server,
     }
 }
 
@@ -254,42 +220,24 @@ fn a_changed_web_config_applies_without_restart_and_a_broken_one_is_ignored() {
     );
 }
 
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    ca_cert: rcgen::Certificate,
-    ca_key: KeyPair,
-}
+/// A test CA whose directory also holds the server's certificate and web config.
+struct Pki(TestPki);
 
 impl Pki {
     fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = params.self_signed(&ca_key).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
-        Pki {
-            dir,
-            ca_pem: ca_cert.pem(),
-            ca_cert,
-            ca_key,
-        }
+        Pki(TestPki::new("Test CA"))
     }
 
-    /// Issues a certificate signed by the CA; returns (cert PEM, key PEM).
-    fn issue(&self, names: &[&str]) -> (String, String) {
-        let params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        (cert.pem(), key.serialize_pem())
+    /// Issues a certificate for `name` signed by the CA; returns (cert PEM, key PEM).
+    fn issue(&self, name: &str) -> (String, String) {
+        let (cert, key) = self.0.issue(name, &[name]);
+        let read = |path: String| std::fs::read_to_string(path).unwrap();
+        (read(cert), read(key))
     }
 
     fn web_config(&self, extra: &str) -> ReloadingWebConfig {
-        self.install_server_certificate(self.dir.path());
-        let d = self.dir.path();
+        self.install_server_certificate(self.0.dir());
+        let d = self.0.dir();
         let file = d.join("web.yml");
         // Relative paths resolve against the config file's directory.
         std::fs::write(
@@ -302,7 +250,7 @@ impl Pki {
 
     /// Writes a fresh `server.crt`/`server.key` pair for localhost into `dir`.
     fn install_server_certificate(&self, dir: &std::path::Path) {
-        let (cert, key) = self.issue(&["localhost"]);
+        let (cert, key) = self.issue("localhost");
         replace_file(&dir.join("server.key"), &key);
         replace_file(&dir.join("server.crt"), &cert);
     }
@@ -312,7 +260,7 @@ impl Pki {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut roots = rustls::RootCertStore::empty();
         roots
-            .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
+            .add(CertificateDer::from_pem_file(self.0.ca()).unwrap())
             .unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -365,12 +313,12 @@ fn client_certificates_are_required_and_verified() {
     assert!(pki.agent(None).get(&url).call().is_err());
     let other_ca = Pki::new();
     assert!(pki
-        .agent(Some(other_ca.issue(&["intruder"])))
+        .agent(Some(other_ca.issue("intruder")))
         .get(&url)
         .call()
         .is_err());
     let ok = pki
-        .agent(Some(pki.issue(&["client"])))
+        .agent(Some(pki.issue("client")))
         .get(&url)
         .call()
         .unwrap();
@@ -387,7 +335,7 @@ fn a_rotated_certificate_serves_the_next_handshake() {
     // Rotate to a certificate from another CA: a client trusting only the new CA now connects,
     // one trusting only the old one no longer does.
     let second_ca = Pki::new();
-    second_ca.install_server_certificate(first_ca.dir.path());
+    second_ca.install_server_certificate(first_ca.0.dir());
     assert_eq!(
         second_ca.agent(None).get(&url).call().unwrap().status(),
         200
@@ -396,22 +344,5 @@ fn a_rotated_certificate_serves_the_next_handshake() {
 }
 
 fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    exporter_core::base64::encode(s.as_bytes())
 }

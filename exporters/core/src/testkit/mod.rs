@@ -1,6 +1,7 @@
 //! Helpers for the suite's tests (feature `testkit`): free ports, child processes that are killed
 //! when the test ends (even on failure), polling, and a structural view of an exposition.
 
+pub mod background;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod pki;

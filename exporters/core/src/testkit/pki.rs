@@ -47,6 +47,11 @@ impl TestPki {
         )
     }
 
+    /// The temporary directory holding the CA and what it issued.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The CA certificate's path.
     pub fn ca(&self) -> String {
         self.dir.path().join("ca.crt").display().to_string()

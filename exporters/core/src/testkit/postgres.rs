@@ -123,43 +123,29 @@ impl Postgres {
         let pwfile = dir.path().join("pwfile");
         std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
         give_to_owner(&pwfile);
-        run_ok(
-            as_owner(&format!("{PG_BIN}/initdb"))
-                .arg("-D")
-                .arg(dir.path().join("data"))
-                .args([
-                    "-U",
-                    "postgres",
-                    "--auth=scram-sha-256",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                ])
-                .arg(format!("--pwfile={}", pwfile.display())),
-            "initdb",
-        );
+        let mut initdb = as_owner(&format!("{PG_BIN}/initdb"));
+        initdb
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-U", "postgres", "--auth=scram-sha-256", "--no-sync"])
+            .args(["-E", "UTF8"])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        run_ok(&mut initdb, "initdb");
         Self::run_in(dir, extra.iter().map(|s| s.to_string()).collect())
     }
 
     /// A streaming standby of `primary` (pg_basebackup -R) using the physical slot `slot`.
     pub fn standby_of(primary: &Postgres, slot: &str) -> Postgres {
         let dir = Self::owned_temp_dir();
-        run_ok(
-            as_owner(&format!("{PG_BIN}/pg_basebackup"))
-                .arg("-D")
-                .arg(dir.path().join("data"))
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &primary.port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
-                .args(["-R", "-X", "stream", "-S", slot, "--no-sync"])
-                .env("PGPASSWORD", SUPERUSER_PASSWORD),
-            "pg_basebackup",
-        );
+        let port = primary.port.to_string();
+        let mut basebackup = as_owner(&format!("{PG_BIN}/pg_basebackup"));
+        basebackup
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(["-R", "-X", "stream", "-S", slot, "--no-sync"])
+            .env("PGPASSWORD", SUPERUSER_PASSWORD);
+        run_ok(&mut basebackup, "pg_basebackup");
         Self::run_in(dir, vec!["hot_standby=on".into()])
     }
 
