@@ -81,6 +81,34 @@ def panel(kind, title, description, targets, unit="short", grid=(0, 0, 12, 8), t
     return p
 
 
+def up_stat(title, description, expr, grid):
+    """A stat of a 0/1 `up`-style series per instance, shown as UP or DOWN."""
+    return panel("stat", title, description, [target(expr, "{{instance}}")], grid=grid,
+                 th=thresholds((1, "green")), mappings=UP_DOWN)
+
+
+def rate_by(title, description, labels, selector, grid, unit="short", stack=False):
+    """Per second over 5m of the counter `selector`, summed by `labels` (legend: their values)."""
+    legend = " ".join(f"{{{{{l.strip()}}}}}" for l in labels.split(","))
+    return panel("timeseries", title, description,
+                 [target(f"sum by ({labels}) (rate({selector}[5m]))", legend)],
+                 unit=unit, grid=grid, stack=stack)
+
+
+def share(title, description, part, whole, window, legend, limit, grid):
+    """The share of the counter `whole` that `part` makes over `window`, red from `limit` (the
+    alert's threshold)."""
+    return panel("timeseries", title, description,
+                 [target(f"sum(rate({part}[{window}])) / sum(rate({whole}[{window}]))", legend)],
+                 unit="percentunit", grid=grid, th=thresholds((limit, "red")), min_=0)
+
+
+def percent_gauge(title, description, expr, x, limit):
+    """A gauge of the host row: a percentage per instance, 0 to 100, red from `limit`."""
+    return panel("gauge", title, description, [target(expr, "{{instance}}")],
+                 unit="percent", grid=(x, 1, 6, 6), th=thresholds((limit, "red")), min_=0, max_=100)
+
+
 def row(title, y):
     return {"type": "row", "title": title, "collapsed": False, "panels": [],
             "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}}
@@ -127,9 +155,8 @@ def application_overview():
         "app-overview", "Application Overview",
         "HTTP traffic of the instrumented web service: rates, errors, latency, in-flight requests.",
         ["application", "http"], [
-            panel("stat", "Application health", "1 when Prometheus can scrape the service.",
-                  [target(f'up{{{SEL}}}', "{{instance}}")], grid=(0, 0, 6, 4),
-                  th=thresholds((1, "green")), mappings=UP_DOWN),
+            up_stat("Application health", "1 when Prometheus can scrape the service.",
+                    f'up{{{SEL}}}', (0, 0, 6, 4)),
             panel("stat", "Total requests (1h)", "Requests answered in the last hour.",
                   [target(f"sum(increase({req}[1h]))")], grid=(6, 0, 6, 4)),
             panel("stat", "Total errors (1h)", "5xx answers in the last hour.",
@@ -137,23 +164,17 @@ def application_overview():
                   grid=(12, 0, 6, 4), th=thresholds((1, "orange"), (100, "red"))),
             panel("stat", "Active requests", "Requests being handled right now.",
                   [target(f"sum(flask_http_requests_in_progress{{{SEL}}})")], grid=(18, 0, 6, 4)),
-            panel("timeseries", "Request rate by endpoint",
-                  "Requests per second by route template (path) and method.",
-                  [target(f"sum by (method, path) (rate({req}[5m]))", "{{method}} {{path}}")],
-                  unit="reqps", grid=(0, 4, 12, 8)),
-            panel("timeseries", "Error rate (5xx)",
-                  "Share of requests answered 5xx. HighErrorRate fires above 5% for 5 minutes.",
-                  [target(f'sum(rate(flask_http_request_total{{{SEL}, status=~"5.."}}[5m])) / '
-                          f"sum(rate({req}[5m]))", "5xx share")],
-                  unit="percentunit", grid=(12, 4, 12, 8), th=thresholds((0.05, "red")), min_=0),
+            rate_by("Request rate by endpoint", "Requests per second by route template (path) and method.",
+                    "method, path", req, (0, 4, 12, 8), unit="reqps"),
+            share("Error rate (5xx)", "Share of requests answered 5xx. HighErrorRate fires above 5% for 5 minutes.",
+                  f'flask_http_request_total{{{SEL}, status=~"5.."}}', req, "5m", "5xx share", 0.05, (12, 4, 12, 8)),
             panel("timeseries", "Response time percentiles",
                   "p50, p95 and p99 latency from the request duration histogram. HighResponseTime "
                   "fires when p95 stays above 2 s.",
                   quantiles(f"flask_http_request_duration_seconds_bucket{{{SEL}}}", "", "p{p}"),
                   unit="s", grid=(0, 12, 12, 8), th=thresholds((2, "red"))),
-            panel("timeseries", "Status code distribution", "Answers per second by status code.",
-                  [target(f"sum by (status) (rate({req}[5m]))", "{{status}}")],
-                  unit="reqps", grid=(12, 12, 12, 8), stack=True),
+            rate_by("Status code distribution", "Answers per second by status code.",
+                    "status", req, (12, 12, 12, 8), unit="reqps", stack=True),
         ], variables("web", "flask_http_request_total"))
 
 
@@ -176,14 +197,12 @@ def celery_workers():
             panel("stat", "Failed tasks (1h)", "Tasks that failed in the last hour.",
                   [target(f'sum(increase({tasks}, state="FAILURE"}}[1h]))')], grid=(18, 0, 6, 4),
                   th=thresholds((1, "orange"), (50, "red"))),
-            panel("timeseries", "Task completion rate", "Tasks finished per second, by outcome.",
-                  [target(f'sum by (state) (rate({tasks}, state=~"SUCCESS|FAILURE"}}[5m]))', "{{state}}")],
-                  unit="ops", grid=(0, 4, 12, 8)),
-            panel("timeseries", "Task failure rate",
+            rate_by("Task completion rate", "Tasks finished per second, by outcome.",
+                    "state", f'{tasks}, state=~"SUCCESS|FAILURE"}}', (0, 4, 12, 8), unit="ops"),
+            share("Task failure rate",
                   "Failures among finished tasks. HighTaskFailureRate fires above 10% for 5 minutes.",
-                  [target(f'sum(rate({tasks}, state="FAILURE"}}[10m])) / '
-                          f'sum(rate({tasks}, state=~"SUCCESS|FAILURE"}}[10m]))', "failure share")],
-                  unit="percentunit", grid=(12, 4, 12, 8), th=thresholds((0.1, "red")), min_=0),
+                  f'{tasks}, state="FAILURE"}}', f'{tasks}, state=~"SUCCESS|FAILURE"}}', "10m", "failure share",
+                  0.1, (12, 4, 12, 8)),
             panel("timeseries", "Task duration percentiles", "p50, p95, p99 task runtime, by task name.",
                   quantiles(f"celery_task_runtime_seconds_bucket{{{sel}}}", ", name", "p{p} {{{{name}}}}"),
                   unit="s", grid=(0, 12, 12, 8)),
@@ -201,9 +220,8 @@ def celery_workers():
                   [target(f'sum by (name) (increase({tasks}, state=~"SUCCESS|FAILURE"}}[1h]))', "{{name}}",
                           instant=True)],
                   grid=(12, 20, 12, 8)),
-            panel("timeseries", "Task throughput", "All task events per second, by state.",
-                  [target(f"sum by (state) (rate({tasks}}}[5m]))", "{{state}}")],
-                  unit="ops", grid=(0, 28, 12, 8), stack=True),
+            rate_by("Task throughput", "All task events per second, by state.",
+                    "state", f"{tasks}}}", (0, 28, 12, 8), unit="ops", stack=True),
             panel("timeseries", "Queue wait p95", "Time tasks waited in the queue before a worker took them.",
                   [target(f"histogram_quantile(0.95, sum by (le, queue) (rate("
                           f"celery_task_queue_wait_seconds_bucket{{{sel}}}[5m])))", "{{queue}}")],
@@ -213,34 +231,27 @@ def celery_workers():
 
 def infrastructure():
     node = 'job=~"$job", instance=~"$instance"'
+    mem_used = f"node_memory_MemTotal_bytes{{{node}}} - node_memory_MemAvailable_bytes{{{node}}}"
+    cpu_busy = f'100 - (avg by (instance) (rate(node_cpu_seconds_total{{{node}, mode="idle"}}[5m])) * 100)'
     return dashboard(
         "infrastructure", "Infrastructure",
         "Hosts (node exporter), PostgreSQL and Redis.",
         ["infrastructure", "node", "postgres", "redis"], [
             row("Host", 0),
-            panel("gauge", "CPU usage", "Share of CPU time not idle, averaged over all cores.",
-                  [target(f'100 - (avg by (instance) (rate(node_cpu_seconds_total{{{node}, mode="idle"}}[5m])) * 100)',
-                          "{{instance}}")],
-                  unit="percent", grid=(0, 1, 6, 6), th=thresholds((80, "red")), min_=0, max_=100),
-            panel("gauge", "Memory usage", "Share of memory not available to new work.",
-                  [target(f"100 * (1 - (node_memory_MemAvailable_bytes{{{node}}} / node_memory_MemTotal_bytes{{{node}}}))",
-                          "{{instance}}")],
-                  unit="percent", grid=(6, 1, 6, 6), th=thresholds((85, "red")), min_=0, max_=100),
-            panel("gauge", "Disk usage (/)", "Share of the root file system in use.",
-                  [target(f'100 - ((node_filesystem_avail_bytes{{{node}, mountpoint="/"}} / '
-                          f'node_filesystem_size_bytes{{{node}, mountpoint="/"}}) * 100)', "{{instance}}")],
-                  unit="percent", grid=(12, 1, 6, 6), th=thresholds((85, "red")), min_=0, max_=100),
+            percent_gauge("CPU usage", "Share of CPU time not idle, averaged over all cores.", cpu_busy, 0, 80),
+            percent_gauge("Memory usage", "Share of memory not available to new work.",
+                          f"100 * (1 - (node_memory_MemAvailable_bytes{{{node}}} / node_memory_MemTotal_bytes{{{node}}}))",
+                          6, 85),
+            percent_gauge("Disk usage (/)", "Share of the root file system in use.",
+                          f'100 - ((node_filesystem_avail_bytes{{{node}, mountpoint="/"}} / '
+                          f'node_filesystem_size_bytes{{{node}, mountpoint="/"}}) * 100)', 12, 85),
             panel("stat", "Memory used", "Bytes in use (total minus available).",
-                  [target(f"node_memory_MemTotal_bytes{{{node}}} - node_memory_MemAvailable_bytes{{{node}}}",
-                          "{{instance}}")],
-                  unit="bytes", grid=(18, 1, 6, 6)),
+                  [target(mem_used, "{{instance}}")], unit="bytes", grid=(18, 1, 6, 6)),
             panel("timeseries", "CPU usage over time", "CPU busy share per instance.",
-                  [target(f'100 - (avg by (instance) (rate(node_cpu_seconds_total{{{node}, mode="idle"}}[5m])) * 100)',
-                          "{{instance}}")],
+                  [target(cpu_busy, "{{instance}}")],
                   unit="percent", grid=(0, 7, 12, 8), th=thresholds((80, "red")), min_=0, max_=100),
             panel("timeseries", "Memory over time", "Used and available memory.",
-                  [target(f"node_memory_MemTotal_bytes{{{node}}} - node_memory_MemAvailable_bytes{{{node}}}",
-                          "used {{instance}}"),
+                  [target(mem_used, "used {{instance}}"),
                    target(f"node_memory_MemAvailable_bytes{{{node}}}", "available {{instance}}")],
                   unit="bytes", grid=(12, 7, 12, 8)),
             panel("table", "Disk usage by mount point", "Used share of every file system.",
@@ -253,9 +264,7 @@ def infrastructure():
                    target(f'-rate(node_network_transmit_bytes_total{{{node}, device!="lo"}}[5m])', "tx {{device}}")],
                   unit="Bps", grid=(12, 15, 12, 8)),
             row("PostgreSQL", 23),
-            panel("stat", "PostgreSQL status", "1 when the exporter reaches the database.",
-                  [target("pg_up", "{{instance}}")], grid=(0, 24, 6, 6),
-                  th=thresholds((1, "green")), mappings=UP_DOWN),
+            up_stat("PostgreSQL status", "1 when the exporter reaches the database.", "pg_up", (0, 24, 6, 6)),
             panel("timeseries", "PostgreSQL connections", "Backends by database and state, and the limit.",
                   [target("sum by (datname, state) (pg_stat_activity_count)", "{{datname}} {{state}}"),
                    target("max(pg_settings_max_connections)", "max_connections")],
@@ -265,9 +274,7 @@ def infrastructure():
                    target("sum(rate(pg_stat_database_xact_rollback[5m]))", "rollbacks")],
                   unit="ops", grid=(15, 24, 9, 8)),
             row("Redis", 32),
-            panel("stat", "Redis status", "1 when the exporter reaches Redis.",
-                  [target("redis_up", "{{instance}}")], grid=(0, 33, 6, 6),
-                  th=thresholds((1, "green")), mappings=UP_DOWN),
+            up_stat("Redis status", "1 when the exporter reaches Redis.", "redis_up", (0, 33, 6, 6)),
             panel("timeseries", "Redis connections", "Connected clients.",
                   [target("redis_connected_clients", "{{instance}}")], grid=(6, 33, 9, 8)),
             panel("timeseries", "Redis memory usage", "Used memory, and maxmemory when set.",
