@@ -264,6 +264,50 @@ macro_rules! bool_flag {
 }
 pub(crate) use bool_flag;
 
+/// Declares an include/exclude pair of regular-expression flags, as node_exporter's
+/// deviceFilter takes them (`--$include`, `--$exclude`; the defaults and the `conflicts_with`
+/// given), for a collector's flags to be or to flatten: the clap `Args` struct `$flags`, whose
+/// `filter` compiles them into a [`DeviceFilter`](crate::collector::netdev::DeviceFilter) with
+/// [`DeviceFilter::from_flags`](crate::collector::netdev::DeviceFilter::from_flags).
+macro_rules! filter_flags {
+    (
+        $(#[doc = $about:tt])+
+        $flags:ident {
+            $(#[doc = $inc_help:tt])+
+            include: $inc:tt $(= $inc_default:expr)? $(, conflicts_with = $conflict:tt)?;
+            $(#[doc = $exc_help:tt])+
+            exclude: $exc:tt $(= $exc_default:expr)?;
+        }
+    ) => {
+        $(#[doc = $about])+
+        #[derive(Debug, Clone, clap::Args)]
+        pub struct $flags {
+            $(#[doc = $inc_help])+
+            #[arg(long = $inc, id = $inc $(, default_value = $inc_default)? $(, conflicts_with = $conflict)?)]
+            include: Option<String>,
+            $(#[doc = $exc_help])+
+            #[arg(long = $exc, id = $exc $(, default_value = $exc_default)?)]
+            exclude: Option<String>,
+        }
+
+        impl $flags {
+            /// The filter of the values given (a default counts), each compiled from
+            /// `pattern(value)` where that is `Some`; an error names the flag.
+            fn filter(
+                self,
+                pattern: impl Fn(&str) -> Option<String>,
+            ) -> Result<$crate::collector::netdev::DeviceFilter, String> {
+                $crate::collector::netdev::DeviceFilter::from_flags(
+                    ($inc, self.include),
+                    ($exc, self.exclude),
+                    pattern,
+                )
+            }
+        }
+    };
+}
+pub(crate) use filter_flags;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,22 +32,23 @@ use super::netdev::DeviceFilter;
 use super::{flag_regex, CollectorFlags};
 use crate::ethtool_ioctl::{DriverInfo, EthtoolSocket, LinkSettings};
 use crate::paths::HostPaths;
+use crate::util::filter_flags;
+
+filter_flags! {
+    /// The ethtool collector's device filter.
+    EthtoolDeviceFlags {
+        /// Regexp of ethtool devices to include (mutually exclusive to device-exclude).
+        include: "collector.ethtool.device-include";
+        /// Regexp of ethtool devices to exclude (mutually exclusive to device-include).
+        exclude: "collector.ethtool.device-exclude";
+    }
+}
 
 /// The ethtool collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct EthtoolFlags {
-    /// Regexp of ethtool devices to include (mutually exclusive to device-exclude).
-    #[arg(
-        long = "collector.ethtool.device-include",
-        id = "collector.ethtool.device-include"
-    )]
-    device_include: Option<String>,
-    /// Regexp of ethtool devices to exclude (mutually exclusive to device-include).
-    #[arg(
-        long = "collector.ethtool.device-exclude",
-        id = "collector.ethtool.device-exclude"
-    )]
-    device_exclude: Option<String>,
+    #[command(flatten)]
+    devices: EthtoolDeviceFlags,
     /// Regexp of ethtool stats to include.
     #[arg(
         long = "collector.ethtool.metrics-include",
@@ -71,17 +72,11 @@ impl CollectorFlags for EthtoolFlags {
     type Options = EthtoolOptions;
 
     fn options(self) -> Result<EthtoolOptions, String> {
-        let optional = |flag: &str, value: Option<String>| {
-            value
-                .filter(|v| !v.is_empty())
-                .map(|v| flag_regex(flag, &v))
-                .transpose()
-        };
         Ok(EthtoolOptions {
-            devices: DeviceFilter {
-                include: optional("collector.ethtool.device-include", self.device_include)?,
-                exclude: optional("collector.ethtool.device-exclude", self.device_exclude)?,
-            },
+            // An empty regex is no filter; given both, upstream 1.5 applies both.
+            devices: self
+                .devices
+                .filter(|v| (!v.is_empty()).then(|| v.to_owned()))?,
             metrics_include: flag_regex(
                 "collector.ethtool.metrics-include",
                 &self.metrics_include,

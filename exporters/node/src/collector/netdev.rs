@@ -7,14 +7,13 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
 use crate::collector::{flag_regex, CollectorFlags};
 use crate::kept::{KeptFile, KeptFiles};
 use crate::paths::HostPaths;
-use crate::util::keep_first_of_each;
+use crate::util::{filter_flags, keep_first_of_each};
 
 /// Metric stems for the 16 columns of /proc/net/dev, in file order (8 receive, 8 transmit).
 const COLUMNS: [&str; 16] = [
@@ -39,49 +38,32 @@ const COLUMNS: [&str; 16] = [
 /// Debian's build leaves the loopback device out of netdev.
 const DEFAULT_DEVICE_EXCLUDE: &str = "^lo$";
 
-/// The netdev collector's own flags.
-#[derive(Debug, Clone, Args)]
-pub struct NetdevFlags {
-    /// Regexp of net devices to include (mutually exclusive to device-exclude).
-    #[arg(
-        long = "collector.netdev.device-include",
-        id = "collector.netdev.device-include",
-        conflicts_with = "collector.netdev.device-exclude"
-    )]
-    include: Option<String>,
-    /// Regexp of net devices to exclude (mutually exclusive to device-include).
-    #[arg(
-        long = "collector.netdev.device-exclude",
-        id = "collector.netdev.device-exclude",
-        default_value = DEFAULT_DEVICE_EXCLUDE
-    )]
-    exclude: String,
+filter_flags! {
+    /// The netdev collector's own flags.
+    NetdevFlags {
+        /// Regexp of net devices to include (mutually exclusive to device-exclude).
+        include: "collector.netdev.device-include",
+            conflicts_with = "collector.netdev.device-exclude";
+        /// Regexp of net devices to exclude (mutually exclusive to device-include).
+        exclude: "collector.netdev.device-exclude" = DEFAULT_DEVICE_EXCLUDE;
+    }
 }
 
 impl CollectorFlags for NetdevFlags {
     type Options = DeviceFilter;
 
     fn options(self) -> Result<DeviceFilter, String> {
-        Ok(DeviceFilter {
-            include: self
-                .include
-                .as_deref()
-                .map(|r| flag_regex("collector.netdev.device-include", r))
-                .transpose()?,
-            // The default exclude only applies when no include list is given.
-            exclude: match self.include {
-                Some(_) => None,
-                None => Some(flag_regex(
-                    "collector.netdev.device-exclude",
-                    &self.exclude,
-                )?),
-            },
-        })
+        let mut filter = self.filter(|v| Some(v.to_owned()))?;
+        // The default exclude only applies when no include list is given.
+        if filter.include.is_some() {
+            filter.exclude = None;
+        }
+        Ok(filter)
     }
 }
 
-/// Include/exclude regexes on device names: the netdev collector's options (at most one of
-/// them set), and the device filter of the diskstats and ethtool collectors.
+/// Include/exclude regexes on names: the netdev collector's options (at most one of them set),
+/// the device filter of the diskstats and ethtool collectors and the systemd unit filter.
 #[derive(Debug, Clone)]
 pub struct DeviceFilter {
     /// Only these devices, when set.
@@ -100,6 +82,26 @@ impl Default for DeviceFilter {
 }
 
 impl DeviceFilter {
+    /// The filter of an include and an exclude flag (`(flag name, value)`): each value given is
+    /// compiled from `pattern(value)` where that is `Some`; an error names the flag.
+    pub(crate) fn from_flags(
+        include: (&str, Option<String>),
+        exclude: (&str, Option<String>),
+        pattern: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let compile = |(flag, value): (&str, Option<String>)| {
+            value
+                .as_deref()
+                .and_then(&pattern)
+                .map(|p| flag_regex(flag, &p))
+                .transpose()
+        };
+        Ok(DeviceFilter {
+            include: compile(include)?,
+            exclude: compile(exclude)?,
+        })
+    }
+
     /// Whether `device` is filtered out.
     pub fn ignored(&self, device: &str) -> bool {
         self.exclude.as_ref().is_some_and(|r| r.is_match(device))

@@ -28,9 +28,10 @@ use exporter_core::{BoxFuture, CollectError, CollectResult, Collector, MetricFam
 pub use node_exporter_dbus::{
     parse_version, Snapshot, SocketCounts, Unit, UnitDetails, MIN_VERSION_SYSTEM_STATE,
 };
-use regex::Regex;
 
-use super::{flag_regex, CollectorFlags};
+use super::netdev::DeviceFilter;
+use super::CollectorFlags;
+use crate::util::filter_flags;
 
 /// Debian's default: upstream's list plus `target` units.
 const DEFAULT_UNIT_EXCLUDE: &str = r".+\.(automount|device|mount|scope|slice|target)";
@@ -38,25 +39,23 @@ const DEFAULT_UNIT_EXCLUDE: &str = r".+\.(automount|device|mount|scope|slice|tar
 /// Upstream's states: each unit gets one series per state, 1 for the one it is in.
 const UNIT_STATES: [&str; 5] = ["active", "activating", "deactivating", "inactive", "failed"];
 
+filter_flags! {
+    /// The systemd collector's unit filter.
+    SystemdUnitFlags {
+        /// Regexp of systemd units to include. Units must both match include and not match exclude
+        /// to be included.
+        include: "collector.systemd.unit-include" = ".+";
+        /// Regexp of systemd units to exclude. Units must both match include and not match exclude
+        /// to be included.
+        exclude: "collector.systemd.unit-exclude" = DEFAULT_UNIT_EXCLUDE;
+    }
+}
+
 /// The systemd collector's own flags.
 #[derive(Debug, Clone, Args)]
 pub struct SystemdFlags {
-    /// Regexp of systemd units to include. Units must both match include and not match exclude
-    /// to be included.
-    #[arg(
-        long = "collector.systemd.unit-include",
-        id = "collector.systemd.unit-include",
-        default_value = ".+"
-    )]
-    unit_include: String,
-    /// Regexp of systemd units to exclude. Units must both match include and not match exclude
-    /// to be included.
-    #[arg(
-        long = "collector.systemd.unit-exclude",
-        id = "collector.systemd.unit-exclude",
-        default_value = DEFAULT_UNIT_EXCLUDE
-    )]
-    unit_exclude: String,
+    #[command(flatten)]
+    units: SystemdUnitFlags,
     /// Establish a private, direct connection to systemd without dbus (Strongly discouraged
     /// since it requires root. For testing purposes only).
     #[arg(
@@ -88,10 +87,9 @@ pub struct SystemdFlags {
 /// What the systemd collector reads and reports, from its flags.
 #[derive(Debug, Clone)]
 pub struct SystemdOptions {
-    /// Units whose whole name matches are reported (`^(?:include)$`).
-    pub unit_include: Regex,
-    /// Units whose whole name matches are left out (`^(?:exclude)$`).
-    pub unit_exclude: Regex,
+    /// Units whose whole name matches the include regex (`^(?:include)$`) and not the exclude
+    /// one are reported.
+    pub units: DeviceFilter,
     /// Talk to systemd on its private socket instead of the system bus.
     pub private: bool,
     /// Services' `TasksCurrent` and `TasksMax`.
@@ -106,10 +104,8 @@ impl CollectorFlags for SystemdFlags {
     type Options = SystemdOptions;
 
     fn options(self) -> Result<SystemdOptions, String> {
-        let anchored = |flag: &str, value: &str| flag_regex(flag, &format!("^(?:{value})$"));
         Ok(SystemdOptions {
-            unit_include: anchored("collector.systemd.unit-include", &self.unit_include)?,
-            unit_exclude: anchored("collector.systemd.unit-exclude", &self.unit_exclude)?,
+            units: self.units.filter(|v| Some(format!("^(?:{v})$")))?,
             private: self.private,
             task_metrics: self.task_metrics,
             restarts_metrics: self.restarts_metrics,
@@ -121,9 +117,7 @@ impl CollectorFlags for SystemdFlags {
 impl SystemdOptions {
     /// Whether the unit gets the per-unit families.
     fn selects(&self, unit: &Unit) -> bool {
-        self.unit_include.is_match(&unit.name)
-            && !self.unit_exclude.is_match(&unit.name)
-            && unit.load_state == "loaded"
+        !self.units.ignored(&unit.name) && unit.load_state == "loaded"
     }
 }
 
