@@ -128,40 +128,29 @@ pub fn tile38_metrics(stats: &[Tile38Stat], out: &mut Out) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bulk(s: &str) -> Reply {
-        Reply::Bulk(Some(s.as_bytes().to_vec()))
-    }
+    use crate::replies::test_support::{arr, bulk, flat, int, names};
 
     fn emitted(stats: &[Tile38Stat]) -> Vec<(String, f64)> {
         let mut out = Out::new("redis");
         tile38_metrics(stats, &mut out);
-        out.families
-            .iter()
-            .map(|f| (f.name.to_string(), f.samples[0].value))
+        names(&out)
+            .into_iter()
+            .map(|(name, v)| (name.to_string(), v))
             .collect()
     }
 
     #[test]
     fn resp_pairs_map_to_upstream_names() {
-        let reply = Reply::Array(Some(vec![
-            bulk("aof_size"),
-            Reply::Integer(1024),
-            bulk("avg_item_size"),
-            bulk("0"),
-            bulk("avg_point_size"),
-            bulk("16"),
-            bulk("read_only"),
-            bulk("false"),
-            bulk("sys_cpus"),
-            Reply::Integer(8),
-            bulk("go_goroutines"),
-            Reply::Integer(31),
-            bulk("tile38_go_threads"),
-            Reply::Integer(12),
-            bulk("id"),
-            bulk("a5b4c3"),
-        ]));
+        let reply = flat(vec![
+            ("aof_size", int(1024)),
+            ("avg_item_size", bulk("0")),
+            ("avg_point_size", bulk("16")),
+            ("read_only", bulk("false")),
+            ("sys_cpus", int(8)),
+            ("go_goroutines", int(31)),
+            ("tile38_go_threads", int(12)),
+            ("id", bulk("a5b4c3")),
+        ]);
         let stats = parse_tile38_stats(&reply).unwrap();
         assert_eq!(stats[0], ("tile38_aof_size".into(), "1024".into()));
         assert_eq!(stats[6].0, "tile38_go_threads", "no second prefix");
@@ -206,22 +195,17 @@ mod tests {
             Err(Tile38Error::Server("unknown command".into()))
         );
         for bad in [
-            Reply::Array(Some(vec![bulk("odd")])),
+            arr(vec![bulk("odd")]),
             Reply::Array(None),
-            Reply::Integer(3),
+            int(3),
             bulk("not json"),
             bulk(r#"{"ok":true}"#),
-            Reply::Array(Some(vec![Reply::Array(None), bulk("1")])),
+            arr(vec![Reply::Array(None), bulk("1")]),
         ] {
             assert_eq!(parse_tile38_stats(&bad), Err(Tile38Error::Shape), "{bad:?}");
         }
         // Nested values are skipped, not errors.
-        let nested = Reply::Array(Some(vec![
-            bulk("num_points"),
-            Reply::Array(Some(vec![])),
-            bulk("num_hooks"),
-            bulk("2"),
-        ]));
+        let nested = flat(vec![("num_points", arr(vec![])), ("num_hooks", bulk("2"))]);
         assert_eq!(
             parse_tile38_stats(&nested).unwrap(),
             [("tile38_num_hooks".to_string(), "2".to_string())]

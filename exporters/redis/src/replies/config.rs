@@ -91,64 +91,37 @@ const BUFFER_LIMIT_OVERCOME: (&str, &str) = (
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replies::test_support::{arr, bulk, names};
+    use crate::replies::test_support::{bulks, names};
 
     #[test]
     fn config_replies() {
         let mut out = Out::new("redis");
-        let a = arr(vec![bulk("maxmemory"), bulk("100")]);
-        let b = arr(vec![
-            bulk("io-threads"),
-            bulk("4"),
-            bulk("databases"),
-            bulk("32"),
-        ]);
+        let a = bulks(&["maxmemory", "100"]);
+        let b = bulks(&["io-threads", "4", "databases", "32"]);
         let denied = Reply::Error("ERR unknown command 'CONFIG'".into());
-        let limits = arr(vec![
-            bulk("client-output-buffer-limit"),
-            bulk("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 x"),
+        let limits = bulks(&[
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 x",
         ]);
         assert_eq!(
             config_metrics(&[&a, &b, &denied, &limits], &mut out),
             Some(32)
         );
+        let limit = "redis_config_client_output_buffer_limit_bytes";
+        let overcome = "redis_config_client_output_buffer_limit_overcome_seconds";
         assert_eq!(
             names(&out),
             [
-                ("redis_config_maxmemory".to_string(), 100.0),
-                ("redis_config_io_threads".to_string(), 4.0),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    0.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    0.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
-                    0.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    268435456.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    67108864.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_overcome_seconds".to_string(),
-                    60.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    33554432.0
-                ),
-                (
-                    "redis_config_client_output_buffer_limit_bytes".to_string(),
-                    8388608.0
-                ),
+                ("redis_config_maxmemory", 100.0),
+                ("redis_config_io_threads", 4.0),
+                (limit, 0.0),
+                (limit, 0.0),
+                (overcome, 0.0),
+                (limit, 268435456.0),
+                (limit, 67108864.0),
+                (overcome, 60.0),
+                (limit, 33554432.0),
+                (limit, 8388608.0),
             ]
         );
         let slave_soft = &out.families[6].samples[0].labels;
@@ -158,18 +131,18 @@ mod tests {
 
     #[test]
     fn config_settings_leave_secrets_out() {
-        let reply = arr(vec![
-            bulk("maxclients"),
-            bulk("10000"),
-            bulk("requirepass"),
-            bulk("hunter2"),
-            bulk("masterauth"),
-            bulk("hunter3"),
-            bulk("tls-key-file-pass"),
-            bulk("hunter4"),
-            bulk("appendfsync"),
-            bulk("everysec"),
-            bulk("dangling"),
+        let reply = bulks(&[
+            "maxclients",
+            "10000",
+            "requirepass",
+            "hunter2",
+            "masterauth",
+            "hunter3",
+            "tls-key-file-pass",
+            "hunter4",
+            "appendfsync",
+            "everysec",
+            "dangling",
         ]);
         let mut out = Out::new("redis");
         config_setting_metrics(&reply, &mut out);

@@ -99,42 +99,35 @@ pub fn latency_metrics(reply: &Reply, out: &mut Out) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replies::test_support::{arr, bulk, names};
+    use crate::replies::test_support::{arr, bulk, flat, int, names};
 
     #[test]
     fn slowlog_and_latency() {
         let mut out = Out::new("redis");
-        let entry = arr(vec![
-            Reply::Integer(7),
-            Reply::Integer(1700000000),
-            Reply::Integer(12500),
-        ]);
-        slowlog_metrics(&Reply::Integer(3), &arr(vec![entry]), &mut out);
+        let entry = arr(vec![int(7), int(1700000000), int(12500)]);
+        slowlog_metrics(&int(3), &arr(vec![entry]), &mut out);
         latency_metrics(
             &arr(vec![arr(vec![
                 bulk("command"),
-                Reply::Integer(1700000001),
-                Reply::Integer(250),
-                Reply::Integer(300),
+                int(1700000001),
+                int(250),
+                int(300),
             ])]),
             &mut out,
         );
         assert_eq!(
             names(&out),
             [
-                ("redis_slowlog_length".to_string(), 3.0),
-                ("redis_slowlog_last_id".to_string(), 7.0),
-                (
-                    "redis_last_slow_execution_duration_seconds".to_string(),
-                    0.0125
-                ),
-                ("redis_latency_spike_last".to_string(), 1700000001.0),
-                ("redis_latency_spike_duration_seconds".to_string(), 0.25),
+                ("redis_slowlog_length", 3.0),
+                ("redis_slowlog_last_id", 7.0),
+                ("redis_last_slow_execution_duration_seconds", 0.0125),
+                ("redis_latency_spike_last", 1700000001.0),
+                ("redis_latency_spike_duration_seconds", 0.25),
             ]
         );
         let mut empty = Out::new("redis");
-        slowlog_metrics(&Reply::Integer(0), &arr(vec![]), &mut empty);
-        assert_eq!(names(&empty)[1], ("redis_slowlog_last_id".to_string(), 0.0));
+        slowlog_metrics(&int(0), &arr(vec![]), &mut empty);
+        assert_eq!(names(&empty)[1], ("redis_slowlog_last_id", 0.0));
         // Garbage replies add nothing and do not panic.
         let mut out = Out::new("redis");
         slowlog_metrics(&Reply::Error("NOPERM".into()), &bulk("x"), &mut out);
@@ -144,23 +137,17 @@ mod tests {
 
     #[test]
     fn latency_histograms() {
-        let reply = arr(vec![
-            bulk("set"),
-            arr(vec![
-                bulk("calls"),
-                Reply::Integer(3),
-                bulk("histogram_usec"),
-                arr(vec![
-                    Reply::Integer(1),
-                    Reply::Integer(1),
-                    Reply::Integer(4),
-                    Reply::Integer(3),
-                ]),
-            ]),
-            bulk("broken"),
-            arr(vec![bulk("calls"), bulk("x")]),
-            bulk("odd"),
+        let histogram = arr(vec![int(1), int(1), int(4), int(3)]);
+        let mut reply = flat(vec![
+            (
+                "set",
+                flat(vec![("calls", int(3)), ("histogram_usec", histogram)]),
+            ),
+            ("broken", flat(vec![("calls", bulk("x"))])),
         ]);
+        if let Reply::Array(Some(items)) = &mut reply {
+            items.push(bulk("odd"));
+        }
         let mut out = Out::new("redis");
         latency_histogram_metrics(&reply, &[("get", 9.0), ("set", 7.0)], &mut out);
         assert_eq!(out.families.len(), 1);

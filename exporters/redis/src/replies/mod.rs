@@ -58,44 +58,56 @@ pub(crate) mod test_support {
         Reply::Bulk(Some(s.as_bytes().to_vec()))
     }
 
+    pub(crate) fn int(n: i64) -> Reply {
+        Reply::Integer(n)
+    }
+
     pub(crate) fn arr(items: Vec<Reply>) -> Reply {
         Reply::Array(Some(items))
     }
 
+    /// An array of bulk strings.
+    pub(crate) fn bulks(items: &[&str]) -> Reply {
+        arr(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    /// A flat `[name, value, name, value, ...]` reply, as XINFO and CONFIG GET answer in RESP2.
+    pub(crate) fn flat(fields: Vec<(&str, Reply)>) -> Reply {
+        arr(fields.into_iter().flat_map(|(k, v)| [bulk(k), v]).collect())
+    }
+
     /// Name and first value of every family, in order.
-    pub(crate) fn names(out: &Out) -> Vec<(String, f64)> {
+    pub(crate) fn names<'o>(out: &'o Out) -> Vec<(&'o str, f64)> {
         out.families
             .iter()
-            .map(|f| (f.name.to_string(), f.samples[0].value))
+            .map(|f| (f.name.as_ref(), f.samples[0].value))
             .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{arr, bulk};
+    use super::test_support::{bulk, flat, int};
     use super::*;
 
     #[test]
     fn flat_pairs() {
-        let reply = arr(vec![
-            bulk("a"),
-            Reply::Integer(1),
-            bulk("b"),
-            bulk("x"),
-            bulk("odd"),
-        ]);
-        let got: Vec<(String, Reply)> = pairs(&reply)
+        let mut reply = flat(vec![("a", int(1)), ("b", bulk("x"))]);
+        if let Reply::Array(Some(items)) = &mut reply {
+            items.push(bulk("odd"));
+        }
+        let got: Vec<_> = pairs(&reply)
             .into_iter()
-            .map(|(k, v)| (k.into_owned(), v.clone()))
+            .map(|(k, v)| (k.into_owned(), v))
             .collect();
         assert_eq!(
             got,
-            [
-                ("a".to_string(), Reply::Integer(1)),
-                ("b".to_string(), bulk("x"))
-            ]
+            [("a".to_string(), &int(1)), ("b".to_string(), &bulk("x"))]
         );
+        let texts: Vec<_> = text_pairs(&reply)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(texts, ["a=1", "b=x"]);
         assert!(pairs(&Reply::Error("ERR".into())).is_empty());
     }
 }

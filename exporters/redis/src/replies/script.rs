@@ -35,29 +35,23 @@ pub fn script_metrics(reply: &Reply, out: &mut Out) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replies::test_support::{arr, bulk, names};
+    use crate::replies::test_support::{arr, bulk, flat, int, names};
 
     #[test]
     fn script_results() {
         let mut out = Out::new("redis");
-        let ok = arr(vec![
-            bulk("a"),
-            bulk("1.5"),
-            bulk("b"),
-            bulk("nan-ish"),
-            bulk("c"),
-            Reply::Integer(2),
+        let ok = flat(vec![
+            ("a", bulk("1.5")),
+            ("b", bulk("nan-ish")),
+            ("c", int(2)),
         ]);
         script_metrics(&ok, &mut out).unwrap();
         assert_eq!(
             names(&out),
-            [
-                ("redis_script_values".to_string(), 1.5),
-                ("redis_script_values".to_string(), 2.0)
-            ]
+            [("redis_script_values", 1.5), ("redis_script_values", 2.0)]
         );
         assert!(script_metrics(&Reply::Error("ERR boom".into()), &mut out).is_err());
         assert!(script_metrics(&arr(vec![bulk("a")]), &mut out).is_err());
-        assert!(script_metrics(&Reply::Integer(1), &mut out).is_err());
+        assert!(script_metrics(&int(1), &mut out).is_err());
     }
 }

@@ -169,44 +169,28 @@ pub fn consumer_metrics(db: &str, stream: &str, group: &str, reply: &Reply, out:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replies::test_support::{arr, bulk, names};
+    use crate::replies::test_support::{arr, bulk, flat, int, names};
 
     #[test]
     fn streams() {
-        let info = arr(vec![
-            bulk("length"),
-            Reply::Integer(2),
-            bulk("radix-tree-keys"),
-            Reply::Integer(1),
-            bulk("radix-tree-nodes"),
-            Reply::Integer(2),
-            bulk("last-generated-id"),
-            bulk("1526919030474-55"),
-            bulk("groups"),
-            Reply::Integer(1),
-            bulk("first-entry"),
-            arr(vec![]),
-            bulk("max-deleted-entry-id"),
-            bulk("0-0"),
-            bulk("last-entry"),
-            arr(vec![
-                bulk("1526919030474-55"),
-                arr(vec![bulk("f"), bulk("v")]),
-            ]),
+        let last_entry = arr(vec![bulk("1526919030474-55"), flat(vec![("f", bulk("v"))])]);
+        let info = flat(vec![
+            ("length", int(2)),
+            ("radix-tree-keys", int(1)),
+            ("radix-tree-nodes", int(2)),
+            ("last-generated-id", bulk("1526919030474-55")),
+            ("groups", int(1)),
+            ("first-entry", arr(vec![])),
+            ("max-deleted-entry-id", bulk("0-0")),
+            ("last-entry", last_entry),
         ]);
-        let groups = arr(vec![arr(vec![
-            bulk("name"),
-            bulk("g1"),
-            bulk("consumers"),
-            Reply::Integer(1),
-            bulk("pending"),
-            Reply::Integer(3),
-            bulk("last-delivered-id"),
-            bulk("1526919030474-0"),
-            bulk("entries-read"),
-            Reply::Integer(4),
-            bulk("lag"),
-            Reply::Bulk(None),
+        let groups = arr(vec![flat(vec![
+            ("name", bulk("g1")),
+            ("consumers", int(1)),
+            ("pending", int(3)),
+            ("last-delivered-id", bulk("1526919030474-0")),
+            ("entries-read", int(4)),
+            ("lag", Reply::Bulk(None)),
         ])]);
         let mut out = Out::new("redis");
         stream_metrics("db0", "s", &info, &groups, &mut out);
@@ -215,26 +199,24 @@ mod tests {
             "db0",
             "s",
             "g1",
-            &arr(vec![arr(vec![
-                bulk("name"),
-                bulk("c1"),
-                bulk("pending"),
-                Reply::Integer(3),
-                bulk("idle"),
-                Reply::Integer(1500),
+            &arr(vec![flat(vec![
+                ("name", bulk("c1")),
+                ("pending", int(3)),
+                ("idle", int(1500)),
             ])]),
             &mut out,
         );
         let n = names(&out);
-        assert!(n.contains(&(
-            "redis_stream_last_generated_id".to_string(),
-            1526919030474.0
-        )));
-        assert!(n.contains(&("redis_stream_group_messages_pending".to_string(), 3.0)));
-        assert!(n.contains(&("redis_stream_group_consumer_idle_seconds".to_string(), 1.5)));
-        assert!(n.contains(&("redis_stream_last_entry_id".to_string(), 1526919030474.0)));
-        assert!(n.contains(&("redis_stream_max_deleted_entry_id".to_string(), 0.0)));
-        assert!(n.contains(&("redis_stream_group_entries_read".to_string(), 4.0)));
+        for series in [
+            ("redis_stream_last_generated_id", 1526919030474.0),
+            ("redis_stream_group_messages_pending", 3.0),
+            ("redis_stream_group_consumer_idle_seconds", 1.5),
+            ("redis_stream_last_entry_id", 1526919030474.0),
+            ("redis_stream_max_deleted_entry_id", 0.0),
+            ("redis_stream_group_entries_read", 4.0),
+        ] {
+            assert!(n.contains(&series), "{series:?} in {n:?}");
+        }
         // Empty first-entry and nil lag give no series.
         assert_eq!(n.len(), 13);
         let mut out = Out::new("redis");
