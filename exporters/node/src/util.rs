@@ -308,6 +308,21 @@ macro_rules! filter_flags {
 }
 pub(crate) use filter_flags;
 
+/// The labels of an info series whose values are string fields of `$v`, in the order written:
+/// `field_labels!(v, name, other = field)` is `[("name", &*v.name), ("other", &*v.field)]`.
+macro_rules! field_labels {
+    ($v:expr, $($label:ident $(= $field:ident)?),+ $(,)?) => {
+        [$((stringify!($label), $crate::util::field_labels!(@value $v, $label $(, $field)?))),+]
+    };
+    (@value $v:expr, $label:ident) => {
+        &*$v.$label
+    };
+    (@value $v:expr, $label:ident, $field:ident) => {
+        &*$v.$field
+    };
+}
+pub(crate) use field_labels;
+
 #[cfg(test)]
 mod tests {
     use super::*;

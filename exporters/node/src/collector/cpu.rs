@@ -25,7 +25,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use crate::collector::CollectorFlags;
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::{cpu_number, read_attr, sorted_dir_names, USER_HZ};
+use crate::util::{cpu_number, field_labels, read_attr, sorted_dir_names, USER_HZ};
 
 /// The cpu collector's own flags.
 #[derive(Debug, Clone, Args)]
@@ -448,18 +448,19 @@ fn info_family(infos: &[CpuInfo]) -> MetricFamily {
     let mut fam = MetricFamily::gauge("node_cpu_info", "CPU information from /proc/cpuinfo.");
     for c in infos {
         fam.push(
-            &[
-                ("cachesize", &c.cache_size),
-                ("core", &c.core_id),
-                ("cpu", &c.processor),
-                ("family", &c.family),
-                ("microcode", &c.microcode),
-                ("model", &c.model),
-                ("model_name", &c.model_name),
-                ("package", &c.physical_id),
-                ("stepping", &c.stepping),
-                ("vendor", &c.vendor),
-            ],
+            &field_labels!(
+                c,
+                cachesize = cache_size,
+                core = core_id,
+                cpu = processor,
+                family,
+                microcode,
+                model,
+                model_name,
+                package = physical_id,
+                stepping,
+                vendor
+            ),
             1.0,
         );
     }

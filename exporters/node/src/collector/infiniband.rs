@@ -17,7 +17,7 @@ use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily
 use crate::absent::GatedDir;
 use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
-use crate::util::{read_each_entry, read_file, sorted_dir_names};
+use crate::util::{field_labels, read_each_entry, read_file, sorted_dir_names};
 
 /// The `infiniband` collector: what it reads and emits is in the module documentation.
 pub struct InfinibandCollector {
@@ -249,12 +249,7 @@ pub fn infiniband_families(devices: &[Device]) -> Vec<MetricFamily> {
         .collect();
     for device in devices {
         info.push(
-            &[
-                ("device", &device.name),
-                ("board_id", &device.board_id),
-                ("firmware_version", &device.firmware_version),
-                ("hca_type", &device.hca_type),
-            ],
+            &field_labels!(device, device = name, board_id, firmware_version, hca_type),
             1.0,
         );
         for port in &device.ports {

@@ -8,7 +8,7 @@ use exporter_core::{CollectResult, MetricFamily};
 
 use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
-use crate::util::{read_file, sorted_dir_names};
+use crate::util::{field_labels, read_file, sorted_dir_names};
 
 /// The `nvme` collector: what it reads and emits is in the module documentation.
 pub struct NvmeCollector {
@@ -63,13 +63,7 @@ pub fn nvme_family(devices: &[NvmeDevice]) -> MetricFamily {
     );
     for d in devices {
         info.push(
-            &[
-                ("device", &d.device),
-                ("firmware_revision", &d.firmware_revision),
-                ("model", &d.model),
-                ("serial", &d.serial),
-                ("state", &d.state),
-            ],
+            &field_labels!(d, device, firmware_revision, model, serial, state),
             1.0,
         );
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::paths::HostPaths;
-use crate::util::read_file;
+use crate::util::{field_labels, read_file};
 
 /// The `os` collector: what it reads and emits is in the module documentation.
 pub struct OsCollector {
@@ -278,20 +278,21 @@ pub fn os_families(os: &OsRelease) -> Vec<MetricFamily> {
          version_id.",
     )
     .with(
-        &[
-            ("build_id", &os.build_id),
-            ("id", &os.id),
-            ("id_like", &os.id_like),
-            ("image_id", &os.image_id),
-            ("image_version", &os.image_version),
-            ("name", &os.name),
-            ("pretty_name", &os.pretty_name),
-            ("variant", &os.variant),
-            ("variant_id", &os.variant_id),
-            ("version", &os.version),
-            ("version_codename", &os.version_codename),
-            ("version_id", &os.version_id),
-        ],
+        &field_labels!(
+            os,
+            build_id,
+            id,
+            id_like,
+            image_id,
+            image_version,
+            name,
+            pretty_name,
+            variant,
+            variant_id,
+            version,
+            version_codename,
+            version_id
+        ),
         1.0,
     );
     let mut version = MetricFamily::gauge(

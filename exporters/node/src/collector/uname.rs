@@ -4,6 +4,7 @@
 use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::paths::HostPaths;
+use crate::util::field_labels;
 
 /// The `uname` collector: what it reads and emits is in the module documentation.
 pub struct UnameCollector;
@@ -78,14 +79,7 @@ pub fn uname_family(u: &Uname) -> MetricFamily {
         "Labeled system information as provided by the uname system call.",
     )
     .with(
-        &[
-            ("domainname", &u.domainname),
-            ("machine", &u.machine),
-            ("nodename", &u.nodename),
-            ("release", &u.release),
-            ("sysname", &u.sysname),
-            ("version", &u.version),
-        ],
+        &field_labels!(u, domainname, machine, nodename, release, sysname, version),
         1.0,
     )
 }
