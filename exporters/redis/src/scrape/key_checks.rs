@@ -4,7 +4,6 @@
 
 use resp::{cmd, Cmd, Connection, Reply};
 
-use super::scan::{expand, group_by_db};
 use super::Scraper;
 use crate::metrics::Out;
 use crate::target::{Endpoint, Target};
@@ -31,14 +30,10 @@ impl Scraper {
         nodes: &mut Vec<(String, Connection)>,
         out: &mut Out<'_>,
     ) -> Result<(), String> {
-        let keys = expand(
-            conn,
-            &self.opts.check_single_keys,
-            &self.opts.check_keys,
-            self.opts.scan_batch,
-        )
-        .await?;
-        for (db, keys) in group_by_db(keys) {
+        let by_db = self
+            .keys_by_db(conn, &self.opts.check_single_keys, &self.opts.check_keys)
+            .await?;
+        for (db, keys) in by_db {
             let mut outcomes = inspect_keys(conn, db, &keys).await?;
             // On a cluster, keys of other nodes' slots come back as MOVED: ask those nodes.
             for (addr, idx) in moved_by_node(&outcomes) {
@@ -317,32 +312,40 @@ mod tests {
             size: value.len() as f64,
             value: Some(value.to_vec()),
         };
-        let text = render(KeyOutcome::Missing, true);
-        assert!(
-            text.contains("redis_key_size{db=\"db1\",key=\"k\"} 0\n"),
-            "{text}"
-        );
-        let text = render(sized(b"42"), true);
-        assert!(
-            text.contains("redis_key_size{db=\"db1\",key=\"k\"} 2\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("redis_key_value{db=\"db1\",key=\"k\"} 42\n"),
-            "{text}"
-        );
-        let text = render(sized(b"hello"), true);
-        assert!(
-            text.contains("redis_key_value_as_string{db=\"db1\",key=\"k\",val=\"hello\"} 1\n"),
-            "{text}"
-        );
-        let text = render(sized(b"hello"), false);
-        assert!(!text.contains("key_value"), "{text}");
-        let text = render(sized(b"\xff\xfe"), true);
-        assert!(
-            !text.contains("key_value"),
-            "binary values are no labels: {text}"
-        );
+        // Each outcome, whether values are exported, a series it must show and what it must not.
+        for (outcome, with_values, shown, not_shown) in [
+            (
+                KeyOutcome::Missing,
+                true,
+                "redis_key_size{db=\"db1\",key=\"k\"} 0\n",
+                "key_value",
+            ),
+            (
+                sized(b"42"),
+                true,
+                "redis_key_size{db=\"db1\",key=\"k\"} 2\n",
+                "as_string",
+            ),
+            (
+                sized(b"42"),
+                true,
+                "redis_key_value{db=\"db1\",key=\"k\"} 42\n",
+                "as_string",
+            ),
+            (
+                sized(b"hello"),
+                true,
+                "redis_key_value_as_string{db=\"db1\",key=\"k\",val=\"hello\"} 1\n",
+                "redis_key_value{",
+            ),
+            (sized(b"hello"), false, "redis_key_size", "key_value"),
+            // Binary values are no labels.
+            (sized(b"\xff\xfe"), true, "redis_key_size", "key_value"),
+        ] {
+            let text = render(outcome, with_values);
+            assert!(text.contains(shown), "{shown} in {text}");
+            assert!(!text.contains(not_shown), "no {not_shown} in {text}");
+        }
         assert!(render(KeyOutcome::Unsupported("type x".into()), true).is_empty());
         assert!(render(KeyOutcome::Moved("a:1".into()), true).is_empty());
     }

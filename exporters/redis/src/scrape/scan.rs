@@ -3,6 +3,7 @@
 
 use resp::{cmd, Connection, Reply};
 
+use super::Scraper;
 use crate::keys::{is_glob, DbKey};
 
 /// Most SCAN calls for one pattern: with COUNT 1000, ten million keys.
@@ -70,9 +71,23 @@ fn parse_scan_reply(reply: &Reply) -> Result<(&[u8], &[Reply]), String> {
     }
 }
 
+impl Scraper {
+    /// The `single` keys and every key matching `patterns` ([`expand`], SCAN with
+    /// `--check-keys-batch-size`), grouped by database ([`group_by_db`]).
+    pub(super) async fn keys_by_db(
+        &self,
+        conn: &mut Connection,
+        single: &[DbKey],
+        patterns: &[DbKey],
+    ) -> Result<Vec<(u32, Vec<Vec<u8>>)>, String> {
+        let keys = expand(conn, single, patterns, self.opts.scan_batch).await?;
+        Ok(group_by_db(keys))
+    }
+}
+
 /// Single keys as given, plus every key matching each pattern (plain keys in the pattern list
 /// are taken as they are).
-pub(super) async fn expand(
+async fn expand(
     conn: &mut Connection,
     single: &[DbKey],
     patterns: &[DbKey],
@@ -95,7 +110,7 @@ pub(super) async fn expand(
 }
 
 /// Keys grouped by database, in first-seen order, each key once.
-pub(super) fn group_by_db(keys: Vec<(u32, Vec<u8>)>) -> Vec<(u32, Vec<Vec<u8>>)> {
+fn group_by_db(keys: Vec<(u32, Vec<u8>)>) -> Vec<(u32, Vec<Vec<u8>>)> {
     let mut groups: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
     for (db, key) in keys {
         match groups.iter_mut().find(|(d, _)| *d == db) {

@@ -4,7 +4,6 @@
 
 use resp::{cmd, Cmd, Connection, Reply};
 
-use super::scan::{expand, group_by_db};
 use super::Scraper;
 use crate::metrics::Out;
 use crate::replies;
@@ -15,14 +14,14 @@ impl Scraper {
         conn: &mut Connection,
         out: &mut Out<'_>,
     ) -> Result<(), String> {
-        let streams = expand(
-            conn,
-            &self.opts.check_single_streams,
-            &self.opts.check_streams,
-            self.opts.scan_batch,
-        )
-        .await?;
-        for (db, keys) in group_by_db(streams) {
+        let by_db = self
+            .keys_by_db(
+                conn,
+                &self.opts.check_single_streams,
+                &self.opts.check_streams,
+            )
+            .await?;
+        for (db, keys) in by_db {
             let db_label = format!("db{db}");
             let replies = conn
                 .pipeline(&stream_commands(db, &keys))
