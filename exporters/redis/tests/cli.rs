@@ -25,55 +25,67 @@ fn unknown_flag_is_rejected_and_version_names_the_program() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// Ours with `args` exits 1, its message naming each of `shown` and none of `hidden`.
+#[track_caller]
+fn fails_naming(args: &[&str], shown: &[&str], hidden: &[&str]) {
+    let (code, out) = run_to_exit(args);
+    assert_eq!(code, 1, "{args:?}: {out}");
+    for s in shown {
+        assert!(out.contains(s), "{args:?}: {s} in {out}");
+    }
+    for h in hidden {
+        assert!(!out.contains(h), "{args:?}: no {h} in {out}");
+    }
+}
+
 #[test]
 fn bad_address_names_the_flag_without_the_password() {
-    let (code, out) = run_to_exit(&["--redis.addr", "http://user:hunter2@host:6379"]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("--redis.addr") && out.contains("scheme"),
-        "{out}"
-    );
-    assert!(!out.contains("hunter2"), "{out}");
-    let (code, out) = run_to_exit(&["--redis.addr", "redis://h:notaport"]);
-    assert_eq!(code, 1);
-    assert!(out.contains("port"), "{out}");
+    let bad_scheme = ["--redis.addr", "http://user:hunter2@host:6379"];
+    fails_naming(&bad_scheme, &["--redis.addr", "scheme"], &["hunter2"]);
+    fails_naming(&["--redis.addr", "redis://h:notaport"], &["port"], &[]);
 }
 
 #[test]
 fn bad_files_name_flag_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let pw = write(dir.path(), "pw.json", r#"{"redis://a": "topsecret",}"#);
-    let (code, out) = run_to_exit(&["--redis.password-file", pw.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("--redis.password-file") && out.contains("pw.json"),
-        "{out}"
-    );
-    assert!(!out.contains("topsecret"), "{out}");
-
-    let (code, out) = run_to_exit(&["--redis.password-file", "/nonexistent/pw.json"]);
-    assert_eq!(code, 1);
-    assert!(out.contains("/nonexistent/pw.json"), "{out}");
-
-    let (code, out) = run_to_exit(&["--tls-ca-cert-file", "/nonexistent/ca.pem"]);
-    assert_eq!(code, 1);
-    assert!(out.contains("--tls-ca-cert-file"), "{out}");
-
     let not_pem = write(dir.path(), "ca.pem", "not a certificate");
-    let (code, out) = run_to_exit(&["--tls-ca-cert-file", not_pem.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("--tls-ca-cert-file") && out.contains("ca.pem"),
-        "{out}"
-    );
-
-    let (code, out) = run_to_exit(&["--tls-client-cert-file", not_pem.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(out.contains("--tls-client-key-file"), "{out}");
-
-    let (code, out) = run_to_exit(&["--script", "/nonexistent/s.lua"]);
-    assert_eq!(code, 1);
-    assert!(out.contains("--script /nonexistent/s.lua"), "{out}");
+    let (pw, not_pem) = (pw.to_str().unwrap(), not_pem.to_str().unwrap());
+    // Arguments, what the message names, what it must not show.
+    for (args, shown, hidden) in [
+        (
+            ["--redis.password-file", pw],
+            &["--redis.password-file", "pw.json"][..],
+            &["topsecret"][..],
+        ),
+        (
+            ["--redis.password-file", "/nonexistent/pw.json"],
+            &["/nonexistent/pw.json"],
+            &[],
+        ),
+        (
+            ["--tls-ca-cert-file", "/nonexistent/ca.pem"],
+            &["--tls-ca-cert-file"],
+            &[],
+        ),
+        (
+            ["--tls-ca-cert-file", not_pem],
+            &["--tls-ca-cert-file", "ca.pem"],
+            &[],
+        ),
+        (
+            ["--tls-client-cert-file", not_pem],
+            &["--tls-client-key-file"],
+            &[],
+        ),
+        (
+            ["--script", "/nonexistent/s.lua"],
+            &["--script /nonexistent/s.lua"],
+            &[],
+        ),
+    ] {
+        fails_naming(&args, shown, hidden);
+    }
 }
 
 #[test]

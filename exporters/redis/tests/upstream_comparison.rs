@@ -17,13 +17,17 @@ use exporter_core::testkit::{
 
 const UPSTREAM: &str = "prometheus-redis-exporter";
 
-fn upstream_available() -> bool {
-    Command::new(UPSTREAM)
+/// Upstream must be installed (./scripts/test installs it): a comparison without it fails
+/// rather than passing unseen.
+#[track_caller]
+fn require_upstream() {
+    let found = Command::new(UPSTREAM)
         .arg("-version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok()
+        .is_ok();
+    assert!(found, "{UPSTREAM} is not installed: run ./scripts/test");
 }
 
 /// Upstream with Go-style single-dash flags.
@@ -220,10 +224,7 @@ fn run_pair(redis: &Redis, features: bool, script: Option<&str>) -> (String, Str
 
 #[test]
 fn same_families_types_and_labels_as_upstream() {
-    assert!(
-        upstream_available(),
-        "{UPSTREAM} is not installed: run ./scripts/test"
-    );
+    require_upstream();
     let (master, replica) = populated();
     let dir = tempfile::tempdir().unwrap();
     let script = common::write(dir.path(), "s.lua", "return {'answer', '42', 'pi', '3.14'}");
@@ -256,10 +257,7 @@ fn same_families_types_and_labels_as_upstream() {
 
 #[test]
 fn stable_values_agree_with_upstream() {
-    assert!(
-        upstream_available(),
-        "{UPSTREAM} is not installed: run ./scripts/test"
-    );
+    require_upstream();
     let (master, _replica) = populated();
     let (theirs, ours) = run_pair(&master, true, None);
     for name in [
