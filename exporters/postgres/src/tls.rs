@@ -9,14 +9,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use exporter_core::tls_client::SkipServerVerification;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use exporter_core::tls_client::{ChainOnlyVerification, SkipServerVerification};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::dsn::{Dsn, SslMode, TlsVersion};
 
@@ -78,15 +75,20 @@ pub(crate) fn client_config(dsn: &Dsn) -> Result<Option<Arc<ClientConfig>>, TlsS
                     .add(cert)
                     .map_err(|e| file_err("sslrootcert", &root_path, e))?;
             }
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|e| file_err("sslrootcert", &root_path, e))?;
+            let roots = Arc::new(roots);
+            let root_err = |e| file_err("sslrootcert", &root_path, e);
             if check_name {
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(root_err)?;
                 builder.with_webpki_verifier(webpki)
             } else {
+                // sslmode=verify-ca: the chain must lead to the root certificate; the name is
+                // not checked.
+                let chain_only = ChainOnlyVerification::new(roots, provider()).map_err(root_err)?;
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_custom_certificate_verifier(chain_only)
             }
         }
     };
@@ -133,54 +135,6 @@ fn protocol_versions(
         (TlsVersion::V1_3, _) => Ok(ONLY_1_3),
         (_, TlsVersion::V1_2) => Ok(ONLY_1_2),
         _ => Ok(BOTH),
-    }
-}
-
-/// `sslmode=verify-ca`: the chain must lead to the root certificate; the name is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
-                ..
-            })) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 

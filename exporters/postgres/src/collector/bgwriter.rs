@@ -49,25 +49,20 @@ mod tests {
 
     #[test]
     fn counters_with_total_suffix() {
-        let mut row: Vec<Cell> = (0..10).map(|i| num(i as f64)).collect();
+        let mut row: Vec<Cell> = numbers(10, |_| false).collect();
         row.push(Cell::Time(1_700_000_000.5));
         let fams = COLLECTOR.map(&[row], &base());
         assert_eq!(fams.len(), 11);
         assert!(fams
             .iter()
             .all(|f| f.name.starts_with("pg_stat_bgwriter_") && f.name.ends_with("_total")));
+        assert_eq!(value(&fams, "pg_stat_bgwriter_buffers_alloc_total"), 9.0);
         assert_eq!(
-            series(family(&fams, "pg_stat_bgwriter_buffers_alloc_total"))[0].1,
-            9.0
-        );
-        assert_eq!(
-            series(family(&fams, "pg_stat_bgwriter_stats_reset_total"))[0],
-            (vec!["server=h:5432".to_string()], 1_700_000_000.0)
+            first(&fams, "pg_stat_bgwriter_stats_reset_total"),
+            (on_server(&[]), 1_700_000_000.0)
         );
         // PostgreSQL 17: no buffers_backend.
-        let mut row: Vec<Cell> = (0..10).map(|i| num(i as f64)).collect();
-        row[7] = Cell::Null;
-        row[8] = Cell::Null;
+        let mut row: Vec<Cell> = numbers(10, |i| i == 7 || i == 8).collect();
         row.push(Cell::Time(1.0));
         assert_eq!(COLLECTOR.map(&[row], &base()).len(), 9);
         assert!(sql(170000).contains("pg_stat_checkpointer"));

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::declarative::{gauge, label, Families, Null};
-use super::{decode, CollectorConfig, PerServer, PgCollector, PgFuture};
+use super::{decode, PerServer, PgCollector, PgFuture};
 use crate::instance::Instance;
 use crate::value::Cell;
 
@@ -99,19 +99,11 @@ pub(crate) fn merge_known(rows: Vec<Vec<Cell>>, known: &mut Known, now: Instant)
     out
 }
 
-/// The collector, with the sizes it holds per server.
+/// The collector, with the sizes it holds per server (none when built).
+#[derive(Default)]
 pub(crate) struct Database {
     /// Per server: (session id, sizes read on that connection).
     known: PerServer<(u64, Known)>,
-}
-
-impl Database {
-    /// The collector, holding no sizes yet.
-    pub(crate) fn new(_: &CollectorConfig) -> Self {
-        Database {
-            known: PerServer::new(),
-        }
-    }
 }
 
 impl PgCollector for Database {
@@ -152,19 +144,13 @@ mod tests {
         let fams = FAMILIES.map(&rows, &base());
         assert_eq!(
             series(family(&fams, "pg_database_size_bytes")),
-            vec![(
-                vec!["datname=postgres".into(), "server=h:5432".into()],
-                7_634_279.0
-            )]
+            vec![(on_server(&["datname=postgres"]), 7_634_279.0)]
         );
         assert_eq!(
             series(family(&fams, "pg_database_connection_limit")),
             vec![
-                (
-                    vec!["datname=postgres".into(), "server=h:5432".into()],
-                    -1.0
-                ),
-                (vec!["datname=secret".into(), "server=h:5432".into()], 5.0)
+                (on_server(&["datname=postgres"]), -1.0),
+                (on_server(&["datname=secret"]), 5.0)
             ]
         );
     }

@@ -41,21 +41,11 @@ mod tests {
             &base(),
         );
         assert_eq!(
-            series(family(
-                &fams,
-                "pg_database_wraparound_age_datfrozenxid_seconds"
-            ))[0],
-            (
-                vec!["datname=postgres".into(), "server=h:5432".into()],
-                731.0
-            )
+            first(&fams, "pg_database_wraparound_age_datfrozenxid_seconds"),
+            (on_server(&["datname=postgres"]), 731.0)
         );
         assert_eq!(
-            series(family(
-                &fams,
-                "pg_database_wraparound_age_datminmxid_seconds"
-            ))[0]
-                .1,
+            first(&fams, "pg_database_wraparound_age_datminmxid_seconds").1,
             1.0
         );
     }

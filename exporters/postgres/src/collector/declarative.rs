@@ -321,8 +321,8 @@ mod tests {
         assert_eq!(fams[0].name, "p_a");
         assert_eq!(fams[0].kind, MetricType::Counter);
         let a = series(&fams[0]);
-        assert_eq!(a[0], (vec!["l=x".into(), "server=h:5432".into()], 1.0));
-        assert_eq!(a[1].0, vec!["l=".to_string(), "server=h:5432".into()]);
+        assert_eq!(a[0], (on_server(&["l=x"]), 1.0));
+        assert_eq!(a[1].0, on_server(&["l="]));
         assert!(a[1].1.is_nan());
         let skipped = table(Null::Skip).map(&rows, &base());
         assert_eq!(skipped[0].samples.len(), 1);
@@ -350,27 +350,13 @@ mod tests {
         assert_eq!(
             series(family(&fams, "p")),
             vec![
-                (
-                    vec!["a=1".into(), "b=2".into(), "server=h:5432".into()],
-                    5.0
-                ),
-                (
-                    vec!["a=3".into(), "b=4".into(), "server=h:5432".into()],
-                    6.0
-                ),
+                (on_server(&["a=1", "b=2"]), 5.0),
+                (on_server(&["a=3", "b=4"]), 6.0),
             ]
         );
         assert_eq!(
             series(family(&fams, "p_status")),
-            vec![(
-                vec![
-                    "a=1".into(),
-                    "b=2".into(),
-                    "status=ok".into(),
-                    "server=h:5432".into()
-                ],
-                1.0
-            )]
+            vec![(on_server(&["a=1", "b=2", "status=ok"]), 1.0)]
         );
     }
 
@@ -394,22 +380,10 @@ mod tests {
         assert_eq!(
             series(&fams[0]),
             vec![
-                (
-                    vec!["db=a".into(), "mode=x".into(), "server=h:5432".into()],
-                    0.0
-                ),
-                (
-                    vec!["db=a".into(), "mode=y".into(), "server=h:5432".into()],
-                    0.0
-                ),
-                (
-                    vec!["db=b".into(), "mode=x".into(), "server=h:5432".into()],
-                    0.0
-                ),
-                (
-                    vec!["db=b".into(), "mode=y".into(), "server=h:5432".into()],
-                    2.0
-                ),
+                (on_server(&["db=a", "mode=x"]), 0.0),
+                (on_server(&["db=a", "mode=y"]), 0.0),
+                (on_server(&["db=b", "mode=x"]), 0.0),
+                (on_server(&["db=b", "mode=y"]), 2.0),
             ]
         );
     }

@@ -56,11 +56,7 @@ mod tests {
         assert_eq!(
             s[1],
             (
-                vec![
-                    "datname=postgres".into(),
-                    "mode=accesssharelock".into(),
-                    "server=h:5432".into()
-                ],
+                on_server(&["datname=postgres", "mode=accesssharelock"]),
                 3.0
             )
         );

@@ -34,16 +34,13 @@ mod tests {
     #[test]
     fn count_and_oldest() {
         let fams = COLLECTOR.map(&[vec![Cell::Int(2), num(31.5)]], &base());
+        assert_eq!(value(&fams, "pg_long_running_transactions"), 2.0);
         assert_eq!(
-            series(family(&fams, "pg_long_running_transactions"))[0].1,
-            2.0
-        );
-        assert_eq!(
-            series(family(
+            first(
                 &fams,
                 "pg_long_running_transactions_oldest_timestamp_seconds"
-            ))[0]
-                .1,
+            )
+            .1,
             31.5
         );
     }

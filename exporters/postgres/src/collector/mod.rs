@@ -113,11 +113,14 @@ pub(crate) struct PgBuild {
 pub(crate) type CollectorSpec = exporter_core::collector_table::CollectorSpec<PgBuild>;
 
 /// A row of [`COLLECTORS`]: name, on by default, namespace, built-in map, help, then the
-/// collector: `declarative <const>`, `shared <new>` (a type built from [`Build`]) or a
-/// hand-written type's `new` taking the options.
+/// collector: `declarative <const>`, `shared <new>` (a type built from [`Build`]), `default
+/// <type>` (a type that takes no options) or a hand-written type's `new` taking the options.
 macro_rules! row {
     ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, declarative $c:expr) => {
         row!(@ $name, $default, $ns, $builtin, $help, |_: &Build| Arc::new($c))
+    };
+    ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, default $t:ty) => {
+        row!(@ $name, $default, $ns, $builtin, $help, |_: &Build| Arc::new(<$t>::default()))
     };
     ($name:literal, $default:expr, $ns:literal, $builtin:expr, $help:literal, shared $new:expr) => {
         row!(@ $name, $default, $ns, $builtin, $help, |build: &Build| Arc::new($new(build)))
@@ -145,20 +148,20 @@ pub(crate) const COLLECTORS: CollectorTable<PgBuild> = CollectorTable::new(ROWS)
 #[rustfmt::skip]
 static ROWS: &[CollectorSpec] = &[
     row!("bgwriter", true, "pg_stat_bgwriter", false, "pg_stat_bgwriter_*_total (pg_stat_checkpointer on 17+).", declarative bgwriter::COLLECTOR),
-    row!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", database::Database::new),
+    row!("database", true, "pg_database", false, "pg_database_size_bytes and pg_database_connection_limit per database.", default database::Database),
     row!("database_wraparound", false, "pg_database_wraparound", false, "pg_database_wraparound_age_datfrozenxid_seconds and _age_datminmxid_seconds per database.", declarative database_wraparound::COLLECTOR),
     row!("locks", true, "pg_locks", true, "pg_locks_count per database and lock mode, zero-filled.", declarative locks::COLLECTOR),
     row!("long_running_transactions", false, "pg_long_running_transactions", false, "Count and age of the oldest open transactions.", declarative long_running_transactions::COLLECTOR),
     row!("postmaster", true, "pg_postmaster", false, "pg_postmaster_start_time_seconds.", declarative postmaster::COLLECTOR),
-    row!("process_idle", false, "pg_process_idle", false, "pg_process_idle_seconds histogram per idle state and application.", process_idle::ProcessIdle::new),
+    row!("process_idle", false, "pg_process_idle", false, "pg_process_idle_seconds histogram per idle state and application.", default process_idle::ProcessIdle),
     row!("replication", true, "pg_replication", false, "pg_replication_lag_seconds, pg_replication_is_replica, pg_replication_last_replay_seconds.", declarative replication::COLLECTOR),
     row!("replication_slots", true, "pg_replication_slots", true, "pg_replication_slots_* (and 0.16-0.19's pg_replication_slot_*) per slot.", declarative replication_slots::COLLECTOR),
     row!("roles", true, "pg_roles", false, "pg_roles_connection_limit per role.", declarative roles::COLLECTOR),
-    row!("settings", true, "pg_settings", false, "pg_settings_* for every bool, integer and real setting, in one query.", settings::Settings::new),
+    row!("settings", true, "pg_settings", false, "pg_settings_* for every bool, integer and real setting, in one query.", default settings::Settings),
     row!("stat_activity", true, "pg_stat_activity", true, "pg_stat_activity_count and _max_tx_duration per database and state, zero-filled.", declarative stat_activity::COLLECTOR),
     row!("stat_activity_autovacuum", false, "pg_stat_activity_autovacuum", false, "pg_stat_activity_autovacuum_timestamp_seconds per running autovacuum worker.", declarative stat_activity_autovacuum::COLLECTOR),
     row!("stat_archiver", true, "pg_stat_archiver", true, "pg_stat_archiver_* WAL archiving counters.", declarative stat_archiver::COLLECTOR),
-    row!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", stat_database::StatDatabase::new),
+    row!("stat_database", true, "pg_stat_database", true, "pg_stat_database_* and pg_stat_database_conflicts_* per database, in one query.", default stat_database::StatDatabase),
     row!("stat_replication", true, "pg_stat_replication", true, "pg_stat_replication_* per connected standby.", declarative stat_replication::COLLECTOR),
     row!("stat_statements", false, "pg_stat_statements", false, "pg_stat_statements_* for the most expensive statements, when the extension exists.", stat_statements::StatStatements::new),
     row!("stat_user_tables", true, "pg_stat_user_tables", false, "pg_stat_user_tables_* per table (per database with auto-discovery).", shared stat_user_tables::StatUserTables::new),
@@ -172,12 +175,14 @@ static ROWS: &[CollectorSpec] = &[
 /// What a collector keeps from one scrape to the next, per server (its `server` label).
 pub(crate) struct PerServer<T>(Mutex<HashMap<String, T>>);
 
-impl<T: Clone> PerServer<T> {
+impl<T> Default for PerServer<T> {
     /// Nothing kept yet.
-    pub(crate) fn new() -> Self {
+    fn default() -> Self {
         PerServer(Mutex::new(HashMap::new()))
     }
+}
 
+impl<T: Clone> PerServer<T> {
     /// What was kept for `inst`'s server.
     pub(crate) fn get(&self, inst: &Instance) -> Option<T> {
         self.0.lock().ok()?.get(inst.server()).cloned()
@@ -396,6 +401,38 @@ pub(crate) mod testutil {
                     s.value,
                 )
             })
+            .collect()
+    }
+
+    /// Cells 0.0, 1.0, ... for `n` columns, NULL where `null(i)`.
+    pub(crate) fn numbers(n: usize, null: impl Fn(usize) -> bool) -> impl Iterator<Item = Cell> {
+        (0..n).map(move |i| if null(i) { Cell::Null } else { num(i as f64) })
+    }
+
+    /// A row of a per-table view: datname `app`, schemaname `public`, `relname`, then `values`.
+    pub(crate) fn table_row(relname: &str, values: impl Iterator<Item = Cell>) -> Vec<Cell> {
+        [text("app"), text("public"), text(relname)]
+            .into_iter()
+            .chain(values)
+            .collect()
+    }
+
+    /// The first sample of family `name`: (label pairs, value).
+    pub(crate) fn first(fams: &[MetricFamily], name: &str) -> (Vec<String>, f64) {
+        series(family(fams, name)).swap_remove(0)
+    }
+
+    /// The value of the first sample of family `name`.
+    pub(crate) fn value(fams: &[MetricFamily], name: &str) -> f64 {
+        first(fams, name).1
+    }
+
+    /// `k=v` label pairs followed by the server label [`base`] puts on every series.
+    pub(crate) fn on_server(pairs: &[&str]) -> Vec<String> {
+        pairs
+            .iter()
+            .map(|p| p.to_string())
+            .chain(["server=h:5432".to_string()])
             .collect()
     }
 }

@@ -26,7 +26,7 @@ mod tests {
         let fams = COLLECTOR.map(&[vec![num(1_764_000_000.25)]], &base());
         assert_eq!(
             series(family(&fams, "pg_postmaster_start_time_seconds")),
-            vec![(vec!["server=h:5432".to_string()], 1_764_000_000.25)]
+            vec![(on_server(&[]), 1_764_000_000.25)]
         );
     }
 }

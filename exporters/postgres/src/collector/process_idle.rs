@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use exporter_core::metric::format_value;
 use exporter_core::{Label, MetricFamily, Sample};
 
-use super::{decode, CollectorConfig, PgCollector, PgFuture};
+use super::{decode, PgCollector, PgFuture};
 use crate::instance::Instance;
 use crate::value::Cell;
 
@@ -69,15 +69,9 @@ fn sample(suffix: &'static str, labels: Vec<Label>, value: f64) -> Sample {
     }
 }
 
-/// The collector (no state).
+/// The collector (no state, no options).
+#[derive(Default)]
 pub(crate) struct ProcessIdle;
-
-impl ProcessIdle {
-    /// The collector; it takes no options.
-    pub(crate) fn new(_: &CollectorConfig) -> Self {
-        ProcessIdle
-    }
-}
 
 impl PgCollector for ProcessIdle {
     fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {

@@ -46,16 +46,10 @@ mod tests {
     fn primary_and_standby() {
         let fams = COLLECTOR.map(&[vec![Cell::Int(0), Cell::Int(0), Cell::Null]], &base());
         assert_eq!(fams.len(), 2);
-        assert_eq!(series(family(&fams, "pg_replication_is_replica"))[0].1, 0.0);
+        assert_eq!(value(&fams, "pg_replication_is_replica"), 0.0);
         let fams = COLLECTOR.map(&[vec![num(2.5), Cell::Int(1), num(2.5)]], &base());
-        assert_eq!(
-            series(family(&fams, "pg_replication_lag_seconds"))[0].1,
-            2.5
-        );
-        assert_eq!(
-            series(family(&fams, "pg_replication_last_replay_seconds"))[0].1,
-            2.5
-        );
+        assert_eq!(value(&fams, "pg_replication_lag_seconds"), 2.5);
+        assert_eq!(value(&fams, "pg_replication_last_replay_seconds"), 2.5);
         assert!(sql(90600).contains("xlog") && sql(150000).contains("pg_last_wal_replay_lsn"));
     }
 }

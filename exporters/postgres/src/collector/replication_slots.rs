@@ -115,20 +115,10 @@ mod tests {
     fn physical_slot_has_empty_database() {
         let fams = COLLECTOR.map(&[physical_slot()], &base());
         assert_eq!(
-            series(family(&fams, "pg_replication_slots_active"))[0],
-            (
-                vec![
-                    "slot_name=standby1".into(),
-                    "database=".into(),
-                    "server=h:5432".into()
-                ],
-                1.0
-            )
+            first(&fams, "pg_replication_slots_active"),
+            (on_server(&["slot_name=standby1", "database="]), 1.0)
         );
-        assert_eq!(
-            series(family(&fams, "pg_replication_slots_pg_wal_lsn_diff"))[0].1,
-            1024.0
-        );
+        assert_eq!(value(&fams, "pg_replication_slots_pg_wal_lsn_diff"), 1024.0);
     }
 
     #[test]
@@ -139,27 +129,19 @@ mod tests {
             assert_eq!(
                 series(lsn)[0],
                 (
-                    vec![
-                        "slot_name=standby1".into(),
-                        "slot_type=physical".into(),
-                        "server=h:5432".into()
-                    ],
+                    on_server(&["slot_name=standby1", "slot_type=physical"]),
                     50_000_000.0
                 )
             );
+            assert_eq!(value(&fams, &format!("{prefix}_slot_is_active")), 1.0);
             assert_eq!(
-                series(family(&fams, &format!("{prefix}_slot_is_active")))[0].1,
-                1.0
-            );
-            assert_eq!(
-                series(family(&fams, &format!("{prefix}_wal_status")))[0],
+                first(&fams, &format!("{prefix}_wal_status")),
                 (
-                    vec![
-                        "slot_name=standby1".into(),
-                        "slot_type=physical".into(),
-                        "wal_status=reserved".into(),
-                        "server=h:5432".into()
-                    ],
+                    on_server(&[
+                        "slot_name=standby1",
+                        "slot_type=physical",
+                        "wal_status=reserved"
+                    ]),
                     1.0
                 )
             );

@@ -35,11 +35,8 @@ mod tests {
         assert_eq!(
             series(family(&fams, "pg_roles_connection_limit")),
             vec![
-                (vec!["rolname=monitor".into(), "server=h:5432".into()], 3.0),
-                (
-                    vec!["rolname=postgres".into(), "server=h:5432".into()],
-                    -1.0
-                )
+                (on_server(&["rolname=monitor"]), 3.0),
+                (on_server(&["rolname=postgres"]), -1.0)
             ]
         );
     }

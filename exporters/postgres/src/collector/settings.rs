@@ -11,7 +11,7 @@
 
 use exporter_core::{Label, MetricFamily};
 
-use super::{decode, CollectorConfig, PerServer, PgCollector, PgFuture};
+use super::{decode, PerServer, PgCollector, PgFuture};
 use crate::instance::Instance;
 use crate::value::Cell;
 
@@ -147,19 +147,11 @@ fn change_key(session_id: u64, rows: &[Vec<Cell>]) -> ChangeKey {
     (session_id, loaded, recovery)
 }
 
-/// The collector, with the last read per server.
+/// The collector, with the last read per server (none when built).
+#[derive(Default)]
 pub(crate) struct Settings {
     /// Per server: the key of the last read and its families.
     last: PerServer<(ChangeKey, Vec<MetricFamily>)>,
-}
-
-impl Settings {
-    /// The collector, holding no read yet.
-    pub(crate) fn new(_: &CollectorConfig) -> Self {
-        Settings {
-            last: PerServer::new(),
-        }
-    }
 }
 
 impl PgCollector for Settings {
@@ -277,8 +269,8 @@ mod tests {
         let fams = map(&rows, &base());
         assert_eq!(fams.len(), 2);
         assert_eq!(
-            series(family(&fams, "pg_settings_max_connections"))[0],
-            (vec!["server=h:5432".to_string()], 100.0)
+            first(&fams, "pg_settings_max_connections"),
+            (on_server(&[]), 100.0)
         );
     }
 }

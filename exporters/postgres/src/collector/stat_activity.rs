@@ -57,14 +57,7 @@ mod tests {
         assert_eq!(count.len(), 12);
         assert_eq!(
             count[0],
-            (
-                vec![
-                    "datname=postgres".into(),
-                    "state=active".into(),
-                    "server=h:5432".into()
-                ],
-                2.0
-            )
+            (on_server(&["datname=postgres", "state=active"]), 2.0)
         );
         assert_eq!(count[3].1, 1.0);
         assert_eq!(count.iter().map(|(_, v)| v).sum::<f64>(), 3.0);

@@ -33,11 +33,8 @@ mod tests {
     fn one_series_per_worker() {
         let fams = COLLECTOR.map(&[vec![text("orders"), num(1.7e9)]], &base());
         assert_eq!(
-            series(family(
-                &fams,
-                "pg_stat_activity_autovacuum_timestamp_seconds"
-            ))[0],
-            (vec!["relname=orders".into(), "server=h:5432".into()], 1.7e9)
+            first(&fams, "pg_stat_activity_autovacuum_timestamp_seconds"),
+            (on_server(&["relname=orders"]), 1.7e9)
         );
     }
 }

@@ -39,15 +39,8 @@ mod tests {
     #[test]
     fn never_archived_is_nan() {
         let fams = COLLECTOR.map(&[vec![Cell::Int(0), Cell::Int(2), Cell::Null]], &base());
-        assert_eq!(
-            series(family(&fams, "pg_stat_archiver_failed_count"))[0].1,
-            2.0
-        );
-        assert!(
-            series(family(&fams, "pg_stat_archiver_last_archive_age"))[0]
-                .1
-                .is_nan()
-        );
+        assert_eq!(value(&fams, "pg_stat_archiver_failed_count"), 2.0);
+        assert!(first(&fams, "pg_stat_archiver_last_archive_age").1.is_nan());
         assert_eq!(
             family(&fams, "pg_stat_archiver_archived_count").kind,
             exporter_core::MetricType::Counter

@@ -6,7 +6,7 @@
 use exporter_core::{MetricFamily, MetricType};
 
 use super::declarative::{counter, gauge, label, untyped, Col, Column, Families, Null};
-use super::{on_main, CollectorConfig, PgCollector, PgFuture};
+use super::{on_main, PgCollector, PgFuture};
 use crate::connection::Session;
 use crate::instance::Instance;
 use crate::value::Cell;
@@ -174,15 +174,9 @@ fn active_time_seconds(families: &[MetricFamily]) -> Option<MetricFamily> {
     Some(seconds)
 }
 
-/// The collector (no state: the column set follows each server's version).
+/// The collector (no state: the column set follows each server's version; no options).
+#[derive(Default)]
 pub(crate) struct StatDatabase;
-
-impl StatDatabase {
-    /// The collector; it takes no options.
-    pub(crate) fn new(_: &CollectorConfig) -> Self {
-        StatDatabase
-    }
-}
 
 impl PgCollector for StatDatabase {
     fn collect<'a>(&'a self, inst: &'a Instance) -> PgFuture<'a> {
@@ -214,28 +208,18 @@ mod tests {
         let n = columns(v, STAT_COLUMNS).len();
         let mut shared = vec![Cell::Int(0), Cell::Null];
         shared.extend((0..n).map(|i| if i == 16 { Cell::Null } else { num(i as f64) }));
-        shared.extend((0..5).map(|_| Cell::Null));
+        shared.extend(numbers(5, |_| true));
         let mut db = vec![Cell::Int(5), text("postgres")];
         db.extend((0..n).map(|i| num(10.0 + i as f64)));
-        db.extend((0..5).map(|i| num(i as f64)));
+        db.extend(numbers(5, |_| false));
         let fams = map(&[shared, db], v, &base());
         let xact = family(&fams, "pg_stat_database_xact_commit");
         assert_eq!(xact.kind, MetricType::Counter);
         assert_eq!(
             series(xact),
             vec![
-                (
-                    vec!["datid=0".into(), "datname=".into(), "server=h:5432".into()],
-                    1.0
-                ),
-                (
-                    vec![
-                        "datid=5".into(),
-                        "datname=postgres".into(),
-                        "server=h:5432".into()
-                    ],
-                    11.0
-                ),
+                (on_server(&["datid=0", "datname="]), 1.0),
+                (on_server(&["datid=5", "datname=postgres"]), 11.0),
             ]
         );
         assert_eq!(
@@ -246,9 +230,7 @@ mod tests {
             family(&fams, "pg_stat_database_sessions").kind,
             MetricType::Untyped
         );
-        assert!(series(family(&fams, "pg_stat_database_stats_reset"))[0]
-            .1
-            .is_nan());
+        assert!(first(&fams, "pg_stat_database_stats_reset").1.is_nan());
         // The shared-objects row has no conflicts row.
         let confl = family(&fams, "pg_stat_database_conflicts_confl_lock");
         assert_eq!(confl.samples.len(), 1);

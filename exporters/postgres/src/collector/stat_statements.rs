@@ -102,23 +102,14 @@ mod tests {
         ]];
         let fams = FAMILIES.map(&rows, &base());
         assert_eq!(
-            series(family(&fams, "pg_stat_statements_seconds_total"))[0],
+            first(&fams, "pg_stat_statements_seconds_total"),
             (
-                vec![
-                    "user=app".into(),
-                    "datname=shop".into(),
-                    "queryid=-4242".into(),
-                    "server=h:5432".into()
-                ],
+                on_server(&["user=app", "datname=shop", "queryid=-4242"]),
                 1.5
             )
         );
         assert_eq!(
-            series(family(
-                &fams,
-                "pg_stat_statements_block_write_seconds_total"
-            ))[0]
-                .1,
+            first(&fams, "pg_stat_statements_block_write_seconds_total").1,
             0.0
         );
         assert!(

@@ -169,30 +169,20 @@ impl PgCollector for StatUserTables {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::value::Cell;
 
     #[test]
     fn per_table_series_with_nulls_as_zero() {
-        let mut row = vec![text("app"), text("public"), text("orders")];
-        row.extend((0..21).map(|i| if i == 11 { Cell::Null } else { num(i as f64) }));
+        let row = table_row("orders", numbers(21, |i| i == 11));
         let fams = FAMILIES.map(&[row], &base());
         assert_eq!(fams.len(), 21);
         assert_eq!(
-            series(family(&fams, "pg_stat_user_tables_n_live_tup"))[0],
+            first(&fams, "pg_stat_user_tables_n_live_tup"),
             (
-                vec![
-                    "datname=app".into(),
-                    "schemaname=public".into(),
-                    "relname=orders".into(),
-                    "server=h:5432".into()
-                ],
+                on_server(&["datname=app", "schemaname=public", "relname=orders"]),
                 8.0
             )
         );
-        assert_eq!(
-            series(family(&fams, "pg_stat_user_tables_last_vacuum"))[0].1,
-            0.0
-        );
+        assert_eq!(value(&fams, "pg_stat_user_tables_last_vacuum"), 0.0);
         assert_eq!(
             family(&fams, "pg_stat_user_tables_seq_scan").kind,
             exporter_core::MetricType::Counter

@@ -65,24 +65,17 @@ mod tests {
     #[test]
     fn a_streaming_receiver() {
         let mut row = vec![text("10.0.0.1"), text("standby1"), Cell::Int(2)];
-        row.extend((0..9).map(|i| if i == 8 { Cell::Null } else { num(i as f64) }));
+        row.extend(numbers(9, |i| i == 8));
         let fams = COLLECTOR.map(&[row], &base());
         assert_eq!(fams.len(), 10);
         assert_eq!(
-            series(family(&fams, "pg_stat_wal_receiver_status"))[0],
+            first(&fams, "pg_stat_wal_receiver_status"),
             (
-                vec![
-                    "upstream_host=10.0.0.1".into(),
-                    "slot_name=standby1".into(),
-                    "server=h:5432".into()
-                ],
+                on_server(&["upstream_host=10.0.0.1", "slot_name=standby1"]),
                 2.0
             )
         );
-        assert_eq!(
-            series(family(&fams, "pg_stat_wal_receiver_upstream_node"))[0].1,
-            0.0
-        );
+        assert_eq!(value(&fams, "pg_stat_wal_receiver_upstream_node"), 0.0);
         assert!(sql(150000).contains("flushed_lsn") && sql(120000).contains("received_lsn"));
     }
 }

@@ -51,18 +51,17 @@ mod tests {
         assert_eq!(
             series(read)[0],
             (
-                vec![
-                    "datname=app".into(),
-                    "schemaname=public".into(),
-                    "relname=orders".into(),
-                    "indexrelname=orders_pkey".into(),
-                    "server=h:5432".into()
-                ],
+                on_server(&[
+                    "datname=app",
+                    "schemaname=public",
+                    "relname=orders",
+                    "indexrelname=orders_pkey"
+                ]),
                 4.0
             )
         );
         assert_eq!(
-            series(family(&fams, "pg_statio_user_indexes_idx_blks_hit_total"))[0].1,
+            value(&fams, "pg_statio_user_indexes_idx_blks_hit_total"),
             0.0
         );
     }

@@ -102,21 +102,12 @@ impl PgCollector for StatioUserTables {
 mod tests {
     use super::super::testutil::*;
     use super::*;
-    use crate::value::Cell;
 
     #[test]
     fn block_counters() {
-        let mut row = vec![text("app"), text("public"), text("t")];
-        row.extend((0..8).map(|i| if i >= 4 { Cell::Null } else { Cell::Int(i) }));
-        let fams = FAMILIES.map(&[row], &base());
+        let fams = FAMILIES.map(&[table_row("t", numbers(8, |i| i >= 4))], &base());
         assert_eq!(fams.len(), 8);
-        assert_eq!(
-            series(family(&fams, "pg_statio_user_tables_idx_blocks_hit"))[0].1,
-            3.0
-        );
-        assert_eq!(
-            series(family(&fams, "pg_statio_user_tables_toast_blocks_hit"))[0].1,
-            0.0
-        );
+        assert_eq!(value(&fams, "pg_statio_user_tables_idx_blocks_hit"), 3.0);
+        assert_eq!(value(&fams, "pg_statio_user_tables_toast_blocks_hit"), 0.0);
     }
 }

@@ -29,10 +29,7 @@ mod tests {
     #[test]
     fn segments_and_size() {
         let fams = COLLECTOR.map(&[vec![Cell::Int(3), num(50_331_648.0)]], &base());
-        assert_eq!(series(family(&fams, "pg_wal_segments"))[0].1, 3.0);
-        assert_eq!(
-            series(family(&fams, "pg_wal_size_bytes"))[0].1,
-            50_331_648.0
-        );
+        assert_eq!(value(&fams, "pg_wal_segments"), 3.0);
+        assert_eq!(value(&fams, "pg_wal_size_bytes"), 50_331_648.0);
     }
 }
