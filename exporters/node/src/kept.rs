@@ -155,8 +155,9 @@ impl Drop for KeptFilesScrape<'_> {
 }
 
 /// Declares a collector whose only state is files under /proc it keeps open: the struct
-/// `$collector` with one [`KeptFile`] field per file (`field: "path below the proc root"`) and
-/// its `new`, the collector reading under a [`HostPaths`](crate::paths::HostPaths).
+/// `$collector` with one [`KeptFile`] field per file (`field: "path below the proc root"`), its
+/// `new`, the collector reading under a [`HostPaths`](crate::paths::HostPaths), and its
+/// `BlockingCollector` named `$name`, whose scrape is the collector's own `scrape`.
 macro_rules! proc_files_collector {
     ($name:literal, $collector:ident { $($field:ident: $path:literal),+ $(,)? }) => {
         #[doc = concat!("The `", $name, "` collector: what it reads and emits is in the module documentation.")]
@@ -170,6 +171,16 @@ macro_rules! proc_files_collector {
                 $collector {
                     $($field: $crate::kept::KeptFile::new(cfg.proc_path($path)),)+
                 }
+            }
+        }
+
+        impl exporter_core::BlockingCollector for $collector {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn collect(&self) -> exporter_core::CollectResult {
+                self.scrape()
             }
         }
     };

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 
@@ -41,12 +41,9 @@ pub fn parse_arp(text: &str) -> Result<BTreeMap<&str, u32>, CollectError> {
     Ok(counts)
 }
 
-impl BlockingCollector for ArpCollector {
-    fn name(&self) -> &'static str {
-        "arp"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl ArpCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let text = self.path.read()?;
         let mut fam = MetricFamily::gauge("node_arp_entries", "ARP entries by device");
         for (dev, n) in parse_arp(&text)? {
@@ -60,6 +57,7 @@ impl BlockingCollector for ArpCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const SAMPLE: &str = "\
 IP address       HW type     Flags       HW address            Mask     Device

@@ -3,7 +3,7 @@
 //! /proc/net/stat/nf_conntrack. Without the nf_conntrack module the files are absent and the
 //! collector reports NotAvailable.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::{proc_files_collector, KeptFile};
 use crate::util::parse_field;
@@ -86,12 +86,9 @@ fn read_u64(file: &KeptFile) -> Result<u64, CollectError> {
     )
 }
 
-impl BlockingCollector for ConntrackCollector {
-    fn name(&self) -> &'static str {
-        "conntrack"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl ConntrackCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let count = read_u64(&self.count)?;
         let max = read_u64(&self.max)?;
         let mut out = vec![
@@ -133,6 +130,7 @@ impl BlockingCollector for ConntrackCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
+    use exporter_core::BlockingCollector;
 
     // Linux 5.x+ layout.
     const MODERN: &str = "\

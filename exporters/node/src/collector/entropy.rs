@@ -1,7 +1,7 @@
 //! `node_entropy_available_bits` and `node_entropy_pool_size_bits` from
 //! /proc/sys/kernel/random/{entropy_avail,poolsize}.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::parse_field;
@@ -21,12 +21,9 @@ pub fn parse_sysctl_uint(text: &str, what: &str) -> Result<f64, CollectError> {
     Ok(v as f64)
 }
 
-impl BlockingCollector for EntropyCollector {
-    fn name(&self) -> &'static str {
-        "entropy"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl EntropyCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let avail = parse_sysctl_uint(&self.entropy_avail.read()?, "entropy_avail")?;
         let pool = parse_sysctl_uint(&self.poolsize.read()?, "poolsize")?;
         Ok(vec![
@@ -42,6 +39,7 @@ impl BlockingCollector for EntropyCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, procfs_at};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn parses_values() {

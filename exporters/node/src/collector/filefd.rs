@@ -1,6 +1,6 @@
 //! `node_filefd_allocated` and `node_filefd_maximum` from /proc/sys/fs/file-nr.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::parse_field;
@@ -22,12 +22,9 @@ pub fn parse_file_nr(text: &str) -> Result<(f64, f64), CollectError> {
     Ok((allocated, maximum))
 }
 
-impl BlockingCollector for FilefdCollector {
-    fn name(&self) -> &'static str {
-        "filefd"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl FilefdCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let (allocated, maximum) = parse_file_nr(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::gauge(
@@ -48,6 +45,7 @@ impl BlockingCollector for FilefdCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn parses_file_nr() {

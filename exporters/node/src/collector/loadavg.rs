@@ -1,6 +1,6 @@
 //! `node_load1`, `node_load5`, `node_load15` from /proc/loadavg.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::parse_field;
@@ -17,12 +17,9 @@ pub fn parse_loadavg(text: &str) -> Result<[f64; 3], CollectError> {
     ])
 }
 
-impl BlockingCollector for LoadavgCollector {
-    fn name(&self) -> &'static str {
-        "loadavg"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl LoadavgCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let [l1, l5, l15] = parse_loadavg(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::gauge("node_load1", "1m load average.").with(&[], l1),

@@ -4,7 +4,7 @@
 //! without a release, so do we). Fields in kB become bytes and get a `_bytes` suffix; unitless
 //! ones (`HugePages_Total`) keep their name.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 
@@ -74,12 +74,9 @@ pub fn parse_meminfo(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
     Ok(out)
 }
 
-impl BlockingCollector for MeminfoCollector {
-    fn name(&self) -> &'static str {
-        "meminfo"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl MeminfoCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let fields = parse_meminfo(&self.path.read()?)?;
         Ok(fields
             .into_iter()
@@ -98,6 +95,7 @@ impl BlockingCollector for MeminfoCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const SAMPLE: &str = "MemTotal:       24683656 kB
 MemFree:        24182104 kB

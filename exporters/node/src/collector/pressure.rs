@@ -5,7 +5,7 @@
 //! The irq file exists only on kernels since 6.1 built with IRQ time accounting; where it is
 //! missing the irq family is left out and the collector still succeeds, as upstream 1.9.1 does.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::{proc_files_collector, KeptFile};
 
@@ -90,12 +90,9 @@ fn required(v: Option<u64>, what: &str) -> Result<f64, CollectError> {
         .ok_or_else(|| CollectError::Parse(format!("PSI {what} line missing")))
 }
 
-impl BlockingCollector for PressureCollector {
-    fn name(&self) -> &'static str {
-        "pressure"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl PressureCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let cpu = read_psi(&self.cpu)?;
         let io = read_psi(&self.io)?;
         let memory = read_psi(&self.memory)?;
@@ -146,6 +143,7 @@ impl BlockingCollector for PressureCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const IO: &str = "some avg10=8.73 avg60=6.26 avg300=2.01 total=9307764
 full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718

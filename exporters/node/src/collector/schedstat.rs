@@ -1,7 +1,7 @@
 //! Per-CPU scheduler statistics from /proc/schedstat (kernels built with CONFIG_SCHEDSTATS):
 //! `node_schedstat_{running,waiting}_seconds_total{cpu}` and `node_schedstat_timeslices_total{cpu}`.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::keep_first_of_each;
@@ -64,12 +64,9 @@ pub fn parse_schedstat(text: &str) -> Result<Vec<CpuSchedstat<'_>>, CollectError
 
 const NS_PER_SEC: f64 = 1e9;
 
-impl BlockingCollector for SchedstatCollector {
-    fn name(&self) -> &'static str {
-        "schedstat"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl SchedstatCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let text = self.path.read()?;
         let cpus = parse_schedstat(&text)?;
         let mut running = MetricFamily::counter(
@@ -97,6 +94,7 @@ impl BlockingCollector for SchedstatCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, procfs_at};
+    use exporter_core::BlockingCollector;
 
     // Version 15 (Linux 4.x-6.5); version 17 keeps the same cpu line.
     const SAMPLE: &str = "version 15

@@ -5,7 +5,7 @@
 //! node_exporter. Older kernels have no such column; their lines are labelled by position (the
 //! kernel skips offline CPUs, so that is not always the CPU id), as node_exporter 1.5 did.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::keep_first_of_each;
@@ -151,12 +151,9 @@ const FAMILIES: [(&str, &str, bool, Field); 7] = [
     ),
 ];
 
-impl BlockingCollector for SoftnetCollector {
-    fn name(&self) -> &'static str {
-        "softnet"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl SoftnetCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let lines = parse_softnet(&self.path.read()?)?;
         let cpus: Vec<String> = lines.iter().map(|l| l.cpu.to_string()).collect();
         let families = FAMILIES
@@ -181,6 +178,7 @@ impl BlockingCollector for SoftnetCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_rejects, family_names, procfs_at};
+    use exporter_core::BlockingCollector;
 
     // 6.x kernels: 15 columns (input_qlen and process_qlen after the CPU id).
     const SAMPLE: &str = "\

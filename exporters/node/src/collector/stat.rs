@@ -1,7 +1,7 @@
 //! Kernel activity counters from /proc/stat: boot time, context switches, forks, interrupts and
 //! the number of running/blocked processes. Per-CPU times belong to the `cpu` collector.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 use crate::util::parse_field;
@@ -46,12 +46,9 @@ pub fn parse_stat(text: &str) -> Result<KernelStat, CollectError> {
     Ok(st)
 }
 
-impl BlockingCollector for StatCollector {
-    fn name(&self) -> &'static str {
-        "stat"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl StatCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let st = parse_stat(&self.path.read()?)?;
         Ok(vec![
             MetricFamily::counter("node_intr_total", "Total number of interrupts serviced.")
@@ -82,6 +79,7 @@ impl BlockingCollector for StatCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const SAMPLE: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0

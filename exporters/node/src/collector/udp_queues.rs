@@ -1,7 +1,7 @@
 //! `node_udp_queues{ip,queue}`: total bytes queued on UDP sockets, from /proc/net/udp and
 //! /proc/net/udp6.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 
@@ -50,12 +50,9 @@ pub fn parse_udp_queues(text: &str) -> Result<(u64, u64), CollectError> {
     Ok((tx, rx))
 }
 
-impl BlockingCollector for UdpQueuesCollector {
-    fn name(&self) -> &'static str {
-        "udp_queues"
-    }
-
-    fn collect(&self) -> CollectResult {
+impl UdpQueuesCollector {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let mut fam = MetricFamily::gauge(
             "node_udp_queues",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
@@ -83,6 +80,7 @@ impl BlockingCollector for UdpQueuesCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use exporter_core::BlockingCollector;
 
     const V4: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   221: 00000000:0044 00000000:0000 07 00000000:00000000 00 00000000:00000000 00000000     0        0 19447 2 0000000000000000 0
