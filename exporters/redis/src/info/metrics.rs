@@ -356,6 +356,7 @@ pub fn cluster_info_metrics(text: &str, out: &mut Out) {
 mod tests {
     use super::*;
     use crate::info::parse_info;
+    use crate::metrics::assert_samples;
     use exporter_core::testkit::{assert_maps, family_shapes, sample_value};
 
     const INFO: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nos:Linux 6.1 x86_64\r\nprocess_id:7\r\nrun_id:abc\r\ntcp_port:6379\r\nuptime_in_seconds:100\r\n\r\n# Clients\r\nconnected_clients:3\r\ncluster_connections:0\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory_policy:noeviction\r\ntotal_system_memory:99\r\n\r\n# Persistence\r\nrdb_last_bgsave_status:ok\r\naof_last_write_status:err\r\n\r\n# Stats\r\ntotal_commands_processed:12\r\nlatest_fork_usec:2500\r\nexpired_stale_perc:0.50\r\n\r\n# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=10.0.0.2,port=6380,state=online,offset=42,lag=1\r\nmaster_replid:xyz\r\n\r\n# CPU\r\nused_cpu_sys:1.5\r\n\r\n# Modules\r\nmodule:name=search,ver=20606,api=1,filters=0,usedby=[],using=[],options=[]\r\n\r\n# Commandstats\r\ncmdstat_get:calls=21,usec=175,usec_per_call=8.33,rejected_calls=1,failed_calls=2\r\ncmdstat_client|setname:calls=1,usec=4,usec_per_call=4.00\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=4\r\n\r\n# Latencystats\r\nlatency_percentiles_usec_get:p50=1.003,p99=2.007,p99.9=4.015\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=2500\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";
@@ -396,67 +397,45 @@ mod tests {
             ("redis_process_id", Some(7.0)),
         ];
         assert_maps(|name| v(name, &[]), &unlabelled);
-        assert_eq!(v("redis_commands_total", &[("cmd", "get")]), Some(21.0));
-        assert_eq!(
-            v("redis_commands_duration_seconds_total", &[("cmd", "get")]),
-            Some(0.000175)
+        let cmd_get = [("cmd", "get")];
+        let slave = [
+            ("slave_ip", "10.0.0.2"),
+            ("slave_port", "6380"),
+            ("slave_state", "online"),
+        ];
+        let instance = [("role", "master"), ("redis_version", "7.0.15")];
+        let quantile = [("cmd", "get"), ("quantile", "99.9")];
+        assert_samples(
+            &text,
+            &[
+                ("redis_commands_total", &cmd_get, Some(21.0)),
+                (
+                    "redis_commands_duration_seconds_total",
+                    &cmd_get,
+                    Some(0.000175),
+                ),
+                ("redis_commands_rejected_calls_total", &cmd_get, Some(1.0)),
+                ("redis_commands_failed_calls_total", &cmd_get, Some(2.0)),
+                (
+                    "redis_commands_failed_calls_total",
+                    &[("cmd", "client|setname")],
+                    None,
+                ),
+                ("redis_errors_total", &[("err", "ERR")], Some(4.0)),
+                ("redis_latency_percentiles_usec", &quantile, Some(4.015)),
+                ("redis_latency_percentiles_usec_sum", &cmd_get, Some(175.0)),
+                ("redis_latency_percentiles_usec_count", &cmd_get, Some(21.0)),
+                ("redis_db_keys", &[("db", "db0")], Some(5.0)),
+                ("redis_db_keys", &[("db", "db15")], Some(0.0)),
+                ("redis_db_keys_expiring", &[("db", "db0")], Some(1.0)),
+                ("redis_db_avg_ttl_seconds", &[("db", "db0")], Some(2.5)),
+                ("redis_db_avg_ttl_seconds", &[("db", "db1")], None),
+                ("redis_connected_slave_lag_seconds", &slave, Some(1.0)),
+                ("redis_connected_slave_offset_bytes", &[], Some(42.0)),
+                ("redis_instance_info", &instance, Some(1.0)),
+                ("redis_module_info", &[("name", "search")], Some(1.0)),
+            ],
         );
-        assert_eq!(
-            v("redis_commands_rejected_calls_total", &[("cmd", "get")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            v("redis_commands_failed_calls_total", &[("cmd", "get")]),
-            Some(2.0)
-        );
-        assert_eq!(
-            v(
-                "redis_commands_failed_calls_total",
-                &[("cmd", "client|setname")]
-            ),
-            None
-        );
-        assert_eq!(v("redis_errors_total", &[("err", "ERR")]), Some(4.0));
-        assert_eq!(
-            v(
-                "redis_latency_percentiles_usec",
-                &[("cmd", "get"), ("quantile", "99.9")]
-            ),
-            Some(4.015)
-        );
-        assert_eq!(
-            v("redis_latency_percentiles_usec_sum", &[("cmd", "get")]),
-            Some(175.0)
-        );
-        assert_eq!(
-            v("redis_latency_percentiles_usec_count", &[("cmd", "get")]),
-            Some(21.0)
-        );
-        assert_eq!(v("redis_db_keys", &[("db", "db0")]), Some(5.0));
-        assert_eq!(v("redis_db_keys", &[("db", "db15")]), Some(0.0));
-        assert_eq!(v("redis_db_keys_expiring", &[("db", "db0")]), Some(1.0));
-        assert_eq!(v("redis_db_avg_ttl_seconds", &[("db", "db0")]), Some(2.5));
-        assert_eq!(v("redis_db_avg_ttl_seconds", &[("db", "db1")]), None);
-        assert_eq!(
-            v(
-                "redis_connected_slave_lag_seconds",
-                &[
-                    ("slave_ip", "10.0.0.2"),
-                    ("slave_port", "6380"),
-                    ("slave_state", "online")
-                ]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(v("redis_connected_slave_offset_bytes", &[]), Some(42.0));
-        assert_eq!(
-            v(
-                "redis_instance_info",
-                &[("role", "master"), ("redis_version", "7.0.15")]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(v("redis_module_info", &[("name", "search")]), Some(1.0));
         let shapes = family_shapes(&text);
         assert_eq!(shapes["redis_commands_total"].kind, "counter");
         assert_eq!(shapes["redis_latency_percentiles_usec"].kind, "summary");
@@ -567,26 +546,16 @@ mod tests {
         let info = "# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:0\r\nslave_repl_offset:17\r\nslave_priority:100\r\nslave_read_only:1\r\n";
         let text = render(info, false);
         let m = [("master_host", "10.0.0.1"), ("master_port", "6379")];
-        assert_eq!(sample_value(&text, "redis_master_link_up", &m), Some(0.0));
-        assert_eq!(
-            sample_value(&text, "redis_master_last_io_seconds_ago", &m),
-            Some(-1.0)
-        );
-        assert_eq!(
-            sample_value(&text, "redis_master_sync_in_progress", &m),
-            Some(0.0)
-        );
-        assert_eq!(
-            sample_value(&text, "redis_slave_repl_offset", &m),
-            Some(17.0)
-        );
-        assert_eq!(
-            sample_value(&text, "redis_slave_priority", &[]),
-            Some(100.0)
-        );
-        assert_eq!(
-            sample_value(&text, "redis_slave_info", &[("read_only", "1")]),
-            Some(1.0)
+        assert_samples(
+            &text,
+            &[
+                ("redis_master_link_up", &m, Some(0.0)),
+                ("redis_master_last_io_seconds_ago", &m, Some(-1.0)),
+                ("redis_master_sync_in_progress", &m, Some(0.0)),
+                ("redis_slave_repl_offset", &m, Some(17.0)),
+                ("redis_slave_priority", &[], Some(100.0)),
+                ("redis_slave_info", &[("read_only", "1")], Some(1.0)),
+            ],
         );
         assert!(is_master_field("master_2_host", "_host"));
         assert!(!is_master_field("master_x_host", "_host"));

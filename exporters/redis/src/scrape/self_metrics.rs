@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn a_good_scrape_and_a_failed_one() {
-        use exporter_core::testkit::sample_value;
+        use exporter_core::testkit::{assert_maps, sample_value};
         let good = Progress {
             up: true,
             connect_seconds: 0.5,
@@ -144,38 +144,25 @@ mod tests {
         };
         let text = render(&good, Some((3, 1.5)), None);
         let v = |text: &str, name: &str| sample_value(text, name, &[]);
-        assert_eq!(v(&text, "redis_up"), Some(1.0));
+        assert_maps(
+            |name| v(&text, name),
+            &[
+                ("redis_up", Some(1.0)),
+                ("redis_exporter_last_scrape_duration_seconds", Some(0.25)),
+                ("redis_exporter_last_scrape_connect_time_seconds", Some(0.5)),
+                ("redis_exporter_last_scrape_ping_time_seconds", Some(0.001)),
+                ("redis_exporter_scrape_duration_seconds_count", Some(3.0)),
+                ("redis_exporter_scrape_duration_seconds_sum", Some(1.5)),
+                ("redis_exporter_scrapes_total", Some(3.0)),
+                ("redis_target_scrape_request_errors_total", Some(2.0)),
+                (
+                    "redis_last_key_groups_scrape_duration_milliseconds",
+                    Some(0.0),
+                ),
+            ],
+        );
         assert_eq!(
             sample_value(&text, "redis_exporter_last_scrape_error", &[("err", "")]),
-            Some(0.0)
-        );
-        assert_eq!(
-            v(&text, "redis_exporter_last_scrape_duration_seconds"),
-            Some(0.25)
-        );
-        assert_eq!(
-            v(&text, "redis_exporter_last_scrape_connect_time_seconds"),
-            Some(0.5)
-        );
-        assert_eq!(
-            v(&text, "redis_exporter_last_scrape_ping_time_seconds"),
-            Some(0.001)
-        );
-        assert_eq!(
-            v(&text, "redis_exporter_scrape_duration_seconds_count"),
-            Some(3.0)
-        );
-        assert_eq!(
-            v(&text, "redis_exporter_scrape_duration_seconds_sum"),
-            Some(1.5)
-        );
-        assert_eq!(v(&text, "redis_exporter_scrapes_total"), Some(3.0));
-        assert_eq!(
-            v(&text, "redis_target_scrape_request_errors_total"),
-            Some(2.0)
-        );
-        assert_eq!(
-            v(&text, "redis_last_key_groups_scrape_duration_milliseconds"),
             Some(0.0)
         );
 
