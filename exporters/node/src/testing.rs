@@ -94,6 +94,15 @@ pub(crate) fn label_pairs(sample: &Sample) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// The family named `name` among `families`; panics naming it when it is missing.
+#[track_caller]
+pub(crate) fn family<'a>(families: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
+    families
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no family {name}"))
+}
+
 /// The names of `families`, in order.
 pub(crate) fn family_names(families: &[MetricFamily]) -> Vec<&str> {
     families.iter().map(|f| f.name.as_ref()).collect()

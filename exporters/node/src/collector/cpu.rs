@@ -571,7 +571,7 @@ impl BlockingCollector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family_names, write};
+    use crate::testing::{assert_not_available, assert_rejects, family, family_names, write};
 
     const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -693,7 +693,7 @@ btime 1795613456
         let fams = CpuCollector::new(&cfg, &CpuOptions::default())
             .collect()
             .unwrap();
-        let online = fams.iter().find(|f| f.name == "node_cpu_online").unwrap();
+        let online = family(&fams, "node_cpu_online");
         let got: Vec<(&str, f64)> = online
             .samples
             .iter()

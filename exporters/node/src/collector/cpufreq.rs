@@ -185,7 +185,7 @@ impl BlockingCollector for CpufreqCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{sysfs_at, write};
+    use crate::testing::{family, sysfs_at, write};
 
     #[test]
     fn parses_khz() {
@@ -245,7 +245,7 @@ mod tests {
         let fams = CpufreqCollector::new(&sysfs_at(dir.path()))
             .collect()
             .unwrap();
-        let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
+        let get = |n: &str| family(&fams, n);
         let cur = get("node_cpu_frequency_hertz");
         assert_eq!(cur.samples.len(), 1);
         assert_eq!(cur.samples[0].value, 1.8e9);

@@ -429,7 +429,7 @@ impl BlockingCollector for DiskstatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, label_pairs};
+    use crate::testing::{assert_not_available, family, label_pairs};
 
     // This machine (6.x kernel, 20 fields).
     const KERNEL_5_5: &str = "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
@@ -583,7 +583,7 @@ E:NOEQUALS
         let fams = DiskstatsCollector::new(&cfg_with(dir.path()), &loops)
             .collect()
             .unwrap();
-        let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
+        let get = |n: &str| family(&fams, n);
 
         let info = get("node_disk_info");
         assert_eq!(info.samples.len(), 2, "loop0 is excluded");

@@ -226,7 +226,7 @@ impl FibrechannelCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, not_available_then_fresh, sysfs_at, write};
+    use crate::testing::{assert_not_available, family, not_available_then_fresh, sysfs_at, write};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -259,15 +259,9 @@ mod tests {
         write(&host.join("statistics/lip_count"), "anything\n");
         let fams = c.collect().unwrap();
         assert_eq!(fams[0].samples[0].labels.len(), 11);
-        let rx = fams
-            .iter()
-            .find(|f| f.name == "node_fibrechannel_rx_frames_total")
-            .unwrap();
+        let rx = family(&fams, "node_fibrechannel_rx_frames_total");
         assert_eq!(rx.samples[0].value, 31.0);
-        let dumped = fams
-            .iter()
-            .find(|f| f.name == "node_fibrechannel_dumped_frames_total")
-            .unwrap();
+        let dumped = family(&fams, "node_fibrechannel_dumped_frames_total");
         assert!(dumped.samples.is_empty());
         // A counter that does not parse fails the collector (upstream 1.5 panics).
         write(&host.join("statistics/rx_frames"), "zz\n");

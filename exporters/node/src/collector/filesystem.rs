@@ -642,6 +642,7 @@ impl BlockingCollector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::family;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
@@ -871,10 +872,7 @@ mod tests {
             Some(0.0),
             "read-only status is reported for mounts statfs failed on, as since 1.8"
         );
-        let mount_info = fams
-            .iter()
-            .find(|f| f.name == "node_filesystem_mount_info")
-            .unwrap();
+        let mount_info = family(&fams, "node_filesystem_mount_info");
         assert_eq!(
             mount_info.samples.len(),
             1,
@@ -906,7 +904,7 @@ mod tests {
         );
         let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
         let fams = c.collect().unwrap();
-        let count = |name: &str| fams.iter().find(|f| f.name == name).unwrap().samples.len();
+        let count = |name: &str| family(&fams, name).samples.len();
         assert_eq!(count("node_filesystem_size_bytes"), 2);
         assert_eq!(count("node_filesystem_mount_info"), 1);
         let labels: Vec<_> = fams[0].samples[0]
@@ -1081,10 +1079,7 @@ mod tests {
                 "{mp}"
             );
         }
-        let errors: Vec<f64> = fams
-            .iter()
-            .find(|f| f.name == "node_filesystem_device_error")
-            .unwrap()
+        let errors: Vec<f64> = family(&fams, "node_filesystem_device_error")
             .samples
             .iter()
             .filter(|s| s.labels[2].1 == "/slow")

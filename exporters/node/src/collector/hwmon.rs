@@ -430,7 +430,9 @@ impl BlockingCollector for HwmonCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, family_names, label_pairs, sysfs_at};
+    use crate::testing::{
+        assert_maps, assert_not_available, family, family_names, label_pairs, sysfs_at,
+    };
 
     #[test]
     fn explodes_sensor_file_names_like_the_upstream_regex() {
@@ -655,10 +657,7 @@ mod tests {
         std::fs::write(sys.join("class/hwmon/stray_file"), "").unwrap();
         let cfg = sysfs_at(sys);
         let fams = HwmonCollector::new(&cfg).collect().unwrap();
-        let temp = fams
-            .iter()
-            .find(|f| f.name == "node_hwmon_temp_celsius")
-            .unwrap();
+        let temp = family(&fams, "node_hwmon_temp_celsius");
         let got: Vec<(&str, &str, f64)> = temp
             .samples
             .iter()
@@ -671,10 +670,7 @@ mod tests {
                 ("platform_coretemp_0", "temp2", 47.0)
             ]
         );
-        let names = fams
-            .iter()
-            .find(|f| f.name == "node_hwmon_chip_names")
-            .unwrap();
+        let names = family(&fams, "node_hwmon_chip_names");
         assert_eq!(names.samples[0].labels[1].1, "coretemp");
     }
 }

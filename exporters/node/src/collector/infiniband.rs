@@ -288,7 +288,7 @@ impl BlockingCollector for InfinibandCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, sysfs_at, write};
+    use crate::testing::{assert_maps, assert_not_available, family, sysfs_at, write};
 
     #[test]
     fn states_and_rates() {
@@ -349,15 +349,9 @@ mod tests {
             .map(|s| s.labels[1].1.as_str())
             .collect();
         assert_eq!(ports, ["1", "2", "10"]);
-        let data = fams
-            .iter()
-            .find(|f| f.name == "node_infiniband_port_data_received_bytes_total")
-            .unwrap();
+        let data = family(&fams, "node_infiniband_port_data_received_bytes_total");
         assert_eq!(data.samples[0].value, 40.0);
-        let wait = fams
-            .iter()
-            .find(|f| f.name == "node_infiniband_port_transmit_wait_total")
-            .unwrap();
+        let wait = family(&fams, "node_infiniband_port_transmit_wait_total");
         assert!(wait.samples.is_empty());
         std::fs::remove_file(dev.join("hca_type")).unwrap();
         assert!(matches!(c.collect(), Err(CollectError::Other(_))));

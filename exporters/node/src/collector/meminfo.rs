@@ -94,7 +94,7 @@ impl MeminfoCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, procfs_at};
+    use crate::testing::{assert_rejects, family, procfs_at};
     use exporter_core::BlockingCollector;
 
     const SAMPLE: &str = "MemTotal:       24683656 kB
@@ -162,10 +162,7 @@ DirectMap1G:    25165824 kB
         std::fs::write(dir.path().join("meminfo"), SAMPLE).unwrap();
         let cfg = procfs_at(dir.path());
         let fams = MeminfoCollector::new(&cfg).collect().unwrap();
-        let active = fams
-            .iter()
-            .find(|f| f.name == "node_memory_Active_anon_bytes")
-            .unwrap();
+        let active = family(&fams, "node_memory_Active_anon_bytes");
         assert_eq!(active.help, "Memory information field Active_anon_bytes.");
         assert_eq!(active.samples[0].value, 1548.0 * 1024.0);
     }

@@ -553,7 +553,7 @@ impl BlockingCollector for NetclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, label_pairs, sysfs_at};
+    use crate::testing::{assert_maps, assert_not_available, family, label_pairs, sysfs_at};
 
     #[test]
     fn parses_hex_decimal_and_negative_attributes() {
@@ -643,7 +643,7 @@ mod tests {
         let veth = Regex::new("^veth").unwrap();
         let fams = NetclassCollector::new(&cfg, &veth).collect().unwrap();
 
-        let info = fams.iter().find(|f| f.name == "node_network_info").unwrap();
+        let info = family(&fams, "node_network_info");
         assert_eq!(info.samples.len(), 2);
         let labels = label_pairs(&info.samples[0]);
         assert_eq!(

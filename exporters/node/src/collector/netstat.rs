@@ -170,7 +170,7 @@ impl BlockingCollector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, family, family_names, procfs_at};
 
     const NETSTAT: &str = "\
 TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops TCPTimeouts TCPSynRetrans PruneCalled
@@ -260,10 +260,7 @@ Ip6Truncated
         ] {
             assert!(!names.contains(&unwanted), "unexpected {unwanted}");
         }
-        let fwd = fams
-            .iter()
-            .find(|f| f.name == "node_netstat_Ip_Forwarding")
-            .unwrap();
+        let fwd = family(&fams, "node_netstat_Ip_Forwarding");
         assert_eq!(fwd.help, "Statistic IpForwarding.");
         assert_eq!(fwd.kind, exporter_core::MetricType::Untyped);
         assert_eq!(fwd.samples[0].value, 2.0);

@@ -290,11 +290,7 @@ impl BlockingCollector for PowersupplyclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, label_pairs, sysfs_at};
-
-    fn find<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
-        fams.iter().find(|f| f.name == name).unwrap()
-    }
+    use crate::testing::{assert_maps, assert_not_available, family, label_pairs, sysfs_at};
 
     #[test]
     fn parses_ints_like_go_base_zero() {
@@ -347,31 +343,20 @@ mod tests {
         );
         fams.add("AC", &supply(&[("online", "1"), ("type", "Mains")]));
         let fams = fams.into_vec();
-        assert_eq!(
-            find(&fams, "node_power_supply_capacity").samples[0].value,
-            87.0
-        );
-        assert_eq!(
-            find(&fams, "node_power_supply_voltage_volt").samples[0].value,
-            12.436
-        );
-        assert_eq!(
-            find(&fams, "node_power_supply_energy_watthour").samples[0].value,
-            45.0
-        );
-        assert_eq!(
-            find(&fams, "node_power_supply_temp_celsius").samples[0].value,
-            25.1
-        );
-        assert_eq!(
-            find(&fams, "node_power_supply_cyclecount").samples[0].value,
-            42.0
-        );
-        assert!(find(&fams, "node_power_supply_power_watt").is_empty());
-        let online = find(&fams, "node_power_supply_online");
+        for (name, want) in [
+            ("node_power_supply_capacity", 87.0),
+            ("node_power_supply_voltage_volt", 12.436),
+            ("node_power_supply_energy_watthour", 45.0),
+            ("node_power_supply_temp_celsius", 25.1),
+            ("node_power_supply_cyclecount", 42.0),
+        ] {
+            assert_eq!(family(&fams, name).samples[0].value, want, "{name}");
+        }
+        assert!(family(&fams, "node_power_supply_power_watt").is_empty());
+        let online = family(&fams, "node_power_supply_online");
         assert_eq!(online.samples[0].labels[0].1, "AC");
 
-        let info = find(&fams, "node_power_supply_info");
+        let info = family(&fams, "node_power_supply_info");
         let names = |i: usize| label_pairs(&info.samples[i]);
         assert_eq!(
             names(0),
@@ -405,10 +390,10 @@ mod tests {
         let cfg = sysfs_at(dir.path());
         let fams = PowersupplyclassCollector::new(&cfg).collect().unwrap();
         assert_eq!(
-            find(&fams, "node_power_supply_capacity").samples[0].value,
+            family(&fams, "node_power_supply_capacity").samples[0].value,
             55.0
         );
-        let info = &find(&fams, "node_power_supply_info").samples[0];
+        let info = &family(&fams, "node_power_supply_info").samples[0];
         assert_eq!(info.labels[0].1, "LNV-5B10\u{fffd}");
     }
 }

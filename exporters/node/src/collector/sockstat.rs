@@ -176,7 +176,7 @@ impl BlockingCollector for SockstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, family_names, procfs_at};
+    use crate::testing::{assert_rejects, family, family_names, procfs_at};
 
     const V4: &str = "\
 sockets: used 13
@@ -246,10 +246,7 @@ FRAG6: inuse 0 memory 0
         assert_eq!(value(&fams, "node_sockstat_UDP6_inuse"), Some(2.0));
         assert_eq!(value(&fams, "node_sockstat_FRAG6_memory"), Some(0.0));
         assert_eq!(value(&fams, "node_sockstat_FRAG_memory_bytes"), None);
-        let tcp = fams
-            .iter()
-            .find(|f| f.name == "node_sockstat_TCP_tw")
-            .unwrap();
+        let tcp = family(&fams, "node_sockstat_TCP_tw");
         assert_eq!(tcp.help, "Number of TCP sockets in state tw.");
         // 1 + TCP 6 + UDP 3 + UDPLITE 1 + RAW 1 + FRAG 2 + v6 (1 + 1 + 1 + 1 + 2)
         assert_eq!(fams.len(), 20);

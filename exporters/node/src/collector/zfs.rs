@@ -295,7 +295,7 @@ gated_collector!(ZfsCollector, "zfs", dir);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at, write};
+    use crate::testing::{assert_not_available, assert_rejects, family, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     const ARCSTATS: &str = "13 1 0x01 96 2160 5214515193 80563931466
@@ -362,10 +362,7 @@ nread    nwritten   reads    writes   wtime    wlentime   wupdate    rtime    rl
         assert_eq!(fams[0].name, "node_zfs_arc_hits");
         assert_eq!(fams[0].help, "kstat.zfs.misc.arcstats.hits");
         assert_eq!(fams[1].name, "node_zfs_arc_erpt_dropped");
-        let state = fams
-            .iter()
-            .find(|f| f.name == "node_zfs_zpool_state")
-            .unwrap();
+        let state = family(&fams, "node_zfs_zpool_state");
         let on: Vec<&str> = state
             .samples
             .iter()
