@@ -3,31 +3,21 @@
 //!
 //! `cargo bench --bench middleware`
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+mod common;
+
+use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
-use std::convert::Infallible;
-
 use http::{Request, Response};
 use instrument::{HttpMetrics, HttpMetricsLayer, MetricsHandler, StaticRoutes};
 use tower::service_fn;
 use tower_layer::Layer;
-use tower_service::Service;
 
-fn poll_now<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("handler was expected to be ready"),
-    }
-}
+use common::{added_time, current_thread_runtime, ours_metrics, serve};
 
 fn router() -> Router {
     Router::new().route("/api/items/{id}", get(|| async { "ok" }))
@@ -35,8 +25,10 @@ fn router() -> Router {
 
 /// Sends one request through the router and consumes the response body, as a server would.
 fn request(svc: &mut Router) {
-    let req = Request::get("/api/items/42").body(Body::empty()).unwrap();
-    drain(poll_now(svc.call(req)).unwrap().into_body());
+    serve(
+        svc,
+        Request::get("/api/items/42").body(Body::empty()).unwrap(),
+    );
 }
 
 async fn minimal_handler(_req: Request<()>) -> Result<Response<String>, Infallible> {
@@ -52,22 +44,18 @@ fn tower_overhead(c: &mut Criterion) {
     };
     let mut bare = service_fn(minimal_handler);
     group.bench_function("bare", |b| {
-        b.iter(|| call(&mut |req| drain(poll_now(bare.call(req)).unwrap().into_body())))
+        b.iter(|| call(&mut |req| serve(&mut bare, req)))
     });
-    let metrics = HttpMetrics::builder()
-        .registry(prometheus::Registry::new())
-        .build()
-        .unwrap();
     let routes = StaticRoutes::new(["/api/items/{id}"]);
-    let mut ours = HttpMetricsLayer::new(metrics, routes).layer(service_fn(minimal_handler));
+    let mut ours = HttpMetricsLayer::new(ours_metrics(), routes).layer(service_fn(minimal_handler));
     group.bench_function("instrument", |b| {
-        b.iter(|| call(&mut |req| drain(poll_now(ours.call(req)).unwrap().into_body())))
+        b.iter(|| call(&mut |req| serve(&mut ours, req)))
     });
     bench_added(
         &mut group,
         "instrument added",
-        || call(&mut |req| drain(poll_now(bare.call(req)).unwrap().into_body())),
-        || call(&mut |req| drain(poll_now(ours.call(req)).unwrap().into_body())),
+        || call(&mut |req| serve(&mut bare, req)),
+        || call(&mut |req| serve(&mut ours, req)),
     );
     // The same layer on a route it excludes: what classifying the request and wrapping its
     // future and body cost, with nothing recorded.
@@ -81,15 +69,14 @@ fn tower_overhead(c: &mut Criterion) {
     bench_added(
         &mut group,
         "excluded route added",
-        || call(&mut |req| drain(poll_now(bare.call(req)).unwrap().into_body())),
-        || call(&mut |req| drain(poll_now(excl.call(req)).unwrap().into_body())),
+        || call(&mut |req| serve(&mut bare, req)),
+        || call(&mut |req| serve(&mut excl, req)),
     );
     group.finish();
 }
 
-/// What `with` costs per call over `base`. On a shared VM, separate runs of the two drift apart by
-/// tens of ns from one run to the next; here each sample times both back to back and reports the
-/// difference, so slow drift cancels.
+/// What `with` costs per call over `base`, both timed back to back in every sample
+/// ([`added_time`]).
 fn bench_added(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
@@ -97,63 +84,32 @@ fn bench_added(
     mut with: impl FnMut(),
 ) {
     group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                base();
-            }
-            let base_time = start.elapsed();
-            let start = Instant::now();
-            for _ in 0..iters {
-                with();
-            }
-            start.elapsed().saturating_sub(base_time)
-        })
+        b.iter_custom(|iters| added_time(iters, |_| base(), |_| with()))
     });
-}
-
-fn drain<B: http_body::Body + Unpin>(mut body: B) {
-    let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Some(_)) = std::pin::Pin::new(&mut body).poll_frame(&mut cx) {}
 }
 
 /// A whole axum router, with ours and with axum-prometheus, measured in one group.
 fn axum_overhead(c: &mut Criterion) {
-    // axum-prometheus spawns an upkeep task when its recorder is installed.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let _entered = runtime.enter();
     let mut group = c.benchmark_group("axum");
     let mut bare = router();
     group.bench_function("bare", |b| b.iter(|| request(&mut bare)));
 
-    let metrics = HttpMetrics::builder()
-        .registry(prometheus::Registry::new())
-        .build()
-        .unwrap();
-    let mut ours = router().layer(HttpMetricsLayer::axum(metrics));
+    let mut ours = router().layer(HttpMetricsLayer::axum(ours_metrics()));
     group.bench_function("instrument", |b| b.iter(|| request(&mut ours)));
 
     let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let mut theirs = router().layer(layer);
     group.bench_function("axum-prometheus", |b| b.iter(|| request(&mut theirs)));
 
-    let mut base = router();
-    bench_added(
-        &mut group,
-        "instrument added",
-        || request(&mut base),
-        || request(&mut ours),
-    );
-    let mut base = router();
-    bench_added(
-        &mut group,
-        "axum-prometheus added",
-        || request(&mut base),
-        || request(&mut theirs),
-    );
+    for (name, with) in [
+        ("instrument added", &mut ours),
+        ("axum-prometheus added", &mut theirs),
+    ] {
+        let mut base = router();
+        bench_added(&mut group, name, || request(&mut base), || request(with));
+    }
     group.finish();
 }
 

@@ -15,36 +15,24 @@
 //!   spent (`/proc/thread-self/schedstat`), per request: contention on shared cache lines shows
 //!   up as CPU, whatever the core count.
 
-use std::future::Future;
-use std::pin::pin;
+mod common;
+
 use std::sync::{Barrier, OnceLock};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use http::{Request, Uri};
-use instrument::{HttpMetrics, HttpMetricsLayer};
-use tower_service::Service;
+use instrument::HttpMetricsLayer;
+
+use common::{added_time, current_thread_runtime, ours_metrics, serve};
 
 const ROUTES: [usize; 4] = [1, 10, 100, 1000];
 const THREADS: [usize; 5] = [1, 2, 4, 8, 16];
 const THREAD_ROUTES: usize = 10;
-
-fn poll_now<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("handler was expected to be ready"),
-    }
-}
-
-fn drain<B: http_body::Body + Unpin>(mut body: B) {
-    let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Some(_)) = std::pin::Pin::new(&mut body).poll_frame(&mut cx) {}
-}
 
 fn router(routes: usize) -> Router {
     (0..routes).fold(Router::new(), |r, i| {
@@ -59,8 +47,7 @@ fn uris(routes: usize) -> Vec<Uri> {
 }
 
 fn request(svc: &mut Router, uri: &Uri) {
-    let req = Request::get(uri.clone()).body(Body::empty()).unwrap();
-    drain(poll_now(svc.call(req)).unwrap().into_body());
+    serve(svc, Request::get(uri.clone()).body(Body::empty()).unwrap());
 }
 
 /// axum-prometheus installs a process-wide recorder: one layer for the whole run, cloned.
@@ -69,13 +56,6 @@ fn axum_prometheus_layer() -> axum_prometheus::PrometheusMetricLayer<'static> {
     LAYER
         .get_or_init(|| axum_prometheus::PrometheusMetricLayer::pair().0)
         .clone()
-}
-
-fn ours_metrics() -> HttpMetrics {
-    HttpMetrics::builder()
-        .registry(prometheus::Registry::new())
-        .build()
-        .unwrap()
 }
 
 fn instrumented(which: &str, routes: usize) -> Router {
@@ -93,18 +73,24 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn routes(c: &mut Criterion) {
-    // axum-prometheus spawns an upkeep task when its recorder is installed.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _entered = runtime.enter();
-    let mut group = c.benchmark_group("routes");
+/// A group of short samples: half a second of warm-up, one second of measurement.
+fn short_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    samples: usize,
+) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
-        .sample_size(20)
+        .sample_size(samples)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(1));
+    group
+}
+
+fn routes(c: &mut Criterion) {
+    let runtime = current_thread_runtime();
+    let _entered = runtime.enter();
+    let mut group = short_group(c, "routes", 20);
     for which in ["instrument", "axum-prometheus"] {
         for n in ROUTES {
             let uris = uris(n);
@@ -116,16 +102,11 @@ fn routes(c: &mut Criterion) {
             }
             group.bench_function(BenchmarkId::new(which, n), |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for i in 0..iters as usize {
-                        request(&mut base, &uris[i % n]);
-                    }
-                    let base_time = start.elapsed();
-                    let start = Instant::now();
-                    for i in 0..iters as usize {
-                        request(&mut with, &uris[i % n]);
-                    }
-                    start.elapsed().saturating_sub(base_time)
+                    added_time(
+                        iters,
+                        |i| request(&mut base, &uris[i % n]),
+                        |i| request(&mut with, &uris[i % n]),
+                    )
                 })
             });
         }
@@ -134,16 +115,9 @@ fn routes(c: &mut Criterion) {
 }
 
 fn threads(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let _entered = runtime.enter();
-    let mut group = c.benchmark_group("threads");
-    group
-        .sample_size(15)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1));
+    let mut group = short_group(c, "threads", 15);
     let uris = uris(THREAD_ROUTES);
     for which in ["instrument", "axum-prometheus"] {
         // One router, one registry: every thread works on a clone of it.
