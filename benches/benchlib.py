@@ -36,6 +36,7 @@ import argparse
 import glob
 import http.client
 import json
+import pwd
 import shutil
 import statistics
 import subprocess
@@ -177,11 +178,9 @@ def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, wa
     out = {}
     for n in names:
         pid = targets[n][0]
-        l = sorted(lat[n])
         out[n] = {
             "rounds": rounds,
-            "p50": statistics.median(l),
-            "p99": l[max(0, int(len(l) * 0.99) - 1)],
+            **percentiles(lat[n]),
             "p50_each": statistics.median(each[n]),
             "cpu": (sched_ns(pid) - cpu0[n]) / 1e6 / rounds,
             "side": side[n] / 1e6 / rounds,
@@ -191,6 +190,30 @@ def scrape_rounds(targets, max_rounds, budget_s, side_cpu=None, min_rounds=3, wa
             "series": series[n],
         }
     return out
+
+
+def percentiles(ms):
+    """{"p50": median, "p99": 99th percentile} of a list of latencies."""
+    l = sorted(ms)
+    return {"p50": statistics.median(l), "p99": l[max(0, int(len(l) * 0.99) - 1)]}
+
+
+def scrape_summary(lat, pid, size, families):
+    """What the compare scripts report of every exporter besides CPU: p50/p99 of the scrape
+    latencies `lat` (ms), RSS and peak RSS (MB), and the last response's bytes and families."""
+    return {**percentiles(lat), "rss": status_mb(pid, "VmRSS"), "peak": status_mb(pid, "VmHWM"),
+            "bytes": size, "families": families}
+
+
+def print_ratio_table(ours, upstream, rows, upstream_label="upstream", digits=2):
+    """The markdown table of a compare script: per (label, key) of `rows`, ours, upstream's and
+    ours/upstream."""
+    print(f"| metric | ours | {upstream_label} | ours/upstream |")
+    print("|---|---|---|---|")
+    for label, key in rows:
+        o, u = ours[key], upstream[key]
+        ratio = o / u if u else float("nan")
+        print(f"| {label} | {o:.{digits}f} | {u:.{digits}f} | {ratio:.2f}x |")
 
 
 def markdown_table(headers, rows):
@@ -332,6 +355,49 @@ def plot(out, title, panels, cols=2):
     spec = {"out": out, "title": title, "panels": panels, "cols": cols}
     subprocess.run([py, "-c", _PLOT_SCRIPT], input=json.dumps(spec).encode(), check=True)
     return out
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def as_postgres_owner(cmd):
+    """`cmd` as `nobody` when we are root (PostgreSQL refuses to run as root)."""
+    if os.geteuid() != 0:
+        return cmd
+    nobody = pwd.getpwnam("nobody")
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"] + cmd
+
+
+def start_postgres(tmp, password, *settings):
+    """A throw-away PostgreSQL 15 cluster in `tmp` (made if missing): initdb with scram-sha-256
+    and `password` for `postgres`, the server on a free loopback port (as root, as `nobody`), each
+    of `settings` ("name=value") passed as `-c`. Returns (process, port) once it accepts
+    connections."""
+    os.makedirs(tmp, exist_ok=True)
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(tmp, 0o755)
+    pwfile = os.path.join(tmp, "pw")
+    with open(pwfile, "w") as f:
+        f.write(password)
+    if os.geteuid() == 0:
+        for p in (tmp, pwfile):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+    data = os.path.join(tmp, "data")
+    subprocess.run(as_postgres_owner([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256",
+                                      f"--pwfile={pwfile}", "--no-sync"]),
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    log = open(os.path.join(tmp, "server.log"), "w")
+    cmd = [f"{PG_BIN}/postgres", "-D", data, "-k", tmp, "-c", "listen_addresses=127.0.0.1", "-p", str(port)]
+    for setting in settings:
+        cmd += ["-c", setting]
+    proc = subprocess.Popen(as_postgres_owner(cmd), stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(600):
+        if subprocess.run([f"{PG_BIN}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
+            return proc, port
+        time.sleep(0.1)
+    raise RuntimeError("PostgreSQL did not start")
 
 
 def stop(procs, timeout=10):

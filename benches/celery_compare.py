@@ -128,22 +128,35 @@ def load_templates():
     return templates, uuids
 
 
-def build_stream(tasks):
-    """RESP bytes of every PUBLISH, the message count and the event count."""
+def replay(tasks):
+    """The captured task messages replayed round after round, each round with fresh task uuids,
+    until at least `tasks` tasks: (the task count, an iterator of (channel, envelope prefix, body,
+    envelope suffix, events))."""
     templates, uuids = load_templates()
     rounds = -(-tasks // len(uuids))
+
+    def messages():
+        for _ in range(rounds):
+            fresh = {u: str(uuid.uuid4()) for u in uuids}
+            for channel, prefix, body, suffix, n in templates:
+                for old, new in fresh.items():
+                    if old in body:
+                        body = body.replace(old, new)
+                yield channel, prefix, body, suffix, n
+
+    return rounds * len(uuids), messages()
+
+
+def build_stream(tasks):
+    """RESP bytes of every PUBLISH, the message count, the event count and the task count."""
+    tasks, replayed = replay(tasks)
     chunks, messages, events = [], 0, 0
-    for _ in range(rounds):
-        fresh = {u: str(uuid.uuid4()) for u in uuids}
-        for channel, prefix, body, suffix, n in templates:
-            for old, new in fresh.items():
-                if old in body:
-                    body = body.replace(old, new)
-            payload = prefix + base64.b64encode(body.encode()).decode() + suffix
-            chunks.append(resp_command(b"PUBLISH", channel.encode(), payload.encode()))
-            messages += 1
-            events += n
-    return b"".join(chunks), messages, events, rounds * len(uuids)
+    for channel, prefix, body, suffix, n in replayed:
+        payload = prefix + base64.b64encode(body.encode()).decode() + suffix
+        chunks.append(resp_command(b"PUBLISH", channel.encode(), payload.encode()))
+        messages += 1
+        events += n
+    return b"".join(chunks), messages, events, tasks
 
 
 RABBITMQ_BIN = "/usr/lib/rabbitmq/bin"
@@ -200,18 +213,12 @@ def event_consumers(mgmt_port):
 def build_amqp_stream(tasks):
     """(routing key, JSON body) of every message, the event count and the task count: the same
     captured messages as on Redis, bodies as Celery publishes them on AMQP."""
-    templates, uuids = load_templates()
-    rounds = -(-tasks // len(uuids))
+    tasks, replayed = replay(tasks)
     out, events = [], 0
-    for _ in range(rounds):
-        fresh = {u: str(uuid.uuid4()) for u in uuids}
-        for channel, _prefix, body, _suffix, n in templates:
-            for old, new in fresh.items():
-                if old in body:
-                    body = body.replace(old, new)
-            out.append((channel.rsplit("/", 1)[1], body))
-            events += n
-    return out, events, rounds * len(uuids)
+    for channel, _prefix, body, _suffix, n in replayed:
+        out.append((channel.rsplit("/", 1)[1], body))
+        events += n
+    return out, events, tasks
 
 
 PUBLISHER = """
@@ -310,17 +317,56 @@ def start_flower(venv, broker, tmp, **env):
     return flower, f"http://127.0.0.1:{port}/metrics"
 
 
-def print_table(broker, ours, flower):
-    """The side-by-side table; `ours` and `flower` are (events/s, consumed, seconds, RSS idle kB,
-    RSS after kB)."""
+def start_ours(ours_bin, broker, *flags):
+    """Our exporter on `broker` on a free port, tracking up to 100,000 tasks, with `flags` too:
+    the process and its /metrics URL."""
+    port = free_port()
+    ours = subprocess.Popen(
+        [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{port}",
+         "--max-tasks", "100000", "--log.level", "warn", *flags])
+    return ours, f"http://127.0.0.1:{port}/metrics"
+
+
+def report(broker, ours, flower, ours_cpu_s, ours_hwm_kb, tracked, cpu_note="", notes=()):
+    """The side-by-side table, then ours' events per CPU-second (`cpu_note` after it), `notes`,
+    and ours' tracked tasks and RSS. `ours` and `flower` are (consumed, seconds, RSS idle kB,
+    RSS after kB). Returns both rates (events/s)."""
+    ours_rate = ours[0] / ours[1]
+    flower_rate = flower[0] / flower[1] if flower[1] > 0 else 0.0
     print()
     print(f"broker: {broker}")
     print(f"{'':24} {'events/s':>12} {'consumed':>10} {'seconds':>8} {'RSS idle MB':>12} {'RSS after MB':>13}")
-    for name, (rate, consumed, seconds, idle_kb, rss_kb) in (("celery-exporter (ours)", ours),
-                                                              ("flower 2.0.1", flower)):
+    for name, rate, (consumed, seconds, idle_kb, rss_kb) in (("celery-exporter (ours)", ours_rate, ours),
+                                                              ("flower 2.0.1", flower_rate, flower)):
         print(f"{name:24} {rate:>12,.0f} {int(consumed):>10} {seconds:>8.2f} "
               f"{idle_kb / 1024:>12.1f} {rss_kb / 1024:>13.1f}")
     print()
+    print(f"ours: {ours[0] / ours_cpu_s:,.0f} events per CPU-second{cpu_note}, "
+          f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
+    for line in notes:
+        print(line)
+    print(f"ours: {int(tracked)} tracked tasks, RSS {ours[3] / 1024:.1f} MB (peak {ours_hwm_kb / 1024:.1f} MB)")
+    return ours_rate, flower_rate
+
+
+def wait_consuming(name, proc, url, counter, mgmt_port, timeout):
+    """Waits (up to `timeout` s) for `proc` to answer on `url`, then for it to consume from an event
+    queue; a second later, its idle RSS (kB) and the value of its events `counter`."""
+    wait_until(name, timeout, lambda: get(url))
+    wait_until(f"{name} consuming", 60, lambda: event_consumers(mgmt_port) >= 1)
+    time.sleep(1)
+    return status_kb(proc.pid, "VmRSS"), metric_sum(get(url), counter)
+
+
+def kill_all(procs):
+    """Kills every started process, last started first, stopped ones included."""
+    for p in reversed(procs):
+        try:
+            os.kill(p.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        p.kill()
+        p.wait()
 
 
 def main_rabbitmq(args, ours_bin, venv):
@@ -339,17 +385,9 @@ def main_rabbitmq(args, ours_bin, venv):
               f"{sum(len(b) for _, b in stream) / 1e6:.0f} MB")
 
         # Ours: backlog published while stopped, then drained.
-        oport = free_port()
-        ours = subprocess.Popen(
-            [ours_bin, "--broker-url", ours_broker, "--web.listen-address", f"127.0.0.1:{oport}",
-             "--max-tasks", "100000", "--log.level", "warn", "--event-queue-ttl", "0", "--queues", "bench"])
+        ours, ours_url = start_ours(ours_bin, ours_broker, "--event-queue-ttl", "0", "--queues", "bench")
         procs.append(ours)
-        ours_url = f"http://127.0.0.1:{oport}/metrics"
-        wait_until("ours", 20, lambda: get(ours_url))
-        wait_until("ours consuming", 60, lambda: event_consumers(mport) >= 1)
-        time.sleep(1)
-        ours_idle_kb = status_kb(ours.pid, "VmRSS")
-        base = metric_sum(get(ours_url), "celery_exporter_events_received_total")
+        ours_idle_kb, base = wait_consuming("ours", ours, ours_url, "celery_exporter_events_received_total", mport, 20)
         os.kill(ours.pid, signal.SIGSTOP)
         took = publish_amqp(venv, aport, tmp, stream)
         wait_until("the broker to settle", 120, lambda: queue_stable(mport))
@@ -370,11 +408,7 @@ def main_rabbitmq(args, ours_bin, venv):
         # Flower: alone, consuming while the stream is published.
         flower, flower_url = start_flower(venv, broker, tmp, CELERY_EVENT_QUEUE_TTL="")
         procs.append(flower)
-        wait_until("flower", 60, lambda: get(flower_url))
-        wait_until("flower consuming", 60, lambda: event_consumers(mport) >= 1)
-        time.sleep(1)
-        flower_idle_kb = status_kb(flower.pid, "VmRSS")
-        fbase = metric_sum(get(flower_url), "flower_events_total")
+        flower_idle_kb, fbase = wait_consuming("flower", flower, flower_url, "flower_events_total", mport, 60)
         # Still publishing when Flower's window ends and the broker stops: that failure is expected.
         publisher = threading.Thread(target=lambda: publish_amqp(venv, aport, tmp, stream, check=False),
                                      daemon=True)
@@ -382,23 +416,12 @@ def main_rabbitmq(args, ours_bin, venv):
         fgot, flower_s = drain_rate(flower_url, "flower_events_total", fbase, events, args.window, False)
         flower_rss = status_kb(flower.pid, "VmRSS")
 
-        ours_rate = got / ours_s
-        flower_rate = fgot / flower_s if flower_s > 0 else 0.0
-        print_table("rabbitmq", (ours_rate, got, ours_s, ours_idle_kb, ours_rss),
-                    (flower_rate, fgot, flower_s, flower_idle_kb, flower_rss))
-        print(f"ours: {got / ours_cpu:,.0f} events per CPU-second, "
-              f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
-        print(f"rabbitmq-server while ours drained: {got / broker_cpu:,.0f} events per CPU-second "
-              f"({broker_cpu:.1f} s of CPU; its queue process, not the consumer, sets the pace)")
-        print(f"ours: {int(tracked)} tracked tasks, RSS {ours_rss / 1024:.1f} MB (peak {ours_hwm / 1024:.1f} MB)")
+        report("rabbitmq", (got, ours_s, ours_idle_kb, ours_rss), (fgot, flower_s, flower_idle_kb, flower_rss),
+               ours_cpu, ours_hwm, tracked,
+               notes=[f"rabbitmq-server while ours drained: {got / broker_cpu:,.0f} events per CPU-second "
+                      f"({broker_cpu:.1f} s of CPU; its queue process, not the consumer, sets the pace)"])
     finally:
-        for p in reversed(procs):
-            try:
-                os.kill(p.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            p.kill()
-            p.wait()
+        kill_all(procs)
         if rabbit_proc is not None:
             rabbit_proc.terminate()  # the script forwards SIGTERM to the node and waits
             try:
@@ -439,14 +462,10 @@ def main():
         wait_until("redis", 10, lambda: redis_call(rport, "PING").startswith(b"+PONG"))
         broker = f"redis://127.0.0.1:{rport}/0"
 
-        oport = free_port()
-        ours = subprocess.Popen(
-            [ours_bin, "--broker-url", broker, "--web.listen-address", f"127.0.0.1:{oport}",
-             "--max-tasks", "100000", "--log.level", "warn"])
+        ours, ours_url = start_ours(ours_bin, broker)
         procs.append(ours)
         flower, flower_url = start_flower(venv, broker, tmp)
         procs.append(flower)
-        ours_url = f"http://127.0.0.1:{oport}/metrics"
         wait_until("ours", 20, lambda: get(ours_url))
         wait_until("flower", 60, lambda: get(flower_url))
         wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
@@ -496,23 +515,13 @@ def main():
         ours_rss = status_kb(ours.pid, "VmRSS")
         ours_hwm = status_kb(ours.pid, "VmHWM")
         flower_rss = status_kb(flower.pid, "VmRSS")
-        ours_rate = events / ours_done
-        flower_rate = flower_seen / flower_at if flower_at > 0 else 0.0
-        print_table("redis", (ours_rate, events, ours_done, ours_idle_kb, ours_rss),
-                    (flower_rate, flower_seen, flower_at, flower_idle_kb, flower_rss))
-        print(f"ours: {events / ours_cpu:,.0f} events per CPU-second (one thread), "
-              f"{ours_rate / flower_rate if flower_rate else float('inf'):.0f}x Flower's rate")
-        print(f"ours: {int(tracked)} tracked tasks, RSS {ours_rss / 1024:.1f} MB (peak {ours_hwm / 1024:.1f} MB)")
+        ours_rate, flower_rate = report(
+            "redis", (events, ours_done, ours_idle_kb, ours_rss), (flower_seen, flower_at, flower_idle_kb, flower_rss),
+            ours_cpu, ours_hwm, tracked, cpu_note=" (one thread)")
         ok = ours_rate >= 50_000 and (flower_rate == 0 or ours_rate >= 20 * flower_rate) and ours_rss <= 10 * 1024
         print("targets (>= 50,000 events/s, >= 20x Flower, RSS <= 10 MB):", "met" if ok else "NOT met")
     finally:
-        for p in reversed(procs):
-            try:
-                os.kill(p.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            p.kill()
-            p.wait()
+        kill_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -24,86 +24,27 @@ Build ours first: cargo build --release -p postgres-exporter
 """
 
 import argparse
-import http.client
 import os
-import pwd
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from benchlib import cpu_seconds as exporter_cpu_seconds, free_port, status_mb, tree_cpu_ns
+from benchlib import (PG_BIN, ROOT, cpu_seconds as exporter_cpu_seconds, free_port, print_ratio_table, scrape,
+                      scrape_summary, start_postgres, stop, tree_cpu_ns, wait_http)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_BIN = "/usr/lib/postgresql/15/bin"
 UPSTREAM = "/usr/bin/prometheus-postgres-exporter"
 LIKE_FOR_LIKE_OFF = ("roles", "stat_user_tables", "statio_user_tables", "wal")
 PASSWORD = "bench-pw"
 
 
-def as_owner(cmd):
-    if os.geteuid() != 0:
-        return cmd
-    nobody = pwd.getpwnam("nobody")
-    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"] + cmd
-
-
-def start_postgres(tmp):
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chmod(tmp, 0o755)
-    pwfile = os.path.join(tmp, "pw")
-    with open(pwfile, "w") as f:
-        f.write(PASSWORD)
-    if os.geteuid() == 0:
-        for p in (tmp, pwfile):
-            os.chown(p, nobody.pw_uid, nobody.pw_gid)
-    data = os.path.join(tmp, "data")
-    subprocess.run(as_owner([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres",
-                             "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync"]),
-                   check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    log = open(os.path.join(tmp, "server.log"), "w")
-    proc = subprocess.Popen(as_owner([f"{PG_BIN}/postgres", "-D", data, "-k", tmp,
-                                      "-c", "listen_addresses=127.0.0.1", "-p", str(port)]),
-                            stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(600):
-        if subprocess.run([f"{PG_BIN}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError("PostgreSQL did not start")
+def start_postgres_with_data(tmp):
+    proc, port = start_postgres(tmp, PASSWORD)
     # A little data, so sizes and statistics are not trivially empty.
     subprocess.run([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-qAtX", "-c",
                     "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g"],
                    env=dict(os.environ, PGPASSWORD=PASSWORD), check=True)
     return proc, port
-
-
-def scrape(conn):
-    start = time.perf_counter()
-    conn.request("GET", "/metrics", headers={"Accept": "text/plain"})
-    resp = conn.getresponse()
-    body = resp.read()
-    elapsed = time.perf_counter() - start
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}")
-    return elapsed, body
-
-
-def wait_ready(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            _, body = scrape(c)
-            if b"pg_up 1" in body:
-                return c
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"exporter on port {port} did not come up with pg_up 1")
 
 
 def main():
@@ -119,7 +60,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="pgbench", dir="/tmp")
     procs = []
     try:
-        pg, pg_port = start_postgres(tmp)
+        pg, pg_port = start_postgres_with_data(tmp)
         dsn = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{pg_port}/postgres?sslmode=disable"
         conns = {}
         # Like for like: ours turns on by default the collectors that current upstream releases
@@ -131,7 +72,7 @@ def main():
                                  env=dict(os.environ, DATA_SOURCE_NAME=dsn),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
-            conns[name] = (p, wait_ready(port))
+            conns[name] = (p, wait_http(port, timeout=30, ok=lambda body: b"pg_up 1" in body))
         for _ in range(10):
             for _, (p, c) in conns.items():
                 scrape(c)
@@ -151,39 +92,26 @@ def main():
                 families[name] = body.count(b"\n# TYPE ") + 1
         stats = {}
         for name, (p, _) in conns.items():
-            l = sorted(lat[name])
             stats[name] = {
-                "p50": statistics.median(l),
-                "p99": l[max(0, int(len(l) * 0.99) - 1)],
                 # Includes the exporter's idle CPU between rounds (timers, none expected).
                 "cpu": (exporter_cpu_seconds(p.pid) - cpu0[name]) * 1000 / args.scrapes,
                 "pgcpu": pg_ns[name] / 1e6 / args.scrapes,
-                "rss": status_mb(p.pid, "VmRSS"),
-                "peak": status_mb(p.pid, "VmHWM"),
-                "bytes": size[name],
-                "families": families[name],
+                **scrape_summary(lat[name], p.pid, size[name], families[name]),
             }
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
+        stop(procs)
         if "pg" in locals():
-            pg.terminate()
-            pg.wait(timeout=30)
+            stop([pg], timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
     o, u = stats["ours"], stats["upstream"]
     pace = f"{args.interval}s between rounds" if args.interval else "back to back"
     print(f"postgres exporter, {args.scrapes} alternating scrapes each ({pace}), default flags (ours without the collectors 0.11 lacks), same PostgreSQL 15\n")
-    print("| metric | ours | upstream 0.11 | ours/upstream |")
-    print("|---|---|---|---|")
     rows = [("p50 latency (ms)", "p50"), ("p99 latency (ms)", "p99"),
             ("exporter CPU per scrape (ms)", "cpu"), ("PostgreSQL CPU per scrape (ms)", "pgcpu"),
             ("RSS after (MB)", "rss"), ("peak RSS (MB)", "peak"),
             ("response bytes", "bytes"), ("families", "families")]
-    for label, key in rows:
-        ratio = o[key] / u[key] if u[key] else float("nan")
-        print(f"| {label} | {o[key]:.2f} | {u[key]:.2f} | {ratio:.2f}x |")
+    print_ratio_table(o, u, rows, upstream_label="upstream 0.11")
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import argparse
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from benchlib import ROOT, cpu_seconds, free_port, resp, sched_ns, scrape, status_mb, wait_http
+from benchlib import (ROOT, cpu_seconds, free_port, print_ratio_table, resp, sched_ns, scrape, scrape_summary,
+                      stop, wait_http)
 
 
 
@@ -119,40 +119,26 @@ def main():
                 families[n] = body.count(b"\n# TYPE ") + body.startswith(b"# TYPE")
         stats = {}
         for n, (p, _) in conns.items():
-            l = sorted(lat[n])
             stats[n] = {
-                "p50": statistics.median(l),
-                "p99": l[max(0, int(len(l) * 0.99) - 1)],
                 "cpu": (cpu_seconds(p.pid) - cpu0[n]) * 1000 / args.scrapes,
                 "cpu_ns": (sched_ns(p.pid) - ns0[n]) / 1e6 / args.scrapes,
                 "redis": redis_ns[n] / 1e6 / args.scrapes,
-                "rss": status_mb(p.pid, "VmRSS"),
-                "peak": status_mb(p.pid, "VmHWM"),
-                "bytes": size[n],
-                "families": families[n],
+                **scrape_summary(lat[n], p.pid, size[n], families[n]),
             }
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
-        redis.terminate()
-        redis.wait(timeout=10)
+        stop([redis] + procs)
         tmp.cleanup()
 
     o, u = stats["ours"], stats["upstream"]
     print(f"redis exporter, {args.scrapes} alternating scrapes each, default flags (ours without LATENCY HISTOGRAM, which 1.45 lacks), "
           f"same redis-server ({args.keys} keys in 4 databases)\n")
-    print("| metric | ours | upstream | ours/upstream |")
-    print("|---|---|---|---|")
     rows = [("p50 latency (ms)", "p50"), ("p99 latency (ms)", "p99"),
             ("exporter CPU per scrape, /proc stat (ms)", "cpu"),
             ("exporter CPU per scrape, schedstat (ms)", "cpu_ns"),
             ("redis-server CPU per scrape (ms)", "redis"),
             ("RSS after (MB)", "rss"), ("peak RSS (MB)", "peak"),
             ("response bytes", "bytes"), ("families", "families")]
-    for label, key in rows:
-        ratio = o[key] / u[key] if u[key] else float("nan")
-        print(f"| {label} | {o[key]:.3f} | {u[key]:.3f} | {ratio:.2f}x |")
+    print_ratio_table(o, u, rows, digits=3)
 
 
 if __name__ == "__main__":

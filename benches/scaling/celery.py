@@ -153,6 +153,17 @@ def start_consumers(args, broker, tmp, venv, with_flower, procs):
     return out
 
 
+def start_subscribed(args, broker, tmp, venv, rport, procs):
+    """Fresh ours and Flower, both subscribed to the broker (also added to `procs`): the consumers
+    and their processes."""
+    group = []
+    consumers = start_consumers(args, broker, tmp, venv, True, group)
+    procs += group
+    wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
+    time.sleep(1)
+    return consumers, group
+
+
 def drain(rport, consumers, expected, window):
     """Waits until every consumer has seen `expected` events past its base (bounded)."""
     start = time.time()
@@ -215,6 +226,19 @@ def snapshot(c):
             "tracked": tracked}
 
 
+def add_row(rows, row, consumers, res, head, series=False, settle=lambda c: None):
+    """Each consumer's burst result `res` and its snapshot (once `settle(c)` returned) into `row`,
+    appended to `rows`; prints a progress line starting with `head`."""
+    for c in consumers:
+        settle(c)
+        row[c.name] = dict(res[c.name], **snapshot(c))
+    rows.append(row)
+    print(f"  {head}: " + "; ".join(
+        f"{c.name} {row[c.name]['rate']:,.0f} ev/s, RSS {row[c.name]['rss']:.1f} MB, "
+        f"scrape {row[c.name]['scrape']:.1f} ms" + (f", {row[c.name]['series']} series" if series else "")
+        for c in consumers), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", default=os.path.join(ROOT, "target/release/celery-exporter"))
@@ -245,11 +269,7 @@ def main():
         broker = f"redis://127.0.0.1:{rport}/0"
 
         print(f"tracked tasks: {task_sizes}", flush=True)
-        group = []
-        consumers = start_consumers(args, broker, tmp, venv, True, group)
-        procs += group
-        wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
-        time.sleep(1)
+        consumers, group = start_subscribed(args, broker, tmp, venv, rport, procs)
         idle = {c.name: status_mb(c.proc.pid, "VmRSS") for c in consumers}
         rounds_done = 0
         for size in task_sizes:
@@ -276,38 +296,27 @@ def main():
             rounds_done += burst_rounds
             fill_s = time.time() - t
             res = burst(rport, consumers, data, messages, events, args.window)
-            row = {"size": size, "events": events, "fill_s": fill_s}
-            for c in consumers:
+
+            def finish(c):
                 if res[c.name].get("partial"):
                     # Let it finish, so its state holds the whole size before the snapshot.
                     c.base = c.seen() - res[c.name]["consumed"]
                     drain(rport, [c], events, args.window)
-                row[c.name] = dict(res[c.name], **snapshot(c))
-            task_rows.append(row)
-            print(f"  {size:,} tasks (burst {events:,} events): " + "; ".join(
-                f"{c.name} {row[c.name]['rate']:,.0f} ev/s, RSS {row[c.name]['rss']:.1f} MB, "
-                f"scrape {row[c.name]['scrape']:.1f} ms" for c in consumers), flush=True)
+
+            add_row(task_rows, {"size": size, "events": events, "fill_s": fill_s}, consumers, res,
+                    f"{size:,} tasks (burst {events:,} events)", settle=finish)
         stop(group)
 
         print(f"workers: {worker_sizes}", flush=True)
         for w in worker_sizes:
-            group = []
-            consumers = start_consumers(args, broker, tmp, venv, True, group)
-            procs += group
-            wait_until("both subscribed", 60, lambda: pattern_subscribers(rport) >= 2)
-            time.sleep(1)
+            consumers, group = start_subscribed(args, broker, tmp, venv, rport, procs)
             data, messages = stream.worker_announcements(w)
             publish(rport, data, messages)
             rounds = -(-50_000 // stream.events_per_round)
             data, messages, events = stream.task_rounds(rounds, workers=w)
             res = burst(rport, consumers, data, messages, events, args.window)
-            row = {"size": w, "events": events}
-            for c in consumers:
-                row[c.name] = dict(res[c.name], **snapshot(c))
-            worker_rows.append(row)
-            print(f"  {w} workers (burst {events:,} events): " + "; ".join(
-                f"{c.name} {row[c.name]['rate']:,.0f} ev/s, RSS {row[c.name]['rss']:.1f} MB, "
-                f"scrape {row[c.name]['scrape']:.1f} ms, {row[c.name]['series']} series" for c in consumers), flush=True)
+            add_row(worker_rows, {"size": w, "events": events}, consumers, res,
+                    f"{w} workers (burst {events:,} events)", series=True)
             stop(group)
     finally:
         for p in procs:

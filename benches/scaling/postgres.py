@@ -32,7 +32,6 @@ gives that for S = 15 s.
 import argparse
 import http.client
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -41,21 +40,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import (ROOT, fmt, free_port, markdown_table, plot, scrape_rounds, stop,  # noqa: E402
-                      tree_cpu_ns, wait_http)
+from benchlib import (PG_BIN, ROOT, fmt, free_port, markdown_table, plot, scrape_rounds,  # noqa: E402
+                      start_postgres, stop, tree_cpu_ns, wait_http)
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 UPSTREAM = "/usr/bin/prometheus-postgres-exporter"
 UPSTREAM_QUERIES = "/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml"
 PASSWORD = "bench-pw"
 TABLES_PER_DB = 10
-
-
-def as_owner(cmd):
-    if os.geteuid() != 0:
-        return cmd
-    nobody = pwd.getpwnam("nobody")
-    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"] + cmd
 
 
 def table_queries(tmp):
@@ -84,33 +75,11 @@ def stop_postgres(pg):
             pg.wait()
 
 
-def start_postgres(tmp):
-    os.makedirs(tmp, exist_ok=True)
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chmod(tmp, 0o755)
-    pwfile = os.path.join(tmp, "pw")
-    with open(pwfile, "w") as f:
-        f.write(PASSWORD)
-    if os.geteuid() == 0:
-        for p in (tmp, pwfile):
-            os.chown(p, nobody.pw_uid, nobody.pw_gid)
-    data = os.path.join(tmp, "data")
-    subprocess.run(as_owner([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256",
-                             f"--pwfile={pwfile}", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    log = open(os.path.join(tmp, "server.log"), "w")
-    proc = subprocess.Popen(as_owner([
-        f"{PG_BIN}/postgres", "-D", data, "-k", tmp, "-c", "listen_addresses=127.0.0.1", "-p", str(port),
-        "-c", "max_connections=1200", "-c", "shared_buffers=64MB", "-c", "fsync=off",
-        "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "autovacuum=off",
-        "-c", "max_wal_size=4GB", "-c", "max_locks_per_transaction=256"]),
-        stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(600):
-        if subprocess.run([f"{PG_BIN}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
-            return proc, port
-        time.sleep(0.1)
-    raise RuntimeError("PostgreSQL did not start")
+def start_cluster(tmp):
+    """A cluster for many tables and databases: fsync and autovacuum off, 1,200 connections."""
+    return start_postgres(tmp, PASSWORD, "max_connections=1200", "shared_buffers=64MB", "fsync=off",
+                          "synchronous_commit=off", "full_page_writes=off", "autovacuum=off",
+                          "max_wal_size=4GB", "max_locks_per_transaction=256")
 
 
 def psql(port, sql, db="postgres"):
@@ -273,7 +242,7 @@ def main():
         # One cluster per axis: dropping 10,000 tables leaves the catalogs bloated (autovacuum is
         # off), which would weigh on every later query of the databases axis.
         print(f"tables in one database: {table_sizes}", flush=True)
-        pg, port = start_postgres(os.path.join(tmp, "tables"))
+        pg, port = start_cluster(os.path.join(tmp, "tables"))
         tables_results, made = [], 0
         for n in table_sizes:
             t = time.time()
@@ -287,7 +256,7 @@ def main():
         shutil.rmtree(os.path.join(tmp, "tables"), ignore_errors=True)
 
         print(f"databases, {TABLES_PER_DB} tables each: {db_sizes}", flush=True)
-        pg, port = start_postgres(os.path.join(tmp, "databases"))
+        pg, port = start_cluster(os.path.join(tmp, "databases"))
         create_tables(port, "app", 0, TABLES_PER_DB, db="template1")
         create_tables(port, "app", 0, TABLES_PER_DB, db="postgres")
         db_results, made = [], 1  # `postgres` itself is the first
