@@ -110,7 +110,7 @@ fn port_in_use_is_a_clear_error() {
 
 #[test]
 fn starts_without_redis_and_serves_up_zero() {
-    let exp = Exporter::start(&["--redis.addr", "redis://127.0.0.1:1", "-redis-only-metrics"]);
+    let exp = Exporter::scraping("redis://127.0.0.1:1", &["-redis-only-metrics"]);
     let (status, body) = get(&exp.url("/metrics"));
     assert_eq!(status, 200);
     assert_eq!(sample_value(&body, "redis_up", &[]), Some(0.0));

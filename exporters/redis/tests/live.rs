@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{get, write, Exporter, Redis};
+use common::{assert_samples, get, write, Exporter, Redis, TlsRedis};
 use exporter_core::testkit::pki::TestPki;
 use exporter_core::testkit::{family_shapes, sample_value, wait_for};
 
@@ -18,12 +18,7 @@ fn requirepass_right_and_wrong_password() {
     let redis = Redis::start(&["--requirepass", "s3cret-pw"]);
     redis.cli(Some("s3cret-pw"), &["SET", "k", "1"]);
 
-    let good = Exporter::start(&[
-        "--redis.addr",
-        &redis.addr(),
-        "--redis.password",
-        "s3cret-pw",
-    ]);
+    let good = Exporter::scraping(&redis.addr(), &["--redis.password", "s3cret-pw"]);
     let body = good.metrics();
     assert_eq!(up(&body), Some(1.0), "{body}");
     assert_eq!(
@@ -33,15 +28,10 @@ fn requirepass_right_and_wrong_password() {
 
     // Password in the URL, as upstream accepts it.
     let in_url = format!("redis://:s3cret-pw@127.0.0.1:{}", redis.port);
-    let url_exp = Exporter::start(&["--redis.addr", &in_url]);
+    let url_exp = Exporter::scraping(&in_url, &[]);
     assert_eq!(up(&url_exp.metrics()), Some(1.0));
 
-    let bad = Exporter::start(&[
-        "--redis.addr",
-        &redis.addr(),
-        "--redis.password",
-        "wrong-pw-123",
-    ]);
+    let bad = Exporter::scraping(&redis.addr(), &["--redis.password", "wrong-pw-123"]);
     let body = bad.metrics();
     assert_eq!(up(&body), Some(0.0), "{body}");
     assert_eq!(
@@ -52,7 +42,7 @@ fn requirepass_right_and_wrong_password() {
     assert!(logs.contains("authentication failed"), "{logs}");
     assert!(logs.contains("WRONGPASS"), "{logs}");
 
-    let none = Exporter::start(&["--redis.addr", &redis.addr()]);
+    let none = Exporter::scraping(&redis.addr(), &[]);
     assert_eq!(up(&none.metrics()), Some(0.0));
     assert!(none.logs().contains("NOAUTH"), "{}", none.logs());
 
@@ -84,14 +74,10 @@ fn acl_user_with_only_what_the_exporter_needs() {
     assert_eq!(redis.cli(None, &args).trim(), "OK");
     redis.cli(None, &["SET", "a", "1"]);
 
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         &redis.addr(),
-        "--redis.user",
-        "exporter",
-        "--redis.password",
-        "acl-pw",
-    ]);
+        &["--redis.user", "exporter", "--redis.password", "acl-pw"],
+    );
     let body = exp.metrics();
     assert_eq!(up(&body), Some(1.0), "{body}\n{}", exp.logs());
     assert_eq!(
@@ -110,14 +96,10 @@ fn acl_user_with_only_what_the_exporter_needs() {
     );
 
     // The same user with a wrong password.
-    let bad = Exporter::start(&[
-        "--redis.addr",
+    let bad = Exporter::scraping(
         &redis.addr(),
-        "--redis.user",
-        "exporter",
-        "--redis.password",
-        "nope",
-    ]);
+        &["--redis.user", "exporter", "--redis.password", "nope"],
+    );
     assert_eq!(up(&bad.metrics()), Some(0.0));
     assert!(
         bad.logs().contains("authentication failed"),
@@ -128,24 +110,10 @@ fn acl_user_with_only_what_the_exporter_needs() {
 
 #[test]
 fn tls_with_client_certificates() {
-    let pki = TestPki::new("redis-exporter test CA");
-    let (server_crt, server_key) = pki.issue("server", &["localhost", "127.0.0.1"]);
-    let (client_crt, client_key) = pki.issue("client", &["exporter"]);
-    let tls_port = exporter_core::testkit::free_port();
-    let ca = pki.ca();
-    let redis = Redis::start(&[
-        "--tls-port",
-        &tls_port.to_string(),
-        "--tls-cert-file",
-        &server_crt,
-        "--tls-key-file",
-        &server_key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "yes",
-    ]);
-    redis.cli(None, &["SET", "tls-key", "1"]);
+    let tls = TlsRedis::start(&["localhost", "127.0.0.1"], true);
+    let (client_crt, client_key) = tls.pki.issue("client", &["exporter"]);
+    let (tls_port, ca) = (tls.tls_port, tls.ca.as_str());
+    tls.redis.cli(None, &["SET", "tls-key", "1"]);
     let addr = format!("rediss://localhost:{tls_port}");
     let client = [
         "--tls-client-cert-file",
@@ -154,7 +122,7 @@ fn tls_with_client_certificates() {
         &client_key,
     ];
 
-    let mut args = vec!["--redis.addr", &addr, "--tls-ca-cert-file", &ca];
+    let mut args = vec!["--redis.addr", &addr, "--tls-ca-cert-file", ca];
     args.extend(client);
     let exp = Exporter::start(&args);
     let body = exp.metrics();
@@ -166,7 +134,7 @@ fn tls_with_client_certificates() {
 
     // By IP address too (the certificate names 127.0.0.1).
     let by_ip = format!("rediss://127.0.0.1:{tls_port}");
-    let mut args = vec!["--redis.addr", &by_ip, "--tls-ca-cert-file", &ca];
+    let mut args = vec!["--redis.addr", &by_ip, "--tls-ca-cert-file", ca];
     args.extend(client);
     assert_eq!(up(&Exporter::start(&args).metrics()), Some(1.0));
 
@@ -183,36 +151,17 @@ fn tls_with_client_certificates() {
     assert_eq!(up(&Exporter::start(&args).metrics()), Some(1.0));
 
     // Without a client certificate the server refuses us.
-    let no_client = Exporter::start(&["--redis.addr", &addr, "--tls-ca-cert-file", &ca]);
+    let no_client = Exporter::scraping(&addr, &["--tls-ca-cert-file", ca]);
     assert_eq!(up(&no_client.metrics()), Some(0.0));
 }
 
 /// `--tls-server-name`: a server reached by IP whose certificate names only a DNS name.
 #[test]
 fn tls_server_name_verifies_the_certificate_against_the_given_name() {
-    let pki = TestPki::new("redis-exporter test CA");
-    let (crt, key) = pki.issue("server", &["redis.internal"]);
-    let tls_port = exporter_core::testkit::free_port();
-    let ca = pki.ca();
-    let _redis = Redis::start(&[
-        "--tls-port",
-        &tls_port.to_string(),
-        "--tls-cert-file",
-        &crt,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "no",
-    ]);
+    let tls = TlsRedis::start(&["redis.internal"], false);
+    let (tls_port, ca) = (tls.tls_port, tls.ca.as_str());
     let by_ip = format!("rediss://127.0.0.1:{tls_port}");
-    let base = [
-        "--redis.addr",
-        by_ip.as_str(),
-        "--tls-ca-cert-file",
-        ca.as_str(),
-    ];
+    let base = ["--redis.addr", by_ip.as_str(), "--tls-ca-cert-file", ca];
 
     let mismatch = Exporter::start(&base);
     assert_eq!(
@@ -245,7 +194,7 @@ fn tls_server_name_verifies_the_certificate_against_the_given_name() {
 #[test]
 fn redis_down_then_back_recovers_without_restart() {
     let mut redis = Redis::start(&[]);
-    let exp = Exporter::start(&["--redis.addr", &redis.addr(), "--connection-timeout", "2s"]);
+    let exp = Exporter::scraping(&redis.addr(), &["--connection-timeout", "2s"]);
     assert_eq!(up(&exp.metrics()), Some(1.0));
     assert_eq!(up(&exp.metrics()), Some(1.0));
 
@@ -283,12 +232,10 @@ fn hung_redis_gives_up_zero_within_the_timeout() {
     // A listener that accepts and never answers: a hung server.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         &format!("redis://127.0.0.1:{port}"),
-        "--connection-timeout",
-        "1s",
-    ]);
+        &["--connection-timeout", "1s"],
+    );
     let t0 = Instant::now();
     let body = exp.metrics();
     assert!(
@@ -314,12 +261,7 @@ fn multi_target_with_password_file() {
         &format!(r#"{{"{}": "pw-a", "{}": ""}}"#, a.addr(), b.addr()),
     );
     // No --redis.addr target of its own: /scrape only.
-    let exp = Exporter::start(&[
-        "--redis.addr",
-        "",
-        "--redis.password-file",
-        file.to_str().unwrap(),
-    ]);
+    let exp = Exporter::scraping("", &["--redis.password-file", file.to_str().unwrap()]);
 
     let scrape = |target: &str| {
         get(&exp.url(&format!(
@@ -419,76 +361,64 @@ fn key_checks_streams_counts_and_scripts() {
     );
     let dir = tempfile::tempdir().unwrap();
     let script = write(dir.path(), "s.lua", "return {'answer', '42', 'text', 'x'}");
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         &redis.addr(),
-        "--check-keys",
-        "num,str,lst,h,hll,missing,db2=user:*",
-        "--check-single-keys",
-        "db0=num",
-        "--check-streams",
-        "s",
-        "--count-keys",
-        "db2=user:*,db0=*",
-        "--script",
-        script.to_str().unwrap(),
-        "--export-client-list",
-        "--ping-on-connect",
-    ]);
+        &[
+            "--check-keys",
+            "num,str,lst,h,hll,missing,db2=user:*",
+            "--check-single-keys",
+            "db0=num",
+            "--check-streams",
+            "s",
+            "--count-keys",
+            "db2=user:*,db0=*",
+            "--script",
+            script.to_str().unwrap(),
+            "--export-client-list",
+            "--ping-on-connect",
+        ],
+    );
     let body = exp.metrics();
     let v = |name: &str, labels: &[(&str, &str)]| sample_value(&body, name, labels);
     assert_eq!(v("redis_up", &[]), Some(1.0), "{}", exp.logs());
-    assert_eq!(
-        v("redis_key_size", &[("db", "db0"), ("key", "num")]),
-        Some(2.0)
-    );
-    assert_eq!(
-        v("redis_key_value", &[("db", "db0"), ("key", "num")]),
-        Some(42.0)
-    );
-    assert_eq!(
-        v(
-            "redis_key_value_as_string",
-            &[("key", "str"), ("val", "hello")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(v("redis_key_size", &[("key", "lst")]), Some(3.0));
-    assert_eq!(v("redis_key_size", &[("key", "h")]), Some(1.0));
-    assert_eq!(v("redis_key_size", &[("key", "hll")]), Some(3.0));
-    assert_eq!(v("redis_key_size", &[("key", "missing")]), Some(0.0));
-    assert_eq!(
-        v("redis_key_value", &[("db", "db2"), ("key", "user:2")]),
-        Some(8.0)
-    );
-    assert_eq!(
-        v("redis_keys_count", &[("db", "db2"), ("key", "user:*")]),
-        Some(2.0)
-    );
-    assert_eq!(
-        v("redis_keys_count", &[("db", "db0"), ("key", "*")]),
-        Some(6.0)
-    );
-    assert_eq!(v("redis_stream_length", &[("stream", "s")]), Some(1.0));
-    assert_eq!(
-        v("redis_stream_last_generated_id", &[("stream", "s")]),
-        Some(1526919030474.0)
-    );
-    assert_eq!(
-        v(
-            "redis_stream_group_consumer_messages_pending",
-            &[("consumer", "c1")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(v("redis_script_values", &[("key", "answer")]), Some(42.0));
-    assert_eq!(v("redis_script_values", &[("key", "text")]), None);
-    assert_eq!(
-        v(
-            "redis_connected_clients_details",
-            &[("name", "redis_exporter")]
-        ),
-        Some(1.0)
+    let num = [("db", "db0"), ("key", "num")];
+    let as_string = [("key", "str"), ("val", "hello")];
+    let user2 = [("db", "db2"), ("key", "user:2")];
+    let users = [("db", "db2"), ("key", "user:*")];
+    let all = [("db", "db0"), ("key", "*")];
+    let stream = [("stream", "s")];
+    assert_samples(
+        &body,
+        &[
+            ("redis_key_size", &num, Some(2.0)),
+            ("redis_key_value", &num, Some(42.0)),
+            ("redis_key_value_as_string", &as_string, Some(1.0)),
+            ("redis_key_size", &[("key", "lst")], Some(3.0)),
+            ("redis_key_size", &[("key", "h")], Some(1.0)),
+            ("redis_key_size", &[("key", "hll")], Some(3.0)),
+            ("redis_key_size", &[("key", "missing")], Some(0.0)),
+            ("redis_key_value", &user2, Some(8.0)),
+            ("redis_keys_count", &users, Some(2.0)),
+            ("redis_keys_count", &all, Some(6.0)),
+            ("redis_stream_length", &stream, Some(1.0)),
+            (
+                "redis_stream_last_generated_id",
+                &stream,
+                Some(1526919030474.0),
+            ),
+            (
+                "redis_stream_group_consumer_messages_pending",
+                &[("consumer", "c1")],
+                Some(1.0),
+            ),
+            ("redis_script_values", &[("key", "answer")], Some(42.0)),
+            ("redis_script_values", &[("key", "text")], None),
+            (
+                "redis_connected_clients_details",
+                &[("name", "redis_exporter")],
+                Some(1.0),
+            ),
+        ],
     );
     assert!(v("redis_exporter_last_scrape_ping_time_seconds", &[]).is_some());
     assert_eq!(v("redis_exporter_last_scrape_error", &[]), Some(0.0));
@@ -497,12 +427,7 @@ fn key_checks_streams_counts_and_scripts() {
 
     // A failing script is logged and flagged but keeps the rest of the scrape.
     let bad = write(dir.path(), "bad.lua", "return redis.call('NOSUCHCOMMAND')");
-    let exp = Exporter::start(&[
-        "--redis.addr",
-        &redis.addr(),
-        "--script",
-        bad.to_str().unwrap(),
-    ]);
+    let exp = Exporter::scraping(&redis.addr(), &["--script", bad.to_str().unwrap()]);
     let body = exp.metrics();
     assert_eq!(sample_value(&body, "redis_up", &[]), Some(1.0));
     assert_eq!(
@@ -515,7 +440,7 @@ fn key_checks_streams_counts_and_scripts() {
 #[test]
 fn connection_is_kept_between_scrapes() {
     let redis = Redis::start(&[]);
-    let exp = Exporter::start(&["--redis.addr", &redis.addr()]);
+    let exp = Exporter::scraping(&redis.addr(), &[]);
     let received =
         |body: &str| sample_value(body, "redis_connections_received_total", &[]).unwrap();
     let first = received(&exp.metrics());

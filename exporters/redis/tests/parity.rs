@@ -401,14 +401,15 @@ fn basic_auth_header(user: &str, password: &str) -> String {
 
 #[test]
 fn upstream_basic_auth_and_tls_flags_configure_the_web_server() {
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         "",
-        "-basic-auth-username",
-        "prom",
-        "-basic-auth-password",
-        "s3cret-web",
-    ]);
+        &[
+            "-basic-auth-username",
+            "prom",
+            "-basic-auth-password",
+            "s3cret-web",
+        ],
+    );
     assert_eq!(get(&exp.url("/metrics")).0, 401);
     let authed = ureq::get(&exp.url("/metrics"))
         .set("Authorization", &basic_auth_header("prom", "s3cret-web"))
@@ -444,16 +445,17 @@ fn upstream_basic_auth_and_tls_flags_configure_the_web_server() {
         .unwrap();
     let crt = write(dir.path(), "web.crt", &cert.pem());
     let key = write(dir.path(), "web.key", &key.serialize_pem());
-    let https = Exporter::start(&[
-        "--redis.addr",
+    let https = Exporter::scraping(
         "",
-        "--tls-server-cert-file",
-        crt.to_str().unwrap(),
-        "--tls-server-key-file",
-        key.to_str().unwrap(),
-        "--tls-server-min-version",
-        "TLS1.2",
-    ]);
+        &[
+            "--tls-server-cert-file",
+            crt.to_str().unwrap(),
+            "--tls-server-key-file",
+            key.to_str().unwrap(),
+            "--tls-server-min-version",
+            "TLS1.2",
+        ],
+    );
     let Ok(out) = Command::new("curl")
         .args(["-sk", "--cacert"])
         .arg(&crt)
@@ -498,16 +500,17 @@ fn last_scrape_error_carries_the_error_text_on_both_endpoints() {
         "passwords.json",
         &format!(r#"{{"{}": "{PW}"}}"#, redis.addr()),
     );
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         &redis.addr(),
-        "--redis.password",
-        PW,
-        "--redis.password-file",
-        file.to_str().unwrap(),
-        "--connection-timeout",
-        "2s",
-    ]);
+        &[
+            "--redis.password",
+            PW,
+            "--redis.password-file",
+            file.to_str().unwrap(),
+            "--connection-timeout",
+            "2s",
+        ],
+    );
     let scrape = |target: &str| {
         get(&exp.url(&format!(
             "/scrape?target={}",
@@ -564,7 +567,7 @@ fn families_of_current_upstream_releases_from_a_real_redis() {
          XGROUP CREATE s g1 0
          XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >",
     );
-    let exp = Exporter::start(&["--redis.addr", &redis.addr(), "--check-streams", "s"]);
+    let exp = Exporter::scraping(&redis.addr(), &["--check-streams", "s"]);
     let body = exp.metrics();
     let shapes = family_shapes(&body);
     for (name, kind) in [
@@ -670,19 +673,20 @@ fn upstream_behaviour_flags_against_a_real_redis() {
          XGROUP CREATE s g1 0
          XREADGROUP GROUP g1 c1 COUNT 1 STREAMS s >",
     );
-    let exp = Exporter::start(&[
-        "--redis.addr",
+    let exp = Exporter::scraping(
         &redis.addr(),
-        "-include-metrics-for-empty-databases=false",
-        "-check-single-keys=num",
-        "-disable-exporting-key-values",
-        "-check-streams=s",
-        "-streams-exclude-consumer-metrics",
-        "-export-client-list",
-        "-export-client-port",
-        "-config-command=-",
-        "-exclude-latency-histogram-metrics",
-    ]);
+        &[
+            "-include-metrics-for-empty-databases=false",
+            "-check-single-keys=num",
+            "-disable-exporting-key-values",
+            "-check-streams=s",
+            "-streams-exclude-consumer-metrics",
+            "-export-client-list",
+            "-export-client-port",
+            "-config-command=-",
+            "-exclude-latency-histogram-metrics",
+        ],
+    );
     let body = exp.metrics();
     let dbs: Vec<String> = samples(&body)
         .into_iter()
@@ -711,14 +715,15 @@ fn upstream_behaviour_flags_against_a_real_redis() {
 
     // Every setting with --include-config-metrics, and never a password.
     let secret = Redis::start(&["--requirepass", "pw-config-secret"]);
-    let config = Exporter::start(&[
-        "--redis.addr",
+    let config = Exporter::scraping(
         &secret.addr(),
-        "--redis.password",
-        "pw-config-secret",
-        "--include-config-metrics",
-        "--redact-config-metrics=false",
-    ]);
+        &[
+            "--redis.password",
+            "pw-config-secret",
+            "--include-config-metrics",
+            "--redact-config-metrics=false",
+        ],
+    );
     let body = config.metrics();
     assert_eq!(
         sample_value(&body, "redis_config_value", &[("key", "maxclients")]),
@@ -738,28 +743,24 @@ fn upstream_behaviour_flags_against_a_real_redis() {
 
     // CONFIG renamed on the server: --config-command follows it.
     let renamed = Redis::start(&["--rename-command", "CONFIG", "SECRETCONFIG"]);
-    let plain = Exporter::start(&["--redis.addr", &renamed.addr()]);
+    let plain = Exporter::scraping(&renamed.addr(), &[]);
     assert!(!plain.metrics().contains("redis_config_maxmemory"));
-    let follows = Exporter::start(&[
-        "--redis.addr",
-        &renamed.addr(),
-        "--config-command",
-        "SECRETCONFIG",
-    ]);
+    let follows = Exporter::scraping(&renamed.addr(), &["--config-command", "SECRETCONFIG"]);
     assert!(follows.metrics().contains("redis_config_maxmemory"));
 
     // Key checks skipped on a master, as asked.
-    let skip = Exporter::start(&[
-        "--redis.addr",
+    let skip = Exporter::scraping(
         &redis.addr(),
-        "--check-single-keys=num",
-        "--skip-checkkeys-for-role-master",
-    ]);
+        &[
+            "--check-single-keys=num",
+            "--skip-checkkeys-for-role-master",
+        ],
+    );
     assert!(!skip.metrics().contains("redis_key_size"));
 
     // --is-tile38 against Redis (Tile38 is not installable here): Redis refuses SERVER, the
     // scrape goes on, no tile38_* family, and the error says why.
-    let tile = Exporter::start(&["--redis.addr", &redis.addr(), "--is-tile38"]);
+    let tile = Exporter::scraping(&redis.addr(), &["--is-tile38"]);
     let body = tile.metrics();
     assert_eq!(sample_value(&body, "redis_up", &[]), Some(1.0));
     assert!(!body.contains("redis_tile38_"), "{body}");

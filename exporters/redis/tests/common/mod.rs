@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use exporter_core::testkit::{free_port, wait_for, ChildGuard};
+use exporter_core::testkit::pki::TestPki;
+use exporter_core::testkit::{free_port, sample_value, wait_for, ChildGuard};
 
 pub(crate) const OURS: &str = env!("CARGO_BIN_EXE_redis-exporter");
 
@@ -85,6 +86,43 @@ impl Redis {
     }
 }
 
+/// A redis-server that also speaks TLS, on `tls_port`, with a certificate for `names` from a
+/// fresh test CA (`ca`, the CA's certificate file).
+pub(crate) struct TlsRedis {
+    pub(crate) redis: Redis,
+    pub(crate) tls_port: u16,
+    pub(crate) pki: TestPki,
+    pub(crate) ca: String,
+}
+
+impl TlsRedis {
+    /// Starts the server; with `client_auth`, TLS clients must show a certificate of the CA.
+    pub(crate) fn start(names: &[&str], client_auth: bool) -> TlsRedis {
+        let pki = TestPki::new("redis-exporter test CA");
+        let (crt, key) = pki.issue("server", names);
+        let tls_port = free_port();
+        let ca = pki.ca();
+        let redis = Redis::start(&[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &crt,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            if client_auth { "yes" } else { "no" },
+        ]);
+        TlsRedis {
+            redis,
+            tls_port,
+            pki,
+            ca,
+        }
+    }
+}
+
 /// Sends raw text to a port and returns what came back first.
 pub(crate) fn raw(port: u16, text: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -106,6 +144,11 @@ pub(crate) struct Exporter {
 impl Exporter {
     pub(crate) fn start(args: &[&str]) -> Exporter {
         Self::start_with_env(args, &[])
+    }
+
+    /// Ours scraping `redis_addr` (`--redis.addr`), with `extra` arguments.
+    pub(crate) fn scraping(redis_addr: &str, extra: &[&str]) -> Exporter {
+        Self::start(&[&["--redis.addr", redis_addr], extra].concat())
     }
 
     pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
@@ -160,4 +203,19 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// An expected sample: name, labels, value (`None`: no such sample).
+pub(crate) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<f64>);
+
+/// Asserts each of `expected` against the exposition `text`.
+#[track_caller]
+pub(crate) fn assert_samples(text: &str, expected: &[Expected]) {
+    for &(name, labels, value) in expected {
+        assert_eq!(
+            sample_value(text, name, labels),
+            value,
+            "{name}{labels:?} in\n{text}"
+        );
+    }
 }
