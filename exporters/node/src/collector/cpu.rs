@@ -571,7 +571,9 @@ impl BlockingCollector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family, family_names, write};
+    use crate::testing::{
+        assert_maps, assert_not_available, assert_rejects, family, family_names, write,
+    };
 
     const STAT: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
 cpu0 6227 0 1827 41123 76 0 30 59 0 0
@@ -659,10 +661,10 @@ btime 1795613456
 
     #[test]
     fn online_attribute_is_exactly_one() {
-        assert!(parse_online("1\n"));
-        assert!(!parse_online("0\n"));
-        assert!(!parse_online(""));
-        assert!(!parse_online("11\n"));
+        assert_maps(
+            parse_online,
+            &[("1\n", true), ("0\n", false), ("", false), ("11\n", false)],
+        );
     }
 
     #[test]

@@ -158,11 +158,19 @@ mod tests {
 
     #[test]
     fn drives_only() {
-        assert!(is_drive("st0"));
-        assert!(is_drive("st12"));
-        for other in ["nst0", "st0a", "st0l", "st", "stx", "st0 "] {
-            assert!(!is_drive(other), "{other}");
-        }
+        assert_maps(
+            is_drive,
+            &[
+                ("st0", true),
+                ("st12", true),
+                ("nst0", false),
+                ("st0a", false),
+                ("st0l", false),
+                ("st", false),
+                ("stx", false),
+                ("st0 ", false),
+            ],
+        );
     }
 
     #[test]

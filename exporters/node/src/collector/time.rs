@@ -131,15 +131,20 @@ impl BlockingCollector for TimeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::sysfs_at;
+    use crate::testing::{assert_maps, sysfs_at};
 
     #[test]
     fn clocksource_entries() {
-        assert!(is_clocksource_dir("clocksource0"));
-        assert!(is_clocksource_dir("clocksource12"));
-        assert!(!is_clocksource_dir("clocksource"));
-        assert!(!is_clocksource_dir("power"));
-        assert!(!is_clocksource_dir("uevent"));
+        assert_maps(
+            is_clocksource_dir,
+            &[
+                ("clocksource0", true),
+                ("clocksource12", true),
+                ("clocksource", false),
+                ("power", false),
+                ("uevent", false),
+            ],
+        );
     }
 
     #[test]
