@@ -145,17 +145,3 @@ impl<'n> Out<'n> {
         text
     }
 }
-
-/// Expected samples of an exposition: name, labels, value (`None`: no such sample).
-#[cfg(test)]
-pub(crate) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<f64>);
-
-/// Asserts each of `expected` against the exposition `text`.
-#[cfg(test)]
-#[track_caller]
-pub(crate) fn assert_samples(text: &str, expected: &[Expected]) {
-    for &(name, labels, value) in expected {
-        let got = exporter_core::testkit::sample_value(text, name, labels);
-        assert_eq!(got, value, "{name}{labels:?} in\n{text}");
-    }
-}

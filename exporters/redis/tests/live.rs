@@ -5,7 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_samples, get, write, Exporter, Redis, TlsRedis};
+use common::{get, write, Exporter, Redis, TlsRedis};
+use exporter_core::testkit::assert_samples;
 use exporter_core::testkit::pki::TestPki;
 use exporter_core::testkit::{family_shapes, sample_value, wait_for};
 

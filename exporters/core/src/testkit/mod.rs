@@ -322,6 +322,18 @@ pub fn sample_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
     })
 }
 
+/// An expected sample: name, labels it must include, and its value (`None`: absent).
+pub type ExpectedSample<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<f64>);
+
+/// Asserts each of `expected` against the exposition `text` (by [`sample_value`]).
+#[track_caller]
+pub fn assert_samples(text: &str, expected: &[ExpectedSample]) {
+    for &(name, labels, value) in expected {
+        let got = sample_value(text, name, labels);
+        assert_eq!(got, value, "{name}{labels:?} in\n{text}");
+    }
+}
+
 fn parse_sample(line: &str) -> Option<ParsedSample> {
     let name_end = line.find(['{', ' '])?;
     let name = line[..name_end].to_string();

@@ -356,7 +356,7 @@ pub fn cluster_info_metrics(text: &str, out: &mut Out) {
 mod tests {
     use super::*;
     use crate::info::parse_info;
-    use crate::metrics::assert_samples;
+    use exporter_core::testkit::assert_samples;
     use exporter_core::testkit::{assert_maps, family_shapes, sample_value};
 
     const INFO: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nos:Linux 6.1 x86_64\r\nprocess_id:7\r\nrun_id:abc\r\ntcp_port:6379\r\nuptime_in_seconds:100\r\n\r\n# Clients\r\nconnected_clients:3\r\ncluster_connections:0\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory_policy:noeviction\r\ntotal_system_memory:99\r\n\r\n# Persistence\r\nrdb_last_bgsave_status:ok\r\naof_last_write_status:err\r\n\r\n# Stats\r\ntotal_commands_processed:12\r\nlatest_fork_usec:2500\r\nexpired_stale_perc:0.50\r\n\r\n# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=10.0.0.2,port=6380,state=online,offset=42,lag=1\r\nmaster_replid:xyz\r\n\r\n# CPU\r\nused_cpu_sys:1.5\r\n\r\n# Modules\r\nmodule:name=search,ver=20606,api=1,filters=0,usedby=[],using=[],options=[]\r\n\r\n# Commandstats\r\ncmdstat_get:calls=21,usec=175,usec_per_call=8.33,rejected_calls=1,failed_calls=2\r\ncmdstat_client|setname:calls=1,usec=4,usec_per_call=4.00\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=4\r\n\r\n# Latencystats\r\nlatency_percentiles_usec_get:p50=1.003,p99=2.007,p99.9=4.015\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=2500\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n";

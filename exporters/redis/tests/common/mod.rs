@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use exporter_core::testkit::pki::TestPki;
-use exporter_core::testkit::{free_port, sample_value, wait_for, ChildGuard};
+use exporter_core::testkit::{free_port, wait_for, ChildGuard};
 
 pub(crate) const OURS: &str = env!("CARGO_BIN_EXE_redis-exporter");
 
@@ -203,19 +203,4 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// An expected sample: name, labels, value (`None`: no such sample).
-pub(crate) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<f64>);
-
-/// Asserts each of `expected` against the exposition `text`.
-#[track_caller]
-pub(crate) fn assert_samples(text: &str, expected: &[Expected]) {
-    for &(name, labels, value) in expected {
-        assert_eq!(
-            sample_value(text, name, labels),
-            value,
-            "{name}{labels:?} in\n{text}"
-        );
-    }
 }
