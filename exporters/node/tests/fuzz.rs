@@ -190,34 +190,45 @@ untyped_thing NaN
 // ---------------------------------------------------------------------------------------------
 // Generators.
 
+/// One of `choices`, each as likely as the others.
+fn literal(choices: &'static [&'static str]) -> impl Strategy<Value = String> + Clone {
+    prop::sample::select(choices).prop_map(str::to_owned)
+}
+
+/// The fixed tokens among [`odd_token`]'s, each as likely as one of its generators: numbers no
+/// integer holds or Go and Rust read differently, and lone characters the files give a meaning.
+const ODD_LITERALS: &[&str] = &[
+    "18446744073709551616",
+    "99999999999999999999999999999999999999",
+    "1e400",
+    "-0",
+    "+1",
+    "0x1f",
+    "NaN",
+    "inf",
+    "",
+    "-",
+    ":",
+    "=",
+    "\\",
+    "\"",
+    "{",
+    "#",
+];
+
 /// A token a buggy kernel, a truncated read or a hostile file could put where a number or a
 /// name belongs.
 fn odd_token() -> impl Strategy<Value = String> {
     prop_oneof![
-        any::<u64>().prop_map(|n| n.to_string()),
-        any::<i64>().prop_map(|n| n.to_string()),
-        any::<u32>().prop_map(|n| format!("{n:08x}")),
-        any::<u64>().prop_map(|n| format!("{n:x}")),
-        any::<f64>().prop_map(|f| f.to_string()),
-        any::<i16>().prop_map(|n| format!("{n}.{}", n.unsigned_abs() % 100)),
-        Just("18446744073709551616".to_string()),
-        Just("99999999999999999999999999999999999999".to_string()),
-        Just("1e400".to_string()),
-        Just("-0".to_string()),
-        Just("+1".to_string()),
-        Just("0x1f".to_string()),
-        Just("NaN".to_string()),
-        Just("inf".to_string()),
-        Just(String::new()),
-        Just("-".to_string()),
-        Just(":".to_string()),
-        Just("=".to_string()),
-        Just("\\".to_string()),
-        Just("\"".to_string()),
-        Just("{".to_string()),
-        Just("#".to_string()),
-        "[a-zA-Z_:()=./-]{1,12}",
-        "\\PC{1,6}",
+        1 => any::<u64>().prop_map(|n| n.to_string()),
+        1 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => any::<u32>().prop_map(|n| format!("{n:08x}")),
+        1 => any::<u64>().prop_map(|n| format!("{n:x}")),
+        1 => any::<f64>().prop_map(|f| f.to_string()),
+        1 => any::<i16>().prop_map(|n| format!("{n}.{}", n.unsigned_abs() % 100)),
+        ODD_LITERALS.len() as u32 => literal(ODD_LITERALS),
+        1 => "[a-zA-Z_:()=./-]{1,12}",
+        1 => "\\PC{1,6}",
     ]
 }
 
@@ -381,6 +392,18 @@ fn input(sample: &'static str) -> impl Strategy<Value = String> {
 // ---------------------------------------------------------------------------------------------
 // What "well-formed" means for collector output.
 
+/// No key of `keys` twice.
+fn assert_unique<K: Eq + std::hash::Hash + std::fmt::Debug>(
+    keys: impl IntoIterator<Item = K>,
+) -> Result<(), TestCaseError> {
+    let mut seen = HashSet::new();
+    for key in keys {
+        prop_assert!(!seen.contains(&key), "{key:?} twice");
+        seen.insert(key);
+    }
+    Ok(())
+}
+
 /// Every family name valid and unique, every sample's label names valid and unique, no series
 /// twice in a family, and the rendered exposition read back by the strict textfile parser.
 fn assert_well_formed(families: &[MetricFamily]) -> Result<(), TestCaseError> {
@@ -497,15 +520,39 @@ fn boxed<C: BlockingCollector + 'static>(c: C) -> Box<dyn BlockingCollector> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parsers: no panic, and structural promises of what they accept.
+// Parsers whose only promise is not to panic, one property each: `name(strategy) => parse;`.
+
+macro_rules! parsers_do_not_panic {
+    ($($name:ident($strategy:expr) => $parse:expr;)+) => {
+        proptest! {
+            #![proptest_config(fuzz_config(cases()))]
+            $(
+                #[test]
+                fn $name(text in $strategy) {
+                    let _ = $parse(&text);
+                }
+            )+
+        }
+    };
+}
+
+parsers_do_not_panic! {
+    stat_parser(input(STAT)) => stat::parse_stat;
+    cpuinfo_parser(input(CPUINFO)) => cpu::parse_cpuinfo;
+    udev_parser(input(UDEV)) => diskstats::parse_udev;
+    vmstat_parser(input(VMSTAT)) => |t: &str| drop(vmstat::parse_vmstat(t, |_| true));
+    loadavg_parser(input(LOADAVG)) => loadavg::parse_loadavg;
+    sockstat_parser(prop_oneof![input(SOCKSTAT), input(SOCKSTAT6)]) => sockstat::parse_sockstat;
+    pressure_parser(input(PSI)) => pressure::parse_psi;
+    arp_parser(input(ARP)) => arp::parse_arp;
+    udp_queues_parser(input(UDP)) => udp_queues::parse_udp_queues;
+    conntrack_stat_parser(input(CONNTRACK_STAT)) => conntrack::parse_conntrack_stat;
+}
+
+// Parsers: the structural promises of what they accept.
 
 proptest! {
     #![proptest_config(fuzz_config(cases()))]
-
-    #[test]
-    fn stat_parser(text in input(STAT)) {
-        let _ = stat::parse_stat(&text);
-    }
 
     #[test]
     fn cpu_stat_parser(text in input(STAT)) {
@@ -514,11 +561,6 @@ proptest! {
                 prop_assert!(!label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()));
             }
         }
-    }
-
-    #[test]
-    fn cpuinfo_parser(text in input(CPUINFO)) {
-        let _ = cpu::parse_cpuinfo(&text);
     }
 
     #[test]
@@ -537,10 +579,9 @@ proptest! {
     #[test]
     fn meminfo_parser(text in input(MEMINFO)) {
         if let Ok(fields) = meminfo::parse_meminfo(&text) {
-            let mut keys = HashSet::new();
+            assert_unique(fields.iter().map(|(key, _)| key))?;
             for (key, _) in &fields {
                 prop_assert!(is_valid_metric_name(&format!("node_memory_{key}")), "{key:?}");
-                prop_assert!(keys.insert(key.as_str()), "{key:?} twice");
             }
         }
     }
@@ -548,9 +589,8 @@ proptest! {
     #[test]
     fn diskstats_parser(text in input(DISKSTATS)) {
         if let Ok(disks) = diskstats::parse_diskstats(&text) {
-            let mut devices = HashSet::new();
+            assert_unique(disks.iter().map(|d| &d.device))?;
             for d in disks {
-                prop_assert!(devices.insert(d.device.clone()), "{:?} twice", d.device);
                 prop_assert!(d.count <= d.stats.len());
                 prop_assert!(!d.device.is_empty() && !d.device.contains(char::is_whitespace));
             }
@@ -558,17 +598,9 @@ proptest! {
     }
 
     #[test]
-    fn udev_parser(text in input(UDEV)) {
-        let _ = diskstats::parse_udev(&text);
-    }
-
-    #[test]
     fn netdev_parser(text in input(NETDEV)) {
         if let Ok(lines) = netdev::parse_netdev(&text) {
-            let mut devices = HashSet::new();
-            for l in lines {
-                prop_assert!(devices.insert(l.device), "{:?} twice", l.device);
-            }
+            assert_unique(lines.iter().map(|l| l.device))?;
         }
     }
 
@@ -589,16 +621,6 @@ proptest! {
             prop_assert!(proto.ends_with('6'), "{proto:?}");
             prop_assert!(!value.contains(char::is_whitespace));
         }
-    }
-
-    #[test]
-    fn vmstat_parser(text in input(VMSTAT)) {
-        let _ = vmstat::parse_vmstat(&text, |_| true);
-    }
-
-    #[test]
-    fn loadavg_parser(text in input(LOADAVG)) {
-        let _ = loadavg::parse_loadavg(&text);
     }
 
     #[test]
@@ -624,23 +646,10 @@ proptest! {
     }
 
     #[test]
-    fn sockstat_parser(text in prop_oneof![input(SOCKSTAT), input(SOCKSTAT6)]) {
-        let _ = sockstat::parse_sockstat(&text);
-    }
-
-    #[test]
     fn softnet_parser(text in input(SOFTNET)) {
         if let Ok(lines) = softnet::parse_softnet(&text) {
-            let mut cpus = HashSet::new();
-            for l in lines {
-                prop_assert!(cpus.insert(l.cpu), "cpu {} twice", l.cpu);
-            }
+            assert_unique(lines.iter().map(|l| l.cpu))?;
         }
-    }
-
-    #[test]
-    fn pressure_parser(text in input(PSI)) {
-        let _ = pressure::parse_psi(&text);
     }
 
     #[test]
@@ -650,21 +659,6 @@ proptest! {
                 prop_assert!(!c.cpu.is_empty() && c.cpu.bytes().all(|b| b.is_ascii_digit()));
             }
         }
-    }
-
-    #[test]
-    fn arp_parser(text in input(ARP)) {
-        let _ = arp::parse_arp(&text);
-    }
-
-    #[test]
-    fn udp_queues_parser(text in input(UDP)) {
-        let _ = udp_queues::parse_udp_queues(&text);
-    }
-
-    #[test]
-    fn conntrack_stat_parser(text in input(CONNTRACK_STAT)) {
-        let _ = conntrack::parse_conntrack_stat(&text);
     }
 
     #[test]
@@ -754,31 +748,20 @@ proptest! {
 /// repeated label names, odd values, timestamps, repeated HELP and TYPE lines.
 fn exposition_line() -> impl Strategy<Value = String> {
     let name = prop_oneof![
-        "[a-z_:][a-z0-9_:]{0,6}",
-        Just("x".to_string()),
-        Just("x_bucket".to_string()),
-        Just("x_sum".to_string()),
-        Just("x_count".to_string()),
-        "[0-9{}\"= -][a-z]{0,3}",
+        1 => "[a-z_:][a-z0-9_:]{0,6}",
+        4 => literal(&["x", "x_bucket", "x_sum", "x_count"]),
+        1 => "[0-9{}\"= -][a-z]{0,3}",
     ];
     let label_value = prop_oneof![
-        "[a-z0-9 ]{0,6}",
-        Just("\\\\".to_string()),
-        Just("\\\"".to_string()),
-        Just("\\n".to_string()),
-        Just("\\t".to_string()),
-        Just("\\".to_string()),
-        Just("+Inf".to_string()),
-        Just("0.5".to_string()),
-        "\\PC{0,3}",
+        1 => "[a-z0-9 ]{0,6}",
+        7 => literal(&["\\\\", "\\\"", "\\n", "\\t", "\\", "+Inf", "0.5"]),
+        1 => "\\PC{0,3}",
     ];
     let label = (
         prop_oneof![
-            "[a-z_][a-z0-9_]{0,4}",
-            Just("le".to_string()),
-            Just("quantile".to_string()),
-            Just("__name__".to_string()),
-            "[0-9-]{1,2}"
+            1 => "[a-z_][a-z0-9_]{0,4}",
+            3 => literal(&["le", "quantile", "__name__"]),
+            1 => "[0-9-]{1,2}",
         ],
         label_value,
     )
@@ -791,24 +774,21 @@ fn exposition_line() -> impl Strategy<Value = String> {
         }
     });
     let value = prop_oneof![
-        any::<f64>().prop_map(|f| f.to_string()),
-        any::<i64>().prop_map(|n| n.to_string()),
-        Just("+Inf".to_string()),
-        Just("-Inf".to_string()),
-        Just("NaN".to_string()),
-        Just("1e400".to_string()),
-        Just("abc".to_string()),
-        Just(String::new()),
+        1 => any::<f64>().prop_map(|f| f.to_string()),
+        1 => any::<i64>().prop_map(|n| n.to_string()),
+        6 => literal(&["+Inf", "-Inf", "NaN", "1e400", "abc", ""]),
     ];
-    let kind = prop_oneof![
-        Just("counter"),
-        Just("gauge"),
-        Just("histogram"),
-        Just("summary"),
-        Just("untyped"),
-        Just("bogus"),
-        Just("")
-    ];
+    let kind = prop::sample::select(
+        &[
+            "counter",
+            "gauge",
+            "histogram",
+            "summary",
+            "untyped",
+            "bogus",
+            "",
+        ][..],
+    );
     prop_oneof![
         4 => (name.clone(), labels, value, prop::option::of(any::<i64>()))
             .prop_map(|(n, l, v, ts)| match ts {
