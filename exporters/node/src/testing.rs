@@ -50,6 +50,13 @@ pub(crate) fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Writes each of `files` (`(path below root, text)`), creating the directories above them.
+pub(crate) fn write_all(root: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        write(&root.join(path), text);
+    }
+}
+
 /// A `key n 1 2 ... n` line, as /proc/net/rpc/nfs and nfsd write a counted row of statistics.
 pub(crate) fn numbered(key: &str, n: usize) -> String {
     let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();

@@ -25,23 +25,48 @@ impl CpufreqCollector {
     }
 }
 
-/// The cpufreq attributes of one CPU, in Hz.
+/// The frequency attributes (kHz) of a CPU's cpufreq directory, with the family (in Hz) and
+/// help each becomes, in upstream's order.
+const FREQUENCIES: [(&str, &str, &str); 6] = [
+    (
+        "cpuinfo_cur_freq",
+        "node_cpu_frequency_hertz",
+        "Current cpu thread frequency in hertz.",
+    ),
+    (
+        "cpuinfo_min_freq",
+        "node_cpu_frequency_min_hertz",
+        "Minimum cpu thread frequency in hertz.",
+    ),
+    (
+        "cpuinfo_max_freq",
+        "node_cpu_frequency_max_hertz",
+        "Maximum cpu thread frequency in hertz.",
+    ),
+    (
+        "scaling_cur_freq",
+        "node_cpu_scaling_frequency_hertz",
+        "Current scaled CPU thread frequency in hertz.",
+    ),
+    (
+        "scaling_min_freq",
+        "node_cpu_scaling_frequency_min_hertz",
+        "Minimum scaled CPU thread frequency in hertz.",
+    ),
+    (
+        "scaling_max_freq",
+        "node_cpu_scaling_frequency_max_hertz",
+        "Maximum scaled CPU thread frequency in hertz.",
+    ),
+];
+
+/// The cpufreq attributes of one CPU.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CpuFreq {
     /// The CPU number, as in `cpu<N>`.
     pub cpu: String,
-    /// `cpuinfo_cur_freq`, in hertz.
-    pub cur: Option<f64>,
-    /// `cpuinfo_min_freq`, in hertz.
-    pub min: Option<f64>,
-    /// `cpuinfo_max_freq`, in hertz.
-    pub max: Option<f64>,
-    /// `scaling_cur_freq`, in hertz.
-    pub scaling_cur: Option<f64>,
-    /// `scaling_min_freq`, in hertz.
-    pub scaling_min: Option<f64>,
-    /// `scaling_max_freq`, in hertz.
-    pub scaling_max: Option<f64>,
+    /// The [`FREQUENCIES`] attributes in their order, in hertz.
+    pub frequencies: [Option<f64>; FREQUENCIES.len()],
     /// `scaling_governor`: the governor in use.
     pub governor: Option<String>,
     /// `scaling_available_governors`, space-separated.
@@ -58,15 +83,10 @@ pub fn parse_khz(text: &str) -> Option<f64> {
 }
 
 fn read_cpu(cpu: &str, dir: &Path) -> CpuFreq {
-    let khz = |f: &str| read_attr(&dir.join(f)).as_deref().and_then(parse_khz);
     CpuFreq {
         cpu: cpu.to_string(),
-        cur: khz("cpuinfo_cur_freq"),
-        min: khz("cpuinfo_min_freq"),
-        max: khz("cpuinfo_max_freq"),
-        scaling_cur: khz("scaling_cur_freq"),
-        scaling_min: khz("scaling_min_freq"),
-        scaling_max: khz("scaling_max_freq"),
+        frequencies: FREQUENCIES
+            .map(|(attr, ..)| read_attr(&dir.join(attr)).as_deref().and_then(parse_khz)),
         governor: read_attr(&dir.join("scaling_governor")).filter(|g| !g.is_empty()),
         available_governors: read_attr(&dir.join("scaling_available_governors")),
     }
@@ -98,44 +118,14 @@ fn read_all(cpus: &[(String, PathBuf)]) -> Vec<CpuFreq> {
 
 /// Builds the families from per-CPU readings; families with no samples are dropped later.
 pub fn families(cpus: &[CpuFreq]) -> Vec<MetricFamily> {
-    let mut cur = MetricFamily::gauge(
-        "node_cpu_frequency_hertz",
-        "Current cpu thread frequency in hertz.",
-    );
-    let mut min = MetricFamily::gauge(
-        "node_cpu_frequency_min_hertz",
-        "Minimum cpu thread frequency in hertz.",
-    );
-    let mut max = MetricFamily::gauge(
-        "node_cpu_frequency_max_hertz",
-        "Maximum cpu thread frequency in hertz.",
-    );
-    let mut scur = MetricFamily::gauge(
-        "node_cpu_scaling_frequency_hertz",
-        "Current scaled CPU thread frequency in hertz.",
-    );
-    let mut smin = MetricFamily::gauge(
-        "node_cpu_scaling_frequency_min_hertz",
-        "Minimum scaled CPU thread frequency in hertz.",
-    );
-    let mut smax = MetricFamily::gauge(
-        "node_cpu_scaling_frequency_max_hertz",
-        "Maximum scaled CPU thread frequency in hertz.",
-    );
+    let mut frequencies = FREQUENCIES.map(|(_, name, help)| MetricFamily::gauge(name, help));
     let mut governor = MetricFamily::gauge(
         "node_cpu_scaling_governor",
         "Current enabled CPU frequency governor.",
     );
     for c in cpus {
         let l = [("cpu", c.cpu.as_str())];
-        for (fam, v) in [
-            (&mut cur, c.cur),
-            (&mut min, c.min),
-            (&mut max, c.max),
-            (&mut scur, c.scaling_cur),
-            (&mut smin, c.scaling_min),
-            (&mut smax, c.scaling_max),
-        ] {
+        for (fam, v) in frequencies.iter_mut().zip(c.frequencies) {
             if let Some(v) = v {
                 fam.push(&l, v);
             }
@@ -152,7 +142,9 @@ pub fn families(cpus: &[CpuFreq]) -> Vec<MetricFamily> {
             }
         }
     }
-    vec![cur, min, max, scur, smin, smax, governor]
+    let mut out = Vec::from(frequencies);
+    out.push(governor);
+    out
 }
 
 impl BlockingCollector for CpufreqCollector {
@@ -185,7 +177,7 @@ impl BlockingCollector for CpufreqCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{family, sysfs_at, write};
+    use crate::testing::{family, sysfs_at, write, write_all};
 
     #[test]
     fn parses_khz() {
@@ -219,22 +211,32 @@ mod tests {
         let cpu = dir.path().join("devices/system/cpu");
         // acpi-cpufreq style: everything readable.
         let c0 = cpu.join("cpu0/cpufreq");
-        write(&c0.join("cpuinfo_cur_freq"), "1800000\n");
-        write(&c0.join("cpuinfo_min_freq"), "800000\n");
-        write(&c0.join("cpuinfo_max_freq"), "3600000\n");
-        write(&c0.join("scaling_cur_freq"), "1799998\n");
-        write(&c0.join("scaling_min_freq"), "800000\n");
-        write(&c0.join("scaling_max_freq"), "3600000\n");
-        write(&c0.join("scaling_governor"), "schedutil\n");
+        write_all(
+            &c0,
+            &[
+                ("cpuinfo_cur_freq", "1800000\n"),
+                ("cpuinfo_min_freq", "800000\n"),
+                ("cpuinfo_max_freq", "3600000\n"),
+                ("scaling_cur_freq", "1799998\n"),
+                ("scaling_min_freq", "800000\n"),
+                ("scaling_max_freq", "3600000\n"),
+                ("scaling_governor", "schedutil\n"),
+            ],
+        );
         write(
             &c0.join("scaling_available_governors"),
             "conservative ondemand userspace powersave performance schedutil \n",
         );
         // intel_pstate style: no cpuinfo_cur_freq, "<unknown>" scaling_cur_freq.
         let c10 = cpu.join("cpu10/cpufreq");
-        write(&c10.join("cpuinfo_max_freq"), "4700000\n");
-        write(&c10.join("scaling_cur_freq"), "<unknown>\n");
-        write(&c10.join("scaling_governor"), "powersave\n");
+        write_all(
+            &c10,
+            &[
+                ("cpuinfo_max_freq", "4700000\n"),
+                ("scaling_cur_freq", "<unknown>\n"),
+                ("scaling_governor", "powersave\n"),
+            ],
+        );
         write(
             &c10.join("scaling_available_governors"),
             "performance powersave\n",

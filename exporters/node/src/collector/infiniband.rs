@@ -288,7 +288,7 @@ impl BlockingCollector for InfinibandCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, family, sysfs_at, write};
+    use crate::testing::{assert_maps, assert_not_available, family, sysfs_at, write, write_all};
 
     #[test]
     fn states_and_rates() {
@@ -333,12 +333,17 @@ mod tests {
         }
         for port in ["1", "10", "2"] {
             let p = dev.join("ports").join(port);
-            write(&p.join("state"), "4: ACTIVE\n");
-            write(&p.join("phys_state"), "5: LinkUp\n");
-            write(&p.join("rate"), "40 Gb/sec (4X QDR)\n");
-            write(&p.join("counters/port_rcv_data"), "10\n");
-            write(&p.join("counters/port_xmit_wait"), "N/A (no PMA)\n");
-            write(&p.join("counters/unknown_counter"), "junk\n");
+            write_all(
+                &p,
+                &[
+                    ("state", "4: ACTIVE\n"),
+                    ("phys_state", "5: LinkUp\n"),
+                    ("rate", "40 Gb/sec (4X QDR)\n"),
+                    ("counters/port_rcv_data", "10\n"),
+                    ("counters/port_xmit_wait", "N/A (no PMA)\n"),
+                    ("counters/unknown_counter", "junk\n"),
+                ],
+            );
         }
         let c = InfinibandCollector::new(&paths);
         let fams = c.collect().unwrap();

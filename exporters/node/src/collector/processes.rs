@@ -233,7 +233,7 @@ impl BlockingCollector for ProcessesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, family, procfs_at, write};
+    use crate::testing::{assert_not_available, family, procfs_at, write, write_all};
 
     const CAT: &str = "7422 (cat) R 7413 7413 5105 0 -1 4194304 103 0 0 0 0 0 0 0 20 0 1 0 49533 3133440 383 18446744073709551615 94718994083840 94718994103721 140734600155104 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94718994119728 94718994121344 94719569408000 140734600162017 140734600162037 140734600162037 140734600163307 0\n";
 
@@ -267,10 +267,15 @@ mod tests {
     fn scans_a_fixture_tree() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        write(&p.join("sys/kernel/threads-max"), "192729\n");
-        write(&p.join("sys/kernel/pid_max"), "32768\n");
-        write(&p.join("self"), "");
-        write(&p.join("meminfo"), "");
+        write_all(
+            p,
+            &[
+                ("sys/kernel/threads-max", "192729\n"),
+                ("sys/kernel/pid_max", "32768\n"),
+                ("self", ""),
+                ("meminfo", ""),
+            ],
+        );
         // A single-threaded sleeper.
         write(&p.join("1/stat"), &stat_line(1, "init", 'S', 1));
         std::fs::create_dir_all(p.join("1/task/1")).unwrap();

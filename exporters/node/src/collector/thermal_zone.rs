@@ -133,7 +133,7 @@ impl BlockingCollector for ThermalZoneCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, sysfs_at, write};
+    use crate::testing::{assert_maps, sysfs_at, write_all};
 
     #[test]
     fn numbered_entries() {
@@ -188,13 +188,18 @@ mod tests {
     fn collects_zones_and_devices_skipping_broken_ones() {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("class/thermal");
-        write(&t.join("thermal_zone0/type"), "acpitz\n");
-        write(&t.join("thermal_zone0/policy"), "step_wise\n");
-        write(&t.join("thermal_zone0/temp"), "27800\n");
-        write(&t.join("thermal_zone1/type"), "broken\n");
-        write(&t.join("cooling_device0/type"), "Processor\n");
-        write(&t.join("cooling_device0/cur_state"), "1\n");
-        write(&t.join("cooling_device0/max_state"), "3\n");
+        write_all(
+            &t,
+            &[
+                ("thermal_zone0/type", "acpitz\n"),
+                ("thermal_zone0/policy", "step_wise\n"),
+                ("thermal_zone0/temp", "27800\n"),
+                ("thermal_zone1/type", "broken\n"),
+                ("cooling_device0/type", "Processor\n"),
+                ("cooling_device0/cur_state", "1\n"),
+                ("cooling_device0/max_state", "3\n"),
+            ],
+        );
         let cfg = sysfs_at(dir.path());
         let fams = ThermalZoneCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);
