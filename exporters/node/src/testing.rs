@@ -57,6 +57,18 @@ pub(crate) fn write_all(root: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// The families a collector `new` builds serves from a procfs holding `files` (`(path below it,
+/// text)`); panics if the scrape fails.
+#[track_caller]
+pub(crate) fn scrape_procfs<C: BlockingCollector>(
+    files: &[(&str, &str)],
+    new: impl FnOnce(&HostPaths) -> C,
+) -> Vec<MetricFamily> {
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), files);
+    new(&procfs_at(dir.path())).collect().unwrap()
+}
+
 /// A `key n 1 2 ... n` line, as /proc/net/rpc/nfs and nfsd write a counted row of statistics.
 pub(crate) fn numbered(key: &str, n: usize) -> String {
     let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();

@@ -56,8 +56,7 @@ impl ArpCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, procfs_at};
-    use exporter_core::BlockingCollector;
+    use crate::testing::{assert_rejects, scrape_procfs};
 
     const SAMPLE: &str = "\
 IP address       HW type     Flags       HW address            Mask     Device
@@ -93,11 +92,7 @@ IP address       HW type     Flags       HW address            Mask     Device
 
     #[test]
     fn collects_from_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/arp"), SAMPLE).unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = ArpCollector::new(&cfg).collect().unwrap();
+        let fams = scrape_procfs(&[("net/arp", SAMPLE)], ArpCollector::new);
         assert_eq!(fams[0].name, "node_arp_entries");
         assert_eq!(fams[0].samples[1].labels[0].1, "eth0");
         assert_eq!(fams[0].samples[1].value, 2.0);

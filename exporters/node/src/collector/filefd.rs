@@ -44,8 +44,7 @@ impl FilefdCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, procfs_at};
-    use exporter_core::BlockingCollector;
+    use crate::testing::{assert_rejects, scrape_procfs};
 
     #[test]
     fn parses_file_nr() {
@@ -67,11 +66,10 @@ mod tests {
 
     #[test]
     fn collects_from_a_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("sys/fs")).unwrap();
-        std::fs::write(dir.path().join("sys/fs/file-nr"), "142\t0\t2466174\n").unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = FilefdCollector::new(&cfg).collect().unwrap();
+        let fams = scrape_procfs(
+            &[("sys/fs/file-nr", "142\t0\t2466174\n")],
+            FilefdCollector::new,
+        );
         assert_eq!(fams[0].samples[0].value, 142.0);
         assert_eq!(fams[1].name, "node_filefd_maximum");
         assert_eq!(fams[1].samples[0].value, 2466174.0);

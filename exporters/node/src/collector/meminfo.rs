@@ -94,8 +94,7 @@ impl MeminfoCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, family, procfs_at};
-    use exporter_core::BlockingCollector;
+    use crate::testing::{assert_rejects, family, scrape_procfs};
 
     const SAMPLE: &str = "MemTotal:       24683656 kB
 MemFree:        24182104 kB
@@ -158,10 +157,7 @@ DirectMap1G:    25165824 kB
 
     #[test]
     fn collects_from_a_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("meminfo"), SAMPLE).unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = MeminfoCollector::new(&cfg).collect().unwrap();
+        let fams = scrape_procfs(&[("meminfo", SAMPLE)], MeminfoCollector::new);
         let active = family(&fams, "node_memory_Active_anon_bytes");
         assert_eq!(active.help, "Memory information field Active_anon_bytes.");
         assert_eq!(active.samples[0].value, 1548.0 * 1024.0);

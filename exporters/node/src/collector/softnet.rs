@@ -177,8 +177,7 @@ impl SoftnetCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, family_names, procfs_at};
-    use exporter_core::BlockingCollector;
+    use crate::testing::{assert_rejects, family_names, scrape_procfs};
 
     // 6.x kernels: 15 columns (input_qlen and process_qlen after the CPU id).
     const SAMPLE: &str = "\
@@ -277,11 +276,7 @@ mod tests {
 
     #[test]
     fn collects_seven_families_per_cpu() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/softnet_stat"), SAMPLE).unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = SoftnetCollector::new(&cfg).collect().unwrap();
+        let fams = scrape_procfs(&[("net/softnet_stat", SAMPLE)], SoftnetCollector::new);
         let names = family_names(&fams);
         assert_eq!(
             names,

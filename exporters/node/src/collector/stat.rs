@@ -78,7 +78,9 @@ impl StatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
+    use crate::testing::{
+        assert_not_available, assert_rejects, family_names, procfs_at, scrape_procfs,
+    };
     use exporter_core::BlockingCollector;
 
     const SAMPLE: &str = "cpu  13978 0 4663 78732 1015 0 146 135 0 0
@@ -125,10 +127,7 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
 
     #[test]
     fn collects_from_a_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("stat"), SAMPLE).unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = StatCollector::new(&cfg).collect().unwrap();
+        let fams = scrape_procfs(&[("stat", SAMPLE)], StatCollector::new);
         let names = family_names(&fams);
         assert_eq!(
             names,
@@ -142,6 +141,7 @@ softirq 156621 0 14746 4 4689 70318 0 116 36297 0 30451
             ]
         );
 
+        let dir = tempfile::tempdir().unwrap();
         let missing = procfs_at(&dir.path().join("nope"));
         assert_not_available(StatCollector::new(&missing).collect());
     }

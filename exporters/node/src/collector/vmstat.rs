@@ -87,7 +87,7 @@ impl BlockingCollector for VmstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::procfs_at;
+    use crate::testing::scrape_procfs;
 
     const SAMPLE: &str = "nr_free_pages 1208361
 nr_zone_inactive_anon 3059
@@ -140,12 +140,9 @@ thp_fault_alloc 0
 
     #[test]
     fn collects_from_a_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("vmstat"), SAMPLE).unwrap();
-        let cfg = procfs_at(dir.path());
-        let fams = VmstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
-            .collect()
-            .unwrap();
+        let fams = scrape_procfs(&[("vmstat", SAMPLE)], |cfg| {
+            VmstatCollector::new(cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
+        });
         assert_eq!(fams.len(), 7);
         assert_eq!(fams[0].name, "node_vmstat_pgpgin");
         assert_eq!(fams[0].help, "/proc/vmstat information field pgpgin.");
