@@ -149,6 +149,35 @@ macro_rules! gated_collector {
 }
 pub(crate) use gated_collector;
 
+/// Declares a collector of one /proc file that may be missing on a host (its kernel module not
+/// loaded): the struct `$collector` with the [`GatedFile`] of `$path` (below the proc root), its
+/// `new`, and its `BlockingCollector` named `$name`, whose scrape is `$families` (a pure function
+/// from the file's text to the families, or a parse error) on the file.
+macro_rules! gated_proc_file_collector {
+    ($name:literal, $collector:ident, $path:literal, $families:path) => {
+        #[doc = concat!("The `", $name, "` collector: what it reads and emits is in the module documentation.")]
+        pub struct $collector {
+            file: $crate::absent::GatedFile,
+        }
+
+        impl $collector {
+            /// The collector reading under `paths`.
+            pub fn new(paths: &$crate::paths::HostPaths) -> Self {
+                $collector {
+                    file: $crate::absent::GatedFile::new(paths.proc_path($path)),
+                }
+            }
+
+            fn collect_present(&self) -> exporter_core::CollectResult {
+                self.file.parse_with($families)
+            }
+        }
+
+        $crate::absent::gated_collector!($collector, $name, file);
+    };
+}
+pub(crate) use gated_proc_file_collector;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,16 @@ impl KeptFile {
         self.read_to_string(Self::read_into)
     }
 
+    /// The whole file given to `parse`; a parse error becomes `CollectError::Parse` naming the
+    /// file.
+    pub(crate) fn parse_with<T>(
+        &self,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, CollectError> {
+        let text = self.read()?;
+        parse(&text).map_err(|e| CollectError::Parse(format!("{}: {e}", self.path.display())))
+    }
+
     /// [`read`](Self::read) for a seq_file with records under `max_record` bytes (see
     /// [`read_seq_file_at`]).
     pub(crate) fn read_seq_file(&self, max_record: usize) -> Result<String, CollectError> {

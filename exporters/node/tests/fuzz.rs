@@ -1033,11 +1033,8 @@ proptest! {
 
     #[test]
     fn mdstat_parser(text in input(MDSTAT)) {
-        if let Ok(mut arrays) = mdadm::parse_mdstat(&text) {
-            // As the collector does: a repeated array keeps its first entry.
-            let mut seen = HashSet::new();
-            arrays.retain(|md| seen.insert(md.name.clone()));
-            assert_well_formed(&mdadm::md_families(&arrays))?;
+        if let Ok(families) = mdadm::mdstat_families(&text) {
+            assert_well_formed(&families)?;
         }
     }
 
@@ -1052,11 +1049,11 @@ proptest! {
 
     #[test]
     fn nfs_parsers(client in input(RPC_NFS), server in input(RPC_NFSD)) {
-        if let Ok(s) = nfs::parse_client_stats(&client) {
-            assert_well_formed(&nfs::client_families(&s))?;
+        if let Ok(families) = nfs::client_families_of(&client) {
+            assert_well_formed(&families)?;
         }
-        if let Ok(s) = nfsd::parse_server_stats(&server) {
-            assert_well_formed(&nfsd::server_families(&s))?;
+        if let Ok(families) = nfsd::server_families_of(&server) {
+            assert_well_formed(&families)?;
         }
     }
 

@@ -339,18 +339,15 @@ gated_collector!(IpvsCollector, "ipvs", stats);
 
 impl IpvsCollector {
     fn collect_present(&self) -> CollectResult {
-        let parse_error = |file: &KeptFile, e: String| {
-            CollectError::Parse(format!("{}: {e}", file.path().display()))
-        };
-        let stats =
-            parse_ipvs_stats(&self.stats.read()?).map_err(|e| parse_error(&self.stats, e))?;
+        let stats = self.stats.parse_with(parse_ipvs_stats)?;
         // ip_vs_stats exists, so the module is loaded: a missing ip_vs is an error.
-        let services = self.services.read().map_err(|e| match e {
-            CollectError::NotAvailable(what) => CollectError::Other(format!("missing {what}")),
-            other => other,
-        })?;
-        let backends =
-            parse_ipvs_backends(&services).map_err(|e| parse_error(&self.services, e))?;
+        let backends = self
+            .services
+            .parse_with(parse_ipvs_backends)
+            .map_err(|e| match e {
+                CollectError::NotAvailable(what) => CollectError::Other(format!("missing {what}")),
+                other => other,
+            })?;
         Ok(ipvs_families(&stats, &backends, &self.labels))
     }
 }

@@ -19,26 +19,11 @@
 
 use std::sync::LazyLock;
 
-use exporter_core::{CollectError, CollectResult, MetricFamily};
+use exporter_core::MetricFamily;
 use regex::Regex;
 
-use crate::absent::{gated_collector, GatedFile};
-use crate::paths::HostPaths;
+use crate::absent::gated_proc_file_collector;
 use crate::util::keep_first_of_each;
-
-/// The `mdadm` collector: what it reads and emits is in the module documentation.
-pub struct MdadmCollector {
-    mdstat: GatedFile,
-}
-
-impl MdadmCollector {
-    /// The collector reading under `paths`.
-    pub fn new(paths: &HostPaths) -> Self {
-        MdadmCollector {
-            mdstat: GatedFile::new(paths.proc_path("mdstat")),
-        }
-    }
-}
 
 /// One array as /proc/mdstat describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,17 +209,14 @@ pub fn md_families(arrays: &[MdStat]) -> Vec<MetricFamily> {
     vec![required, disks, state, blocks, synced]
 }
 
-gated_collector!(MdadmCollector, "mdadm", mdstat);
-
-impl MdadmCollector {
-    fn collect_present(&self) -> CollectResult {
-        let text = self.mdstat.read()?;
-        let mut arrays = parse_mdstat(&text)
-            .map_err(|e| CollectError::Parse(format!("{}: {e}", self.mdstat.path().display())))?;
-        keep_first_of_each(&mut arrays, |md| md.name.as_str());
-        Ok(md_families(&arrays))
-    }
+/// The families of the text of /proc/mdstat; a repeated array keeps its first entry.
+pub fn mdstat_families(text: &str) -> Result<Vec<MetricFamily>, String> {
+    let mut arrays = parse_mdstat(text)?;
+    keep_first_of_each(&mut arrays, |md| md.name.as_str());
+    Ok(md_families(&arrays))
 }
+
+gated_proc_file_collector!("mdadm", MdadmCollector, "mdstat", mdstat_families);
 
 #[cfg(test)]
 mod tests {

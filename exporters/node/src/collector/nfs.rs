@@ -15,10 +15,9 @@
 //!
 //! Without NFS client support loaded there is no file: `node_scrape_collector_success 0`.
 
-use exporter_core::{CollectError, CollectResult, MetricFamily};
+use exporter_core::MetricFamily;
 
-use crate::absent::{gated_collector, GatedFile};
-use crate::paths::HostPaths;
+use crate::absent::gated_proc_file_collector;
 
 /// The NFSv2 procedures, in the kernel's order (after `Null`).
 pub const PROC2: [&str; 18] = [
@@ -260,30 +259,12 @@ pub fn client_families(s: &ClientStats) -> Vec<MetricFamily> {
     ]
 }
 
-/// The `nfs` collector: what it reads and emits is in the module documentation.
-pub struct NfsCollector {
-    file: GatedFile,
+/// The families of the text of /proc/net/rpc/nfs.
+pub fn client_families_of(text: &str) -> Result<Vec<MetricFamily>, String> {
+    Ok(client_families(&parse_client_stats(text)?))
 }
 
-impl NfsCollector {
-    /// The collector reading under `paths`.
-    pub fn new(paths: &HostPaths) -> Self {
-        NfsCollector {
-            file: GatedFile::new(paths.proc_path("net/rpc/nfs")),
-        }
-    }
-}
-
-gated_collector!(NfsCollector, "nfs", file);
-
-impl NfsCollector {
-    fn collect_present(&self) -> CollectResult {
-        let text = self.file.read()?;
-        let stats = parse_client_stats(&text)
-            .map_err(|e| CollectError::Parse(format!("{}: {e}", self.file.path().display())))?;
-        Ok(client_families(&stats))
-    }
-}
+gated_proc_file_collector!("nfs", NfsCollector, "net/rpc/nfs", client_families_of);
 
 #[cfg(test)]
 mod tests {

@@ -18,11 +18,10 @@
 //! Lines that are missing count as zeros. Without an NFS server there is no file:
 //! `node_scrape_collector_success 0`.
 
-use exporter_core::{CollectError, CollectResult, MetricFamily};
+use exporter_core::MetricFamily;
 
-use crate::absent::{gated_collector, GatedFile};
+use crate::absent::gated_proc_file_collector;
 use crate::collector::nfs::{exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3};
-use crate::paths::HostPaths;
 
 /// The NFSv4 server operations upstream 1.5 exports, each with its position on the
 /// `proc4ops` line (1-based, after the count). As procfs 0.8 maps them: 1-3 (reserved numbers) and 24-25
@@ -255,30 +254,12 @@ pub fn server_families(s: &ServerStats) -> Vec<MetricFamily> {
     ]
 }
 
-/// The `nfsd` collector: what it reads and emits is in the module documentation.
-pub struct NfsdCollector {
-    file: GatedFile,
+/// The families of the text of /proc/net/rpc/nfsd.
+pub fn server_families_of(text: &str) -> Result<Vec<MetricFamily>, String> {
+    Ok(server_families(&parse_server_stats(text)?))
 }
 
-impl NfsdCollector {
-    /// The collector reading under `paths`.
-    pub fn new(paths: &HostPaths) -> Self {
-        NfsdCollector {
-            file: GatedFile::new(paths.proc_path("net/rpc/nfsd")),
-        }
-    }
-}
-
-gated_collector!(NfsdCollector, "nfsd", file);
-
-impl NfsdCollector {
-    fn collect_present(&self) -> CollectResult {
-        let text = self.file.read()?;
-        let stats = parse_server_stats(&text)
-            .map_err(|e| CollectError::Parse(format!("{}: {e}", self.file.path().display())))?;
-        Ok(server_families(&stats))
-    }
-}
+gated_proc_file_collector!("nfsd", NfsdCollector, "net/rpc/nfsd", server_families_of);
 
 #[cfg(test)]
 mod tests {
