@@ -112,34 +112,39 @@ pub(crate) fn flag_regex(flag: &str, value: &str) -> Result<Regex, String> {
     Regex::new(value).map_err(|e| format!("--{flag}: invalid regular expression: {e}"))
 }
 
+/// A row from its parts: how the collector adds its own flags to the command line, and how it
+/// is built from the paths and the parsed command line.
+macro_rules! row {
+    ($name:literal, $default:expr, $help:literal, $add_flags:expr, $new:expr) => {
+        CollectorSpec {
+            name: $name,
+            default_enabled: $default,
+            help: $help,
+            build: NodeBuild {
+                add_flags: $add_flags,
+                new: $new,
+            },
+        }
+    };
+}
+
 /// A row. `spec!(name, default, help, Collector)` for a collector built from the paths alone;
 /// `spec!(name, default, help, Collector, Flags)` for one with its own flags, built with
 /// `Collector::new(paths, &options)`.
 macro_rules! spec {
     ($name:literal, $default:expr, $help:literal, $ty:path) => {
-        CollectorSpec {
-            name: $name,
-            default_enabled: $default,
-            help: $help,
-            build: NodeBuild {
-                add_flags: |cmd| cmd,
-                new: |paths, _| Ok(blocking(<$ty>::new(paths))),
-            },
-        }
+        row!($name, $default, $help, |cmd| cmd, |paths, _| {
+            Ok(blocking(<$ty>::new(paths)))
+        })
     };
     ($name:literal, $default:expr, $help:literal, $ty:path, $flags:path) => {
-        CollectorSpec {
-            name: $name,
-            default_enabled: $default,
-            help: $help,
-            build: NodeBuild {
-                add_flags: <$flags as Args>::augment_args,
-                new: |paths, matches| {
-                    let options = options::<$flags>(matches)?;
-                    Ok(blocking(<$ty>::new(paths, &options)))
-                },
-            },
-        }
+        row!(
+            $name,
+            $default,
+            $help,
+            <$flags as Args>::augment_args,
+            |paths, matches| Ok(blocking(<$ty>::new(paths, &options::<$flags>(matches)?)))
+        )
     };
 }
 
@@ -147,18 +152,13 @@ macro_rules! spec {
 /// flags: `spec_async!(name, default, help, Collector, Flags)`.
 macro_rules! spec_async {
     ($name:literal, $default:expr, $help:literal, $ty:path, $flags:path) => {
-        CollectorSpec {
-            name: $name,
-            default_enabled: $default,
-            help: $help,
-            build: NodeBuild {
-                add_flags: <$flags as Args>::augment_args,
-                new: |_, matches| {
-                    let options = options::<$flags>(matches)?;
-                    Ok(asynchronous(<$ty>::new(&options)))
-                },
-            },
-        }
+        row!(
+            $name,
+            $default,
+            $help,
+            <$flags as Args>::augment_args,
+            |_, matches| Ok(asynchronous(<$ty>::new(&options::<$flags>(matches)?)))
+        )
     };
 }
 
