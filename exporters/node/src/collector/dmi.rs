@@ -123,7 +123,7 @@ impl BlockingCollector for DmiCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at};
+    use crate::testing::{assert_not_available, sysfs_at, write_all};
 
     fn collector(sys: &Path) -> DmiCollector {
         DmiCollector::new(&sysfs_at(sys))
@@ -152,15 +152,15 @@ mod tests {
     fn labels_are_the_attributes_present_read_once() {
         let dir = tempfile::tempdir().unwrap();
         let id = dir.path().join("class/dmi/id");
-        std::fs::create_dir_all(&id).unwrap();
-        for (file, text) in [
-            ("sys_vendor", "Dell Inc.\n"),
-            ("board_serial", "\n"),
-            ("chassis_type", "23\n"),
-            ("uevent", "MODALIAS=dmi:x\n"),
-        ] {
-            std::fs::write(id.join(file), text).unwrap();
-        }
+        write_all(
+            &id,
+            &[
+                ("sys_vendor", "Dell Inc.\n"),
+                ("board_serial", "\n"),
+                ("chassis_type", "23\n"),
+                ("uevent", "MODALIAS=dmi:x\n"),
+            ],
+        );
         let c = collector(dir.path());
         let want = vec![
             ("board_serial".into(), String::new()),

@@ -288,7 +288,7 @@ impl BlockingCollector for InfinibandCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, family, sysfs_at, write, write_all};
+    use crate::testing::{assert_maps, assert_not_available, family, sysfs_at, write_all};
 
     #[test]
     fn states_and_rates() {
@@ -324,13 +324,14 @@ mod tests {
         let paths = sysfs_at(dir.path());
         assert_not_available(InfinibandCollector::new(&paths).collect());
         let dev = dir.path().join("class/infiniband/mlx4_0");
-        for (file, text) in [
-            ("board_id", "B\n"),
-            ("fw_ver", "2.31\n"),
-            ("hca_type", "MT4099\n"),
-        ] {
-            write(&dev.join(file), text);
-        }
+        write_all(
+            &dev,
+            &[
+                ("board_id", "B\n"),
+                ("fw_ver", "2.31\n"),
+                ("hca_type", "MT4099\n"),
+            ],
+        );
         for port in ["1", "10", "2"] {
             let p = dev.join("ports").join(port);
             write_all(

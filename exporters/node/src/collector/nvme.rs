@@ -93,7 +93,7 @@ impl NvmeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{not_available_then_fresh, sysfs_at};
+    use crate::testing::{not_available_then_fresh, sysfs_at, write_all};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -124,14 +124,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = not_available_then_fresh(|| NvmeCollector::new(&sysfs_at(dir.path())));
         let nvme0 = dir.path().join("class/nvme/nvme0");
-        std::fs::create_dir_all(&nvme0).unwrap();
-        for (file, text) in [
-            ("firmware_rev", "1.0\n"),
-            ("model", "M\n"),
-            ("serial", "S\n"),
-        ] {
-            std::fs::write(nvme0.join(file), text).unwrap();
-        }
+        write_all(
+            &nvme0,
+            &[
+                ("firmware_rev", "1.0\n"),
+                ("model", "M\n"),
+                ("serial", "S\n"),
+            ],
+        );
         assert!(c.collect().is_err());
         std::fs::write(nvme0.join("state"), "live\n").unwrap();
         let fams = c.collect().unwrap();
