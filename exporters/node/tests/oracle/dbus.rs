@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use exporter_core::testkit::background::Background;
 use exporter_core::testkit::{wait_for, ChildGuard};
 use zbus::connection::Builder;
 use zbus::interface;
@@ -121,19 +121,7 @@ pub(crate) fn unit_path(name: &str) -> String {
 
 /// The stand-in's connection runs on its own thread; dropping this stops it.
 pub(crate) struct FakeSystemd {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for FakeSystemd {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    _connection: Background,
 }
 
 impl FakeSystemd {
@@ -145,27 +133,19 @@ impl FakeSystemd {
         system_state: &'static str,
         units: Vec<FakeUnit>,
     ) -> FakeSystemd {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = mpsc::channel::<Result<(), String>>();
         let address = address.to_string();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime for the stand-in");
-            runtime.block_on(async move {
-                match connect(&address, version, system_state, units).await {
-                    Ok(conn) => {
-                        let _ = ready.send(Ok(()));
-                        let _ = stopped.await;
-                        drop(conn);
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e.to_string()));
-                    }
+        let background = Background::spawn(move |stop| async move {
+            match connect(&address, version, system_state, units).await {
+                Ok(conn) => {
+                    let _ = ready.send(Ok(()));
+                    let _ = stop.await;
+                    drop(conn);
                 }
-            });
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                }
+            }
         });
         match is_ready.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok(())) => {}
@@ -173,8 +153,7 @@ impl FakeSystemd {
             Err(e) => panic!("the systemd stand-in did not start: {e}"),
         }
         FakeSystemd {
-            stop: Some(stop),
-            thread: Some(thread),
+            _connection: background,
         }
     }
 }
