@@ -141,6 +141,18 @@ fn fixture(tree: &str) -> PathBuf {
         .join(tree)
 }
 
+/// Starts `cmd` (an exporter and its arguments but the listen address) on a free loopback port:
+/// its guard, named `name`, and its /metrics URL.
+pub(crate) fn serve(name: &str, cmd: &mut Command) -> (ChildGuard, String) {
+    let port = free_port();
+    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let guard = ChildGuard::spawn(name, cmd);
+    (guard, format!("http://127.0.0.1:{port}/metrics"))
+}
+
+/// How long an exporter may take to answer its first scrape.
+pub(crate) const FIRST_SCRAPE: Duration = Duration::from_secs(20);
+
 /// One scrape of `bin` reading `root`'s proc, sys, rootfs and udev with only `collectors` on,
 /// and `flags`.
 fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String {
@@ -148,10 +160,8 @@ fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String
     for dir in ["proc", "sys", "rootfs"] {
         std::fs::create_dir_all(root.join(dir)).expect("fixture directory");
     }
-    let port = free_port();
     let mut cmd = Command::new(bin);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg(format!("--path.procfs={}", root.join("proc").display()))
+    cmd.arg(format!("--path.procfs={}", root.join("proc").display()))
         .arg(format!("--path.sysfs={}", root.join("sys").display()))
         .arg(format!("--path.rootfs={}", root.join("rootfs").display()))
         .arg(format!("--path.udev.data={}", root.join("udev").display()))
@@ -160,11 +170,8 @@ fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String
         .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let _guard = ChildGuard::spawn(bin, &mut cmd);
-    wait_http(
-        &format!("http://127.0.0.1:{port}/metrics"),
-        Duration::from_secs(20),
-    )
+    let (_guard, url) = serve(bin, &mut cmd);
+    wait_http(&url, FIRST_SCRAPE)
 }
 
 fn helps(text: &str) -> BTreeMap<&str, &str> {
@@ -481,17 +488,12 @@ fn btrfs_mounted() {
     run_ok(&mut Command::new("sync"));
 
     let scrape_live = |bin: &str| {
-        let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(["--collector.disable-defaults", "--collector.btrfs"])
+        cmd.args(["--collector.disable-defaults", "--collector.btrfs"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let _child = ChildGuard::spawn(bin, &mut cmd);
-        wait_http(
-            &format!("http://127.0.0.1:{port}/metrics"),
-            Duration::from_secs(20),
-        )
+        let (_child, url) = serve(bin, &mut cmd);
+        wait_http(&url, FIRST_SCRAPE)
     };
     let theirs = scrape_live(UPSTREAM);
     let ours = scrape_live(OURS);

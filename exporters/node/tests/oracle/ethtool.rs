@@ -8,11 +8,11 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use exporter_core::testkit::{free_port, http_get, samples, wait_for, ChildGuard};
+use exporter_core::testkit::{http_get, samples, wait_for};
 
-use super::{assert_same_as_upstream_with_each, success, OURS};
+use super::{assert_same_as_upstream_with_each, serve, success, FIRST_SCRAPE, OURS};
 
 /// A network namespace made for one test; deleted (with its devices) when dropped.
 struct Netns {
@@ -39,17 +39,14 @@ impl Netns {
 
     /// One scrape of `bin` run inside the namespace with only the ethtool collector and `flags`.
     fn scrape(&self, bin: &str, flags: &[&str]) -> String {
-        let port = free_port();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name, bin])
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(["--collector.disable-defaults", "--collector.ethtool"])
             .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let _guard = ChildGuard::spawn(bin, &mut cmd);
-        let url = format!("http://127.0.0.1:{port}/metrics");
-        wait_for(&url, Duration::from_secs(20), || self.get(&url))
+        let (_guard, url) = serve(bin, &mut cmd);
+        wait_for(&url, FIRST_SCRAPE, || self.get(&url))
     }
 
     /// GETs `url` from inside the namespace, on a thread that enters it.

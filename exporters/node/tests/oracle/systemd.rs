@@ -7,12 +7,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use exporter_core::testkit::{free_port, samples, wait_http, ChildGuard};
+use exporter_core::testkit::{samples, wait_http};
 
 use super::dbus::{DbusDaemon, FakeSystemd, FakeUnit, Kind};
-use super::{assert_same_as_upstream_with_each, success, OURS, UPSTREAM};
+use super::{assert_same_as_upstream_with_each, serve, success, FIRST_SCRAPE, OURS, UPSTREAM};
 
 const ALL_FAMILIES: &[&str] = &[
     "--collector.systemd.enable-task-metrics",
@@ -105,19 +104,14 @@ fn units() -> Vec<FakeUnit> {
 /// One scrape of `bin` with only the systemd collector (and `flags`), the system bus at
 /// `address`; its log goes to `log`.
 fn scrape(bin: &str, address: &str, flags: &[&str], log: &Path) -> String {
-    let port = free_port();
     let mut cmd = Command::new(bin);
     cmd.env("DBUS_SYSTEM_BUS_ADDRESS", address)
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(["--collector.disable-defaults", "--collector.systemd"])
         .args(flags)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"));
-    let _guard = ChildGuard::spawn(bin, &mut cmd);
-    wait_http(
-        &format!("http://127.0.0.1:{port}/metrics"),
-        Duration::from_secs(20),
-    )
+    let (_guard, url) = serve(bin, &mut cmd);
+    wait_http(&url, FIRST_SCRAPE)
 }
 
 /// `name{k="v",...} value` for every `node_systemd_*` sample, labels sorted.
