@@ -2,6 +2,8 @@
 //! was sent, per (method, path, status), whatever the traffic. Every test starts its own app with
 //! its own registry.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,6 +22,8 @@ use monitoring_suite::loadgen::client::{Connection, Reply};
 use monitoring_suite::loadgen::{self, LoadConfig};
 use serde_json::json;
 use tokio::net::TcpListener;
+
+use support::{by_key, key, sent_by_key, Key};
 
 const SIMULATE: &str = ROUTES[0];
 const SIMULATION: &str = ROUTES[1];
@@ -95,33 +99,6 @@ impl Service {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-}
-
-type Key = (String, String, u16);
-
-fn key(method: &str, path: &str, status: u16) -> Key {
-    (method.to_string(), path.to_string(), status)
-}
-
-/// `name`'s samples keyed by (method, path, status).
-fn by_key(text: &str, name: &str) -> BTreeMap<Key, f64> {
-    samples(text)
-        .into_iter()
-        .filter(|(n, _, _)| n == name)
-        .map(|(_, labels, v)| {
-            let get = |k: &str| {
-                labels
-                    .iter()
-                    .find(|(lk, _)| lk == k)
-                    .map(|(_, lv)| lv.clone())
-                    .unwrap_or_default()
-            };
-            (
-                (get("method"), get("path"), get("status").parse().unwrap()),
-                v,
-            )
-        })
-        .collect()
 }
 
 fn as_counts(expected: &BTreeMap<Key, u64>) -> BTreeMap<Key, f64> {
@@ -567,11 +544,7 @@ async fn loadgen_traffic_is_counted_exactly() {
     let summary = loadgen::run(&config).await;
     assert_eq!(summary.total_errors(), 0, "{summary}");
     assert!(summary.total_sent() >= 120, "{summary}");
-    let expected: BTreeMap<Key, u64> = summary
-        .sent
-        .iter()
-        .map(|(k, n)| (key(&k.method, k.route, k.status), *n))
-        .collect();
+    let expected = sent_by_key(&summary);
     // The mix reached every route and both kinds of failure.
     for (method, route, status) in [
         ("POST", SIMULATE, 200),

@@ -35,38 +35,84 @@ fn step(what: &str) {
     eprintln!("e2e: {what}");
 }
 
+/// One fault and its recovery: `act(true)` injects the fault (`steps[0]` says what it is), which
+/// must make `alert` reach `receivers`; `act(false)` repairs it (`steps[1]`), which must resolve it.
+fn fault_and_recovery(
+    observer: &Observer,
+    alert: &str,
+    receivers: &[&str],
+    steps: [&str; 2],
+    mut act: impl FnMut(bool),
+) {
+    step(steps[0]);
+    let t = observer.mark();
+    act(true);
+    fired(observer, t, alert, receivers);
+    step(steps[1]);
+    let t = observer.mark();
+    act(false);
+    resolved(observer, t, alert, receivers);
+}
+
 /// The example service at a 20% error rate (HighErrorRate), then with a slow tail
 /// (HighResponseTime), switched while it serves.
 pub fn web(observer: &Observer, web: &Web) {
-    step("web: 20% errors");
-    let t = observer.mark();
-    web.set_faults(0.2, 0, 1.0);
-    fired(observer, t, "HighErrorRate", CRITICAL);
-    step("web: errors fixed");
-    let t = observer.mark();
-    web.set_faults(0.0, 0, 1.0);
-    resolved(observer, t, "HighErrorRate", CRITICAL);
-
-    // 3 s for half the accepted simulations: a slow tail of over a quarter of all requests.
-    step("web: a slow handler");
-    let t = observer.mark();
-    web.set_faults(0.0, 3000, 0.5);
-    fired(observer, t, "HighResponseTime", WARNING);
-    step("web: healthy");
-    let t = observer.mark();
-    web.set_faults(0.0, 0, 1.0);
-    resolved(observer, t, "HighResponseTime", WARNING);
+    // The service's faults (error rate, slow ms, slow share) while each lasts.
+    let faults = [
+        (
+            "HighErrorRate",
+            CRITICAL,
+            ["web: 20% errors", "web: errors fixed"],
+            (0.2, 0, 1.0),
+        ),
+        // 3 s for half the accepted simulations: a slow tail of over a quarter of all requests.
+        (
+            "HighResponseTime",
+            WARNING,
+            ["web: a slow handler", "web: healthy"],
+            (0.0, 3000, 0.5),
+        ),
+    ];
+    for (alert, receivers, steps, (error_rate, slow_ms, slow_share)) in faults {
+        fault_and_recovery(observer, alert, receivers, steps, |fault| {
+            if fault {
+                web.set_faults(error_rate, slow_ms, slow_share);
+            } else {
+                web.set_faults(0.0, 0, 1.0);
+            }
+        });
+    }
 }
 
 pub fn postgres(observer: &Observer, postgres: &mut Postgres) {
-    step("postgres: stopped");
-    let t = observer.mark();
-    postgres.stop();
-    fired(observer, t, "PostgreSQLDown", CRITICAL);
-    step("postgres: started");
-    let t = observer.mark();
-    postgres.run();
-    resolved(observer, t, "PostgreSQLDown", CRITICAL);
+    down_and_up(
+        observer,
+        "postgres",
+        "PostgreSQLDown",
+        postgres,
+        Postgres::stop,
+        Postgres::run,
+    );
+}
+
+/// `service` stopped, which must fire its critical `alert`, then started again, which must
+/// resolve it.
+fn down_and_up<T>(
+    observer: &Observer,
+    service: &str,
+    alert: &str,
+    target: &mut T,
+    stop: impl Fn(&mut T),
+    start: impl Fn(&mut T),
+) {
+    let (stopped, started) = (format!("{service}: stopped"), format!("{service}: started"));
+    fault_and_recovery(observer, alert, CRITICAL, [&stopped, &started], |fault| {
+        if fault {
+            stop(target)
+        } else {
+            start(target)
+        }
+    });
 }
 
 /// The worker SIGKILLed (CeleryWorkersDown) while tasks pile up (TooManyPendingTasks, inhibited
@@ -98,27 +144,43 @@ pub fn celery(observer: &Observer, celery: &mut Celery, state: &StateDir) {
     // the worker consuming nothing after its next broker reconnect (add_consumer does not
     // re-select a queue it already knows), and the Redis fault below would strand the producer's
     // tasks.
-    step("celery: 150 tasks queued where no worker consumes");
-    let t = observer.mark();
-    celery.python(
-        "from demo_tasks import flaky\nfor _ in range(150): flaky.apply_async((0,), queue='backlog')",
+    fault_and_recovery(
+        observer,
+        "TooManyPendingTasks",
+        WARNING,
+        [
+            "celery: 150 tasks queued where no worker consumes",
+            "celery: the worker consumes the queue",
+        ],
+        |fault| {
+            if fault {
+                celery.python(
+                    "from demo_tasks import flaky\nfor _ in range(150): flaky.apply_async((0,), queue='backlog')",
+                );
+            } else {
+                celery.control(&["add_consumer", "backlog"]);
+            }
+        },
     );
-    fired(observer, t, "TooManyPendingTasks", WARNING);
-    step("celery: the worker consumes the queue");
-    let t = observer.mark();
-    celery.control(&["add_consumer", "backlog"]);
-    resolved(observer, t, "TooManyPendingTasks", WARNING);
 
     // The rule looks at 10 minutes of finished tasks, all the producer's included: enough
     // failures to pass 10% of them, then enough successes to fall back under it.
-    step("celery: 300 failing tasks");
-    let t = observer.mark();
-    celery.python("from demo_tasks import flaky\nfor _ in range(300): flaky.delay(1.0)");
-    fired(observer, t, "HighTaskFailureRate", CRITICAL);
-    step("celery: failures stop, 3000 tasks succeed");
-    let t = observer.mark();
-    celery.python("from demo_tasks import flaky\nfor _ in range(3000): flaky.delay(0)");
-    resolved(observer, t, "HighTaskFailureRate", CRITICAL);
+    fault_and_recovery(
+        observer,
+        "HighTaskFailureRate",
+        CRITICAL,
+        [
+            "celery: 300 failing tasks",
+            "celery: failures stop, 3000 tasks succeed",
+        ],
+        |fault| {
+            celery.python(if fault {
+                "from demo_tasks import flaky\nfor _ in range(300): flaky.delay(1.0)"
+            } else {
+                "from demo_tasks import flaky\nfor _ in range(3000): flaky.delay(0)"
+            })
+        },
+    );
 }
 
 /// A warning that fires while a critical of its service does: both clustered Alertmanagers hold
@@ -143,14 +205,9 @@ fn assert_inhibited(observer: &Observer, since: Mark, alert: &str) {
 /// Last: the broker going away disturbs Celery too. The producer is restarted afterwards, as a
 /// supervisor would (it gives up when the broker is gone), and the worker must recover by itself.
 pub fn redis(observer: &Observer, redis: &mut Redis, celery: &mut Celery, state: &StateDir) {
-    step("redis: stopped");
-    let t = observer.mark();
-    redis.stop();
-    fired(observer, t, "RedisDown", CRITICAL);
-    step("redis: started");
-    let t = observer.mark();
-    redis.start(state);
-    resolved(observer, t, "RedisDown", CRITICAL);
+    down_and_up(observer, "redis", "RedisDown", redis, Redis::stop, |r| {
+        r.start(state)
+    });
     celery.start_producer(state);
 
     // The restarted Redis is empty: every task that succeeds from here on was sent after it came

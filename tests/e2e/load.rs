@@ -12,6 +12,8 @@ use exporter_core::testkit::{
 use monitoring_suite::forecaster::ROUTES;
 use monitoring_suite::loadgen::{self, LoadConfig};
 
+use crate::support::{by_key, sent_by_key, Key};
+
 /// Resident set size of a process, from /proc.
 pub fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -163,25 +165,11 @@ pub fn burst(name: &str, pid: u32, url: &str, n: usize) {
 }
 
 /// `flask_http_request_total` by (method, path, status).
-fn request_counts(text: &str) -> BTreeMap<(String, String, String), u64> {
-    let mut out = BTreeMap::new();
-    for (name, labels, value) in samples(text) {
-        if name != "flask_http_request_total" {
-            continue;
-        }
-        let label = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        out.insert(
-            (label("method"), label("path"), label("status")),
-            value as u64,
-        );
-    }
-    out
+fn request_counts(text: &str) -> BTreeMap<Key, u64> {
+    by_key(text, "flask_http_request_total")
+        .into_iter()
+        .map(|(k, v)| (k, v as u64))
+        .collect()
 }
 
 #[test]
@@ -230,16 +218,7 @@ fn example_service_under_the_load_generator_counts_every_request_in_bounded_seri
         "{summary}"
     );
 
-    let sent: BTreeMap<(String, String, String), u64> = summary
-        .sent
-        .iter()
-        .map(|(k, n)| {
-            (
-                (k.method.clone(), k.route.to_string(), k.status.to_string()),
-                *n,
-            )
-        })
-        .collect();
+    let sent = sent_by_key(&summary);
     // A request is counted when its response body ends, a moment after the client read it.
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {

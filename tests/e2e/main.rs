@@ -8,6 +8,8 @@ mod load;
 mod observe;
 mod queries;
 mod stack;
+#[path = "../support/mod.rs"]
+mod support;
 mod webhook;
 
 use std::collections::BTreeMap;

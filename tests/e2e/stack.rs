@@ -164,32 +164,30 @@ impl Celery {
         cmd
     }
 
-    pub fn start_worker(&mut self, state: &StateDir) {
+    /// `cmd` spawned, its log named after `what` and the count of Celery starts so far.
+    fn start(&mut self, state: &StateDir, what: &str, cmd: &mut Command) -> ChildGuard {
         self.starts += 1;
-        self.worker = Some(spawn(
-            state,
-            &format!("celery-worker-{}", self.starts),
-            self.command("celery")
-                .args(["-A", "demo_tasks", "worker", "-E", "--pool", "threads"])
-                .args([
-                    "--concurrency",
-                    "4",
-                    "--hostname",
-                    WORKER,
-                    "--loglevel",
-                    "INFO",
-                ]),
-        ));
+        spawn(state, &format!("celery-{what}-{}", self.starts), cmd)
+    }
+
+    pub fn start_worker(&mut self, state: &StateDir) {
+        let mut cmd = self.command("celery");
+        cmd.args(["-A", "demo_tasks", "worker", "-E", "--pool", "threads"])
+            .args([
+                "--concurrency",
+                "4",
+                "--hostname",
+                WORKER,
+                "--loglevel",
+                "INFO",
+            ]);
+        self.worker = Some(self.start(state, "worker", &mut cmd));
     }
 
     pub fn start_producer(&mut self, state: &StateDir) {
-        self.starts += 1;
-        self.producer = Some(spawn(
-            state,
-            &format!("celery-producer-{}", self.starts),
-            self.command("python")
-                .args(["demo_producer.py", "--rate", "4"]),
-        ));
+        let mut cmd = self.command("python");
+        cmd.args(["demo_producer.py", "--rate", "4"]);
+        self.producer = Some(self.start(state, "producer", &mut cmd));
     }
 
     /// Runs Python with the demo app importable (`from demo_tasks import ...`).
