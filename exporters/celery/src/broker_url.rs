@@ -71,11 +71,7 @@ impl BrokerUrl {
         } else {
             "redis"
         };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = url_host(&self.host);
         let user = match (&self.username, &self.password) {
             (Some(u), _) => format!("{u}:<secret>@"),
             (None, Some(_)) => ":<secret>@".to_string(),
@@ -98,14 +94,8 @@ impl BrokerUrl {
                 )))
             }
         };
-        let UrlParts {
-            credentials,
-            host,
-            port,
-            path,
-            query,
-        } = split_url(rest)?;
-        let (username, password) = match credentials {
+        let parts = split_url(rest)?;
+        let (username, password) = match parts.credentials {
             None => (None, None),
             Some((u, p)) => {
                 let u = decode_lenient(u);
@@ -118,9 +108,8 @@ impl BrokerUrl {
                 }
             }
         };
-        let host = if host.is_empty() { "localhost" } else { host }.to_string();
-        let port = port.unwrap_or(6379);
-        let path = path.trim_end_matches('/');
+        let port = parts.port.unwrap_or(6379);
+        let path = parts.path.trim_end_matches('/');
         let db = if path.is_empty() {
             0
         } else {
@@ -131,8 +120,7 @@ impl BrokerUrl {
             })?
         };
         let mut tls_options = TlsOptions::default();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in parts.params() {
             let v = decode_lenient(v);
             match k {
                 "ssl_cert_reqs" => {
@@ -158,11 +146,11 @@ impl BrokerUrl {
                 }
             }
         }
-        if !tls && query.is_some_and(|q| q.contains("ssl_")) {
+        if !tls && parts.query.is_some_and(|q| q.contains("ssl_")) {
             return Err(err("--broker-url: ssl_* parameters need a rediss:// URL"));
         }
         Ok(BrokerUrl {
-            host,
+            host: parts.host.to_string(),
             port,
             db,
             username,
@@ -190,12 +178,32 @@ fn tls_setup_error(e: TlsSetupError) -> ConfigError {
 pub(crate) struct UrlParts<'a> {
     /// (user, password) as written; `None` without '@'.
     pub(crate) credentials: Option<(&'a str, Option<&'a str>)>,
-    /// Without the brackets of an IPv6 address; may be empty.
+    /// Without the brackets of an IPv6 address; `localhost` when the URL has none.
     pub(crate) host: &'a str,
     /// `None` when absent or empty (`host:`).
     pub(crate) port: Option<u16>,
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    /// The query's `key=value` pairs in order, not decoded; a key without '=' has value "".
+    pub(crate) fn params(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.query
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+    }
+}
+
+/// `host` as it stands in a URL: an IPv6 address in brackets.
+pub(crate) fn url_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') {
+        format!("[{host}]").into()
+    } else {
+        host.into()
+    }
 }
 
 /// Splits what follows `scheme://`. The last '@' ends the credentials: a password may hold '@'
@@ -246,7 +254,7 @@ pub(crate) fn split_url(rest: &str) -> Result<UrlParts<'_>, ConfigError> {
     };
     Ok(UrlParts {
         credentials,
-        host,
+        host: if host.is_empty() { "localhost" } else { host },
         port,
         path,
         query,

@@ -11,9 +11,9 @@ use std::time::Duration;
 use resp::{Connection, Connector, Reply};
 
 use crate::consumer::Shared;
-use crate::event::{decode_base64, encode_base64};
 use crate::inspect::{self, Answers, Question};
 use crate::transport::Keys;
+use exporter_core::base64;
 
 /// The remote-control command that turns task events on; no destination, so every worker takes
 /// it.
@@ -27,7 +27,7 @@ pub fn enable_events_message(n: u64) -> String {
 /// kombu's envelope of a `celery.pidbox` broadcast with the JSON `body`.
 fn broadcast_envelope(body: &str, n: u64) -> String {
     serde_json::json!({
-        "body": encode_base64(body.as_bytes()),
+        "body": base64::encode(body.as_bytes()),
         "content-encoding": "utf-8",
         "content-type": "application/json",
         // expires 0: never stale (pub/sub does not queue it anyway).
@@ -50,7 +50,7 @@ pub fn parse_reply(envelope: &[u8]) -> Option<(String, Vec<u8>)> {
     let body = env.get("body")?.as_str()?;
     let body = if env.pointer("/properties/body_encoding") == Some(&"base64".into()) {
         let mut out = Vec::new();
-        decode_base64(body.as_bytes(), &mut out)?;
+        base64::decode_into(body.as_bytes(), &mut out)?;
         out
     } else {
         body.as_bytes().to_vec()
@@ -188,7 +188,6 @@ async fn ask_round(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::decode_base64;
 
     #[test]
     fn message_is_what_celery_control_publishes() {
@@ -202,7 +201,7 @@ mod tests {
         assert_eq!(m["content-type"], "application/json");
         assert_eq!(m["headers"]["clock"], 4);
         let mut body = Vec::new();
-        decode_base64(m["body"].as_str().unwrap().as_bytes(), &mut body).unwrap();
+        base64::decode_into(m["body"].as_str().unwrap().as_bytes(), &mut body).unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["method"], "enable_events");
         assert_eq!(body["arguments"], serde_json::json!({}));
@@ -215,7 +214,7 @@ mod tests {
         // A Celery 5.4 worker's reply on Redis, body shortened.
         let envelope = format!(
             r#"{{"body": "{}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {{"ticket": "t-1", "clock": 9}}, "properties": {{"delivery_mode": 1, "priority": 0, "body_encoding": "base64", "delivery_tag": "x"}}}}"#,
-            encode_base64(br#"{"w1@box": {"pool": {"processes": [1, 2]}}}"#)
+            base64::encode(br#"{"w1@box": {"pool": {"processes": [1, 2]}}}"#)
         );
         let (ticket, body) = parse_reply(envelope.as_bytes()).unwrap();
         assert_eq!(ticket, "t-1");

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use exporter_core::base64;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -155,7 +156,7 @@ pub fn decode_message(
         == Some("base64");
     let body: &[u8] = if base64 {
         scratch.clear();
-        decode_base64(body.as_bytes(), scratch).ok_or(Undecodable::Base64)?;
+        base64::decode_into(body.as_bytes(), scratch).ok_or(Undecodable::Base64)?;
         scratch
     } else {
         body.as_bytes()
@@ -207,81 +208,6 @@ pub fn decode_body(
         }
         _ => Err(Undecodable::Body),
     }
-}
-
-const INVALID: u8 = 0xFF;
-const BASE64_TABLE: [u8; 256] = {
-    let mut t = [INVALID; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Standard base64 (what kombu's `body_encoding: base64` uses), padding optional. `None` on any
-/// character outside the alphabet or an impossible length.
-pub fn decode_base64(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let input = match input {
-        [rest @ .., b'=', b'='] => rest,
-        [rest @ .., b'='] => rest,
-        all => all,
-    };
-    if input.len() % 4 == 1 {
-        return None;
-    }
-    out.reserve(input.len() / 4 * 3 + 2);
-    let mut chunks = input.chunks_exact(4);
-    for c in &mut chunks {
-        let (a, b, cc, d) = (
-            BASE64_TABLE[c[0] as usize],
-            BASE64_TABLE[c[1] as usize],
-            BASE64_TABLE[c[2] as usize],
-            BASE64_TABLE[c[3] as usize],
-        );
-        if (a | b | cc | d) & 0xC0 != 0 {
-            return None;
-        }
-        let n = (a as u32) << 18 | (b as u32) << 12 | (cc as u32) << 6 | d as u32;
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-    }
-    let rest = chunks.remainder();
-    let mut n: u32 = 0;
-    for (i, &ch) in rest.iter().enumerate() {
-        let v = BASE64_TABLE[ch as usize];
-        if v == INVALID {
-            return None;
-        }
-        n |= (v as u32) << (18 - 6 * i);
-    }
-    match rest.len() {
-        0 => {}
-        2 => out.push((n >> 16) as u8),
-        3 => out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8]),
-        _ => return None,
-    }
-    Some(())
-}
-
-/// Standard base64 with padding (for the `enable_events` broadcast we publish).
-pub fn encode_base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for c in input.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (c.get(1).copied().unwrap_or(0) as u32) << 8
-            | c.get(2).copied().unwrap_or(0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// `gen<PID>@host`: the hostname Celery gives a producer (client) process. One per process, so
@@ -419,7 +345,7 @@ mod tests {
             ),
             (
                 envelope(
-                    &encode_base64(b"\"a string\""),
+                    &base64::encode(b"\"a string\""),
                     "application/json",
                     "base64",
                 )
@@ -428,7 +354,7 @@ mod tests {
             ),
             (
                 envelope(
-                    &encode_base64(b"{\"no\": \"type\"}"),
+                    &base64::encode(b"{\"no\": \"type\"}"),
                     "application/json",
                     "base64",
                 )
@@ -436,7 +362,7 @@ mod tests {
                 Undecodable::Body,
             ),
             (
-                envelope(&encode_base64(b"[1, 2"), "application/json", "base64").into(),
+                envelope(&base64::encode(b"[1, 2"), "application/json", "base64").into(),
                 Undecodable::Body,
             ),
             (br#"{"headers": {}}"#.to_vec(), Undecodable::Body),
@@ -468,39 +394,6 @@ mod tests {
             for cut in 0..bytes.len() {
                 let _ = decode_all(&bytes[..cut]);
             }
-        }
-    }
-
-    #[test]
-    fn base64_round_trips_and_rejects_garbage() {
-        let mut out = Vec::new();
-        for input in [
-            &b""[..],
-            b"f",
-            b"fo",
-            b"foo",
-            b"foob",
-            b"fooba",
-            b"foobar",
-            &[0, 255, 128, 7],
-        ] {
-            let enc = encode_base64(input);
-            out.clear();
-            decode_base64(enc.as_bytes(), &mut out).unwrap();
-            assert_eq!(out, input, "{enc}");
-            out.clear();
-            decode_base64(enc.trim_end_matches('=').as_bytes(), &mut out).unwrap();
-            assert_eq!(out, input);
-        }
-        assert_eq!(encode_base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(encode_base64(b"fo"), "Zm8=");
-        for bad in [&b"a"[..], b"ab$d", b"abcde", b"a=bc", b"ab\ncd"] {
-            out.clear();
-            assert!(
-                decode_base64(bad, &mut out).is_none(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
         }
     }
 

@@ -5,27 +5,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use celery_exporter::event::encode_base64;
 use common::*;
+use exporter_core::base64;
 
 const T: Duration = Duration::from_secs(40);
-
-fn total(name: &str, state: &str) -> [(&'static str, String); 3] {
-    [
-        ("name", name.to_string()),
-        ("state", state.to_string()),
-        ("queue", "celery".to_string()),
-    ]
-}
-
-fn labels<'a>(l: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
-    l.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
 
 fn envelope(body: &[u8], content_type: &str) -> Vec<u8> {
     format!(
         r#"{{"body": "{}", "content-encoding": "utf-8", "content-type": "{content_type}", "headers": {{"hostname": "x"}}, "properties": {{"body_encoding": "base64", "delivery_info": {{"exchange": "celeryev", "routing_key": "task.multi"}}}}}}"#,
-        encode_base64(body)
+        base64::encode(body)
     )
     .into_bytes()
 }
@@ -64,9 +52,7 @@ fn publish_malformed(redis_port: u16) {
 
 #[test]
 fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
-    let redis = Redis::start();
-    let exporter = Exporter::start(&redis.url(), &["--queue-discovery-interval", "1s"]);
-    let celery = CeleryEnv::new(&redis.url());
+    let (redis, exporter, celery) = on_redis(&["--queue-discovery-interval", "1s"]);
     // Heartbeats every 5 s: the timeout (10 s) cannot be what marks it down after SIGTERM.
     let mut worker = celery.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "5"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
@@ -86,18 +72,13 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
         ("tests.flaky", "RETRY", r),
         ("tests.flaky", "SUCCESS", r),
     ] {
-        exporter.wait_value(
-            "celery_tasks_total",
-            &labels(&total(name, state)),
-            want as f64,
-            T,
-        );
+        exporter.wait_tasks(name, state, want as f64, T);
     }
     // Past the attribution grace: nothing more arrives, nothing lands under another queue.
     std::thread::sleep(Duration::from_millis(2500));
     let text = exporter.scrape();
     let v = |name: &str, state: &str| {
-        sample_value(&text, "celery_tasks_total", &labels(&total(name, state)))
+        sample_value(&text, "celery_tasks_total", &task_labels(name, state))
     };
     let n = n as f64;
     let (m, r) = (m as f64, r as f64);
@@ -177,12 +158,7 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
         "{text}"
     );
     assert_eq!(collector_success(&text, "queues"), Some(1.0));
-    if let Some(findings) = promtool_findings(&text) {
-        assert!(
-            findings.trim().is_empty(),
-            "promtool check metrics:\n{findings}"
-        );
-    }
+    assert_promtool_clean(&text);
 
     // Graceful stop: worker-offline marks it down at once (well before the 10 s timeout).
     worker.signal_leader(libc::SIGTERM);
@@ -205,40 +181,22 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
 
 #[test]
 fn sigkilled_worker_times_out_and_broker_restart_is_survived() {
-    let mut redis = Redis::start();
-    let exporter = Exporter::start(&redis.url(), &["--flower-metrics"]);
+    let (mut redis, exporter, celery) = on_redis(&["--flower-metrics"]);
     exporter.wait_value("celery_up", &[], 1.0, T);
-    let celery = CeleryEnv::new(&redis.url());
     let mut worker = celery.worker("w2", &["-E", "-c", "1", "--heartbeat-interval", "1"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
     celery.client("for i in range(2): app.add.delay(i, 1)");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &labels(&total("tests.add", "SUCCESS")),
-        2.0,
-        T,
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 2.0, T);
 
     // Broker down: celery_up 0 and a 200 all the same; back: reconnected, counters go on.
     redis.stop();
     exporter.wait_value("celery_up", &[], 0.0, Duration::from_secs(10));
     redis.restart();
-    exporter.wait_value("celery_up", &[], 1.0, Duration::from_secs(20));
-    assert!(
-        exporter
-            .value("celery_exporter_broker_reconnects_total", &[])
-            .unwrap()
-            >= 1.0
-    );
+    exporter.wait_reconnected(Duration::from_secs(20));
     // The worker reconnects on its own and its heartbeats resume.
     exporter.wait_value("celery_workers", &[], 1.0, T);
     celery.client("for i in range(3): app.add.delay(i, 2)");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &labels(&total("tests.add", "SUCCESS")),
-        5.0,
-        T,
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 5.0, T);
     exporter.wait_value(
         "flower_events_total",
         &[
@@ -290,33 +248,23 @@ fn sigkilled_worker_times_out_and_broker_restart_is_survived() {
         ),
         Some(5.0)
     );
-    if let Some(findings) = promtool_findings(&text) {
-        assert!(
-            findings.trim().is_empty(),
-            "promtool check metrics:\n{findings}"
-        );
-    }
+    assert_promtool_clean(&text);
 }
 
 #[test]
 fn queue_depth_unacked_and_enable_events_with_a_key_prefix() {
-    let redis = Redis::start();
-    let exporter = Exporter::start(
-        &redis.url(),
-        &[
-            "--enable-events",
-            "--enable-events-interval",
-            "1s",
-            "--queues",
-            "extra,held",
-            "--queue-discovery-interval",
-            "1s",
-            "--broker-transport-option",
-            "global_keyprefix=pfx:",
-        ],
-    );
+    let (redis, exporter, mut celery) = on_redis(&[
+        "--enable-events",
+        "--enable-events-interval",
+        "1s",
+        "--queues",
+        "extra,held",
+        "--queue-discovery-interval",
+        "1s",
+        "--broker-transport-option",
+        "global_keyprefix=pfx:",
+    ]);
     exporter.wait_value("celery_up", &[], 1.0, T);
-    let mut celery = CeleryEnv::new(&redis.url());
     celery.keyprefix = Some("pfx:".into());
 
     // No worker yet: what was sent, at several priorities, is what is queued.
@@ -363,18 +311,8 @@ fn queue_depth_unacked_and_enable_events_with_a_key_prefix() {
     });
     exporter.wait_value("celery_queue_length", &[("queue", "celery")], 0.0, T);
     celery.client("for i in range(4): app.add.delay(i, i)");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &labels(&total("tests.add", "SUCCESS")),
-        4.0,
-        T,
-    );
-    exporter.wait_value(
-        "celery_tasks_total",
-        &labels(&total("tests.add", "RECEIVED")),
-        4.0,
-        T,
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 4.0, T);
+    exporter.wait_tasks("tests.add", "RECEIVED", 4.0, T);
 
     // One task runs, one is prefetched (unacked), one waits in the queue.
     celery.client("for i in range(3): app.sleep.delay(30)");
@@ -394,15 +332,13 @@ fn queue_depth_unacked_and_enable_events_with_a_key_prefix() {
 
 #[test]
 fn queues_named_by_task_events_are_measured_from_the_next_scrape() {
-    let redis = Redis::start();
     // Started before any worker: the first scrape's discovery walk finds no binding, and the
     // next one is an hour away.
-    let exporter = Exporter::start(&redis.url(), &["--queue-discovery-interval", "1h"]);
+    let (_redis, exporter, celery) = on_redis(&["--queue-discovery-interval", "1h"]);
     exporter.wait_value("celery_up", &[], 1.0, T);
     let text = exporter.scrape();
     assert!(!text.contains("celery_queue_length{"), "{text}");
 
-    let celery = CeleryEnv::new(&redis.url());
     let _worker = celery.worker("w5", &["-E", "-c", "1", "-Q", "fresh"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
     celery.client(
@@ -439,17 +375,12 @@ fn queues_named_by_task_events_are_measured_from_the_next_scrape() {
 
 #[test]
 fn celery_exporter_names_ask_the_workers_for_processes_with_a_key_prefix() {
-    let redis = Redis::start();
-    let exporter = Exporter::start(
-        &redis.url(),
-        &[
-            "--metrics",
-            "celery-exporter",
-            "--broker-transport-option",
-            "global_keyprefix=pfx:",
-        ],
-    );
-    let mut celery = CeleryEnv::new(&redis.url());
+    let (redis, exporter, mut celery) = on_redis(&[
+        "--metrics",
+        "celery-exporter",
+        "--broker-transport-option",
+        "global_keyprefix=pfx:",
+    ]);
     celery.keyprefix = Some("pfx:".into());
     // No event needed (no -E): the counts are the workers' answers to `stats` (pool processes)
     // and `active_queues`, broadcast on the pidbox channel and replied to our list.

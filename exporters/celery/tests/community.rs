@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::rabbitmq::RabbitMq;
-use common::{app_dir, free_port, http_get, venv, CeleryEnv, ChildGuard, Exporter, Group};
+use common::rabbitmq::on_rabbitmq;
+use common::{app_dir, free_port, http_get, venv, CeleryEnv, ChildGuard, Group};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -141,20 +141,14 @@ fn background_client(env: &CeleryEnv, name: &str, code: &str) -> Group {
 
 #[test]
 fn every_community_query_returns_data() {
-    if !RabbitMq::available() {
+    let Some((_rabbit, exporter, env)) = on_rabbitmq(&[
+        "--metrics",
+        "celery-exporter,flower",
+        "--queues",
+        "celery,slow,backlog",
+    ]) else {
         return;
-    }
-    let rabbit = RabbitMq::start();
-    let exporter = Exporter::start(
-        &rabbit.url(),
-        &[
-            "--metrics",
-            "celery-exporter,flower",
-            "--queues",
-            "celery,slow,backlog",
-        ],
-    );
-    let env = CeleryEnv::new(&rabbit.url());
+    };
     let _w1 = env.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "1"]);
     // One task at a time on `slow`: the next one waits at the worker (Flower's queuing time).
     let _slow = env.worker(

@@ -13,12 +13,11 @@
 use std::collections::HashSet;
 
 use celery_exporter::consumer::{apply_payload, handle_frame};
-use celery_exporter::event::{
-    decode_base64, decode_message, encode_base64, is_producer_hostname, Decoded, Event, Undecodable,
-};
+use celery_exporter::event::{decode_message, is_producer_hostname, Decoded, Event, Undecodable};
 use celery_exporter::flags::parse_buckets;
 use celery_exporter::resp::{self, encode_command};
 use celery_exporter::state::{Options, State, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
+use exporter_core::base64;
 use exporter_core::encode::encode_text;
 use exporter_core::testkit::fuzz::{fuzz_cases, fuzz_config};
 use proptest::prelude::*;
@@ -196,13 +195,8 @@ fn model_event() -> BoxedStrategy<ModelEvent> {
         proptest::option::of(queue()),
         proptest::option::of(queue()),
     );
-    let numbers = (
-        proptest::option::of(finite_f64()),
-        proptest::option::of(finite_f64()),
-        proptest::option::of(finite_f64()),
-        proptest::option::of(finite_f64()),
-        proptest::option::of(finite_f64()),
-    );
+    let number = || proptest::option::of(finite_f64());
+    let numbers = (number(), number(), number(), number(), number());
     let rest = (
         proptest::option::of(prop_oneof![Just(Value::Null), any_json()]),
         proptest::collection::vec(
@@ -410,7 +404,7 @@ fn body_form() -> impl Strategy<Value = BodyForm> {
 fn place_body(body: &[u8], form: &BodyForm) -> Value {
     match form {
         BodyForm::Base64 { strip_padding } => {
-            let b64 = encode_base64(body);
+            let b64 = base64::encode(body);
             if *strip_padding {
                 b64.trim_end_matches('=').into()
             } else {
@@ -418,7 +412,7 @@ fn place_body(body: &[u8], form: &BodyForm) -> Value {
             }
         }
         BodyForm::BrokenBase64(i, op, byte) => {
-            let mut b64 = encode_base64(body).into_bytes();
+            let mut b64 = base64::encode(body).into_bytes();
             let at = i % (b64.len() + 1);
             match op {
                 0 if at < b64.len() => b64[at] = *byte,
@@ -438,7 +432,7 @@ fn place_body(body: &[u8], form: &BodyForm) -> Value {
 fn envelope_json(body: &[u8], base64: bool) -> Value {
     let encoding = if base64 { "base64" } else { "utf-8" };
     let body = if base64 {
-        encode_base64(body)
+        base64::encode(body)
     } else {
         String::from_utf8_lossy(body).into_owned()
     };
@@ -737,15 +731,15 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..96),
         noise in proptest::collection::vec(any::<u8>(), 0..32),
     ) {
-        let encoded = encode_base64(&bytes);
+        let encoded = base64::encode(&bytes);
         let mut out = Vec::new();
-        prop_assert_eq!(decode_base64(encoded.as_bytes(), &mut out), Some(()));
+        prop_assert_eq!(base64::decode_into(encoded.as_bytes(), &mut out), Some(()));
         prop_assert_eq!(&out, &bytes);
         out.clear();
-        prop_assert_eq!(decode_base64(encoded.trim_end_matches('=').as_bytes(), &mut out), Some(()));
+        prop_assert_eq!(base64::decode_into(encoded.trim_end_matches('=').as_bytes(), &mut out), Some(()));
         prop_assert_eq!(&out, &bytes);
         out.clear();
-        if decode_base64(&noise, &mut out).is_some() {
+        if base64::decode_into(&noise, &mut out).is_some() {
             // Whatever is accepted decodes to three bytes per four characters.
             let unpadded = noise.iter().rev().skip_while(|&&c| c == b'=').count();
             prop_assert_eq!(out.len(), unpadded * 3 / 4);

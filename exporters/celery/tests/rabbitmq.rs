@@ -8,8 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::rabbitmq::RabbitMq;
-use common::{collector_success, promtool_findings, sample_value, CeleryEnv, Exporter};
+use common::rabbitmq::{on_rabbitmq, RabbitMq};
+use common::{
+    assert_promtool_clean, collector_success, promtool_findings, sample_value, CeleryEnv, Exporter,
+};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -35,14 +37,11 @@ fn publish_raw(env: &CeleryEnv, messages: &[(&str, &str)]) {
 
 #[test]
 fn counts_workers_and_malformed_messages() {
-    if !RabbitMq::available() {
+    let Some((_rabbit, exporter, env)) = on_rabbitmq(&["--worker-timeout", "3s"]) else {
         return;
-    }
-    let rabbit = RabbitMq::start();
-    let exporter = Exporter::start(&rabbit.url(), &["--worker-timeout", "3s"]);
+    };
     exporter.wait_value("celery_up", &[], 1.0, T);
 
-    let env = CeleryEnv::new(&rabbit.url());
     let mut worker = env.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "1"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
     env.client(
@@ -50,22 +49,18 @@ fn counts_workers_and_malformed_messages() {
          for i in range(3): app.fail.delay('bad')\n\
          for i in range(2): app.flaky.delay(1)\n",
     );
-    let count = |name: &str, state: &str, want: f64| {
-        exporter.wait_value(
-            "celery_tasks_total",
-            &[("name", name), ("state", state), ("queue", "celery")],
-            want,
-            T,
-        )
-    };
-    count("tests.add", "SUCCESS", 5.0);
-    count("tests.add", "PENDING", 5.0);
-    count("tests.fail", "FAILURE", 3.0);
-    count("tests.flaky", "RETRY", 2.0);
-    count("tests.flaky", "SUCCESS", 2.0);
-    // A retry is sent, received and started again under the same uuid.
-    count("tests.flaky", "STARTED", 4.0);
-    count("tests.flaky", "PENDING", 4.0);
+    for (name, state, want) in [
+        ("tests.add", "SUCCESS", 5.0),
+        ("tests.add", "PENDING", 5.0),
+        ("tests.fail", "FAILURE", 3.0),
+        ("tests.flaky", "RETRY", 2.0),
+        ("tests.flaky", "SUCCESS", 2.0),
+        // A retry is sent, received and started again under the same uuid.
+        ("tests.flaky", "STARTED", 4.0),
+        ("tests.flaky", "PENDING", 4.0),
+    ] {
+        exporter.wait_tasks(name, state, want, T);
+    }
     let text = exporter.scrape();
     assert_eq!(
         sample_value(
@@ -124,9 +119,7 @@ fn counts_workers_and_malformed_messages() {
             .unwrap()
             > before
     );
-    if let Some(findings) = promtool_findings(&exporter.scrape()) {
-        assert!(findings.trim().is_empty(), "promtool: {findings}");
-    }
+    assert_promtool_clean(&exporter.scrape());
 
     // SIGKILL: no worker-offline; down by the heartbeat rule (2 x 1 s), well within the 3 s
     // --worker-timeout plus a scrape.
@@ -176,26 +169,14 @@ fn queue_depth_by_passive_declare_and_management_api() {
 
 #[test]
 fn broker_restart_reconnects_and_counters_continue() {
-    if !RabbitMq::available() {
+    let Some((mut rabbit, exporter, env)) = on_rabbitmq(&[]) else {
         return;
-    }
-    let mut rabbit = RabbitMq::start();
-    let exporter = Exporter::start(&rabbit.url(), &[]);
+    };
     exporter.wait_value("celery_up", &[], 1.0, T);
-    let env = CeleryEnv::new(&rabbit.url());
     let _worker = env.worker("w1", &["-E", "-c", "1", "--heartbeat-interval", "1"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
     env.client("for i in range(3): app.add.delay(i, i)\n");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &[
-            ("name", "tests.add"),
-            ("state", "SUCCESS"),
-            ("queue", "celery"),
-        ],
-        3.0,
-        T,
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 3.0, T);
 
     rabbit.stop();
     exporter.wait_value("celery_up", &[], 0.0, T);
@@ -212,36 +193,18 @@ fn broker_restart_reconnects_and_counters_continue() {
         Some(3.0)
     );
     rabbit.start_again();
-    exporter.wait_value("celery_up", &[], 1.0, Duration::from_secs(60));
-    assert!(
-        exporter
-            .value("celery_exporter_broker_reconnects_total", &[])
-            .unwrap()
-            >= 1.0
-    );
+    exporter.wait_reconnected(Duration::from_secs(60));
     // The worker reconnects by itself (broker_connection_retry); its next tasks add up.
     exporter.wait_value("celery_workers", &[], 1.0, Duration::from_secs(60));
     env.client("for i in range(2): app.add.delay(i, i)\n");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &[
-            ("name", "tests.add"),
-            ("state", "SUCCESS"),
-            ("queue", "celery"),
-        ],
-        5.0,
-        Duration::from_secs(60),
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 5.0, Duration::from_secs(60));
 }
 
 #[test]
 fn celery_exporter_names_on_rabbitmq() {
-    if !RabbitMq::available() {
+    let Some((_rabbit, exporter, env)) = on_rabbitmq(&["--metrics", "celery-exporter"]) else {
         return;
-    }
-    let rabbit = RabbitMq::start();
-    let exporter = Exporter::start(&rabbit.url(), &["--metrics", "celery-exporter"]);
-    let env = CeleryEnv::new(&rabbit.url());
+    };
     let _worker = env.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "1"]);
     // A second worker with 3 processes on `celery` and on a queue no task names: upstream's
     // counts come from the workers' answers to `active_queues` and `stats`.
@@ -355,15 +318,11 @@ fn passwords_stay_secret_and_a_refused_login_is_up_0() {
 
 #[test]
 fn enable_events_turns_task_events_on() {
-    if !RabbitMq::available() {
+    let Some((_rabbit, exporter, env)) =
+        on_rabbitmq(&["--enable-events", "--enable-events-interval", "1s"])
+    else {
         return;
-    }
-    let rabbit = RabbitMq::start();
-    let exporter = Exporter::start(
-        &rabbit.url(),
-        &["--enable-events", "--enable-events-interval", "1s"],
-    );
-    let env = CeleryEnv::new(&rabbit.url());
+    };
     // No -E: only worker events until the broadcast reaches the worker's pidbox queue.
     let worker = env.worker("w1", &["-c", "1", "--heartbeat-interval", "1"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
@@ -377,14 +336,5 @@ fn enable_events_turns_task_events_on() {
         std::thread::sleep(Duration::from_millis(200));
     }
     env.client("for i in range(2): app.add.delay(i, i)\n");
-    exporter.wait_value(
-        "celery_tasks_total",
-        &[
-            ("name", "tests.add"),
-            ("state", "SUCCESS"),
-            ("queue", "celery"),
-        ],
-        2.0,
-        T,
-    );
+    exporter.wait_tasks("tests.add", "SUCCESS", 2.0, T);
 }

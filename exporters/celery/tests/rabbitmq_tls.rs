@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::rabbitmq::RabbitMq;
-use common::{free_port, sample_value, CeleryEnv, Exporter};
+use common::{free_port, sample_value, task_labels, CeleryEnv, Exporter};
 use exporter_core::testkit::pki::TestPki;
 
 const T: Duration = Duration::from_secs(40);
@@ -47,19 +47,17 @@ fn amqps_with_the_brokers_ca_counts_events_and_another_ca_is_refused() {
         "for i in range(3): app.add.delay(i, i)\n\
          for i in range(2): app.fail.delay('bad')\n",
     );
-    let total = |name, state| [("name", name), ("state", state), ("queue", "celery")];
-    exporter.wait_value("celery_tasks_total", &total("tests.add", "SUCCESS"), 3.0, T);
-    exporter.wait_value(
-        "celery_tasks_total",
-        &total("tests.fail", "FAILURE"),
-        2.0,
-        T,
-    );
-    exporter.wait_value("celery_tasks_total", &total("tests.add", "PENDING"), 3.0, T);
+    exporter.wait_tasks("tests.add", "SUCCESS", 3.0, T);
+    exporter.wait_tasks("tests.fail", "FAILURE", 2.0, T);
+    exporter.wait_tasks("tests.add", "PENDING", 3.0, T);
     exporter.wait_value("celery_queue_length", &[("queue", "celery")], 0.0, T);
     let text = exporter.scrape();
     assert_eq!(
-        sample_value(&text, "celery_tasks_total", &total("tests.fail", "SUCCESS")),
+        sample_value(
+            &text,
+            "celery_tasks_total",
+            &task_labels("tests.fail", "SUCCESS")
+        ),
         Some(0.0),
         "{text}"
     );

@@ -21,6 +21,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 
 use super::url::AmqpUrl;
+use crate::broker_url::url_host;
 use crate::consumer::Shared;
 use crate::event::{decode_body, Undecodable};
 use exporter_core::percent;
@@ -101,16 +102,12 @@ impl Broker {
     /// messages name the host and the AMQP reply, not the URI.
     pub async fn connect(&self) -> Result<Connection, String> {
         let u = &self.url;
-        let host = if u.host.contains(':') {
-            format!("[{}]", u.host)
-        } else {
-            u.host.clone()
-        };
         let uri = format!(
-            "{}://{}:{}@{host}:{}/{}?heartbeat={}&frame_max={FRAME_MAX}",
+            "{}://{}:{}@{}:{}/{}?heartbeat={}&frame_max={FRAME_MAX}",
             if u.tls { "amqps" } else { "amqp" },
             percent::encode(&u.username),
             percent::encode(&self.password),
+            url_host(&u.host),
             u.port,
             percent::encode(&u.vhost),
             u.heartbeat,
@@ -188,16 +185,7 @@ async fn subscribe(
         .await
         .map_err(|err| e("cannot declare the celeryev exchange", err))?;
     let queue: ShortString = event_queue_name().into();
-    channel
-        .queue_declare(
-            queue.clone(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            queue_arguments(ttl),
-        )
+    declare_private_queue(&channel, queue.clone(), queue_arguments(ttl))
         .await
         .map_err(|err| e("cannot declare the event queue", err))?;
     channel
@@ -221,20 +209,43 @@ async fn subscribe(
         .basic_qos(PREFETCH, BasicQosOptions::default())
         .await
         .map_err(|err| e("cannot set the prefetch limit", err))?;
-    let consumer = channel
-        .basic_consume(
-            queue,
-            "celery-exporter".into(),
-            BasicConsumeOptions {
-                no_ack: false,
-                exclusive: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
+    let consumer = consume_exclusively(&channel, queue, "celery-exporter", false)
         .await
         .map_err(|err| e("cannot consume the event queue", err))?;
     Ok((conn, channel, consumer))
+}
+
+/// Declares `queue` for this connection alone: exclusive, deleted with its last consumer.
+pub(crate) async fn declare_private_queue(
+    channel: &Channel,
+    queue: ShortString,
+    arguments: FieldTable,
+) -> lapin::Result<()> {
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel.queue_declare(queue, options, arguments).await?;
+    Ok(())
+}
+
+/// Consumes `queue` as its only consumer, tagged `tag`; `no_ack`: deliveries are not
+/// acknowledged.
+pub(crate) async fn consume_exclusively(
+    channel: &Channel,
+    queue: ShortString,
+    tag: &str,
+    no_ack: bool,
+) -> lapin::Result<lapin::Consumer> {
+    let options = BasicConsumeOptions {
+        no_ack,
+        exclusive: true,
+        ..BasicConsumeOptions::default()
+    };
+    channel
+        .basic_consume(queue, tag.into(), options, FieldTable::default())
+        .await
 }
 
 /// Runs forever: connect, bind, consume; on any failure wait and start over. `ttl`: the event

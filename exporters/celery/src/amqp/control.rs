@@ -13,14 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, Consumer, ExchangeKind};
 
-use super::consumer::{scrub, Broker};
+use super::consumer::{consume_exclusively, declare_private_queue, scrub, Broker};
 use crate::consumer::Shared;
 use crate::inspect::{self, Answers, Question};
 
@@ -151,16 +148,7 @@ async fn listen_for_replies(broker: &Broker, oid: &str) -> Result<(Connection, C
         )
         .await?;
         let queue = inspect::reply_queue(oid);
-        ch.queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+        declare_private_queue(&ch, queue.as_str().into(), FieldTable::default()).await?;
         ch.queue_bind(
             queue.as_str().into(),
             inspect::REPLY_EXCHANGE.into(),
@@ -169,17 +157,7 @@ async fn listen_for_replies(broker: &Broker, oid: &str) -> Result<(Connection, C
             FieldTable::default(),
         )
         .await?;
-        ch.basic_consume(
-            queue.as_str().into(),
-            "celery-exporter-inspect".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                exclusive: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
+        consume_exclusively(&ch, queue.as_str().into(), "celery-exporter-inspect", true).await
     };
     match setup.await {
         Ok(consumer) => Ok((conn, consumer)),

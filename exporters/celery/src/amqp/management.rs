@@ -187,7 +187,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Standard base64 for the Basic authorization header.
 fn basic_auth(user: &str, password: &str) -> String {
-    crate::event::encode_base64(format!("{user}:{password}").as_bytes())
+    exporter_core::base64::encode(format!("{user}:{password}").as_bytes())
 }
 
 /// The largest `/api/queues` answer read (about 20,000 queues with our four columns).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use exporter_core::percent;
 
-use crate::broker_url::{split_url, ConfigError, UrlParts};
+use crate::broker_url::{split_url, url_host, ConfigError};
 
 /// Where a RabbitMQ broker is and how to log in.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,14 +58,10 @@ impl AmqpUrl {
     /// The URL without the password, for logs and messages: `amqp://user:<secret>@host:port/vhost`.
     pub fn redacted(&self) -> String {
         let scheme = if self.tls { "amqps" } else { "amqp" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
         format!(
-            "{scheme}://{}:<secret>@{host}:{}/{}",
+            "{scheme}://{}:<secret>@{}:{}/{}",
             percent::encode(&self.username),
+            url_host(&self.host),
             self.port,
             percent::encode(&self.vhost)
         )
@@ -87,14 +83,8 @@ impl AmqpUrl {
                 ))
             }
         };
-        let UrlParts {
-            credentials,
-            host,
-            port,
-            path,
-            query,
-        } = split_url(rest)?;
-        let (username, password) = match credentials {
+        let parts = split_url(rest)?;
+        let (username, password) = match parts.credentials {
             None => ("guest".to_string(), "guest".to_string()),
             Some((u, p)) => {
                 let u = percent::decode_strict(u)
@@ -108,17 +98,16 @@ impl AmqpUrl {
                 (u, p)
             }
         };
-        let port = port.unwrap_or(if tls { 5671 } else { 5672 });
-        let host = if host.is_empty() { "localhost" } else { host }.to_string();
-        let vhost = if path.is_empty() || path == "/" {
+        let port = parts.port.unwrap_or(if tls { 5671 } else { 5672 });
+        let vhost = if parts.path.is_empty() || parts.path == "/" {
             "/".to_string()
         } else {
-            percent::decode_strict(path)
+            percent::decode_strict(parts.path)
                 .ok_or_else(|| err("--broker-url: bad percent-encoding in the virtual host"))?
         };
         let mut url = AmqpUrl {
             tls,
-            host,
+            host: parts.host.to_string(),
             port,
             username,
             password,
@@ -126,8 +115,7 @@ impl AmqpUrl {
             heartbeat: DEFAULT_HEARTBEAT,
             ca_certs: None,
         };
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in parts.params() {
             let v = percent::decode_strict(v)
                 .ok_or_else(|| err(format!("--broker-url: bad percent-encoding in {k}")))?;
             match k {

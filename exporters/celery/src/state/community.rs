@@ -24,6 +24,7 @@ use exporter_core::MetricFamily;
 
 use crate::inspect::Answers;
 use crate::state::bounded_label;
+use crate::state::histogram::Histogram;
 
 /// Distinct values kept per label; later ones are reported as `other`.
 const MAX_VALUES: usize = 2000;
@@ -185,13 +186,7 @@ struct Series {
     present: u8,
     /// (exception id, count); the `""` zero series is implied by `present`.
     failed: Vec<(u16, u64)>,
-    runtime: Option<Runtime>,
-}
-
-struct Runtime {
-    buckets: Box<[u64]>,
-    sum: f64,
-    count: u64,
+    runtime: Option<Histogram>,
 }
 
 /// The task families of danihodovic/celery-exporter, fed one event at a time.
@@ -268,19 +263,12 @@ impl CommunityTasks {
         }
         if event == TaskEvent::Succeeded {
             let n = self.buckets.len();
-            let r = s.runtime.get_or_insert_with(|| Runtime {
-                buckets: vec![0; n].into_boxed_slice(),
-                sum: 0.0,
-                count: 0,
-            });
+            let r = s.runtime.get_or_insert_with(|| Histogram::new(n));
             // Its state's runtime is 0 when the event carries none; observed either way.
-            let v = runtime.filter(|v| v.is_finite()).unwrap_or(0.0).max(0.0);
-            let i = self.buckets.partition_point(|&b| b < v);
-            if let Some(c) = r.buckets.get_mut(i) {
-                *c += 1;
-            }
-            r.sum += v;
-            r.count += 1;
+            r.observe(
+                &self.buckets,
+                runtime.filter(|v| v.is_finite()).unwrap_or(0.0),
+            );
         }
     }
 
@@ -351,26 +339,12 @@ impl CommunityTasks {
             let Some(r) = &self.series[k].runtime else {
                 continue;
             };
-            let mut cumulative = 0;
-            let buckets: Vec<(f64, u64)> = self
-                .buckets
-                .iter()
-                .zip(r.buckets.iter())
-                .map(|(&b, &c)| {
-                    cumulative += c;
-                    (b, cumulative)
-                })
-                .collect();
-            runtime.push_histogram(
-                &[
-                    ("name", self.names.name(k.0)),
-                    ("hostname", self.hosts.name(k.1)),
-                    ("queue_name", self.queues.name(k.2)),
-                ],
-                &buckets,
-                r.sum,
-                r.count,
-            );
+            let labels = [
+                ("name", self.names.name(k.0)),
+                ("hostname", self.hosts.name(k.1)),
+                ("queue_name", self.queues.name(k.2)),
+            ];
+            r.push_to(&mut runtime, &labels, &self.buckets);
         }
         out.push(runtime);
         out

@@ -227,6 +227,23 @@ impl Exporter {
         sample_value(&self.scrape(), name, labels)
     }
 
+    /// Polls until `celery_tasks_total` of task `name` in `state` on queue `celery` is `want`.
+    pub(crate) fn wait_tasks(&self, name: &str, state: &str, want: f64, timeout: Duration) {
+        let labels = task_labels(name, state);
+        self.wait_value("celery_tasks_total", &labels, want, timeout);
+    }
+
+    /// After a broker restart: polls until `celery_up` is 1 again and checks the reconnect was
+    /// counted.
+    pub(crate) fn wait_reconnected(&self, timeout: Duration) {
+        self.wait_value("celery_up", &[], 1.0, timeout);
+        let reconnects = self.value("celery_exporter_broker_reconnects_total", &[]);
+        assert!(
+            reconnects.is_some_and(|n| n >= 1.0),
+            "reconnects: {reconnects:?}"
+        );
+    }
+
     /// Polls until the sample equals `want`; panics with the last exposition otherwise.
     pub(crate) fn wait_value(
         &self,
@@ -320,6 +337,21 @@ impl CeleryEnv {
 
 /// `celery_scrape_collector_success{collector}` in the exposition `text`: whether that collector
 /// (`queues` or `events`) succeeded.
+/// The labels of `celery_tasks_total` for task `name` in `state` on the default queue `celery`.
+pub(crate) fn task_labels<'a>(name: &'a str, state: &'a str) -> [(&'a str, &'a str); 3] {
+    [("name", name), ("state", state), ("queue", "celery")]
+}
+
+/// A fresh Redis broker, the exporter on it (started with `args`) and a Celery environment on
+/// it, bound in that order so that they drop in reverse: the Celery processes first, the broker
+/// last.
+pub(crate) fn on_redis(args: &[&str]) -> (Redis, Exporter, CeleryEnv) {
+    let redis = Redis::start();
+    let exporter = Exporter::start(&redis.url(), args);
+    let celery = CeleryEnv::new(&redis.url());
+    (redis, exporter, celery)
+}
+
 pub(crate) fn collector_success(text: &str, collector: &str) -> Option<f64> {
     sample_value(
         text,
@@ -332,4 +364,14 @@ pub(crate) fn collector_success(text: &str, collector: &str) -> Option<f64> {
 /// not installed: the CI image has it).
 pub(crate) fn promtool_findings(text: &str) -> Option<String> {
     exporter_core::testkit::promtool_check_metrics(text).map(|(_, findings)| findings)
+}
+
+/// Fails on any `promtool check metrics` finding (passes when promtool is not installed).
+pub(crate) fn assert_promtool_clean(text: &str) {
+    if let Some(findings) = promtool_findings(text) {
+        assert!(
+            findings.trim().is_empty(),
+            "promtool check metrics:\n{findings}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::free_port;
+use super::{free_port, CeleryEnv, Exporter};
 
 /// Where Debian installs the server's own scripts (the /usr/sbin wrapper switches user).
 const RABBITMQ_BIN: &str = "/usr/lib/rabbitmq/bin";
@@ -243,6 +243,19 @@ impl RabbitMq {
         let out = cmd.output().expect("rabbitmqctl");
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
+}
+
+/// A fresh RabbitMQ broker, the exporter on it (started with `args`) and a Celery environment
+/// on it, as [`super::on_redis`]; `None` where rabbitmq-server is not installed (see
+/// [`RabbitMq::available`]: the test then passes without running).
+pub(crate) fn on_rabbitmq(args: &[&str]) -> Option<(RabbitMq, Exporter, CeleryEnv)> {
+    if !RabbitMq::available() {
+        return None;
+    }
+    let rabbit = RabbitMq::start();
+    let exporter = Exporter::start(&rabbit.url(), args);
+    let env = CeleryEnv::new(&rabbit.url());
+    Some((rabbit, exporter, env))
 }
 
 impl Drop for RabbitMq {
