@@ -22,6 +22,33 @@ use super::filesystem::{self, FilesystemOptions};
 use super::netdev::DeviceFilter;
 use crate::paths::HostPaths;
 
+/// Declares a stateless sysinfo stand-in: the unit struct `$collector`, its `new` taking the Linux
+/// collector's arguments (the paths and, where it has them, its `$options`), which do not apply
+/// to sysinfo, and its `BlockingCollector` named `$name`, whose scrape is its own `scrape`.
+macro_rules! stand_in {
+    ($(#[doc = $doc:tt])+ $collector:ident, $name:literal $(, $options:ty)?) => {
+        $(#[doc = $doc])+
+        pub struct $collector;
+
+        impl $collector {
+            /// Takes the Linux collector's arguments, which do not apply to sysinfo.
+            pub fn new(_cfg: &HostPaths $(, _options: &$options)?) -> Self {
+                $collector
+            }
+        }
+
+        impl BlockingCollector for $collector {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn collect(&self) -> CollectResult {
+                self.scrape()
+            }
+        }
+    };
+}
+
 /// `node_cpu_seconds_total{cpu, mode="user"|"idle"}`, integrated from usage samples.
 pub struct CpuCollector {
     state: Mutex<CpuState>,
@@ -78,22 +105,14 @@ impl BlockingCollector for CpuCollector {
     }
 }
 
-/// `node_memory_{MemTotal,MemAvailable,MemFree,SwapTotal,SwapFree}_bytes`.
-pub struct MeminfoCollector;
+stand_in!(
+    /// `node_memory_{MemTotal,MemAvailable,MemFree,SwapTotal,SwapFree}_bytes`.
+    MeminfoCollector, "meminfo"
+);
 
 impl MeminfoCollector {
-    /// The collector; sysinfo needs no paths.
-    pub fn new(_cfg: &HostPaths) -> Self {
-        MeminfoCollector
-    }
-}
-
-impl BlockingCollector for MeminfoCollector {
-    fn name(&self) -> &'static str {
-        "meminfo"
-    }
-
-    fn collect(&self) -> CollectResult {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let mut system = System::new();
         system.refresh_memory();
         let gauge = |name: &str, help: &'static str, value: u64| {
@@ -129,23 +148,15 @@ impl BlockingCollector for MeminfoCollector {
     }
 }
 
-/// `node_filesystem_{size,free,avail}_bytes`, `node_filesystem_readonly` and
-/// `node_filesystem_device_error` per mount point.
-pub struct FilesystemCollector;
+stand_in!(
+    /// `node_filesystem_{size,free,avail}_bytes`, `node_filesystem_readonly` and
+    /// `node_filesystem_device_error` per mount point.
+    FilesystemCollector, "filesystem", FilesystemOptions
+);
 
 impl FilesystemCollector {
-    /// Takes the Linux collector's arguments; the options do not apply to sysinfo's disks.
-    pub fn new(_cfg: &HostPaths, _options: &FilesystemOptions) -> Self {
-        FilesystemCollector
-    }
-}
-
-impl BlockingCollector for FilesystemCollector {
-    fn name(&self) -> &'static str {
-        "filesystem"
-    }
-
-    fn collect(&self) -> CollectResult {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let disks = Disks::new_with_refreshed_list();
         let mut size = filesystem::family("size_bytes");
         let mut free = filesystem::family("free_bytes");
@@ -171,22 +182,14 @@ impl BlockingCollector for FilesystemCollector {
     }
 }
 
-/// `node_network_{receive,transmit}_{bytes,packets,errs}_total` per interface.
-pub struct NetdevCollector;
+stand_in!(
+    /// `node_network_{receive,transmit}_{bytes,packets,errs}_total` per interface.
+    NetdevCollector, "netdev", DeviceFilter
+);
 
 impl NetdevCollector {
-    /// Takes the Linux collector's arguments; the filter does not apply to sysinfo's list.
-    pub fn new(_cfg: &HostPaths, _filter: &DeviceFilter) -> Self {
-        NetdevCollector
-    }
-}
-
-impl BlockingCollector for NetdevCollector {
-    fn name(&self) -> &'static str {
-        "netdev"
-    }
-
-    fn collect(&self) -> CollectResult {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let networks = Networks::new_with_refreshed_list();
         let counter = |direction: &str, what: &str| {
             MetricFamily::counter(
@@ -219,22 +222,14 @@ impl BlockingCollector for NetdevCollector {
     }
 }
 
-/// `node_load1`, `node_load5`, `node_load15` (zero where the OS has no load average).
-pub struct LoadavgCollector;
+stand_in!(
+    /// `node_load1`, `node_load5`, `node_load15` (zero where the OS has no load average).
+    LoadavgCollector, "loadavg"
+);
 
 impl LoadavgCollector {
-    /// The collector; sysinfo needs no paths.
-    pub fn new(_cfg: &HostPaths) -> Self {
-        LoadavgCollector
-    }
-}
-
-impl BlockingCollector for LoadavgCollector {
-    fn name(&self) -> &'static str {
-        "loadavg"
-    }
-
-    fn collect(&self) -> CollectResult {
+    /// One scrape.
+    fn scrape(&self) -> CollectResult {
         let load = System::load_average();
         Ok(vec![
             MetricFamily::gauge("node_load1", "1m load average.").with(&[], load.one),
