@@ -268,39 +268,33 @@ mod tests {
     #[test]
     fn families_have_the_linux_collectors_types_and_labels() {
         let cfg = HostPaths::default();
-        let pairs: [(Box<dyn BlockingCollector>, Box<dyn BlockingCollector>); 5] = [
-            (
-                Box::new(CpuCollector::new(&cfg, &CpuOptions::default())),
-                Box::new(collector::cpu::CpuCollector::new(
-                    &cfg,
-                    &CpuOptions::default(),
-                )),
+        // Each stand-in and the Linux collector, built with the same arguments.
+        macro_rules! both {
+            ($ours:ident, $linux:ty $(, $options:expr)?) => {
+                (
+                    Box::new($ours::new(&cfg $(, $options)?)) as Box<dyn BlockingCollector>,
+                    Box::new(<$linux>::new(&cfg $(, $options)?)) as Box<dyn BlockingCollector>,
+                )
+            };
+        }
+        let pairs = [
+            both!(
+                CpuCollector,
+                collector::cpu::CpuCollector,
+                &CpuOptions::default()
             ),
-            (
-                Box::new(MeminfoCollector::new(&cfg)),
-                Box::new(collector::meminfo::MeminfoCollector::new(&cfg)),
+            both!(MeminfoCollector, collector::meminfo::MeminfoCollector),
+            both!(
+                FilesystemCollector,
+                collector::filesystem::FilesystemCollector,
+                &FilesystemOptions::default()
             ),
-            (
-                Box::new(FilesystemCollector::new(
-                    &cfg,
-                    &FilesystemOptions::default(),
-                )),
-                Box::new(collector::filesystem::FilesystemCollector::new(
-                    &cfg,
-                    &FilesystemOptions::default(),
-                )),
+            both!(
+                NetdevCollector,
+                collector::netdev::NetdevCollector,
+                &DeviceFilter::default()
             ),
-            (
-                Box::new(NetdevCollector::new(&cfg, &DeviceFilter::default())),
-                Box::new(collector::netdev::NetdevCollector::new(
-                    &cfg,
-                    &DeviceFilter::default(),
-                )),
-            ),
-            (
-                Box::new(LoadavgCollector::new(&cfg)),
-                Box::new(collector::loadavg::LoadavgCollector::new(&cfg)),
-            ),
+            both!(LoadavgCollector, collector::loadavg::LoadavgCollector),
         ];
         for (portable, linux) in pairs {
             assert_eq!(portable.name(), linux.name());
