@@ -21,6 +21,7 @@ pub use collector::{
 pub use metric::{Label, MetricFamily, MetricType, Sample};
 pub mod exporter;
 pub mod flags;
+pub mod kept_targets;
 pub mod log;
 pub mod memory;
 pub mod process;

@@ -1,13 +1,12 @@
 //! `/scrape?target=redis://host:port`: one exporter serving many Redis instances. Credentials come
 //! from `--redis.password-file` (or `--redis.password`), never from the query.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use exporter_core::encode::encode_text;
 use exporter_core::exporter::{REVISION, RUST_VERSION, VERSION};
+use exporter_core::kept_targets::KeptTargets;
 use exporter_core::metric::merge_and_sort;
 use exporter_core::server::{
     metrics_response, text_response, HttpResponse, RouteHandler, RouteRequest,
@@ -29,7 +28,7 @@ pub struct ScrapeHandler {
     default_password: Option<Secret>,
     passwords: PasswordMap,
     build_info: bool,
-    targets: Mutex<HashMap<String, (Arc<Scraper>, Instant)>>,
+    targets: KeptTargets<String, Scraper>,
 }
 
 impl ScrapeHandler {
@@ -46,7 +45,7 @@ impl ScrapeHandler {
             default_password,
             passwords,
             build_info,
-            targets: Mutex::new(HashMap::new()),
+            targets: KeptTargets::new(MAX_KEPT_TARGETS),
         }
     }
 
@@ -56,28 +55,14 @@ impl ScrapeHandler {
     }
 
     fn scraper_for(&self, addr: &str, mut target: Target) -> Arc<Scraper> {
-        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((scraper, used)) = targets.get_mut(addr) {
-            *used = Instant::now();
-            return Arc::clone(scraper);
-        }
-        if targets.len() >= MAX_KEPT_TARGETS {
-            if let Some(oldest) = targets
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            {
-                targets.remove(&oldest);
-            }
-        }
-        target.password = self
-            .passwords
-            .lookup(addr)
-            .or(self.default_password.as_ref())
-            .cloned();
-        let scraper = Arc::new(Scraper::new(target, Arc::clone(&self.opts)));
-        targets.insert(addr.to_string(), (Arc::clone(&scraper), Instant::now()));
-        scraper
+        self.targets.get_or_insert_with(&addr.to_string(), || {
+            target.password = self
+                .passwords
+                .lookup(addr)
+                .or(self.default_password.as_ref())
+                .cloned();
+            Scraper::new(target, Arc::clone(&self.opts))
+        })
     }
 }
 
