@@ -545,38 +545,32 @@ pg_things:
 
     #[test]
     fn bad_files_name_the_query_and_column() {
-        let e = parse(
-            "pg_x:\n  query: SELECT 1\n  metrics:\n    - v:\n        usage: GAUGES\n",
-            "f.yaml",
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("f.yaml")
-                && e.contains("pg_x")
-                && e.contains("column v")
-                && e.contains("GAUGES"),
-            "{e}"
-        );
-        let e = parse("pg_y:\n  metrics: []\n", "f.yaml").unwrap_err();
-        assert!(e.contains("pg_y") && e.contains("query"), "{e}");
-        let e = parse(
-            "pg_ok:\n  query: SELECT 1\npg_broken:\n  query: \"SELECT 1\n  metrics: [\n",
-            "f.yaml",
-        )
-        .unwrap_err();
-        assert!(e.contains("invalid YAML"), "{e}");
-        let e = parse(
-            "pg_z:\n  query: SELECT 1\n  runonserver: \"~>1\"\n",
-            "f.yaml",
-        )
-        .unwrap_err();
-        assert!(e.contains("pg_z") && e.contains("runonserver"), "{e}");
-        let e = parse(
-            "pg_m:\n  query: SELECT 1\n  metrics:\n    - s:\n        usage: MAPPEDMETRIC\n",
-            "f",
-        )
-        .unwrap_err();
-        assert!(e.contains("metric_mapping"), "{e}");
+        // (file, what the error must name)
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "pg_x:\n  query: SELECT 1\n  metrics:\n    - v:\n        usage: GAUGES\n",
+                &["f.yaml", "pg_x", "column v", "GAUGES"],
+            ),
+            ("pg_y:\n  metrics: []\n", &["pg_y", "query"]),
+            (
+                "pg_ok:\n  query: SELECT 1\npg_broken:\n  query: \"SELECT 1\n  metrics: [\n",
+                &["invalid YAML"],
+            ),
+            (
+                "pg_z:\n  query: SELECT 1\n  runonserver: \"~>1\"\n",
+                &["pg_z", "runonserver"],
+            ),
+            (
+                "pg_m:\n  query: SELECT 1\n  metrics:\n    - s:\n        usage: MAPPEDMETRIC\n",
+                &["metric_mapping"],
+            ),
+        ];
+        for (yaml, names) in cases {
+            let e = parse(yaml, "f.yaml").unwrap_err();
+            for name in *names {
+                assert!(e.contains(name), "{name}: {e}");
+            }
+        }
         assert!(parse("", "f").unwrap().is_empty());
     }
 

@@ -1,14 +1,15 @@
 //! The binary's start-up contract: bad flags, data sources and files fail at once with a message
 //! naming the culprit, and never print a password.
 
+mod common;
+
 use std::process::Command;
 
+use common::{TempFile, EXPORTER};
 use exporter_core::testkit::check_unknown_flag_and_version;
 
-const BIN: &str = env!("CARGO_BIN_EXE_postgres-exporter");
-
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(EXPORTER);
     cmd.args(args)
         .args(["--web.listen-address", "127.0.0.1:0"])
         .env_remove("DATA_SOURCE_NAME")
@@ -19,6 +20,22 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     }
     exporter_core::testkit::run_to_exit(&mut cmd)
 }
+
+/// The password the data sources of these tests carry: no message may print it.
+const PASSWORD: &str = "Hunter2-pw";
+
+/// Start-up fails (exit code 1) with a message naming every one of `names`, and not the password.
+fn fails_naming(args: &[&str], env: &[(&str, &str)], names: &[&str]) {
+    let (code, out) = run_to_exit(args, env);
+    assert_eq!(code, 1, "{out}");
+    for name in names {
+        assert!(out.contains(name), "{name}: {out}");
+    }
+    assert!(!out.contains(PASSWORD), "{out}");
+}
+
+/// A data source on a closed port, for the errors found before connecting.
+const CLOSED: [(&str, &str); 1] = [("DATA_SOURCE_NAME", "postgresql://u@127.0.0.1:1/db")];
 
 #[test]
 fn unknown_flag_is_rejected_and_version_names_the_program() {
@@ -41,92 +58,58 @@ fn help_opens_with_the_program_description() {
 
 #[test]
 fn no_data_source_is_a_clear_error() {
-    let (code, out) = run_to_exit(&[], &[]);
-    assert_eq!(code, 1);
-    assert!(out.contains("DATA_SOURCE_NAME"), "{out}");
+    fails_naming(&[], &[], &["DATA_SOURCE_NAME"]);
 }
 
 #[test]
 fn bad_dsn_names_the_parameter_not_the_password() {
-    let (code, out) = run_to_exit(
-        &[],
-        &[(
-            "DATA_SOURCE_NAME",
-            "postgresql://u:Hunter2-pw@h/db?sslmode=sometimes",
-        )],
-    );
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("sslmode") && !out.contains("Hunter2-pw"),
-        "{out}"
-    );
+    let dsn = format!("postgresql://u:{PASSWORD}@h/db?sslmode=sometimes");
+    fails_naming(&[], &[("DATA_SOURCE_NAME", &dsn)], &["sslmode"]);
 }
 
 #[test]
 fn unreadable_password_file_names_the_variable() {
-    let (code, out) = run_to_exit(
-        &[],
-        &[
-            ("DATA_SOURCE_URI", "h:5432/db"),
-            ("DATA_SOURCE_PASS_FILE", "/nonexistent/pw"),
-        ],
-    );
-    assert_eq!(code, 1);
-    assert!(out.contains("DATA_SOURCE_PASS_FILE"), "{out}");
+    let env = [
+        ("DATA_SOURCE_URI", "h:5432/db"),
+        ("DATA_SOURCE_PASS_FILE", "/nonexistent/pw"),
+    ];
+    fails_naming(&[], &env, &["DATA_SOURCE_PASS_FILE"]);
 }
 
 #[test]
 fn bad_queries_file_names_the_query_and_column() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("queries.yaml");
-    std::fs::write(
-        &file,
+    let file = TempFile::new(
+        "queries.yaml",
         "pg_fine:\n  query: SELECT 1 AS one\n  metrics:\n    - one:\n        usage: GAUGE\n        description: One\npg_typo:\n  query: SELECT 1 AS x\n  metrics:\n    - x:\n        usage: GUAGE\n        description: X\n",
-    )
-    .unwrap();
-    let (code, out) = run_to_exit(
-        &["--extend.query-path", file.to_str().unwrap()],
-        &[("DATA_SOURCE_NAME", "postgresql://u@127.0.0.1:1/db")],
     );
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("pg_typo") && out.contains("GUAGE") && out.contains("queries.yaml"),
-        "{out}"
+    fails_naming(
+        &["--extend.query-path", file.arg()],
+        &CLOSED,
+        &["pg_typo", "GUAGE", "queries.yaml"],
     );
-    let (code, out) = run_to_exit(
+    fails_naming(
         &["--extend.query-path", "/nonexistent/q.yaml"],
-        &[("DATA_SOURCE_NAME", "postgresql://u@127.0.0.1:1/db")],
+        &CLOSED,
+        &["--extend.query-path"],
     );
-    assert_eq!(code, 1);
-    assert!(out.contains("--extend.query-path"), "{out}");
 }
 
 #[test]
 fn bad_config_file_names_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("postgres_exporter.yml");
-    std::fs::write(&file, "auth_modules:\n  m:\n    type: kerberos\n").unwrap();
-    let (code, out) = run_to_exit(&["--config.file", file.to_str().unwrap()], &[]);
-    assert_eq!(code, 1);
-    assert!(out.contains("auth_modules.m.type"), "{out}");
+    let file = TempFile::new(
+        "postgres_exporter.yml",
+        "auth_modules:\n  m:\n    type: kerberos\n",
+    );
+    let args = ["--config.file", file.arg()];
+    fails_naming(&args, &[], &["auth_modules.m.type"]);
 }
 
 #[test]
 fn bad_constant_labels_and_tls_files_are_start_up_errors() {
-    let dsn = [("DATA_SOURCE_NAME", "postgresql://u@127.0.0.1:1/db")];
-    let (code, out) = run_to_exit(&["--constantLabels", "no-equals-sign"], &dsn);
-    assert_eq!(code, 1);
-    assert!(out.contains("--constantLabels"), "{out}");
-    let (code, out) = run_to_exit(
-        &[],
-        &[(
-            "DATA_SOURCE_NAME",
-            "postgresql://u:Hunter2-pw@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
-        )],
+    let args = ["--constantLabels", "no-equals-sign"];
+    fails_naming(&args, &CLOSED, &["--constantLabels"]);
+    let dsn = format!(
+        "postgresql://u:{PASSWORD}@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt"
     );
-    assert_eq!(code, 1);
-    assert!(
-        out.contains("sslrootcert") && !out.contains("Hunter2-pw"),
-        "{out}"
-    );
+    fails_naming(&[], &[("DATA_SOURCE_NAME", &dsn)], &["sslrootcert"]);
 }

@@ -20,6 +20,9 @@ const OPT_IN: &[&str] = &[
     "--collector.process_idle",
 ];
 
+/// The labels of the per-table families.
+const PER_TABLE: &[&str] = &["datname", "schemaname", "relname"];
+
 /// (family, type, label names besides `server`).
 const CURRENT_FAMILIES: &[(&str, &str, &[&str])] = &[
     ("pg_postmaster_start_time_seconds", "gauge", &[]),
@@ -42,25 +45,13 @@ const CURRENT_FAMILIES: &[(&str, &str, &[&str])] = &[
     ),
     ("pg_stat_bgwriter_checkpoints_timed_total", "counter", &[]),
     ("pg_stat_bgwriter_buffers_alloc_total", "counter", &[]),
-    (
-        "pg_stat_user_tables_n_live_tup",
-        "gauge",
-        &["datname", "schemaname", "relname"],
-    ),
-    (
-        "pg_stat_user_tables_seq_scan",
-        "counter",
-        &["datname", "schemaname", "relname"],
-    ),
-    (
-        "pg_stat_user_tables_table_size_bytes",
-        "gauge",
-        &["datname", "schemaname", "relname"],
-    ),
+    ("pg_stat_user_tables_n_live_tup", "gauge", PER_TABLE),
+    ("pg_stat_user_tables_seq_scan", "counter", PER_TABLE),
+    ("pg_stat_user_tables_table_size_bytes", "gauge", PER_TABLE),
     (
         "pg_statio_user_tables_heap_blocks_hit",
         "counter",
-        &["datname", "schemaname", "relname"],
+        PER_TABLE,
     ),
     ("pg_wal_segments", "gauge", &[]),
     ("pg_wal_size_bytes", "gauge", &[]),

@@ -189,13 +189,8 @@ pg_broken:
 #[test]
 fn custom_queries_good_duplicate_and_failing() {
     let pg = Postgres::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("queries.yaml");
-    std::fs::write(&file, QUERIES).unwrap();
-    let exporter = Exporter::start(
-        &pg.superuser_dsn(),
-        &["--extend.query-path", file.to_str().unwrap()],
-    );
+    let file = TempFile::new("queries.yaml", QUERIES);
+    let exporter = Exporter::start(&pg.superuser_dsn(), &["--extend.query-path", file.arg()]);
     let (status, body) = get(&exporter.url("/metrics"));
     assert_eq!(status, 200);
     assert!(
@@ -316,14 +311,11 @@ fn tls_server() -> (Postgres, std::path::PathBuf) {
 #[test]
 fn tls_modes_with_a_generated_certificate() {
     let (pg, ca) = tls_server();
-    let dir = tempfile::tempdir().unwrap();
-    let queries = dir.path().join("q.yaml");
-    std::fs::write(
-        &queries,
+    let queries = TempFile::new(
+        "q.yaml",
         "pg_conn:\n  query: \"SELECT ssl::int AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()\"\n  master: true\n  metrics:\n    - ssl:\n        usage: GAUGE\n        description: TLS in use\n",
-    )
-    .unwrap();
-    let q = queries.to_str().unwrap();
+    );
+    let q = queries.arg();
     let port = pg.port;
     let ca = ca.display();
     let cases = [
@@ -397,15 +389,12 @@ fn hostaddr_and_channel_binding_behave_as_libpq() {
 fn probe_takes_credentials_from_auth_modules_only() {
     let pg = Postgres::start(&[]);
     pg.create_monitor_role();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("postgres_exporter.yml");
-    std::fs::write(
-        &config,
+    let config = TempFile::new(
+        "postgres_exporter.yml",
         format!("auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: monitor\n      password: {MONITOR_PASSWORD}\n    options:\n      sslmode: disable\n"),
-    )
-    .unwrap();
+    );
     // No DATA_SOURCE_NAME at all: a pure multi-target exporter.
-    let exporter = Exporter::start_env(&[], &["--config.file", config.to_str().unwrap()]);
+    let exporter = Exporter::start_env(&[], &["--config.file", config.arg()]);
     let target = format!("127.0.0.1:{}/postgres", pg.port);
     let (status, body) = get(&exporter.url(&format!("/probe?target={target}&auth_module=mon")));
     assert_eq!(status, 200, "{body}");

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+#[allow(
+    unused_imports,
+    reason = "the test binaries without a server (cli) use none of it"
+)]
 pub(crate) use exporter_core::testkit::postgres::*;
 
 use std::fs::File;
@@ -14,6 +18,28 @@ use exporter_core::testkit::{free_port, ChildGuard};
 
 /// The binary under test.
 pub(crate) const EXPORTER: &str = env!("CARGO_BIN_EXE_postgres-exporter");
+
+/// A file written for one test (a queries file, a config file) in a temp dir of its own, removed
+/// on drop.
+pub(crate) struct TempFile {
+    pub(crate) path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TempFile {
+    /// `name` holding `contents`.
+    pub(crate) fn new(name: &str, contents: impl AsRef<[u8]>) -> TempFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile { path, _dir: dir }
+    }
+
+    /// The path, as a flag's value.
+    pub(crate) fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
 
 /// Our exporter as a child process, killed on drop; its log goes to a file we can read.
 pub(crate) struct Exporter {
