@@ -122,6 +122,14 @@ pub(crate) fn family<'a>(families: &'a [MetricFamily], name: &str) -> &'a Metric
         .unwrap_or_else(|| panic!("no family {name}"))
 }
 
+/// Asserts the value of the first sample of each named family.
+#[track_caller]
+pub(crate) fn assert_first_values(families: &[MetricFamily], expected: &[(&str, f64)]) {
+    for (name, want) in expected {
+        assert_eq!(family(families, name).samples[0].value, *want, "{name}");
+    }
+}
+
 /// The names of `families`, in order.
 pub(crate) fn family_names(families: &[MetricFamily]) -> Vec<&str> {
     families.iter().map(|f| f.name.as_ref()).collect()

@@ -429,7 +429,7 @@ impl BlockingCollector for DiskstatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, family, label_pairs};
+    use crate::testing::{assert_first_values, assert_not_available, family, label_pairs};
 
     // This machine (6.x kernel, 20 fields).
     const KERNEL_5_5: &str = "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
@@ -605,35 +605,22 @@ E:NOEQUALS
         assert_eq!(info.samples[1].labels[0].1, "zram0");
         assert_eq!(info.samples[1].labels[3].1, "");
 
-        assert_eq!(
-            get("node_disk_read_bytes_total").samples[0].value,
-            2958058.0 * 512.0
-        );
-        assert_eq!(
-            get("node_disk_read_time_seconds_total").samples[0].value,
-            14.757
-        );
-        assert_eq!(
-            get("node_disk_discarded_sectors_total").samples[0].value,
-            209912.0
-        );
-        assert_eq!(
-            get("node_disk_flush_requests_total").samples[0].value,
-            898.0
-        );
-        assert_eq!(
-            get("node_disk_flush_requests_time_seconds_total").samples[0].value,
-            0.681
+        assert_first_values(
+            &fams,
+            &[
+                ("node_disk_read_bytes_total", 2958058.0 * 512.0),
+                ("node_disk_read_time_seconds_total", 14.757),
+                ("node_disk_discarded_sectors_total", 209912.0),
+                ("node_disk_flush_requests_total", 898.0),
+                ("node_disk_flush_requests_time_seconds_total", 0.681),
+                ("node_disk_ata_rotation_rate_rpm", 7200.0),
+            ],
         );
         assert_eq!(
             get("node_disk_io_now").kind,
             exporter_core::MetricType::Gauge
         );
         assert_eq!(get("node_disk_filesystem_info").samples.len(), 1);
-        assert_eq!(
-            get("node_disk_ata_rotation_rate_rpm").samples[0].value,
-            7200.0
-        );
         assert!(
             get("node_disk_ata_write_cache").is_empty(),
             "unparsable value skipped"

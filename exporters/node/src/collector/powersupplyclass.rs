@@ -290,7 +290,9 @@ impl BlockingCollector for PowersupplyclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, family, label_pairs, sysfs_at};
+    use crate::testing::{
+        assert_first_values, assert_maps, assert_not_available, family, label_pairs, sysfs_at,
+    };
 
     #[test]
     fn parses_ints_like_go_base_zero() {
@@ -343,15 +345,16 @@ mod tests {
         );
         fams.add("AC", &supply(&[("online", "1"), ("type", "Mains")]));
         let fams = fams.into_vec();
-        for (name, want) in [
-            ("node_power_supply_capacity", 87.0),
-            ("node_power_supply_voltage_volt", 12.436),
-            ("node_power_supply_energy_watthour", 45.0),
-            ("node_power_supply_temp_celsius", 25.1),
-            ("node_power_supply_cyclecount", 42.0),
-        ] {
-            assert_eq!(family(&fams, name).samples[0].value, want, "{name}");
-        }
+        assert_first_values(
+            &fams,
+            &[
+                ("node_power_supply_capacity", 87.0),
+                ("node_power_supply_voltage_volt", 12.436),
+                ("node_power_supply_energy_watthour", 45.0),
+                ("node_power_supply_temp_celsius", 25.1),
+                ("node_power_supply_cyclecount", 42.0),
+            ],
+        );
         assert!(family(&fams, "node_power_supply_power_watt").is_empty());
         let online = family(&fams, "node_power_supply_online");
         assert_eq!(online.samples[0].labels[0].1, "AC");

@@ -233,7 +233,9 @@ impl BlockingCollector for ProcessesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, family, procfs_at, write, write_all};
+    use crate::testing::{
+        assert_first_values, assert_not_available, family, procfs_at, write, write_all,
+    };
 
     const CAT: &str = "7422 (cat) R 7413 7413 5105 0 -1 4194304 103 0 0 0 0 0 0 0 20 0 1 0 49533 3133440 383 18446744073709551615 94718994083840 94718994103721 140734600155104 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94718994119728 94718994121344 94719569408000 140734600162017 140734600162037 140734600162037 140734600163307 0\n";
 
@@ -301,12 +303,14 @@ mod tests {
         let cfg = procfs_at(p);
         let fams = ProcessesCollector::new(&cfg).collect().unwrap();
         let get = |name: &str| family(&fams, name);
-        assert_eq!(get("node_processes_max_threads").samples[0].value, 192729.0);
-        assert_eq!(
-            get("node_processes_max_processes").samples[0].value,
-            32768.0
+        assert_first_values(
+            &fams,
+            &[
+                ("node_processes_max_threads", 192729.0),
+                ("node_processes_max_processes", 32768.0),
+                ("node_processes_pids", 3.0),
+            ],
         );
-        assert_eq!(get("node_processes_pids").samples[0].value, 3.0);
         let states: Vec<_> = get("node_processes_state")
             .samples
             .iter()
