@@ -129,7 +129,7 @@ impl ConntrackCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, family_names, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     // Linux 5.x+ layout.
@@ -187,8 +187,8 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
         let dir = tempfile::tempdir().unwrap();
         let nf = dir.path().join("sys/net/netfilter");
         std::fs::create_dir_all(&nf).unwrap();
-        std::fs::write(nf.join("nf_conntrack_count"), "12\n").unwrap();
-        std::fs::write(nf.join("nf_conntrack_max"), "262144\n").unwrap();
+        write(&nf.join("nf_conntrack_count"), "12\n");
+        write(&nf.join("nf_conntrack_max"), "262144\n");
         if let Some(s) = stat {
             std::fs::create_dir_all(dir.path().join("net/stat")).unwrap();
             std::fs::write(dir.path().join("net/stat/nf_conntrack"), s).unwrap();

@@ -429,7 +429,7 @@ impl BlockingCollector for DiskstatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_first_values, assert_not_available, family, label_pairs};
+    use crate::testing::{assert_first_values, assert_not_available, family, label_pairs, write};
 
     // This machine (6.x kernel, 20 fields).
     const KERNEL_5_5: &str = "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
@@ -571,12 +571,8 @@ E:NOEQUALS
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc")).unwrap();
         std::fs::create_dir_all(dir.path().join("udev")).unwrap();
-        std::fs::write(dir.path().join("proc/diskstats"), KERNEL_5_5).unwrap();
-        std::fs::write(
-            dir.path().join("udev/b254:0"),
-            "E:ID_MODEL=QEMU\nE:ID_SERIAL_SHORT=abc\nE:ID_FS_TYPE=ext4\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=x\n",
-        )
-        .unwrap();
+        write(&dir.path().join("proc/diskstats"), KERNEL_5_5);
+        write(&dir.path().join("udev/b254:0"), "E:ID_MODEL=QEMU\nE:ID_SERIAL_SHORT=abc\nE:ID_FS_TYPE=ext4\nE:ID_ATA=1\nE:ID_ATA_ROTATION_RATE_RPM=7200\nE:ID_ATA_WRITE_CACHE=x\n");
         // The default leaves zram0 out too (see `default_exclude_takes_partitions_and_ram_disks`);
         // here only loop devices are, so zram0 shows a disk without a udev file.
         let loops = Regex::new(r"^loop\d+$").unwrap();
@@ -632,7 +628,7 @@ E:NOEQUALS
     fn old_kernels_only_report_fields_present() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc")).unwrap();
-        std::fs::write(dir.path().join("proc/diskstats"), KERNEL_4_4).unwrap();
+        write(&dir.path().join("proc/diskstats"), KERNEL_4_4);
         let fams = DiskstatsCollector::new(&cfg_with(dir.path()), &default_exclude())
             .collect()
             .unwrap();

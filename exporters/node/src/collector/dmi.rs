@@ -123,7 +123,7 @@ impl BlockingCollector for DmiCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, sysfs_at, write_all};
+    use crate::testing::{assert_not_available, sysfs_at, write, write_all};
 
     fn collector(sys: &Path) -> DmiCollector {
         DmiCollector::new(&sysfs_at(sys))
@@ -144,7 +144,7 @@ mod tests {
         // Appearing later changes nothing, as upstream (it reads the table once).
         let id = dir.path().join("class/dmi/id");
         std::fs::create_dir_all(&id).unwrap();
-        std::fs::write(id.join("bios_vendor"), "X\n").unwrap();
+        write(&id.join("bios_vendor"), "X\n");
         assert_not_available(c.collect());
     }
 
@@ -175,7 +175,7 @@ mod tests {
                 .collect::<Vec<(String, String)>>()
         };
         assert_eq!(got(&c), want);
-        std::fs::write(id.join("sys_vendor"), "Other\n").unwrap();
+        write(&id.join("sys_vendor"), "Other\n");
         assert_eq!(got(&c), want);
     }
 

@@ -38,7 +38,7 @@ impl EntropyCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, procfs_at};
+    use crate::testing::{assert_not_available, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -61,12 +61,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let random = dir.path().join("sys/kernel/random");
         std::fs::create_dir_all(&random).unwrap();
-        std::fs::write(random.join("entropy_avail"), "256\n").unwrap();
+        write(&random.join("entropy_avail"), "256\n");
         let cfg = procfs_at(dir.path());
         let c = EntropyCollector::new(&cfg);
         assert_not_available(c.collect());
 
-        std::fs::write(random.join("poolsize"), "4096\n").unwrap();
+        write(&random.join("poolsize"), "4096\n");
         let fams = c.collect().unwrap();
         assert_eq!(fams[0].samples[0].value, 256.0);
         assert_eq!(fams[1].name, "node_entropy_pool_size_bits");

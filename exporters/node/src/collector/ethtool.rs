@@ -411,7 +411,7 @@ impl BlockingCollector for EthtoolCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::flag_options;
+    use crate::testing::{flag_options, write};
 
     fn options(args: &[&str]) -> EthtoolOptions {
         flag_options::<EthtoolFlags>(args).unwrap()
@@ -537,7 +537,7 @@ mod tests {
         let c = EthtoolCollector::new(&paths, &options(&[]));
         assert!(matches!(c.collect(), Err(CollectError::NotAvailable(_))));
         std::fs::create_dir_all(dir.path().join("class/net")).unwrap();
-        std::fs::write(dir.path().join("class/net/bonding_masters"), "").unwrap();
+        write(&dir.path().join("class/net/bonding_masters"), "");
         assert!(matches!(c.collect(), Err(CollectError::Other(_))));
     }
 }

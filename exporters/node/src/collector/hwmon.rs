@@ -431,7 +431,7 @@ impl BlockingCollector for HwmonCollector {
 mod tests {
     use super::*;
     use crate::testing::{
-        assert_maps, assert_not_available, family, family_names, label_pairs, sysfs_at,
+        assert_maps, assert_not_available, family, family_names, label_pairs, sysfs_at, write,
     };
 
     #[test]
@@ -650,11 +650,11 @@ mod tests {
             sys.join("class/hwmon/hwmon0"),
         )
         .unwrap();
-        std::fs::write(hw.join("name"), "coretemp\n").unwrap();
-        std::fs::write(hw.join("temp1_input"), "45000\n").unwrap();
-        std::fs::write(hw.join("temp1_label"), "Core 0\n").unwrap();
-        std::fs::write(dev.join("temp2_input"), "47000\n").unwrap();
-        std::fs::write(sys.join("class/hwmon/stray_file"), "").unwrap();
+        write(&hw.join("name"), "coretemp\n");
+        write(&hw.join("temp1_input"), "45000\n");
+        write(&hw.join("temp1_label"), "Core 0\n");
+        write(&dev.join("temp2_input"), "47000\n");
+        write(&sys.join("class/hwmon/stray_file"), "");
         let cfg = sysfs_at(sys);
         let fams = HwmonCollector::new(&cfg).collect().unwrap();
         let temp = family(&fams, "node_hwmon_temp_celsius");

@@ -355,7 +355,7 @@ impl IpvsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, not_available_then_fresh, procfs_at};
+    use crate::testing::{assert_rejects, not_available_then_fresh, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
@@ -459,9 +459,9 @@ FWM  10001000 wlc
         let paths = procfs_at(dir.path());
         let c = not_available_then_fresh(|| IpvsCollector::new(&paths, &BACKEND_LABELS));
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/ip_vs_stats"), STATS).unwrap();
+        write(&dir.path().join("net/ip_vs_stats"), STATS);
         assert!(matches!(c.collect(), Err(CollectError::Other(_))));
-        std::fs::write(dir.path().join("net/ip_vs"), SERVICES).unwrap();
+        write(&dir.path().join("net/ip_vs"), SERVICES);
         assert_eq!(c.collect().unwrap().len(), 8);
     }
 }

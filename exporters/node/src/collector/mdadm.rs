@@ -221,7 +221,9 @@ gated_proc_file_collector!("mdadm", MdadmCollector, "mdstat", mdstat_families);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, family_names, not_available_then_fresh, procfs_at};
+    use crate::testing::{
+        assert_rejects, family_names, not_available_then_fresh, procfs_at, write,
+    };
     use exporter_core::BlockingCollector;
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4] [raid0] [linear]
@@ -362,7 +364,7 @@ unused devices: <none>
     fn missing_mdstat_is_not_available_and_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let c = not_available_then_fresh(|| MdadmCollector::new(&procfs_at(dir.path())));
-        std::fs::write(dir.path().join("mdstat"), MDSTAT).unwrap();
+        write(&dir.path().join("mdstat"), MDSTAT);
         assert_eq!(c.collect().unwrap()[0].samples.len(), 7);
     }
 }

@@ -553,7 +553,7 @@ impl BlockingCollector for NetclassCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, assert_not_available, family, label_pairs, sysfs_at};
+    use crate::testing::{assert_maps, assert_not_available, family, label_pairs, sysfs_at, write};
 
     #[test]
     fn parses_hex_decimal_and_negative_attributes() {
@@ -637,7 +637,7 @@ mod tests {
             ],
         );
         write_attrs(&net.join("veth9"), &[("operstate", "up\n")]);
-        std::fs::write(net.join("bonding_masters"), "bond0\n").unwrap();
+        write(&net.join("bonding_masters"), "bond0\n");
 
         let cfg = sysfs_at(dir.path());
         let veth = Regex::new("^veth").unwrap();

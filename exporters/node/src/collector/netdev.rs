@@ -214,7 +214,7 @@ impl BlockingCollector for NetdevCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects};
+    use crate::testing::{assert_not_available, assert_rejects, write};
 
     const SAMPLE: &str = "\
 Inter-|   Receive                                                |  Transmit
@@ -282,10 +282,10 @@ Inter-|   Receive                                                |  Transmit
         let dir = tempfile::tempdir().unwrap();
         let proc_net = dir.path().join("proc/net");
         std::fs::create_dir_all(&proc_net).unwrap();
-        std::fs::write(proc_net.join("dev"), SAMPLE).unwrap();
+        write(&proc_net.join("dev"), SAMPLE);
         let stats = dir.path().join("sys/class/net/eth0/statistics");
         std::fs::create_dir_all(&stats).unwrap();
-        std::fs::write(stats.join("rx_nohandler"), "7\n").unwrap();
+        write(&stats.join("rx_nohandler"), "7\n");
 
         let cfg = HostPaths {
             procfs: dir.path().join("proc"),

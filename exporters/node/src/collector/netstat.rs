@@ -170,7 +170,9 @@ impl BlockingCollector for NetstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, family, family_names, procfs_at};
+    use crate::testing::{
+        assert_not_available, assert_rejects, family, family_names, procfs_at, write,
+    };
 
     const NETSTAT: &str = "\
 TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed ListenOverflows ListenDrops TCPTimeouts TCPSynRetrans PruneCalled
@@ -320,12 +322,12 @@ Ip6Truncated
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         std::fs::create_dir_all(&net).unwrap();
-        std::fs::write(net.join("snmp"), SNMP).unwrap();
+        write(&net.join("snmp"), SNMP);
         let cfg = procfs_at(dir.path());
         assert_not_available(
             NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap()).collect(),
         );
-        std::fs::write(net.join("netstat"), NETSTAT).unwrap();
+        write(&net.join("netstat"), NETSTAT);
         let fams = NetstatCollector::new(&cfg, &Regex::new(DEFAULT_FIELDS).unwrap())
             .collect()
             .unwrap();

@@ -93,7 +93,7 @@ impl NvmeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{not_available_then_fresh, sysfs_at, write_all};
+    use crate::testing::{not_available_then_fresh, sysfs_at, write, write_all};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -133,7 +133,7 @@ mod tests {
             ],
         );
         assert!(c.collect().is_err());
-        std::fs::write(nvme0.join("state"), "live\n").unwrap();
+        write(&nvme0.join("state"), "live\n");
         let fams = c.collect().unwrap();
         assert_eq!(fams[0].samples.len(), 1);
         assert_eq!(fams[0].samples[0].labels[4].1, "live");

@@ -350,7 +350,7 @@ impl BlockingCollector for OsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, rootfs_at};
+    use crate::testing::{assert_not_available, rootfs_at, write};
 
     const DEBIAN: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -487,11 +487,11 @@ BUG_REPORT_URL="https://bugs.debian.org/"
         let cfg = rootfs_at(dir.path());
         assert_not_available(OsCollector::new(&cfg).collect());
         std::fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
-        std::fs::write(dir.path().join("usr/lib/os-release"), DEBIAN).unwrap();
+        write(&dir.path().join("usr/lib/os-release"), DEBIAN);
         let fams = OsCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[1].samples[0].value, 12.0);
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("etc/os-release"), "ID=x\nVERSION_ID=1.5\n").unwrap();
+        write(&dir.path().join("etc/os-release"), "ID=x\nVERSION_ID=1.5\n");
         let fams = OsCollector::new(&cfg).collect().unwrap();
         assert_eq!(fams[1].samples[0].value, 1.5);
     }

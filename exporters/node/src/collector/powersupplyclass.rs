@@ -292,6 +292,7 @@ mod tests {
     use super::*;
     use crate::testing::{
         assert_first_values, assert_maps, assert_not_available, family, label_pairs, sysfs_at,
+        write,
     };
 
     #[test]
@@ -387,9 +388,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bat = dir.path().join("class/power_supply/BAT0");
         std::fs::create_dir_all(bat.join("power")).unwrap();
-        std::fs::write(bat.join("capacity"), "55\n").unwrap();
+        write(&bat.join("capacity"), "55\n");
         std::fs::write(bat.join("model_name"), b"LNV-5B10\xc0\xc0\n").unwrap();
-        std::fs::write(bat.join("uevent"), "POWER_SUPPLY_NAME=BAT0\n").unwrap();
+        write(&bat.join("uevent"), "POWER_SUPPLY_NAME=BAT0\n");
         let cfg = sysfs_at(dir.path());
         let fams = PowersupplyclassCollector::new(&cfg).collect().unwrap();
         assert_eq!(

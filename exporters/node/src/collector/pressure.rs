@@ -142,7 +142,7 @@ impl PressureCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     const IO: &str = "some avg10=8.73 avg60=6.26 avg300=2.01 total=9307764
@@ -195,22 +195,17 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         std::fs::create_dir_all(&p).unwrap();
         let cfg = procfs_at(dir.path());
         let c = PressureCollector::new(&cfg);
-        std::fs::write(
-            p.join("cpu"),
-            "some avg10=0.65 avg60=1.35 avg300=1.57 total=3948241\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
-        )
-        .unwrap();
-        std::fs::write(p.join("io"), "some avg10=0 avg60=0 avg300=0 total=3076346\nfull avg10=0 avg60=0 avg300=0 total=2934547\n").unwrap();
+        write(&p.join("cpu"), "some avg10=0.65 avg60=1.35 avg300=1.57 total=3948241\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        write(&p.join("io"), "some avg10=0 avg60=0 avg300=0 total=3076346\nfull avg10=0 avg60=0 avg300=0 total=2934547\n");
         assert_not_available(c.collect());
 
-        std::fs::write(p.join("memory"), "some avg10=0 avg60=0 avg300=0 total=0\n").unwrap();
+        write(&p.join("memory"), "some avg10=0 avg60=0 avg300=0 total=0\n");
         assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
 
-        std::fs::write(
-            p.join("memory"),
+        write(
+            &p.join("memory"),
             "some avg10=0 avg60=0 avg300=0 total=0\nfull avg10=0 avg60=0 avg300=0 total=0\n",
-        )
-        .unwrap();
+        );
         let fams = c.collect().unwrap();
         let values: Vec<_> = fams
             .iter()
@@ -228,17 +223,16 @@ full avg10=8.66 avg60=6.20 avg300=1.96 total=8938718
         );
 
         // Kernels since 6.1 with IRQ time accounting: a "full" line only.
-        std::fs::write(
-            p.join("irq"),
+        write(
+            &p.join("irq"),
             "full avg10=0.00 avg60=0.00 avg300=0.00 total=62500\n",
-        )
-        .unwrap();
+        );
         let fams = c.collect().unwrap();
         let irq = fams.last().unwrap();
         assert_eq!(irq.name, "node_pressure_irq_stalled_seconds_total");
         assert_eq!(irq.samples[0].value, 0.0625);
 
-        std::fs::write(p.join("irq"), "full avg10=0.00 total=junk\n").unwrap();
+        write(&p.join("irq"), "full avg10=0.00 total=junk\n");
         assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
     }
 }

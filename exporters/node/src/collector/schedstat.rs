@@ -93,7 +93,7 @@ impl SchedstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, procfs_at};
+    use crate::testing::{assert_not_available, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     // Version 15 (Linux 4.x-6.5); version 17 keeps the same cpu line.
@@ -154,7 +154,7 @@ domain0 00000000,00000003 217653037 215526982 1577949 1580427380 557469 0 ...
         let c = SchedstatCollector::new(&cfg);
         assert_not_available(c.collect());
 
-        std::fs::write(dir.path().join("schedstat"), SAMPLE).unwrap();
+        write(&dir.path().join("schedstat"), SAMPLE);
         let fams = c.collect().unwrap();
         assert_eq!(fams[0].samples.len(), 2);
         assert_eq!(fams[0].samples[0].value, 2120.587286553);

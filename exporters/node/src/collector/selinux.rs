@@ -114,6 +114,7 @@ impl BlockingCollector for SelinuxCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::write;
 
     #[test]
     fn parses_enforce() {
@@ -163,9 +164,9 @@ mod tests {
         let (dir, cfg) = fixture();
         let p = dir.path();
         std::fs::create_dir_all(p.join("sys/fs/selinux")).unwrap();
-        std::fs::write(p.join("sys/fs/selinux/enforce"), "0").unwrap();
+        write(&p.join("sys/fs/selinux/enforce"), "0");
         std::fs::create_dir_all(p.join("root/etc/selinux")).unwrap();
-        std::fs::write(p.join("root/etc/selinux/config"), "SELINUX=enforcing\n").unwrap();
+        write(&p.join("root/etc/selinux/config"), "SELINUX=enforcing\n");
         let c = SelinuxCollector::new(&cfg);
         let values: Vec<_> = c
             .collect()
@@ -184,7 +185,7 @@ mod tests {
 
         // No policy loaded yet: our context is "kernel".
         std::fs::create_dir_all(p.join("proc/self/attr")).unwrap();
-        std::fs::write(p.join("proc/self/attr/current"), "kernel\0").unwrap();
+        write(&p.join("proc/self/attr/current"), "kernel\0");
         let fams = c.collect().unwrap();
         assert_eq!(fams.len(), 1);
         assert_eq!(fams[0].samples[0].value, 0.0);

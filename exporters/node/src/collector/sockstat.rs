@@ -176,7 +176,7 @@ impl BlockingCollector for SockstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_rejects, family, family_names, procfs_at};
+    use crate::testing::{assert_rejects, family, family_names, procfs_at, write};
 
     const V4: &str = "\
 sockets: used 13
@@ -289,7 +289,7 @@ FRAG6: inuse 0 memory 0
         std::fs::create_dir_all(&net).unwrap();
         let cfg = procfs_at(dir.path());
         assert!(SockstatCollector::new(&cfg).collect().unwrap().is_empty());
-        std::fs::write(net.join("sockstat6"), V6).unwrap();
+        write(&net.join("sockstat6"), V6);
         let fams = SockstatCollector::new(&cfg).collect().unwrap();
         assert_eq!(value(&fams, "node_sockstat_TCP6_inuse"), Some(1.0));
         assert_eq!(value(&fams, "node_sockstat_sockets_used"), None);

@@ -153,7 +153,7 @@ impl TapestatsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, not_available_then_fresh, sysfs_at};
+    use crate::testing::{assert_maps, not_available_then_fresh, sysfs_at, write};
     use exporter_core::BlockingCollector;
 
     #[test]
@@ -200,7 +200,7 @@ mod tests {
             let stats = dir.path().join("class/scsi_tape").join(drive).join("stats");
             std::fs::create_dir_all(&stats).unwrap();
             for (file, ..) in STATS {
-                std::fs::write(stats.join(file), "90529801\n").unwrap();
+                write(&stats.join(file), "90529801\n");
             }
         }
         let fams = c.collect().unwrap();
@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(fams[0].samples[0].value, 90529801.0);
         assert_eq!(fams[1].samples[0].value, 0.09052980100000001);
         let bad = dir.path().join("class/scsi_tape/st0/stats/read_cnt");
-        std::fs::write(bad, "x\n").unwrap();
+        write(&bad, "x\n");
         assert!(matches!(c.collect(), Err(CollectError::Parse(_))));
     }
 }

@@ -131,7 +131,7 @@ impl BlockingCollector for TimeCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_maps, sysfs_at};
+    use crate::testing::{assert_maps, sysfs_at, write};
 
     #[test]
     fn clocksource_entries() {
@@ -172,12 +172,11 @@ mod tests {
         let cs = dir.path().join("devices/system/clocksource");
         std::fs::create_dir_all(cs.join("clocksource0")).unwrap();
         std::fs::create_dir_all(cs.join("power")).unwrap();
-        std::fs::write(
-            cs.join("clocksource0/available_clocksource"),
+        write(
+            &cs.join("clocksource0/available_clocksource"),
             "tsc kvm-clock \n",
-        )
-        .unwrap();
-        std::fs::write(cs.join("clocksource0/current_clocksource"), "tsc\n").unwrap();
+        );
+        write(&cs.join("clocksource0/current_clocksource"), "tsc\n");
         let cfg = sysfs_at(dir.path());
         let fams = TimeCollector::new(&cfg).collect().unwrap();
         assert!(fams[0].samples[0].value > 1.6e9);

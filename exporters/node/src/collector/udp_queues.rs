@@ -79,7 +79,7 @@ impl UdpQueuesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_not_available, assert_rejects, procfs_at};
+    use crate::testing::{assert_not_available, assert_rejects, procfs_at, write};
     use exporter_core::BlockingCollector;
 
     const V4: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
@@ -118,9 +118,9 @@ mod tests {
     fn proc_tree(v6: bool) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/udp"), V4).unwrap();
+        write(&dir.path().join("net/udp"), V4);
         if v6 {
-            std::fs::write(dir.path().join("net/udp6"), V6).unwrap();
+            write(&dir.path().join("net/udp6"), V6);
         }
         dir
     }

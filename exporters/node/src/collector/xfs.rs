@@ -262,7 +262,7 @@ impl XfsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::sysfs_at;
+    use crate::testing::{sysfs_at, write};
 
     const STATS: &str = "extent_alloc 92447 97589 92448 93751
 abt 11 12 13 14
@@ -352,7 +352,7 @@ debug 0
         let xfs = dir.path().join("fs/xfs");
         for sub in ["sda1/stats", "stats"] {
             std::fs::create_dir_all(xfs.join(sub)).unwrap();
-            std::fs::write(xfs.join(sub).join("stats"), STATS).unwrap();
+            write(&xfs.join(sub).join("stats"), STATS);
         }
         let fams = c.collect().unwrap();
         assert_eq!(fams.len(), 39);
