@@ -308,17 +308,21 @@ macro_rules! filter_flags {
 }
 pub(crate) use filter_flags;
 
-/// The labels of an info series whose values are string fields of `$v`, in the order written:
-/// `field_labels!(v, name, other = field)` is `[("name", &*v.name), ("other", &*v.field)]`.
+/// The labels of an info series whose values are mostly string fields of `$v`, in the order
+/// written: `field_labels!(v, name, other = field, ("device", dev))` is
+/// `[("name", &*v.name), ("other", &*v.field), ("device", dev)]`.
 macro_rules! field_labels {
-    ($v:expr, $($label:ident $(= $field:ident)?),+ $(,)?) => {
-        [$((stringify!($label), $crate::util::field_labels!(@value $v, $label $(, $field)?))),+]
+    ($v:expr, $($label:tt $(= $field:ident)?),+ $(,)?) => {
+        [$($crate::util::field_labels!(@label $v, $label $(, $field)?)),+]
     };
-    (@value $v:expr, $label:ident) => {
-        &*$v.$label
+    (@label $v:expr, ($name:literal, $value:expr)) => {
+        ($name, $value)
     };
-    (@value $v:expr, $label:ident, $field:ident) => {
-        &*$v.$field
+    (@label $v:expr, $label:tt) => {
+        (stringify!($label), &*$v.$label)
+    };
+    (@label $v:expr, $label:tt, $field:ident) => {
+        (stringify!($label), &*$v.$field)
     };
 }
 pub(crate) use field_labels;

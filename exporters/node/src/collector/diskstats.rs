@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
-use crate::util::{keep_first_of_each, regex_flag};
+use crate::util::{field_labels, keep_first_of_each, regex_flag};
 
 /// The kernel counts read/write sectors in 512-byte units whatever the device's block size
 /// (Documentation/block/stat.rst).
@@ -352,16 +352,17 @@ impl BlockingCollector for DiskstatsCollector {
             let udev = self.udev_info(disk.major, disk.minor);
             // Labels in the order upstream's client library writes them (sorted by name).
             info.push(
-                &[
+                &field_labels!(
+                    udev,
                     ("device", dev),
                     ("major", &disk.major.to_string()),
                     ("minor", &disk.minor.to_string()),
-                    ("model", &udev.model),
-                    ("path", &udev.path),
-                    ("revision", &udev.revision),
-                    ("serial", &udev.serial_short),
-                    ("wwn", &udev.wwn),
-                ],
+                    model,
+                    path,
+                    revision,
+                    serial = serial_short,
+                    wwn,
+                ),
                 1.0,
             );
             for ((fam, &(.., scale)), &v) in stat_fams
@@ -374,26 +375,28 @@ impl BlockingCollector for DiskstatsCollector {
             }
             if !udev.fs_type.is_empty() {
                 fs_info.push(
-                    &[
+                    &field_labels!(
+                        udev,
                         ("device", dev),
-                        ("type", &udev.fs_type),
-                        ("usage", &udev.fs_usage),
-                        ("uuid", &udev.fs_uuid),
-                        ("version", &udev.fs_version),
-                    ],
+                        type = fs_type,
+                        usage = fs_usage,
+                        uuid = fs_uuid,
+                        version = fs_version,
+                    ),
                     1.0,
                 );
             }
             if !udev.dm_name.is_empty() {
                 dm_info.push(
-                    &[
+                    &field_labels!(
+                        udev,
                         ("device", dev),
-                        ("lv_layer", &udev.dm_lv_layer),
-                        ("lv_name", &udev.dm_lv_name),
-                        ("name", &udev.dm_name),
-                        ("uuid", &udev.dm_uuid),
-                        ("vg_name", &udev.dm_vg_name),
-                    ],
+                        lv_layer = dm_lv_layer,
+                        lv_name = dm_lv_name,
+                        name = dm_name,
+                        uuid = dm_uuid,
+                        vg_name = dm_vg_name,
+                    ),
                     1.0,
                 );
             }

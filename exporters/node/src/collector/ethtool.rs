@@ -32,7 +32,7 @@ use super::netdev::DeviceFilter;
 use super::{flag_regex, CollectorFlags};
 use crate::ethtool_ioctl::{DriverInfo, EthtoolSocket, LinkSettings};
 use crate::paths::HostPaths;
-use crate::util::filter_flags;
+use crate::util::{field_labels, filter_flags};
 
 filter_flags! {
     /// The ethtool collector's device filter.
@@ -291,14 +291,15 @@ impl Families {
         self.gauge(
             "node_ethtool_info",
             "A metric with a constant '1' value labeled by bus_info, device, driver, expansion_rom_version, firmware_version, version.",
-            &[
-                ("bus_info", &info.bus_info),
+            &field_labels!(
+                info,
+                bus_info,
                 ("device", device),
-                ("driver", &info.driver),
-                ("expansion_rom_version", &info.erom_version),
-                ("firmware_version", &info.fw_version),
-                ("version", &info.version),
-            ],
+                driver,
+                expansion_rom_version = erom_version,
+                firmware_version = fw_version,
+                version,
+            ),
             1.0,
         );
     }
