@@ -32,7 +32,7 @@ use regex::Regex;
 
 use crate::kept::{KeptFiles, KeptFilesScrape};
 use crate::paths::HostPaths;
-use crate::util::{regex_flag, sorted_dir_names};
+use crate::util::{field_labels, regex_flag, sorted_dir_names};
 
 /// Numeric properties: (metric stem, sysfs attribute, type), in upstream's emission order.
 const PROPERTIES: [(&str, &CStr, MetricType); 17] = [
@@ -422,14 +422,15 @@ impl Families {
             if dev.operstate == "up" { 1.0 } else { 0.0 },
         );
         self.info.push(
-            &[
-                ("address", &dev.address),
-                ("broadcast", &dev.broadcast),
+            &field_labels!(
+                dev,
+                address,
+                broadcast,
                 ("device", device),
-                ("duplex", &dev.duplex),
-                ("ifalias", &dev.ifalias),
-                ("operstate", &dev.operstate),
-            ],
+                duplex,
+                ifalias,
+                operstate,
+            ),
             1.0,
         );
         for (fam, value) in self.props.iter_mut().zip(dev.values) {
