@@ -56,7 +56,7 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
     // Heartbeats every 5 s: the timeout (10 s) cannot be what marks it down after SIGTERM.
     let mut worker = celery.worker("w1", &["-E", "-c", "2", "--heartbeat-interval", "5"]);
     exporter.wait_value("celery_workers", &[], 1.0, T);
-    exporter.wait_value("celery_worker_up", &[("hostname", "w1@test")], 1.0, T);
+    exporter.wait_worker_up("w1@test", 1.0, T);
     assert_eq!(exporter.value("celery_up", &[]), Some(1.0));
 
     publish_malformed(redis.port);
@@ -168,12 +168,7 @@ fn counts_are_exact_and_graceful_stop_is_seen_at_once() {
     );
     let stopped = Instant::now();
     exporter.wait_value("celery_workers", &[], 0.0, Duration::from_secs(3));
-    exporter.wait_value(
-        "celery_worker_up",
-        &[("hostname", "w1@test")],
-        0.0,
-        Duration::from_secs(1),
-    );
+    exporter.wait_worker_up("w1@test", 0.0, Duration::from_secs(1));
     assert!(stopped.elapsed() < Duration::from_secs(3));
     let log = worker.log_text();
     assert!(log.contains("succeeded"), "{log}");

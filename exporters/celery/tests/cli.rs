@@ -179,12 +179,7 @@ fn rediss_with_auth_password_file_and_database() {
     );
     assert_eq!(replies[1], b":1\r\n", "one subscriber: the exporter");
     exporter.wait_value("celery_workers", &[], 1.0, Duration::from_secs(10));
-    exporter.wait_value(
-        "celery_worker_up",
-        &[("hostname", "w1@vm")],
-        1.0,
-        Duration::from_secs(1),
-    );
+    exporter.wait_worker_up("w1@vm", 1.0, Duration::from_secs(1));
     exporter.wait_value(
         "celery_queue_length",
         &[("queue", "tasks")],

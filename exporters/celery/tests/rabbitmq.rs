@@ -125,7 +125,7 @@ fn counts_workers_and_malformed_messages() {
     // --worker-timeout plus a scrape.
     let killed = Instant::now();
     worker.kill_group();
-    exporter.wait_value("celery_worker_up", &[("hostname", "w1@test")], 0.0, T);
+    exporter.wait_worker_up("w1@test", 0.0, T);
     assert!(killed.elapsed() < Duration::from_secs(10));
     exporter.wait_value("celery_workers", &[], 0.0, T);
 }
@@ -236,7 +236,7 @@ fn celery_exporter_names_on_rabbitmq() {
         T,
     );
     exporter.wait_value("celery_task_runtime_count", &labels("tests.add"), 4.0, T);
-    exporter.wait_value("celery_worker_up", &[("hostname", "test")], 1.0, T);
+    exporter.wait_worker_up("test", 1.0, T);
     exporter.wait_value("celery_queue_length", &[("queue_name", "celery")], 0.0, T);
     exporter.wait_value(
         "celery_active_consumer_count",

@@ -233,6 +233,11 @@ impl Exporter {
         self.wait_value("celery_tasks_total", &labels, want, timeout);
     }
 
+    /// Polls until `celery_worker_up` of worker `hostname` is `want` (1 up, 0 down).
+    pub(crate) fn wait_worker_up(&self, hostname: &str, want: f64, timeout: Duration) {
+        self.wait_value("celery_worker_up", &[("hostname", hostname)], want, timeout);
+    }
+
     /// After a broker restart: polls until `celery_up` is 1 again and checks the reconnect was
     /// counted.
     pub(crate) fn wait_reconnected(&self, timeout: Duration) {
