@@ -115,30 +115,43 @@ pub const CLIENT_PROC4: [&str; 59] = [
     "Clone",
 ];
 
-/// /proc/net/rpc/nfs, zeros where a line is missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientStats {
-    /// `net`: packets, udp, tcp, tcp connections.
-    pub network: [u64; 4],
-    /// `rpc`: calls, retransmissions, authentication refreshes.
-    pub rpc: [u64; 3],
-    /// `proc2`: the v2 procedures of [`PROC2`](crate::collector::nfs::PROC2).
-    pub proc2: [u64; 18],
-    /// `proc3`: the v3 procedures of [`PROC3`](crate::collector::nfs::PROC3).
-    pub proc3: [u64; 22],
-    /// `proc4`: the v4 operations of [`CLIENT_PROC4`].
-    pub proc4: [u64; 59],
-}
-
-impl Default for ClientStats {
-    fn default() -> Self {
-        ClientStats {
-            network: [0; 4],
-            rpc: [0; 3],
-            proc2: [0; 18],
-            proc3: [0; 22],
-            proc4: [0; 59],
+/// Declares a struct of counter lines (`field: length`, each a public `[u64; length]`) and its
+/// `Default`, all zeros: `derive` gives none for arrays longer than 32.
+macro_rules! counter_lines {
+    (
+        $(#[doc = $doc:tt])+
+        $stats:ident { $($(#[doc = $field_doc:tt])+ $field:ident: $len:literal,)+ }
+    ) => {
+        $(#[doc = $doc])+
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $stats {
+            $($(#[doc = $field_doc])+ pub $field: [u64; $len],)+
         }
+
+        impl Default for $stats {
+            fn default() -> Self {
+                $stats {
+                    $($field: [0; $len],)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use counter_lines;
+
+counter_lines! {
+    /// /proc/net/rpc/nfs, zeros where a line is missing.
+    ClientStats {
+        /// `net`: packets, udp, tcp, tcp connections.
+        network: 4,
+        /// `rpc`: calls, retransmissions, authentication refreshes.
+        rpc: 3,
+        /// `proc2`: the v2 procedures of [`PROC2`](crate::collector::nfs::PROC2).
+        proc2: 18,
+        /// `proc3`: the v3 procedures of [`PROC3`](crate::collector::nfs::PROC3).
+        proc3: 22,
+        /// `proc4`: the v4 operations of [`CLIENT_PROC4`].
+        proc4: 59,
     }
 }
 

@@ -21,7 +21,9 @@
 use exporter_core::MetricFamily;
 
 use crate::absent::gated_proc_file_collector;
-use crate::collector::nfs::{exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3};
+use crate::collector::nfs::{
+    counter_lines, exactly, key_and_numbers, parse_go_uint, procedures, PROC2, PROC3,
+};
 
 /// The NFSv4 server operations upstream 1.5 exports, each with its position on the
 /// `proc4ops` line (1-based, after the count). As procfs 0.8 maps them: 1-3 (reserved numbers) and 24-25
@@ -63,45 +65,29 @@ pub const PROC4_OPS: [(&str, usize); 33] = [
     ("RelLockOwner", 38),
 ];
 
-/// /proc/net/rpc/nfsd, zeros where a line is missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerStats {
-    /// `rc`: hits, misses, not cached.
-    pub reply_cache: [u64; 3],
-    /// `fh`: stale, total lookups, anonymous lookups, dir not cached, non-dir not cached.
-    pub file_handles: [u64; 5],
-    /// `io`: bytes read, written.
-    pub io: [u64; 2],
-    /// `th`: threads, times all were busy.
-    pub threads: [u64; 2],
-    /// `ra`: cache size, 10 depth counters, not found.
-    pub read_ahead: [u64; 12],
-    /// `net`: packets, udp, tcp, tcp connections.
-    pub network: [u64; 4],
-    /// `rpc`: calls, bad calls, bad format, bad auth, bad client.
-    pub rpc: [u64; 5],
-    /// `proc2`: the v2 procedures of [`PROC2`](crate::collector::nfs::PROC2).
-    pub proc2: [u64; 18],
-    /// `proc3`: the v3 procedures of [`PROC3`](crate::collector::nfs::PROC3).
-    pub proc3: [u64; 22],
-    /// `proc4ops`, from position 1 (index 0 is position 1).
-    pub proc4ops: [u64; 38],
-}
-
-impl Default for ServerStats {
-    fn default() -> Self {
-        ServerStats {
-            reply_cache: [0; 3],
-            file_handles: [0; 5],
-            io: [0; 2],
-            threads: [0; 2],
-            read_ahead: [0; 12],
-            network: [0; 4],
-            rpc: [0; 5],
-            proc2: [0; 18],
-            proc3: [0; 22],
-            proc4ops: [0; 38],
-        }
+counter_lines! {
+    /// /proc/net/rpc/nfsd, zeros where a line is missing.
+    ServerStats {
+        /// `rc`: hits, misses, not cached.
+        reply_cache: 3,
+        /// `fh`: stale, total lookups, anonymous lookups, dir not cached, non-dir not cached.
+        file_handles: 5,
+        /// `io`: bytes read, written.
+        io: 2,
+        /// `th`: threads, times all were busy.
+        threads: 2,
+        /// `ra`: cache size, 10 depth counters, not found.
+        read_ahead: 12,
+        /// `net`: packets, udp, tcp, tcp connections.
+        network: 4,
+        /// `rpc`: calls, bad calls, bad format, bad auth, bad client.
+        rpc: 5,
+        /// `proc2`: the v2 procedures of [`PROC2`](crate::collector::nfs::PROC2).
+        proc2: 18,
+        /// `proc3`: the v3 procedures of [`PROC3`](crate::collector::nfs::PROC3).
+        proc3: 22,
+        /// `proc4ops`, from position 1 (index 0 is position 1).
+        proc4ops: 38,
     }
 }
 
