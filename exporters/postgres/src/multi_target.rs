@@ -2,9 +2,9 @@
 //! come from `auth_modules` in `--config.file`, never from the query string: a target that
 //! carries a password is refused. Each target keeps its own pooled connection between probes.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use exporter_core::kept_targets::KeptTargets;
 use exporter_core::server::{
     metrics_response, text_response, HttpResponse, RouteHandler, RouteRequest,
 };
@@ -18,15 +18,12 @@ use crate::Options;
 /// Most targets whose connections are kept; beyond it the least recently used is dropped.
 const MAX_TARGETS: usize = 128;
 
-/// (target, auth_module) -> (last use, the exporter for that target).
-type TargetCache = HashMap<(String, String), (u64, Arc<Exporter>)>;
-
 /// The `/probe` route: one exporter (and its pooled connection) kept per target and auth module.
 pub struct ProbeHandler {
     auth_modules: AuthModules,
     options: Arc<Options>,
-    targets: Mutex<TargetCache>,
-    clock: std::sync::atomic::AtomicU64,
+    /// (target, auth_module) -> the exporter probing it.
+    targets: KeptTargets<(String, String), Exporter>,
 }
 
 impl ProbeHandler {
@@ -35,8 +32,7 @@ impl ProbeHandler {
         ProbeHandler {
             auth_modules,
             options,
-            targets: Mutex::new(HashMap::new()),
-            clock: Default::default(),
+            targets: KeptTargets::new(MAX_TARGETS),
         }
     }
 
@@ -79,31 +75,10 @@ impl ProbeHandler {
     }
 
     fn exporter_for(&self, target: &str, module: &str, dsn: Dsn) -> Result<Arc<Exporter>, String> {
-        let now = self
-            .clock
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut targets = self
-            .targets
-            .lock()
-            .map_err(|_| "probe state poisoned".to_string())?;
         let key = (target.to_string(), module.to_string());
-        if let Some((used, e)) = targets.get_mut(&key) {
-            *used = now;
-            return Ok(Arc::clone(e));
-        }
-        if targets.len() >= MAX_TARGETS {
-            if let Some(oldest) = targets
-                .iter()
-                .min_by_key(|(_, (u, _))| *u)
-                .map(|(k, _)| k.clone())
-            {
-                targets.remove(&oldest);
-            }
-        }
-        let exporter =
-            Arc::new(crate::build_exporter(vec![dsn], &self.options)?.with_exporter_metrics(false));
-        targets.insert(key, (now, Arc::clone(&exporter)));
-        Ok(exporter)
+        self.targets.get_or_try_insert(&key, || {
+            Ok(crate::build_exporter(vec![dsn], &self.options)?.with_exporter_metrics(false))
+        })
     }
 }
 
