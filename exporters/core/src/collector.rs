@@ -423,7 +423,7 @@ mod tests {
         let by_name: Vec<(String, f64)> = success
             .samples
             .iter()
-            .map(|s| (s.labels[0].1.clone(), s.value))
+            .map(|s| (s.labels[0].1.to_string(), s.value))
             .collect();
         assert_eq!(
             by_name,

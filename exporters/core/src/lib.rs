@@ -18,7 +18,7 @@ pub use collector::{
     asynchronous, blocking, scrape_deadline, AnyCollector, BlockingCollector, BoxFuture,
     CollectError, CollectResult, Collector,
 };
-pub use metric::{Label, MetricFamily, MetricType, Sample};
+pub use metric::{Label, LabelValue, MetricFamily, MetricType, Sample};
 pub mod exporter;
 pub mod flags;
 pub mod kept_targets;

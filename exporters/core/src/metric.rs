@@ -35,8 +35,12 @@ impl MetricType {
     }
 }
 
+/// A label value: kept inline up to 23 bytes, so building a sample allocates for its label list
+/// but (nearly always) not for each value, and rendering reads the values where the list is.
+pub type LabelValue = smol_str::SmolStr;
+
 /// A label pair. Names are usually static; values come from the target.
-pub type Label = (Cow<'static, str>, String);
+pub type Label = (Cow<'static, str>, LabelValue);
 
 /// One line of the exposition: `name{suffix}{labels} value`.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +115,7 @@ impl MetricFamily {
             suffix: "",
             labels: labels
                 .iter()
-                .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+                .map(|(k, v)| (Cow::Borrowed(*k), LabelValue::new(v)))
                 .collect(),
             value,
         });
@@ -143,7 +147,7 @@ impl MetricFamily {
     ) {
         let base: Vec<Label> = labels
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .map(|(k, v)| (Cow::Borrowed(*k), LabelValue::new(v)))
             .collect();
         let bounds = buckets
             .iter()
@@ -151,7 +155,7 @@ impl MetricFamily {
             .chain(std::iter::once((f64::INFINITY, count as f64)));
         for (le, n) in bounds {
             let mut l = base.clone();
-            l.push((Cow::Borrowed("le"), format_value(le)));
+            l.push((Cow::Borrowed("le"), format_value(le).into()));
             self.samples.push(Sample {
                 suffix: "_bucket",
                 labels: l,

@@ -830,7 +830,7 @@ fn comparable(families: &[MetricFamily]) -> Vec<FamilyKey> {
                         let labels = s
                             .labels
                             .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
                             .collect();
                         (s.suffix.to_string(), labels, s.value.to_bits())
                     })

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use exporter_core::Label;
+use exporter_core::{Label, LabelValue};
 use rustls::ClientConfig;
 
 use crate::connection::{Connection, QueryError};
@@ -72,11 +72,11 @@ impl Instance {
         discovery: Option<DiscoveryFilter>,
         connect_timeout: Duration,
     ) -> Instance {
-        let mut labels = vec![(Cow::Borrowed("server"), dsn.fingerprint().to_string())];
+        let mut labels: Vec<Label> = vec![(Cow::Borrowed("server"), dsn.fingerprint().into())];
         labels.extend(
             constant
                 .iter()
-                .map(|(k, v)| (Cow::Owned(k.clone()), v.clone())),
+                .map(|(k, v)| (Cow::Owned(k.clone()), LabelValue::new(v))),
         );
         Instance {
             main: Arc::new(Connection::new(dsn, tls.clone(), connect_timeout)),

@@ -117,7 +117,7 @@ pub fn build_exporter(dsns: Vec<Dsn>, opts: &Options) -> Result<Exporter, String
         constant_labels: opts
             .constant_labels
             .iter()
-            .map(|(k, v)| (k.clone().into(), v.clone()))
+            .map(|(k, v)| (k.clone().into(), v.into()))
             .collect(),
     })];
     if !instances.is_empty() {

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use exporter_core::encode::{is_valid_label_name, is_valid_metric_name};
-use exporter_core::{CollectError, Label, MetricFamily, MetricType};
+use exporter_core::{CollectError, Label, LabelValue, MetricFamily, MetricType};
 use serde::Deserialize;
 
 use crate::collector::{PgCollector, PgFuture};
@@ -280,7 +280,7 @@ pub(crate) fn map_query(
         .collect();
     let mut families: Vec<MetricFamily> = Vec::new();
     let mut family_index: HashMap<String, usize> = HashMap::new();
-    let mut seen: HashSet<(usize, Vec<String>)> = HashSet::new();
+    let mut seen: HashSet<(usize, Vec<LabelValue>)> = HashSet::new();
     for row in rows {
         let mut labels: Vec<Label> = label_cols
             .iter()
@@ -293,7 +293,7 @@ pub(crate) fn map_query(
             })
             .collect();
         labels.extend(base.iter().cloned());
-        let label_values: Vec<String> = labels.iter().map(|(_, v)| v.clone()).collect();
+        let label_values: Vec<LabelValue> = labels.iter().map(|(_, v)| v.clone()).collect();
         for (i, name) in names.iter().enumerate() {
             if consumed.contains(name.as_str()) {
                 continue;
@@ -330,7 +330,7 @@ pub(crate) fn map_query(
                         format!("{}_{name}", q.name),
                         s.description.clone(),
                         MetricType::Gauge,
-                        s.mapping.get(&cell.as_label()).copied(),
+                        s.mapping.get(cell.as_label().as_str()).copied(),
                     ),
                     Usage::Duration => {
                         let v = match cell {

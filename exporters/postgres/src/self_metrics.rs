@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exporter_core::{BoxFuture, CollectResult, Collector, Label, MetricFamily};
+use exporter_core::{BoxFuture, CollectResult, Collector, Label, LabelValue, MetricFamily};
 
 use crate::collector::ScrapeStats;
 use crate::instance::Instance;
@@ -58,8 +58,8 @@ impl Collector for ExporterCollector {
                 let reached = match tokio::time::timeout(self.up_timeout, check).await {
                     Ok(Ok(session)) => {
                         let mut labels: Vec<Label> = vec![
-                            ("short_version".into(), session.short_version()),
-                            ("version".into(), session.version.clone()),
+                            ("short_version".into(), session.short_version().into()),
+                            ("version".into(), LabelValue::new(&session.version)),
                         ];
                         labels.extend(inst.labels.iter().cloned());
                         version.push_labels(labels, 1.0);
@@ -116,8 +116,8 @@ impl Collector for ExporterCollector {
                     "Whether the user queries file was loaded and parsed successfully (1 for error, 0 for success).",
                 );
                 let mut labels: Vec<Label> = vec![
-                    ("filename".into(), q.filename.clone()),
-                    ("hashsum".into(), q.hashsum.clone()),
+                    ("filename".into(), LabelValue::new(&q.filename)),
+                    ("hashsum".into(), LabelValue::new(&q.hashsum)),
                 ];
                 labels.extend(c.iter().cloned());
                 f.push_labels(labels, 0.0);

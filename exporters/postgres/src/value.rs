@@ -3,6 +3,8 @@
 
 use std::error::Error;
 
+use exporter_core::LabelValue;
+use smol_str::ToSmolStr;
 use tokio_postgres::types::{FromSql, Type};
 
 /// PostgreSQL's epoch (2000-01-01) in Unix seconds.
@@ -40,13 +42,13 @@ impl Cell {
     }
 
     /// The value as a label value (NULL is the empty string).
-    pub(crate) fn as_label(&self) -> String {
+    pub(crate) fn as_label(&self) -> LabelValue {
         match self {
-            Cell::Null | Cell::Array(_) | Cell::Other(_) => String::new(),
-            Cell::Int(i) => i.to_string(),
-            Cell::Float(f) | Cell::Time(f) => exporter_core::metric::format_value(*f),
-            Cell::Bool(b) => b.to_string(),
-            Cell::Text(t) => t.clone(),
+            Cell::Null | Cell::Array(_) | Cell::Other(_) => LabelValue::default(),
+            Cell::Int(i) => i.to_smolstr(),
+            Cell::Float(f) | Cell::Time(f) => exporter_core::metric::format_value(*f).into(),
+            Cell::Bool(b) => LabelValue::new_static(if *b { "true" } else { "false" }),
+            Cell::Text(t) => LabelValue::new(t),
         }
     }
 

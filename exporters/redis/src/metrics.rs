@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use exporter_core::{MetricFamily, MetricType, Sample};
+use exporter_core::{LabelValue, MetricFamily, MetricType, Sample};
 
 /// The families of one scrape so far, each name prefixed with `<namespace>_`.
 pub struct Out<'n> {
@@ -110,11 +110,11 @@ impl<'n> Out<'n> {
     ) {
         let base: Vec<exporter_core::Label> = labels
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .map(|(k, v)| (Cow::Borrowed(*k), LabelValue::new(v)))
             .collect();
         for (at, value) in points {
             let mut l = base.clone();
-            l.push((Cow::Borrowed(point_label), at));
+            l.push((Cow::Borrowed(point_label), at.into()));
             f.samples.push(Sample {
                 suffix: point_suffix,
                 labels: l,

@@ -441,7 +441,7 @@ pub fn queue_families_from(ours: &[MetricFamily], answers: &Answers) -> Vec<Metr
         s.labels
             .iter()
             .find(|(k, _)| k == "queue")
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
     };
     let family = |name: &str| ours.iter().find(|f| f.name == name);
     // (queue, value) of each sample of one of our families.

@@ -148,7 +148,7 @@ mod tests {
             .flat_map(|f| {
                 f.samples
                     .iter()
-                    .map(|s| (f.name.to_string(), s.labels[0].1.clone(), s.value))
+                    .map(|s| (f.name.to_string(), s.labels[0].1.to_string(), s.value))
             })
             .collect()
     }

@@ -171,7 +171,7 @@ mod tests {
             fams[0].samples[0]
                 .labels
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<Vec<(String, String)>>()
         };
         assert_eq!(got(&c), want);

@@ -124,7 +124,7 @@ fn parse_labels(mut rest: &str, line: usize) -> Result<(Vec<Label>, &str), Colle
         if labels.iter().any(|(k, _)| k == name) {
             return Err(err(line, format!("duplicate label name {name:?}")));
         }
-        labels.push((Cow::Owned(name.to_string()), value));
+        labels.push((Cow::Owned(name.to_string()), value.into()));
         rest = after.trim_start_matches(BLANK);
         if let Some(after) = rest.strip_prefix(',') {
             rest = after;
@@ -322,7 +322,7 @@ impl Parser {
                         format!("expected a float as value for label {key:?}, got {v:?}"),
                     )
                 })?;
-                Some((k, go_float(bound)))
+                Some((k, go_float(bound).into()))
             }
             None => None,
         };
@@ -835,7 +835,7 @@ mod tests {
         let files: Vec<String> = mtime
             .samples
             .iter()
-            .map(|s| s.labels[0].1.clone())
+            .map(|s| s.labels[0].1.to_string())
             .collect();
         let expect: Vec<String> = ["a.prom", "d.prom", "e.prom"]
             .iter()

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use exporter_core::{Label, MetricFamily, MetricType};
+use exporter_core::{Label, LabelValue, MetricFamily, MetricType};
 
 use super::{on_each_database, on_main, PgCollector, PgFuture};
 use crate::instance::Instance;
@@ -250,7 +250,7 @@ impl Families<'_> {
         for (key, slots) in by_key {
             for (listed_value, values) in listed.iter().zip(slots) {
                 let mut labels = key.clone();
-                labels.insert(at, (Cow::Borrowed(name), listed_value.to_string()));
+                labels.insert(at, (Cow::Borrowed(name), LabelValue::new(listed_value)));
                 labels.extend(base.iter().cloned());
                 for ((_, _, family), v) in families.iter_mut().zip(values) {
                     family.push_labels(labels.clone(), v);

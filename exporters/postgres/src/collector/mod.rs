@@ -374,7 +374,7 @@ pub(crate) mod testutil {
     use exporter_core::Label;
 
     pub(crate) fn base() -> Vec<Label> {
-        vec![(std::borrow::Cow::Borrowed("server"), "h:5432".to_string())]
+        vec![(std::borrow::Cow::Borrowed("server"), "h:5432".into())]
     }
 
     pub(crate) fn text(s: &str) -> Cell {

@@ -48,7 +48,7 @@ pub(crate) fn map(rows: &[Vec<Cell>], base: &[Label]) -> Vec<MetricFamily> {
             .chain(std::iter::once((f64::INFINITY, count)));
         for (le, n) in cumulative {
             let mut bucket_labels = labels.clone();
-            bucket_labels.push((Cow::Borrowed("le"), format_value(le)));
+            bucket_labels.push((Cow::Borrowed("le"), format_value(le).into()));
             family.samples.push(sample("_bucket", bucket_labels, n));
         }
         family.samples.push(sample("_sum", labels.clone(), sum));
