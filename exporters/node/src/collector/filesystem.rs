@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use exporter_core::duration::parse_positive_duration;
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{
+    BlockingCollector, CollectError, CollectResult, Label, LabelValue, MetricFamily,
+};
 use regex::Regex;
 
 use crate::collector::{flag_regex, CollectorFlags};
@@ -594,24 +596,25 @@ impl BlockingCollector for FilesystemCollector {
             self.stats_of_all(&mut worker, &mounts)?
         };
         for (m, stats) in mounts.iter().zip(stats_of_all) {
-            // Sorted by label name, the order upstream's client library writes them in.
-            let labels = [
-                ("device", m.device.as_str()),
-                ("fstype", m.fs_type.as_str()),
-                ("mountpoint", m.mount_point.as_str()),
+            // Sorted by label name, the order upstream's client library writes them in. Built
+            // once and cloned into each family: a long mount point is shared, not copied.
+            let labels: Vec<Label> = vec![
+                (Cow::Borrowed("device"), LabelValue::new(&m.device)),
+                (Cow::Borrowed("fstype"), LabelValue::new(&m.fs_type)),
+                (Cow::Borrowed("mountpoint"), LabelValue::new(&m.mount_point)),
             ];
             // Since 1.8 upstream reports read-only status for mounts it cannot stat, too.
-            readonly.push(&labels, if m.read_only() { 1.0 } else { 0.0 });
+            readonly.push_labels(labels.clone(), if m.read_only() { 1.0 } else { 0.0 });
             let Some(stats) = stats else {
-                device_error.push(&labels, 1.0);
+                device_error.push_labels(labels, 1.0);
                 continue;
             };
-            device_error.push(&labels, 0.0);
-            size.push(&labels, stats.size);
-            free.push(&labels, stats.free);
-            avail.push(&labels, stats.avail);
-            files.push(&labels, stats.files);
-            files_free.push(&labels, stats.files_free);
+            device_error.push_labels(labels.clone(), 0.0);
+            size.push_labels(labels.clone(), stats.size);
+            free.push_labels(labels.clone(), stats.free);
+            avail.push_labels(labels.clone(), stats.avail);
+            files.push_labels(labels.clone(), stats.files);
+            files_free.push_labels(labels, stats.files_free);
             if !mount_info_seen.insert((&m.device, &m.mount_point)) {
                 continue;
             }
