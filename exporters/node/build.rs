@@ -4,8 +4,10 @@
 //! runs. Without it the ~1 MB that runs is spread over the whole 5 MB of text and ~3.3 MB of it
 //! is resident; with it ~1.5 MB (docs/benchmarks.md, node section).
 //!
-//! Symbols the file names that the binary no longer has (a dependency or rustc changed their
-//! hash) are skipped: the layout then degrades towards the linker's own order, it does not fail.
+//! Symbols the file names that the binary no longer has are skipped: the layout then degrades
+//! towards the linker's own order (about 1 MB more resident), it does not fail. Their hashes move
+//! with rustc, the dependencies, the release profile and this crate's own code, so the file is
+//! regenerated after any of those change (CONTRIBUTING.md).
 //! Only where the linker is rustc's default LLD (x86_64 Linux GNU, Rust 1.90 and later, no linker
 //! of one's own), which takes `--symbol-ordering-file`; GNU ld does not.
 

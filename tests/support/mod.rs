@@ -10,6 +10,7 @@ use monitoring_suite::loadgen::Summary;
 /// summary, key a request.
 pub type Key = (String, String, u16);
 
+/// The [`Key`] of a request.
 pub fn key(method: &str, path: &str, status: u16) -> Key {
     (method.to_string(), path.to_string(), status)
 }

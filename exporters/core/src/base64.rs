@@ -132,5 +132,7 @@ mod tests {
         assert_eq!(decode_padded("YWJj").unwrap(), b"abc");
         assert!(decode_padded("YWJ").is_none());
         assert!(decode_padded("Y$==").is_none());
+        // More padding than a quad can hold is refused, as Go's StdEncoding does.
+        assert!(decode_padded("YWxpY2U6cHc====").is_none());
     }
 }

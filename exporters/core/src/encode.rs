@@ -14,7 +14,7 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
         out.push_str("# HELP ");
         out.push_str(&fam.name);
         out.push(' ');
-        escape::<false>(&fam.help, out);
+        escape_help(&fam.help, out);
         out.push_str("\n# TYPE ");
         out.push_str(&fam.name);
         out.push(' ');
@@ -31,7 +31,7 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
                     }
                     out.push_str(k);
                     out.push_str("=\"");
-                    escape::<true>(v, out);
+                    escape_label_value(v, out);
                     out.push('"');
                 }
                 out.push('}');
@@ -41,6 +41,14 @@ pub fn encode_text(families: &[MetricFamily], out: &mut String) {
             out.push('\n');
         }
     }
+}
+
+fn escape_help(s: &str, out: &mut String) {
+    escape::<false>(s, out);
+}
+
+fn escape_label_value(s: &str, out: &mut String) {
+    escape::<true>(s, out);
 }
 
 /// Appends `s` with the exposition format's escapes: backslash and newline, and with `QUOTE`

@@ -2,6 +2,7 @@
 //! value per target (a scraper or exporter holding its connections), at most a fixed number of
 //! them, the least recently used given up first.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
@@ -12,31 +13,42 @@ pub struct KeptTargets<K, V> {
     kept: Mutex<Kept<K, V>>,
 }
 
-/// The number of uses so far, and key -> (the use it was last asked for at, value). Uses are
-/// counted, not timed, so that two requests in one clock tick still have an order.
-type Kept<K, V> = (u64, HashMap<K, (u64, Arc<V>)>);
+/// Uses are counted, not timed, so that two requests in one clock tick still have an order.
+struct Kept<K, V> {
+    /// Requests so far.
+    uses: u64,
+    /// key -> (the use it was last asked for at, value).
+    values: HashMap<K, (u64, Arc<V>)>,
+}
 
 impl<K: Eq + Hash + Clone, V> KeptTargets<K, V> {
     /// Keeps up to `capacity` values (at least one).
     pub fn new(capacity: usize) -> Self {
         KeptTargets {
             capacity: capacity.max(1),
-            kept: Mutex::new((0, HashMap::new())),
+            kept: Mutex::new(Kept {
+                uses: 0,
+                values: HashMap::new(),
+            }),
         }
     }
 
     /// The value kept for `key`, else `make()`'s, kept from now on (giving up the least recently
     /// used one when full). An error from `make` keeps nothing.
-    pub fn get_or_try_insert<E>(
+    pub fn get_or_try_insert<Q, E>(
         &self,
-        key: &K,
+        key: &Q,
         make: impl FnOnce() -> Result<V, E>,
-    ) -> Result<Arc<V>, E> {
+    ) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         // A panic while holding the lock leaves the map consistent (no update is half done).
         let mut guard = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        let (uses, kept) = &mut *guard;
-        *uses += 1;
-        let now = *uses;
+        guard.uses += 1;
+        let now = guard.uses;
+        let kept = &mut guard.values;
         if let Some((used, value)) = kept.get_mut(key) {
             *used = now;
             return Ok(Arc::clone(value));
@@ -45,15 +57,19 @@ impl<K: Eq + Hash + Clone, V> KeptTargets<K, V> {
         if kept.len() >= self.capacity {
             let oldest = kept.iter().min_by_key(|(_, (used, _))| *used);
             if let Some(oldest) = oldest.map(|(k, _)| k.clone()) {
-                kept.remove(&oldest);
+                kept.remove::<K>(&oldest);
             }
         }
-        kept.insert(key.clone(), (now, Arc::clone(&value)));
+        kept.insert(key.to_owned(), (now, Arc::clone(&value)));
         Ok(value)
     }
 
     /// [`get_or_try_insert`](Self::get_or_try_insert) for a `make` that cannot fail.
-    pub fn get_or_insert_with(&self, key: &K, make: impl FnOnce() -> V) -> Arc<V> {
+    pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         match self.get_or_try_insert(key, || Ok::<V, std::convert::Infallible>(make())) {
             Ok(value) => value,
             Err(never) => match never {},
@@ -62,7 +78,11 @@ impl<K: Eq + Hash + Clone, V> KeptTargets<K, V> {
 
     /// How many values are kept.
     pub fn len(&self) -> usize {
-        self.kept.lock().unwrap_or_else(|p| p.into_inner()).1.len()
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values
+            .len()
     }
 
     /// Whether none is kept.

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use exporter_core::base64;
 use exporter_core::collector::{blocking, BlockingCollector, CollectResult};
 use exporter_core::testkit::background::{serve, Background};
 use exporter_core::testkit::pki::TestPki;
@@ -159,7 +160,12 @@ fn basic_auth_rejects_missing_and_wrong_credentials() {
         }
         other => panic!("expected 401, got {other:?}"),
     }
-    let basic = |user: &str, pass: &str| format!("Basic {}", b64(&format!("{user}:{pass}")));
+    let basic = |user: &str, pass: &str| {
+        format!(
+            "Basic {}",
+            base64::encode(format!("{user}:{pass}").as_bytes())
+        )
+    };
     for (user, password, status) in [
         ("alice", "wrong", 401),
         ("bob", "s3cret", 401),
@@ -192,7 +198,10 @@ fn a_changed_web_config_applies_without_restart_and_a_broken_one_is_ignored() {
             ureq::get(&url)
                 .set(
                     "Authorization",
-                    &format!("Basic {}", b64(&format!("{user}:s3cret"))),
+                    &format!(
+                        "Basic {}",
+                        base64::encode(format!("{user}:s3cret").as_bytes())
+                    ),
                 )
                 .call(),
         )
@@ -341,8 +350,4 @@ fn a_rotated_certificate_serves_the_next_handshake() {
         200
     );
     assert!(first_ca.agent(None).get(&url).call().is_err());
-}
-
-fn b64(s: &str) -> String {
-    exporter_core::base64::encode(s.as_bytes())
 }

@@ -57,8 +57,8 @@ pub(crate) fn write_all(root: &Path, files: &[(&str, &str)]) {
     }
 }
 
-/// The families a collector `new` builds serves from a procfs holding `files` (`(path below it,
-/// text)`); panics if the scrape fails.
+/// Builds a collector with `new` on a procfs holding `files` (`(path below it, text)`) and
+/// returns one scrape's families; panics if the scrape fails.
 #[track_caller]
 pub(crate) fn scrape_procfs<C: BlockingCollector>(
     files: &[(&str, &str)],
@@ -113,14 +113,7 @@ pub(crate) fn label_pairs(sample: &Sample) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// The family named `name` among `families`; panics naming it when it is missing.
-#[track_caller]
-pub(crate) fn family<'a>(families: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
-    families
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no family {name}"))
-}
+pub(crate) use exporter_core::testkit::family;
 
 /// Asserts the value of the first sample of each named family.
 #[track_caller]

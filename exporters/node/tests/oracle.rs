@@ -143,7 +143,7 @@ fn fixture(tree: &str) -> PathBuf {
 
 /// Starts `cmd` (an exporter and its arguments but the listen address) on a free loopback port:
 /// its guard, named `name`, and its /metrics URL.
-pub(crate) fn serve(name: &str, cmd: &mut Command) -> (ChildGuard, String) {
+pub(crate) fn serve_on_free_port(name: &str, cmd: &mut Command) -> (ChildGuard, String) {
     let port = free_port();
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
     let guard = ChildGuard::spawn(name, cmd);
@@ -170,7 +170,7 @@ fn scrape(bin: &str, root: &Path, collectors: &[&str], flags: &[&str]) -> String
         .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let (_guard, url) = serve(bin, &mut cmd);
+    let (_guard, url) = serve_on_free_port(bin, &mut cmd);
     wait_http(&url, FIRST_SCRAPE)
 }
 
@@ -492,7 +492,7 @@ fn btrfs_mounted() {
         cmd.args(["--collector.disable-defaults", "--collector.btrfs"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let (_child, url) = serve(bin, &mut cmd);
+        let (_child, url) = serve_on_free_port(bin, &mut cmd);
         wait_http(&url, FIRST_SCRAPE)
     };
     let theirs = scrape_live(UPSTREAM);

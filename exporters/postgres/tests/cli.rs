@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{TempFile, EXPORTER};
-use exporter_core::testkit::check_unknown_flag_and_version;
+use exporter_core::testkit::{assert_fails_naming, check_unknown_flag_and_version};
 
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(EXPORTER);
@@ -25,13 +25,9 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 const PASSWORD: &str = "Hunter2-pw";
 
 /// Start-up fails (exit code 1) with a message naming every one of `names`, and not the password.
+#[track_caller]
 fn fails_naming(args: &[&str], env: &[(&str, &str)], names: &[&str]) {
-    let (code, out) = run_to_exit(args, env);
-    assert_eq!(code, 1, "{out}");
-    for name in names {
-        assert!(out.contains(name), "{name}: {out}");
-    }
-    assert!(!out.contains(PASSWORD), "{out}");
+    assert_fails_naming(run_to_exit(args, env), names, &[PASSWORD]);
 }
 
 /// A data source on a closed port, for the errors found before connecting.

@@ -55,7 +55,7 @@ impl ScrapeHandler {
     }
 
     fn scraper_for(&self, addr: &str, mut target: Target) -> Arc<Scraper> {
-        self.targets.get_or_insert_with(&addr.to_string(), || {
+        self.targets.get_or_insert_with(addr, || {
             target.password = self
                 .passwords
                 .lookup(addr)

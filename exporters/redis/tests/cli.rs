@@ -6,7 +6,9 @@ mod common;
 use std::process::Command;
 
 use common::{get, write, Exporter, OURS};
-use exporter_core::testkit::{check_port_in_use, check_unknown_flag_and_version, sample_value};
+use exporter_core::testkit::{
+    assert_fails_naming, check_port_in_use, check_unknown_flag_and_version, sample_value,
+};
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
     exporter_core::testkit::run_to_exit(
@@ -28,14 +30,7 @@ fn unknown_flag_is_rejected_and_version_names_the_program() {
 /// Ours with `args` exits 1, its message naming each of `shown` and none of `hidden`.
 #[track_caller]
 fn fails_naming(args: &[&str], shown: &[&str], hidden: &[&str]) {
-    let (code, out) = run_to_exit(args);
-    assert_eq!(code, 1, "{args:?}: {out}");
-    for s in shown {
-        assert!(out.contains(s), "{args:?}: {s} in {out}");
-    }
-    for h in hidden {
-        assert!(!out.contains(h), "{args:?}: no {h} in {out}");
-    }
+    assert_fails_naming(run_to_exit(args), shown, hidden);
 }
 
 #[test]

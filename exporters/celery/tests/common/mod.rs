@@ -340,8 +340,6 @@ impl CeleryEnv {
     }
 }
 
-/// `celery_scrape_collector_success{collector}` in the exposition `text`: whether that collector
-/// (`queues` or `events`) succeeded.
 /// The labels of `celery_tasks_total` for task `name` in `state` on the default queue `celery`.
 pub(crate) fn task_labels<'a>(name: &'a str, state: &'a str) -> [(&'a str, &'a str); 3] {
     [("name", name), ("state", state), ("queue", "celery")]
@@ -357,6 +355,8 @@ pub(crate) fn on_redis(args: &[&str]) -> (Redis, Exporter, CeleryEnv) {
     (redis, exporter, celery)
 }
 
+/// `celery_scrape_collector_success{collector}` in the exposition `text`: whether that collector
+/// (`queues` or `events`) succeeded.
 pub(crate) fn collector_success(text: &str, collector: &str) -> Option<f64> {
     sample_value(
         text,

@@ -1,5 +1,8 @@
 //! Helpers for the suite's tests (feature `testkit`): free ports, child processes that are killed
-//! when the test ends (even on failure), polling, and a structural view of an exposition.
+//! when the test ends (even on failure), polling, the start-up contract every binary keeps, and
+//! reading an exposition (its families' shapes, a sample's value, `assert_samples`). Beside them:
+//! a test CA (`pki`), PostgreSQL clusters (`postgres`) and servers run on their own thread
+//! (`background`).
 
 pub mod background;
 #[cfg(feature = "fuzz")]
@@ -12,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use crate::MetricFamily;
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
@@ -162,6 +167,28 @@ pub fn check_unknown_flag_and_version(
     let (code, out) = run(&["--version"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with(&format!("{upstream}, version ")), "{out}");
+}
+
+/// A start-up that must fail, from the crate's way of running its binary to exit: exit code 1,
+/// the output naming each of `shown` and none of `hidden` (the secrets it was given).
+#[track_caller]
+pub fn assert_fails_naming((code, out): (i32, String), shown: &[&str], hidden: &[&str]) {
+    assert_eq!(code, 1, "{out}");
+    for s in shown {
+        assert!(out.contains(s), "{s} missing from: {out}");
+    }
+    for h in hidden {
+        assert!(!out.contains(h), "{h} shown in: {out}");
+    }
+}
+
+/// The family named `name` among `families`; panics naming it when it is missing.
+#[track_caller]
+pub fn family<'a>(families: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
+    families
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no family {name}"))
 }
 
 /// What `promtool check metrics` says about the exposition `text`: its exit code (1: it could not

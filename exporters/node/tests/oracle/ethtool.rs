@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use exporter_core::testkit::{http_get, samples, wait_for};
 
-use super::{assert_same_as_upstream_with_each, serve, success, FIRST_SCRAPE, OURS};
+use super::{assert_same_as_upstream_with_each, serve_on_free_port, success, FIRST_SCRAPE, OURS};
 
 /// A network namespace made for one test; deleted (with its devices) when dropped.
 struct Netns {
@@ -45,7 +45,7 @@ impl Netns {
             .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let (_guard, url) = serve(bin, &mut cmd);
+        let (_guard, url) = serve_on_free_port(bin, &mut cmd);
         wait_for(&url, FIRST_SCRAPE, || self.get(&url))
     }
 

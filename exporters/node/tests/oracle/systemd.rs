@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use exporter_core::testkit::{samples, wait_http};
 
 use super::dbus::{DbusDaemon, FakeSystemd, FakeUnit, Kind};
-use super::{assert_same_as_upstream_with_each, serve, success, FIRST_SCRAPE, OURS, UPSTREAM};
+use super::{
+    assert_same_as_upstream_with_each, serve_on_free_port, success, FIRST_SCRAPE, OURS, UPSTREAM,
+};
 
 const ALL_FAMILIES: &[&str] = &[
     "--collector.systemd.enable-task-metrics",
@@ -110,7 +112,7 @@ fn scrape(bin: &str, address: &str, flags: &[&str], log: &Path) -> String {
         .args(flags)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"));
-    let (_guard, url) = serve(bin, &mut cmd);
+    let (_guard, url) = serve_on_free_port(bin, &mut cmd);
     wait_http(&url, FIRST_SCRAPE)
 }
 

@@ -385,11 +385,7 @@ pub(crate) mod testutil {
         Cell::Float(v)
     }
 
-    pub(crate) fn family<'a>(fams: &'a [MetricFamily], name: &str) -> &'a MetricFamily {
-        fams.iter()
-            .find(|f| f.name == name)
-            .unwrap_or_else(|| panic!("no family {name}"))
-    }
+    pub(crate) use exporter_core::testkit::family;
 
     /// (label pairs, value) of every sample of a family, labels as `k=v` strings.
     pub(crate) fn series(f: &MetricFamily) -> Vec<(Vec<String>, f64)> {
