@@ -121,22 +121,10 @@ fn unreachable_broker_answers_200_with_up_0_and_never_logs_the_password() {
 #[test]
 fn rediss_with_auth_password_file_and_database() {
     let pki = TestPki::new("celery-exporter test CA");
-    let (crt, key) = pki.issue("server", &["localhost", "127.0.0.1"]);
     let tls_port = free_port();
-    let redis = Redis::start_with(&[
-        "--tls-port",
-        &tls_port.to_string(),
-        "--tls-cert-file",
-        &crt,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &pki.ca(),
-        "--tls-auth-clients",
-        "no",
-        "--requirepass",
-        "s3cret-pw",
-    ]);
+    let mut args = pki.redis_server_tls_args(tls_port, &["localhost", "127.0.0.1"], false);
+    args.extend(["--requirepass".to_string(), "s3cret-pw".to_string()]);
+    let redis = Redis::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let pw_dir = tempfile::tempdir().unwrap();
     let pw_file = pw_dir.path().join("password");
     std::fs::write(&pw_file, "s3cret-pw\n").unwrap();

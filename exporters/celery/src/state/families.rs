@@ -200,21 +200,21 @@ mod tests {
         );
         assert_eq!((fast, slow), (0.0, 1.0));
         // The capture ends with worker-offline: down at once, series kept until purged.
-        assert_values(
+        assert_samples(
             &t,
             &[
-                ("celery_workers", &[], 0.0),
-                ("celery_worker_up", &[("hostname", "w1@vm")], 0.0),
+                ("celery_workers", &[], Some(0.0)),
+                ("celery_worker_up", &[("hostname", "w1@vm")], Some(0.0)),
                 (
                     "celery_worker_tasks_processed",
                     &[("hostname", "w1@vm")],
-                    8.0,
+                    Some(8.0),
                 ),
             ],
         );
         // Producers never become label values.
         assert!(!t.contains("gen24975"), "{t}");
-        assert_values(
+        assert_samples(
             &t,
             &[
                 (
@@ -224,7 +224,7 @@ mod tests {
                         ("type", "task-sent"),
                         ("task", "tests.add"),
                     ],
-                    3.0,
+                    Some(3.0),
                 ),
                 (
                     "flower_events_total",
@@ -233,34 +233,34 @@ mod tests {
                         ("type", "task-failed"),
                         ("task", "tests.fail"),
                     ],
-                    2.0,
+                    Some(2.0),
                 ),
                 (
                     "flower_task_runtime_seconds_count",
                     &[("worker", "w1@vm"), ("task", "tests.add")],
-                    3.0,
+                    Some(3.0),
                 ),
                 (
                     "flower_worker_prefetched_tasks",
                     &[("worker", "w1@vm"), ("task", "tests.add")],
-                    0.0,
+                    Some(0.0),
                 ),
                 (
                     "flower_task_prefetch_time_seconds",
                     &[("worker", "w1@vm"), ("task", "tests.add")],
-                    0.0,
+                    Some(0.0),
                 ),
-                ("flower_worker_online", &[("worker", "w1@vm")], 0.0),
-                ("celery_exporter_events_received_total", &[], 37.0),
+                ("flower_worker_online", &[("worker", "w1@vm")], Some(0.0)),
+                ("celery_exporter_events_received_total", &[], Some(37.0)),
                 (
                     "celery_exporter_tracked_tasks",
                     &[("state", "SUCCESS")],
-                    5.0,
+                    Some(5.0),
                 ),
                 (
                     "celery_exporter_tracked_tasks",
                     &[("state", "FAILURE")],
-                    2.0,
+                    Some(2.0),
                 ),
             ],
         );

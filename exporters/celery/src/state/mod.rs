@@ -553,37 +553,41 @@ mod tests {
         s.apply(&task("task-succeeded", "w@h", "u", 11.0), 0.0);
         s.apply(&task("task-started", "w@h", "u", 10.5), 0.0); // late
         let t = text(&mut s, 0.0);
-        assert_values(
+        assert_samples(
             &t,
             &[
                 (
                     "celery_exporter_tracked_tasks",
                     &[("state", "SUCCESS")],
-                    1.0,
+                    Some(1.0),
                 ),
                 // Every event is still counted, under the name and queue task-sent gave.
                 (
                     "celery_tasks_total",
                     &[("name", "t.x"), ("state", "STARTED"), ("queue", "q")],
-                    1.0,
+                    Some(1.0),
                 ),
                 (
                     "celery_task_queue_wait_seconds_sum",
                     &[("name", "t.x")],
-                    0.5,
+                    Some(0.5),
                 ),
             ],
         );
         s.apply(&task("task-retried", "w@h", "u", 12.0), 0.0);
         let t = text(&mut s, 0.0);
-        assert_values(
+        assert_samples(
             &t,
             &[
-                ("celery_exporter_tracked_tasks", &[("state", "RETRY")], 1.0),
+                (
+                    "celery_exporter_tracked_tasks",
+                    &[("state", "RETRY")],
+                    Some(1.0),
+                ),
                 (
                     "celery_exporter_tracked_tasks",
                     &[("state", "SUCCESS")],
-                    0.0,
+                    Some(0.0),
                 ),
             ],
         );
@@ -686,11 +690,11 @@ mod tests {
         s.apply(&named("task-succeeded", 3.0), 0.0);
         let t = text(&mut s, 0.0);
         let labels = [("name", "t.fast"), ("queue", "q")];
-        assert_values(
+        assert_samples(
             &t,
             &[
-                ("celery_task_queue_wait_seconds_count", &labels, 1.0),
-                ("celery_task_queue_wait_seconds_sum", &labels, 1.5),
+                ("celery_task_queue_wait_seconds_count", &labels, Some(1.0)),
+                ("celery_task_queue_wait_seconds_sum", &labels, Some(1.5)),
             ],
         );
     }
@@ -734,7 +738,7 @@ mod tests {
         s.apply(&task("task-succeeded", "w@h", "a", 5.0), 0.0); // "a" was evicted
         s.apply(&task("task-succeeded", "w@h", "zzz", 5.0), 0.0); // never seen
         let t = text(&mut s, 10.0);
-        assert_values(
+        assert_samples(
             &t,
             &[
                 (
@@ -744,9 +748,9 @@ mod tests {
                         ("state", "SUCCESS"),
                         ("queue", "unknown"),
                     ],
-                    2.0,
+                    Some(2.0),
                 ),
-                ("celery_exporter_tasks_evicted_total", &[], 3.0),
+                ("celery_exporter_tasks_evicted_total", &[], Some(3.0)),
             ],
         );
         // A task event without uuid is counted as undecodable.

@@ -2,6 +2,7 @@
 //! reading a sample back from the exposition.
 
 use exporter_core::encode::encode_text;
+pub(super) use exporter_core::testkit::assert_samples;
 use exporter_core::testkit::sample_value;
 
 use super::{Options, State, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS};
@@ -32,17 +33,6 @@ pub(super) fn text(state: &mut State, now: f64) -> String {
 
 pub(super) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample_value(text, name, labels).unwrap_or_else(|| panic!("{name}{labels:?} missing"))
-}
-
-/// A sample expected in an exposition: name, some of its labels, value.
-pub(super) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
-
-/// Asserts the value of each `(name, labels, value)` sample in the exposition `text`.
-#[track_caller]
-pub(super) fn assert_values(text: &str, expected: &[Expected<'_>]) {
-    for &(name, labels, want) in expected {
-        assert_eq!(value(text, name, labels), want, "{name}{labels:?}");
-    }
 }
 
 /// Feeds every captured message, one second of receipt time apart.

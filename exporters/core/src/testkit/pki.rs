@@ -52,6 +52,29 @@ impl TestPki {
         self.dir.path()
     }
 
+    /// The arguments that make redis-server listen with TLS on `port`, presenting a certificate
+    /// for `sans` from this CA (named `server`) and, with `client_auth`, requiring client
+    /// certificates from it.
+    pub fn redis_server_tls_args(
+        &self,
+        port: u16,
+        sans: &[&str],
+        client_auth: bool,
+    ) -> Vec<String> {
+        let (crt, key) = self.issue("server", sans);
+        let auth = if client_auth { "yes" } else { "no" };
+        [
+            ("--tls-port", port.to_string()),
+            ("--tls-cert-file", crt),
+            ("--tls-key-file", key),
+            ("--tls-ca-cert-file", self.ca()),
+            ("--tls-auth-clients", auth.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+    }
+
     /// The CA certificate's path.
     pub fn ca(&self) -> String {
         self.dir.path().join("ca.crt").display().to_string()

@@ -186,12 +186,10 @@ entries  searched found new invalid ignore delete delete_list insert insert_fail
     fn proc_tree(stat: Option<&str>) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let nf = dir.path().join("sys/net/netfilter");
-        std::fs::create_dir_all(&nf).unwrap();
         write(&nf.join("nf_conntrack_count"), "12\n");
         write(&nf.join("nf_conntrack_max"), "262144\n");
         if let Some(s) = stat {
-            std::fs::create_dir_all(dir.path().join("net/stat")).unwrap();
-            std::fs::write(dir.path().join("net/stat/nf_conntrack"), s).unwrap();
+            write(&dir.path().join("net/stat/nf_conntrack"), s);
         }
         dir
     }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
 
 use crate::collector::hwmon::to_valid_utf8;
+use crate::collector::tapestats::parse_go_uint_base0;
 use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
@@ -137,18 +138,7 @@ pub fn parse_int(raw: &str) -> Option<i64> {
         Some(b'+') => (false, s.get(1..)?),
         _ => (false, s),
     };
-    let lower = body.get(..2).map(str::to_ascii_lowercase);
-    let (radix, digits) = match lower.as_deref() {
-        Some("0x") => (16, body.get(2..)?),
-        Some("0o") => (8, body.get(2..)?),
-        Some("0b") => (2, body.get(2..)?),
-        _ if body.len() > 1 && body.starts_with('0') => (8, body.get(1..)?),
-        _ => (10, body),
-    };
-    if digits.is_empty() || digits.starts_with(['+', '-']) {
-        return None;
-    }
-    let magnitude = i128::from(u64::from_str_radix(digits, radix).ok()?);
+    let magnitude = i128::from(parse_go_uint_base0(body)?);
     i64::try_from(if neg { -magnitude } else { magnitude }).ok()
 }
 

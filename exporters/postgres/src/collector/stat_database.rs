@@ -208,7 +208,7 @@ mod tests {
         let n = columns(v, STAT_COLUMNS).len();
         let mut shared = vec![Cell::Int(0), Cell::Null];
         shared.extend((0..n).map(|i| if i == 16 { Cell::Null } else { num(i as f64) }));
-        shared.extend(numbers(5, |_| true));
+        shared.extend(std::iter::repeat_n(Cell::Null, 5));
         let mut db = vec![Cell::Int(5), text("postgres")];
         db.extend((0..n).map(|i| num(10.0 + i as f64)));
         db.extend(numbers(5, |_| false));

@@ -99,21 +99,10 @@ impl TlsRedis {
     /// Starts the server; with `client_auth`, TLS clients must show a certificate of the CA.
     pub(crate) fn start(names: &[&str], client_auth: bool) -> TlsRedis {
         let pki = TestPki::new("redis-exporter test CA");
-        let (crt, key) = pki.issue("server", names);
         let tls_port = free_port();
         let ca = pki.ca();
-        let redis = Redis::start(&[
-            "--tls-port",
-            &tls_port.to_string(),
-            "--tls-cert-file",
-            &crt,
-            "--tls-key-file",
-            &key,
-            "--tls-ca-cert-file",
-            &ca,
-            "--tls-auth-clients",
-            if client_auth { "yes" } else { "no" },
-        ]);
+        let args = pki.redis_server_tls_args(tls_port, names, client_auth);
+        let redis = Redis::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
         TlsRedis {
             redis,
             tls_port,
