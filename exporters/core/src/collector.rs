@@ -303,12 +303,12 @@ pub(crate) fn outcomes_to_families(
     outcomes: Vec<CollectorOutcome>,
 ) -> Vec<MetricFamily> {
     let mut success = MetricFamily::gauge(
-        format!("{namespace}_scrape_collector_success"),
-        format!("{namespace}_exporter: Whether a collector succeeded."),
+        crate::interned!("{namespace}_scrape_collector_success"),
+        crate::interned!("{namespace}_exporter: Whether a collector succeeded."),
     );
     let mut duration = MetricFamily::gauge(
-        format!("{namespace}_scrape_collector_duration_seconds"),
-        format!("{namespace}_exporter: Duration of a collector scrape."),
+        crate::interned!("{namespace}_scrape_collector_duration_seconds"),
+        crate::interned!("{namespace}_exporter: Duration of a collector scrape."),
     );
     let mut families = Vec::new();
     for o in outcomes {

@@ -1,5 +1,6 @@
 //! An exporter: a namespace and its collectors, gathered into one exposition per scrape.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::collector::{outcomes_to_families, run_collectors, AnyCollector};
@@ -33,6 +34,8 @@ pub struct Exporter {
     exporter_metrics: bool,
     /// Whether a scrape may name its collectors (`collect[]`, `exclude[]`), as node_exporter's can.
     collector_selection: bool,
+    /// Bytes in the last exposition rendered, to size the next one's buffer.
+    last_exposition_len: AtomicUsize,
 }
 
 impl Exporter {
@@ -44,6 +47,7 @@ impl Exporter {
             collectors,
             exporter_metrics: true,
             collector_selection: false,
+            last_exposition_len: AtomicUsize::new(0),
         }
     }
 
@@ -133,15 +137,19 @@ impl Exporter {
     /// [`render`](Self::render) with only `collectors` (from [`select`](Self::select)).
     pub async fn render_from(&self, collectors: &[AnyCollector], deadline: Duration) -> String {
         let families = self.gather_from(collectors, deadline).await;
-        let mut out = String::with_capacity(64 * 1024);
+        // Sized from the last exposition: no regrowth copies, and no fixed 64 KiB, which at the
+        // mmap threshold (see `memory`) would be mapped, faulted in and unmapped every scrape.
+        let last = self.last_exposition_len.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(last + last / 16 + 1024);
         encode_text(&families, &mut out);
+        self.last_exposition_len.store(out.len(), Ordering::Relaxed);
         out
     }
 
     fn build_info(&self) -> MetricFamily {
         MetricFamily::gauge(
-            format!("{}_exporter_build_info", self.namespace),
-            format!(
+            crate::interned!("{}_exporter_build_info", self.namespace),
+            crate::interned!(
                 "A metric with a constant '1' value labeled by version, revision, and rustversion from which {}_exporter was built.",
                 self.namespace
             ),

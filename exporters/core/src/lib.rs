@@ -21,6 +21,7 @@ pub use collector::{
 pub use metric::{Label, LabelValue, MetricFamily, MetricType, Sample};
 pub mod exporter;
 pub mod flags;
+pub mod intern;
 pub mod kept_targets;
 pub mod log;
 pub mod memory;

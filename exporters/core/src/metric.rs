@@ -197,13 +197,33 @@ pub(crate) fn write_value(out: &mut String, v: f64) {
     } else if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
         // Most samples are counts. Integer digits are the same text that Display gives an
         // integral f64, without its shortest-representation search.
-        let _ = write!(out, "{}", v as i64);
+        push_integer(out, v as i64);
     } else if v != 0.0 && (v.abs() >= 1e15 || v.abs() < 1e-5) {
         // Display never switches to exponent notation: keep very large/small values short.
         let _ = write!(out, "{v:e}");
     } else {
         let _ = write!(out, "{v}");
     }
+}
+
+/// `n` in decimal, as Display writes it, without the formatting machinery (most samples are
+/// integers, and a scrape writes thousands).
+fn push_integer(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 /// Merges families that share a name (a textfile may add to a collector's family) and sorts them

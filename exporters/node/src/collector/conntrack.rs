@@ -3,7 +3,7 @@
 //! /proc/net/stat/nf_conntrack. Without the nf_conntrack module the files are absent and the
 //! collector reports NotAvailable.
 
-use exporter_core::{CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, CollectError, CollectResult, MetricFamily};
 
 use crate::kept::{proc_files_collector, KeptFile};
 use crate::util::parse_field;
@@ -117,7 +117,7 @@ impl ConntrackCollector {
         for ((suffix, help), sum) in STATS.iter().zip(sums) {
             if let Some(v) = sum {
                 out.push(
-                    MetricFamily::gauge(format!("node_nf_conntrack_stat_{suffix}"), *help)
+                    MetricFamily::gauge(interned!("node_nf_conntrack_stat_{suffix}"), *help)
                         .with(&[], v as f64),
                 );
             }

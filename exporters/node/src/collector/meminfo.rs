@@ -4,7 +4,7 @@
 //! without a release, so do we). Fields in kB become bytes and get a `_bytes` suffix; unitless
 //! ones (`HugePages_Total`) keep their name.
 
-use exporter_core::{CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, CollectError, CollectResult, MetricFamily};
 
 use crate::kept::proc_files_collector;
 
@@ -82,8 +82,8 @@ impl MeminfoCollector {
             .into_iter()
             .map(|(key, value)| {
                 MetricFamily::gauge(
-                    format!("node_memory_{key}"),
-                    format!("Memory information field {key}."),
+                    interned!("node_memory_{key}"),
+                    interned!("Memory information field {key}."),
                 )
                 .with(&[], value)
             })

@@ -27,7 +27,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType};
+use exporter_core::{
+    interned, BlockingCollector, CollectError, CollectResult, MetricFamily, MetricType,
+};
 use regex::Regex;
 
 use crate::kept::{KeptFiles, KeptFilesScrape};
@@ -386,8 +388,8 @@ fn read_int(attrs: &mut dyn Attributes, attr: &CStr, buf: &mut AttrBuf) -> Optio
 
 fn property_family(stem: &str, kind: MetricType) -> MetricFamily {
     MetricFamily::new(
-        format!("node_network_{stem}"),
-        format!("Network device property: {stem}"),
+        interned!("node_network_{stem}"),
+        interned!("Network device property: {stem}"),
         kind,
     )
 }

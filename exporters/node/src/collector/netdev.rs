@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
 use crate::collector::{flag_regex, CollectorFlags};
@@ -180,8 +180,8 @@ impl BlockingCollector for NetdevCollector {
             .iter()
             .map(|stem| {
                 MetricFamily::counter(
-                    format!("node_network_{stem}_total"),
-                    format!("Network device statistic {stem}."),
+                    interned!("node_network_{stem}_total"),
+                    interned!("Network device statistic {stem}."),
                 )
             })
             .collect();

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
 use crate::kept::KeptFile;
@@ -127,8 +127,8 @@ impl NetstatCollector {
             };
             out.push(
                 MetricFamily::untyped(
-                    format!("node_netstat_{key}"),
-                    format!("Statistic {proto}{name}."),
+                    interned!("node_netstat_{key}"),
+                    interned!("Statistic {proto}{name}."),
                 )
                 .with(&[], v),
             );

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use exporter_core::{BlockingCollector, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectResult, MetricFamily};
 
 use crate::collector::hwmon::to_valid_utf8;
 use crate::collector::tapestats::parse_go_uint_base0;
@@ -181,8 +181,8 @@ impl Families {
                 .iter()
                 .map(|&(_, stem, _)| {
                     MetricFamily::gauge(
-                        format!("node_power_supply_{stem}"),
-                        format!("{stem} value of /sys/class/power_supply/<power_supply>."),
+                        interned!("node_power_supply_{stem}"),
+                        interned!("{stem} value of /sys/class/power_supply/<power_supply>."),
                     )
                 })
                 .collect(),
@@ -266,6 +266,10 @@ impl BlockingCollector for PowersupplyclassCollector {
 
     fn collect(&self) -> CollectResult {
         let names = sorted_dir_names(&self.dir)?;
+        // Most servers and VMs have no power supply class at all.
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut fams = Families::new();
         for name in &names {
             // A supply that vanished (USB charger unplugged) between listing and reading is skipped.

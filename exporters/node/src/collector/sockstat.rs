@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::kept::KeptFile;
 use crate::paths::HostPaths;
@@ -111,8 +111,8 @@ impl SockstatCollector {
         }
         let gauge = |protocol: &str, state: &str, v: f64| {
             MetricFamily::gauge(
-                format!("node_sockstat_{protocol}_{state}"),
-                format!("Number of {protocol} sockets in state {state}."),
+                interned!("node_sockstat_{protocol}_{state}"),
+                interned!("Number of {protocol} sockets in state {state}."),
             )
             .with(&[], v)
         };

@@ -1,7 +1,7 @@
 //! `node_timex_*`: the kernel clock discipline state from adjtimex(2), read-only (`modes = 0`).
 #![allow(unsafe_code, reason = "adjtimex(2) through libc")]
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectError, CollectResult, MetricFamily};
 
 use crate::paths::HostPaths;
 
@@ -116,10 +116,10 @@ pub fn timex_families(t: &Timex) -> Vec<MetricFamily> {
     };
     let sync = if t.state == TIME_ERROR { 0.0 } else { 1.0 };
     let g = |name: &str, help: &'static str, v: f64| {
-        MetricFamily::gauge(format!("node_timex_{name}"), help).with(&[], v)
+        MetricFamily::gauge(interned!("node_timex_{name}"), help).with(&[], v)
     };
     let c = |name: &str, help: &'static str, v: f64| {
-        MetricFamily::counter(format!("node_timex_{name}"), help).with(&[], v)
+        MetricFamily::counter(interned!("node_timex_{name}"), help).with(&[], v)
     };
     vec![
         g(

@@ -1,6 +1,6 @@
 //! `node_vmstat_<field>` (untyped) for the /proc/vmstat fields matching `--collector.vmstat.fields`.
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{interned, BlockingCollector, CollectError, CollectResult, MetricFamily};
 use regex::Regex;
 
 use crate::kept::KeptFile;
@@ -75,8 +75,8 @@ impl BlockingCollector for VmstatCollector {
             .filter(|(name, _)| valid_name_part(name))
             .map(|(name, value)| {
                 MetricFamily::untyped(
-                    format!("node_vmstat_{name}"),
-                    format!("/proc/vmstat information field {name}."),
+                    interned!("node_vmstat_{name}"),
+                    interned!("/proc/vmstat information field {name}."),
                 )
                 .with(&[], value)
             })
