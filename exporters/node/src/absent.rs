@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use exporter_core::{CollectError, CollectResult};
 
 use crate::kept::KeptFile;
+use crate::util::sorted_dir_names;
 
 /// How long a missing source is taken as still missing.
 pub(crate) const RECHECK: Duration = Duration::from_secs(60);
@@ -42,25 +43,51 @@ impl SourceGate {
     /// answer is `NotAvailable` again, with no I/O. A `NotAvailable` naming the source itself
     /// (not a file inside it) starts a new [`RECHECK`] period.
     pub(crate) fn run(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
-        self.run_at(Instant::now(), collect)
+        self.run_at(Instant::now(), collect, Missing::NotAvailable)
     }
 
-    fn run_at(&self, now: Instant, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+    /// [`run`](Self::run) for a collector that succeeds with no series on a host without its
+    /// source, as upstream's does when its glob matches nothing: the missing source is
+    /// remembered the same way, and answered with no families.
+    pub(crate) fn run_or_empty(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        self.run_at(Instant::now(), collect, Missing::Empty)
+    }
+
+    fn run_at(
+        &self,
+        now: Instant,
+        collect: impl FnOnce() -> CollectResult,
+        answer: Missing,
+    ) -> CollectResult {
         let mut missing_until = self.missing_until.lock().unwrap_or_else(|e| e.into_inner());
         if missing_until.is_some_and(|until| now < until) {
-            return Err(CollectError::NotAvailable(format!(
-                "{} (missing; looked for again every {}s)",
-                self.source,
-                RECHECK.as_secs()
-            )));
+            return match answer {
+                Missing::Empty => Ok(Vec::new()),
+                Missing::NotAvailable => Err(CollectError::NotAvailable(format!(
+                    "{} (missing; looked for again every {}s)",
+                    self.source,
+                    RECHECK.as_secs()
+                ))),
+            };
         }
         let result = collect();
-        *missing_until = match &result {
-            Err(CollectError::NotAvailable(what)) if *what == self.source => Some(now + RECHECK),
-            _ => None,
-        };
-        result
+        let source_missing =
+            matches!(&result, Err(CollectError::NotAvailable(what)) if *what == self.source);
+        *missing_until = source_missing.then(|| now + RECHECK);
+        match answer {
+            Missing::Empty if source_missing => Ok(Vec::new()),
+            _ => result,
+        }
     }
+}
+
+/// What a scrape answers while a source is missing.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    /// `CollectError::NotAvailable`: the collector reports failure, as upstream's does.
+    NotAvailable,
+    /// No families, and success.
+    Empty,
 }
 
 /// A directory that is a collector's whole source, with the [`SourceGate`] that remembers it
@@ -83,6 +110,26 @@ impl GatedDir {
     /// [`SourceGate::run`] for this directory.
     pub(crate) fn run(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
         self.gate.run(collect)
+    }
+
+    /// [`SourceGate::run_or_empty`] for this directory.
+    pub(crate) fn run_or_empty(&self, collect: impl FnOnce() -> CollectResult) -> CollectResult {
+        self.gate.run_or_empty(collect)
+    }
+
+    /// The directory's entries in name order. An empty directory counts as missing (a class
+    /// directory with no devices in it: /sys/class/thermal on a VM), so the gate remembers it.
+    pub(crate) fn entries(&self) -> Result<Vec<String>, CollectError> {
+        let names = sorted_dir_names(&self.path)?;
+        if names.is_empty() {
+            return Err(self.missing());
+        }
+        Ok(names)
+    }
+
+    /// The error that tells the gate this directory holds nothing of what its collector reads.
+    pub(crate) fn missing(&self) -> CollectError {
+        CollectError::NotAvailable(self.gate.source.clone())
     }
 }
 
@@ -133,16 +180,23 @@ impl Deref for GatedFile {
 
 /// Implements `BlockingCollector` for a collector whose whole source may be missing on a host:
 /// its name is `$name`, and a scrape runs the collector's own `collect_present` through the
-/// [`SourceGate`], [`GatedDir`] or [`GatedFile`] in its field `$gate`.
+/// [`SourceGate`], [`GatedDir`] or [`GatedFile`] in its field `$gate` (with `or_empty` last,
+/// through [`SourceGate::run_or_empty`]).
 macro_rules! gated_collector {
     ($collector:ty, $name:literal, $gate:ident) => {
+        $crate::absent::gated_collector!($collector, $name, $gate, run);
+    };
+    ($collector:ty, $name:literal, $gate:ident, or_empty) => {
+        $crate::absent::gated_collector!($collector, $name, $gate, run_or_empty);
+    };
+    ($collector:ty, $name:literal, $gate:ident, $run:ident) => {
         impl exporter_core::BlockingCollector for $collector {
             fn name(&self) -> &'static str {
                 $name
             }
 
             fn collect(&self) -> exporter_core::CollectResult {
-                self.$gate.run(|| self.collect_present())
+                self.$gate.$run(|| self.collect_present())
             }
         }
     };
@@ -192,16 +246,18 @@ mod tests {
             Err(CollectError::NotAvailable("/x/mdstat".into()))
         };
         let t0 = Instant::now();
-        assert!(gate.run_at(t0, missing).is_err());
+        assert!(gate.run_at(t0, missing, Missing::NotAvailable).is_err());
         assert!(matches!(
-            gate.run_at(t0 + RECHECK / 2, missing),
+            gate.run_at(t0 + RECHECK / 2, missing, Missing::NotAvailable),
             Err(CollectError::NotAvailable(_))
         ));
         assert_eq!(calls.get(), 1);
         // Once the period is over, it is looked for again, and found.
-        let found = gate.run_at(t0 + RECHECK, || Ok(Vec::new()));
+        let found = gate.run_at(t0 + RECHECK, || Ok(Vec::new()), Missing::NotAvailable);
         assert!(found.is_ok());
-        assert!(gate.run_at(t0 + RECHECK, missing).is_err());
+        assert!(gate
+            .run_at(t0 + RECHECK, missing, Missing::NotAvailable)
+            .is_err());
         assert_eq!(calls.get(), 2);
     }
 
@@ -216,8 +272,49 @@ mod tests {
             ))
         };
         let t0 = Instant::now();
-        assert!(gate.run_at(t0, inner_missing).is_err());
-        assert!(gate.run_at(t0, inner_missing).is_err());
+        assert!(gate
+            .run_at(t0, inner_missing, Missing::NotAvailable)
+            .is_err());
+        assert!(gate
+            .run_at(t0, inner_missing, Missing::NotAvailable)
+            .is_err());
         assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn a_source_that_may_be_missing_is_answered_empty_and_remembered() {
+        let gate = SourceGate::new(Path::new("/x/class/thermal"));
+        let calls = Cell::new(0);
+        let missing = || {
+            calls.set(calls.get() + 1);
+            Err(CollectError::NotAvailable("/x/class/thermal".into()))
+        };
+        let t0 = Instant::now();
+        assert_eq!(gate.run_at(t0, missing, Missing::Empty).unwrap(), vec![]);
+        assert_eq!(
+            gate.run_at(t0 + RECHECK / 2, missing, Missing::Empty)
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(calls.get(), 1);
+        // Other errors still fail the scrape.
+        let broken = || Err(CollectError::Parse("bad".into()));
+        assert!(gate.run_at(t0 + RECHECK, broken, Missing::Empty).is_err());
+    }
+
+    #[test]
+    fn an_empty_directory_counts_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let gated = GatedDir::new(dir.path().join("class"));
+        assert!(
+            matches!(gated.entries(), Err(CollectError::NotAvailable(w)) if w == gated.gate.source)
+        );
+        std::fs::create_dir(dir.path().join("class")).unwrap();
+        assert!(
+            matches!(gated.entries(), Err(CollectError::NotAvailable(w)) if w == gated.gate.source)
+        );
+        std::fs::create_dir(dir.path().join("class/b")).unwrap();
+        std::fs::create_dir(dir.path().join("class/a")).unwrap();
+        assert_eq!(gated.entries().unwrap(), ["a", "b"]);
     }
 }

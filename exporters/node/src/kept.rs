@@ -71,6 +71,13 @@ impl KeptFile {
         self.read_with(|file| read_all_at(file, buf).map(|()| buf.len()))
     }
 
+    /// `look` at the file if it is open (None if it is not): for questions about the open file
+    /// itself, such as whether a mount table changed since it was read.
+    pub(crate) fn if_open<R>(&self, look: impl FnOnce(&File) -> R) -> Option<R> {
+        let slot = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(look)
+    }
+
     /// Runs `read` (which returns the number of bytes it read) on the file, opening it if it is
     /// not open. The file is kept unless the read was empty or says the file is gone; a file
     /// kept from an earlier scrape that turns out gone is read again on a fresh open. A sysfs

@@ -512,6 +512,7 @@ fn fixed_statfs(_: &Path) -> std::io::Result<filesystem::FsStats> {
         avail: 400.0,
         files: 10.0,
         files_free: 5.0,
+        read_only: false,
     })
 }
 

@@ -6,21 +6,23 @@
 
 use std::path::{Path, PathBuf};
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectResult, MetricFamily};
 
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
 use crate::util::{cpu_number, read_attr, sorted_dir_names};
 
 /// The `cpufreq` collector: what it reads and emits is in the module documentation.
 pub struct CpufreqCollector {
-    cpu_dir: PathBuf,
+    /// /sys/devices/system/cpu, gated on "no CPU has cpufreq" (most VMs).
+    cpu_dir: GatedDir,
 }
 
 impl CpufreqCollector {
     /// The collector reading under `cfg`.
     pub fn new(cfg: &HostPaths) -> Self {
         CpufreqCollector {
-            cpu_dir: cfg.sys_path("devices/system/cpu"),
+            cpu_dir: GatedDir::new(cfg.sys_path("devices/system/cpu")),
         }
     }
 }
@@ -147,19 +149,14 @@ pub fn families(cpus: &[CpuFreq]) -> Vec<MetricFamily> {
     out
 }
 
-impl BlockingCollector for CpufreqCollector {
-    fn name(&self) -> &'static str {
-        "cpufreq"
-    }
+// No cpu directory at all (an empty sysfs), or no CPU with cpufreq (a VM): upstream's glob
+// matches nothing and the collector succeeds with no series; the gate looks again every minute.
+gated_collector!(CpufreqCollector, "cpufreq", cpu_dir, or_empty);
 
-    fn collect(&self) -> CollectResult {
+impl CpufreqCollector {
+    fn collect_present(&self) -> CollectResult {
         // Lexicographic order (cpu0, cpu1, cpu10, cpu2) is the order upstream exposes.
-        // No cpu directory at all (an empty sysfs): upstream's glob matches nothing and the
-        // collector succeeds with no series.
-        let names = match sorted_dir_names(&self.cpu_dir) {
-            Err(CollectError::NotAvailable(_)) => Vec::new(),
-            other => other?,
-        };
+        let names = sorted_dir_names(&self.cpu_dir)?;
         let cpus: Vec<(String, PathBuf)> = names
             .iter()
             .filter_map(|name| {
@@ -168,6 +165,9 @@ impl BlockingCollector for CpufreqCollector {
                 dir.is_dir().then(|| (n.to_string(), dir))
             })
             .collect();
+        if cpus.is_empty() {
+            return Err(self.cpu_dir.missing());
+        }
         let mut fams = families(&read_all(&cpus));
         fams.retain(|f| !f.is_empty());
         Ok(fams)
@@ -178,6 +178,7 @@ impl BlockingCollector for CpufreqCollector {
 mod tests {
     use super::*;
     use crate::testing::{family, sysfs_at, write, write_all};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn parses_khz() {

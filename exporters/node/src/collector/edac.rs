@@ -4,23 +4,24 @@
 //! Hosts without an EDAC driver have no `mc` directory at all; like upstream (a glob that matches
 //! nothing) that is a successful scrape with no samples, not an error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectError, CollectResult, MetricFamily};
 
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
 use crate::util::{read_file, sorted_dir_names};
 
 /// The `edac` collector: what it reads and emits is in the module documentation.
 pub struct EdacCollector {
-    mc_dir: PathBuf,
+    mc_dir: GatedDir,
 }
 
 impl EdacCollector {
     /// The collector reading under `cfg`.
     pub fn new(cfg: &HostPaths) -> Self {
         EdacCollector {
-            mc_dir: cfg.sys_path("devices/system/edac/mc"),
+            mc_dir: GatedDir::new(cfg.sys_path("devices/system/edac/mc")),
         }
     }
 }
@@ -60,17 +61,12 @@ fn required(r: Result<f64, CollectError>) -> Result<f64, CollectError> {
     })
 }
 
-impl BlockingCollector for EdacCollector {
-    fn name(&self) -> &'static str {
-        "edac"
-    }
+// A host without EDAC (no mc directory, or no controller in it) succeeds with no series.
+gated_collector!(EdacCollector, "edac", mc_dir, or_empty);
 
-    fn collect(&self) -> CollectResult {
-        let entries = match sorted_dir_names(&self.mc_dir) {
-            Ok(e) => e,
-            Err(CollectError::NotAvailable(_)) => Vec::new(),
-            Err(e) => return Err(e),
-        };
+impl EdacCollector {
+    fn collect_present(&self) -> CollectResult {
+        let entries = self.mc_dir.entries()?;
 
         let mut ce = MetricFamily::counter(
             "node_edac_correctable_errors_total",
@@ -125,6 +121,7 @@ impl BlockingCollector for EdacCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_maps, assert_rejects, sysfs_at, write};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn entry_numbers_follow_the_glob() {

@@ -15,11 +15,16 @@
 //!
 //! Over 800 lines because of its unit tests (about two fifths of the file), kept beside the
 //! parser they check.
-#![allow(unsafe_code, reason = "statfs(2) through libc")]
+#![allow(
+    unsafe_code,
+    reason = "statvfs(3), fstatfs(2) and poll(2) through libc"
+)]
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use exporter_core::duration::parse_positive_duration;
 use exporter_core::{
-    BlockingCollector, CollectError, CollectResult, Label, LabelValue, MetricFamily,
+    interned, BlockingCollector, CollectError, CollectResult, Label, LabelValue, MetricFamily,
 };
 use regex::Regex;
 
@@ -107,6 +112,33 @@ impl CollectorFlags for FilesystemFlags {
             mount_timeout: self.mount_timeout,
         })
     }
+}
+
+/// How long a mount table the kernel reports unchanged is used before it is read anyway: a
+/// directory above a mount point renamed changes the table without waking its poll.
+const MOUNT_TABLE_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// Whether `table`, an open `/proc/<pid>/mountinfo`, still shows the mounts it showed when it
+/// was last asked (or opened). procfs wakes `poll` with POLLPRI on a mount table when a mount is
+/// added, removed or changed in its namespace, as libmount and systemd watch it. A file that is
+/// not on procfs (a test fixture, a copied table) cannot tell, and counts as changed.
+fn mount_table_unchanged(table: &File) -> bool {
+    let fd = table.as_raw_fd();
+    // SAFETY: a plain C struct, for which all zeroes is a valid value.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs only writes into the struct we own; `table` keeps fd open meanwhile.
+    let on_procfs =
+        unsafe { libc::fstatfs(fd, &mut fs) } == 0 && fs.f_type == libc::PROC_SUPER_MAGIC;
+    if !on_procfs {
+        return false;
+    }
+    let mut wanted = libc::pollfd {
+        fd,
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own; a zero timeout never waits. 0 means no event: no change.
+    unsafe { libc::poll(&mut wanted, 1, 0) == 0 }
 }
 
 /// One mount, from a line of `/proc/<pid>/mountinfo` (proc(5)).
@@ -245,19 +277,25 @@ pub struct FsStats {
     pub files: f64,
     /// Free inodes.
     pub files_free: f64,
+    /// Read-only now (`ST_RDONLY`): the mount's or its superblock's flag, as the mount table's
+    /// options would show it. A superblock the kernel turns read-only after an error changes
+    /// the table without waking its poll, so this is what keeps `node_filesystem_readonly`
+    /// current between reads of the table.
+    pub read_only: bool,
 }
 
 /// The statfs implementation; replaceable so tests can simulate a hung mount.
 pub type StatfsFn = Arc<dyn Fn(&Path) -> io::Result<FsStats> + Send + Sync>;
 
-/// statfs(2). Sizes use `f_bsize`, like upstream.
+/// statfs(2), through statvfs(3): the same numbers, and the mount flags in a field every libc
+/// names. Sizes use `f_bsize`, like upstream.
 pub fn statfs(path: &Path) -> io::Result<FsStats> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: statfs only writes into the zeroed struct we own; the path is NUL-terminated.
-    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c_path.as_ptr(), &mut buf) } != 0 {
+    // SAFETY: statvfs only writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut buf: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut buf) } != 0 {
         return Err(io::Error::last_os_error());
     }
     let bsize = buf.f_bsize as f64;
@@ -267,6 +305,7 @@ pub fn statfs(path: &Path) -> io::Result<FsStats> {
         avail: buf.f_bavail as f64 * bsize,
         files: buf.f_files as f64,
         files_free: buf.f_ffree as f64,
+        read_only: buf.f_flag & libc::ST_RDONLY != 0,
     })
 }
 
@@ -342,6 +381,10 @@ pub struct FilesystemCollector {
     /// waits behind another scrape's hung statfs (which would make a healthy mount look stuck).
     worker: Mutex<Option<mpsc::Sender<Batch>>>,
     stuck: StuckSet,
+    /// The mounts selected from `root_mounts` when it was last read, and when that was: kept
+    /// while the kernel reports no change to that mount table, for at most
+    /// [`MOUNT_TABLE_MAX_AGE`].
+    selected: Mutex<Option<(Arc<Vec<MountEntry>>, Instant)>>,
 }
 
 impl FilesystemCollector {
@@ -359,16 +402,36 @@ impl FilesystemCollector {
             statfs,
             worker: Mutex::new(None),
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            selected: Mutex::new(None),
         }
     }
 
-    fn read_mount_table(&self) -> Result<String, CollectError> {
+    /// The mounts to report, read and selected again only when the mount table changed: at
+    /// 1,000 mounts generating and parsing the table is most of what a scrape would otherwise
+    /// cost besides the statfs calls, and it changes far less often than it is scraped.
+    fn mounts(&self) -> Result<Arc<Vec<MountEntry>>, CollectError> {
+        let mut selected = lock(&self.selected);
+        if let Some((mounts, read_at)) = &*selected {
+            if read_at.elapsed() < MOUNT_TABLE_MAX_AGE
+                && self.root_mounts.if_open(mount_table_unchanged) == Some(true)
+            {
+                return Ok(Arc::clone(mounts));
+            }
+        }
+        let (text, from_root) = self.read_mount_table()?;
+        let mounts = Arc::new(select_mounts(parse_mountinfo(&text)?, &self.options));
+        *selected = from_root.then(|| (Arc::clone(&mounts), Instant::now()));
+        Ok(mounts)
+    }
+
+    /// The mount table's text, and whether it is `root_mounts`' (not the fallback's).
+    fn read_mount_table(&self) -> Result<(String, bool), CollectError> {
         // /proc/1/mountinfo shows the host's mounts when we run in a container sharing the host's
         // PID namespace; hidepid hides it, so fall back to our own view.
         let primary = &self.root_mounts;
         let mut text = String::new();
         match primary.read_into(&mut text) {
-            Ok(()) => Ok(text),
+            Ok(()) => Ok((text, true)),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -376,7 +439,10 @@ impl FilesystemCollector {
                 ) =>
             {
                 tracing::debug!(err = %e, "Reading root mounts failed, falling back to self mounts");
-                crate::util::read_file(&self.cfg.proc_path("self/mountinfo"))
+                Ok((
+                    crate::util::read_file(&self.cfg.proc_path("self/mountinfo"))?,
+                    false,
+                ))
             }
             Err(e) => Err(CollectError::io(primary.path().display().to_string(), e)),
         }
@@ -569,7 +635,7 @@ pub(crate) fn family(stem: &str) -> MetricFamily {
         "mount_info" => "Filesystem mount information.",
         _ => unreachable!("not a filesystem family: {stem}"),
     };
-    MetricFamily::gauge(format!("node_filesystem_{stem}"), help)
+    MetricFamily::gauge(interned!("node_filesystem_{stem}"), help)
 }
 
 impl BlockingCollector for FilesystemCollector {
@@ -578,7 +644,7 @@ impl BlockingCollector for FilesystemCollector {
     }
 
     fn collect(&self) -> CollectResult {
-        let mounts = select_mounts(parse_mountinfo(&self.read_mount_table()?)?, &self.options);
+        let mounts = self.mounts()?;
 
         let mut size = family("size_bytes");
         let mut free = family("free_bytes");
@@ -604,7 +670,8 @@ impl BlockingCollector for FilesystemCollector {
                 (Cow::Borrowed("mountpoint"), LabelValue::new(&m.mount_point)),
             ];
             // Since 1.8 upstream reports read-only status for mounts it cannot stat, too.
-            readonly.push_labels(labels.clone(), if m.read_only() { 1.0 } else { 0.0 });
+            let read_only = m.read_only() || stats.is_some_and(|s| s.read_only);
+            readonly.push_labels(labels.clone(), if read_only { 1.0 } else { 0.0 });
             let Some(stats) = stats else {
                 device_error.push_labels(labels, 1.0);
                 continue;
@@ -827,6 +894,7 @@ mod tests {
         avail: 400.0,
         files: 10.0,
         files_free: 5.0,
+        read_only: false,
     };
 
     #[test]
@@ -1127,6 +1195,91 @@ mod tests {
         );
         assert_eq!(count("slow"), 3, "both /slow mounts statted again");
         assert_eq!(count("m4"), 5);
+    }
+
+    #[test]
+    fn a_superblock_statfs_finds_read_only_is_reported_read_only() {
+        let (_dir, cfg, options) = fixture("/dev/a /x ext4 rw\n", Duration::from_secs(1));
+        let read_only = FsStats {
+            read_only: true,
+            ..STATS
+        };
+        let c = FilesystemCollector::with_statfs(
+            &cfg,
+            &options,
+            Arc::new(move |_: &Path| Ok(read_only)),
+        );
+        let fams = c.collect().unwrap();
+        assert_eq!(value(&fams, "node_filesystem_readonly", "/x"), Some(1.0));
+    }
+
+    #[test]
+    fn a_table_not_on_procfs_is_read_again_every_scrape() {
+        let (dir, cfg, options) = fixture("/dev/a /x ext4 rw\n", Duration::from_secs(1));
+        let c = FilesystemCollector::with_statfs(&cfg, &options, Arc::new(|_: &Path| Ok(STATS)));
+        assert_eq!(
+            value(&c.collect().unwrap(), "node_filesystem_files", "/y"),
+            None
+        );
+        std::fs::write(
+            dir.path().join("proc/1/mountinfo"),
+            mountinfo("/dev/a /x ext4 rw\n/dev/b /y ext4 rw\n"),
+        )
+        .unwrap();
+        let fams = c.collect().unwrap();
+        assert_eq!(value(&fams, "node_filesystem_files", "/y"), Some(10.0));
+    }
+
+    /// What the kept mount list relies on, asked of this host's kernel: a mount made or removed
+    /// in a namespace shows in a poll of that namespace's open mountinfo, once. Needs root (to
+    /// make a mount namespace and mount in it), as the CI runs the tests.
+    #[test]
+    fn procfs_reports_each_change_of_a_mount_table_once() {
+        use exporter_core::testkit::{wait_for, ChildGuard};
+        use std::process::Command;
+
+        let holder = ChildGuard::spawn(
+            "unshare",
+            Command::new("unshare").args(["--mount", "--propagation", "private", "sleep", "600"]),
+        );
+        let pid = holder.pid();
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+        wait_for(
+            "the holder's own mount namespace",
+            Duration::from_secs(10),
+            || (ns(&pid.to_string()) != ns("self")).then_some(()),
+        );
+        let in_holder = |args: &[&str]| {
+            let status = Command::new("nsenter")
+                .args(["-t", &pid.to_string(), "-m", "--"])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(
+                status.success(),
+                "{args:?} in the holder's namespace (needs root)"
+            );
+        };
+
+        let table = KeptFile::new(format!("/proc/{pid}/mountinfo").into());
+        table.read_into(&mut String::new()).unwrap();
+        let unchanged = || table.if_open(mount_table_unchanged);
+        assert_eq!(unchanged(), Some(true), "changed without a mount");
+
+        let point = tempfile::tempdir().unwrap();
+        let point = point.path().to_str().unwrap();
+        in_holder(&["mount", "-t", "tmpfs", "scratch", point]);
+        assert_eq!(unchanged(), Some(false), "a new mount went unseen");
+        assert_eq!(unchanged(), Some(true), "one mount reported twice");
+        // node_filesystem_readonly comes from the options in the table.
+        in_holder(&["mount", "-o", "remount,ro", point]);
+        assert_eq!(unchanged(), Some(false), "a remount read-only went unseen");
+        in_holder(&["umount", point]);
+        assert_eq!(unchanged(), Some(false), "an unmount went unseen");
+        assert_eq!(
+            KeptFile::new("/nonexistent".into()).if_open(mount_table_unchanged),
+            None
+        );
     }
 
     #[test]

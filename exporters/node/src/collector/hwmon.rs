@@ -10,10 +10,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::path::PathBuf;
 
-use exporter_core::{BlockingCollector, CollectResult, MetricFamily, MetricType};
+use exporter_core::{CollectResult, MetricFamily, MetricType};
 
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
 use crate::util::sorted_dir_names;
 
@@ -36,14 +36,14 @@ const SENSOR_TYPES: [&str; 13] = [
 
 /// The `hwmon` collector: what it reads and emits is in the module documentation.
 pub struct HwmonCollector {
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl HwmonCollector {
     /// The collector reading under `cfg`.
     pub fn new(cfg: &HostPaths) -> Self {
         HwmonCollector {
-            dir: cfg.sys_path("class/hwmon"),
+            dir: GatedDir::new(cfg.sys_path("class/hwmon")),
         }
     }
 }
@@ -404,12 +404,10 @@ fn read_chip(dir: &Path) -> Option<(String, Option<String>, Sensors)> {
     Some((chip, human, sensors))
 }
 
-impl BlockingCollector for HwmonCollector {
-    fn name(&self) -> &'static str {
-        "hwmon"
-    }
+gated_collector!(HwmonCollector, "hwmon", dir);
 
-    fn collect(&self) -> CollectResult {
+impl HwmonCollector {
+    fn collect_present(&self) -> CollectResult {
         let entries = sorted_dir_names(&self.dir)?;
         let mut fams = Families::default();
         for entry in &entries {
@@ -433,6 +431,7 @@ mod tests {
     use crate::testing::{
         assert_maps, assert_not_available, family, family_names, label_pairs, sysfs_at, write,
     };
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn explodes_sensor_file_names_like_the_upstream_regex() {

@@ -6,23 +6,24 @@
 //! releases do; the others are still reported. A host without /sys/class/thermal reports nothing
 //! and succeeds, like upstream's empty glob.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use exporter_core::{BlockingCollector, CollectError, CollectResult, MetricFamily};
+use exporter_core::{CollectResult, MetricFamily};
 
+use crate::absent::{gated_collector, GatedDir};
 use crate::paths::HostPaths;
-use crate::util::{read_attr, sorted_dir_names};
+use crate::util::read_attr;
 
 /// The `thermal_zone` collector: what it reads and emits is in the module documentation.
 pub struct ThermalZoneCollector {
-    dir: PathBuf,
+    dir: GatedDir,
 }
 
 impl ThermalZoneCollector {
     /// The collector reading under `cfg`.
     pub fn new(cfg: &HostPaths) -> Self {
         ThermalZoneCollector {
-            dir: cfg.sys_path("class/thermal"),
+            dir: GatedDir::new(cfg.sys_path("class/thermal")),
         }
     }
 }
@@ -87,17 +88,12 @@ fn read_cooling_device(dir: &Path) -> Option<CoolingDevice> {
     parse_cooling_device(&kind, &cur, &max)
 }
 
-impl BlockingCollector for ThermalZoneCollector {
-    fn name(&self) -> &'static str {
-        "thermal_zone"
-    }
+// No thermal class, or an empty one (most VMs): success with no series.
+gated_collector!(ThermalZoneCollector, "thermal_zone", dir, or_empty);
 
-    fn collect(&self) -> CollectResult {
-        let entries = match sorted_dir_names(&self.dir) {
-            Ok(e) => e,
-            Err(CollectError::NotAvailable(_)) => Vec::new(),
-            Err(e) => return Err(e),
-        };
+impl ThermalZoneCollector {
+    fn collect_present(&self) -> CollectResult {
+        let entries = self.dir.entries()?;
 
         let mut temp = MetricFamily::gauge("node_thermal_zone_temp", "Zone temperature in Celsius");
         let mut cur = MetricFamily::gauge(
@@ -134,6 +130,7 @@ impl BlockingCollector for ThermalZoneCollector {
 mod tests {
     use super::*;
     use crate::testing::{assert_maps, sysfs_at, write_all};
+    use exporter_core::BlockingCollector;
 
     #[test]
     fn numbered_entries() {
