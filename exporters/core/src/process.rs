@@ -87,15 +87,46 @@ fn rlimit(resource: Resource) -> Option<f64> {
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use std::fs::File;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
     use std::sync::OnceLock;
 
     use crate::metric::MetricFamily;
 
+    /// /proc/self/statm and /proc/self/fd, opened once: every scrape reads them, and the path
+    /// walk through /proc/self costs more than the read (more still in a PID namespace). A read
+    /// from offset 0 of an open procfs file is generated afresh, and a stat of an open directory
+    /// reports its size now.
+    struct SelfFiles {
+        statm: Option<File>,
+        /// Opened `O_PATH`: only ever `fstat`ed.
+        fd_dir: Option<File>,
+    }
+
+    fn self_files() -> &'static SelfFiles {
+        static FILES: OnceLock<SelfFiles> = OnceLock::new();
+        FILES.get_or_init(|| SelfFiles {
+            statm: File::open("/proc/self/statm").ok(),
+            fd_dir: std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH)
+                .open("/proc/self/fd")
+                .ok(),
+        })
+    }
+
+    /// The text of /proc/self/statm (about 30 bytes).
+    fn statm() -> Option<String> {
+        let mut buf = [0u8; 256];
+        let n = match &self_files().statm {
+            Some(file) => file.read_at(&mut buf, 0).ok()?,
+            None => return std::fs::read_to_string("/proc/self/statm").ok(),
+        };
+        std::str::from_utf8(&buf[..n]).ok().map(str::to_owned)
+    }
+
     pub(super) fn push(out: &mut Vec<MetricFamily>) {
-        if let Some((virt, rss)) = std::fs::read_to_string("/proc/self/statm")
-            .ok()
-            .and_then(|s| parse_statm(&s))
-        {
+        if let Some((virt, rss)) = statm().and_then(|s| parse_statm(&s)) {
             let page = page_size();
             out.push(
                 MetricFamily::gauge(
@@ -149,7 +180,11 @@ mod linux {
     /// saves listing the directory: a dentry per descriptor, every scrape, and exporters keep dozens
     /// of files open.
     pub(super) fn open_fds() -> Option<usize> {
-        match std::fs::metadata("/proc/self/fd") {
+        let size = match &self_files().fd_dir {
+            Some(dir) => dir.metadata(),
+            None => std::fs::metadata("/proc/self/fd"),
+        };
+        match size {
             Ok(meta) if meta.len() > 0 => Some(meta.len() as usize),
             _ => {
                 let dir = std::fs::read_dir("/proc/self/fd").ok()?;
