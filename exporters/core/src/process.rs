@@ -115,18 +115,18 @@ mod linux {
         })
     }
 
-    /// The text of /proc/self/statm (about 30 bytes).
-    fn statm() -> Option<String> {
-        let mut buf = [0u8; 256];
-        let n = match &self_files().statm {
-            Some(file) => file.read_at(&mut buf, 0).ok()?,
-            None => return std::fs::read_to_string("/proc/self/statm").ok(),
+    /// Size and resident set in pages, from /proc/self/statm (about 30 bytes).
+    fn statm() -> Option<(u64, u64)> {
+        let Some(file) = &self_files().statm else {
+            return parse_statm(&std::fs::read_to_string("/proc/self/statm").ok()?);
         };
-        std::str::from_utf8(&buf[..n]).ok().map(str::to_owned)
+        let mut buf = [0u8; 256];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        parse_statm(std::str::from_utf8(&buf[..n]).ok()?)
     }
 
     pub(super) fn push(out: &mut Vec<MetricFamily>) {
-        if let Some((virt, rss)) = statm().and_then(|s| parse_statm(&s)) {
+        if let Some((virt, rss)) = statm() {
             let page = page_size();
             out.push(
                 MetricFamily::gauge(

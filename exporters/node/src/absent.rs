@@ -237,14 +237,22 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    /// A collect that finds `what` missing, counting its runs in `calls`.
+    fn finds_missing<'a>(
+        what: &'a str,
+        calls: &'a Cell<usize>,
+    ) -> impl Fn() -> CollectResult + Copy + 'a {
+        move || {
+            calls.set(calls.get() + 1);
+            Err(CollectError::NotAvailable(what.into()))
+        }
+    }
+
     #[test]
     fn a_missing_source_is_looked_for_once_per_period() {
         let gate = SourceGate::new(Path::new("/x/mdstat"));
         let calls = Cell::new(0);
-        let missing = || {
-            calls.set(calls.get() + 1);
-            Err(CollectError::NotAvailable("/x/mdstat".into()))
-        };
+        let missing = finds_missing("/x/mdstat", &calls);
         let t0 = Instant::now();
         assert!(gate.run_at(t0, missing, Missing::NotAvailable).is_err());
         assert!(matches!(
@@ -265,12 +273,7 @@ mod tests {
     fn a_file_missing_inside_the_source_is_not_remembered() {
         let gate = SourceGate::new(Path::new("/x/class/nvme"));
         let calls = Cell::new(0);
-        let inner_missing = || {
-            calls.set(calls.get() + 1);
-            Err(CollectError::NotAvailable(
-                "/x/class/nvme/nvme0/state".into(),
-            ))
-        };
+        let inner_missing = finds_missing("/x/class/nvme/nvme0/state", &calls);
         let t0 = Instant::now();
         assert!(gate
             .run_at(t0, inner_missing, Missing::NotAvailable)
@@ -285,10 +288,7 @@ mod tests {
     fn a_source_that_may_be_missing_is_answered_empty_and_remembered() {
         let gate = SourceGate::new(Path::new("/x/class/thermal"));
         let calls = Cell::new(0);
-        let missing = || {
-            calls.set(calls.get() + 1);
-            Err(CollectError::NotAvailable("/x/class/thermal".into()))
-        };
+        let missing = finds_missing("/x/class/thermal", &calls);
         let t0 = Instant::now();
         assert_eq!(gate.run_at(t0, missing, Missing::Empty).unwrap(), vec![]);
         assert_eq!(
