@@ -160,12 +160,6 @@ fn basic_auth_rejects_missing_and_wrong_credentials() {
         }
         other => panic!("expected 401, got {other:?}"),
     }
-    let basic = |user: &str, pass: &str| {
-        format!(
-            "Basic {}",
-            base64::encode(format!("{user}:{pass}").as_bytes())
-        )
-    };
     for (user, password, status) in [
         ("alice", "wrong", 401),
         ("bob", "s3cret", 401),
@@ -196,13 +190,7 @@ fn a_changed_web_config_applies_without_restart_and_a_broken_one_is_ignored() {
     let as_user = |user: &str| {
         status_of(
             ureq::get(&url)
-                .set(
-                    "Authorization",
-                    &format!(
-                        "Basic {}",
-                        base64::encode(format!("{user}:s3cret").as_bytes())
-                    ),
-                )
+                .set("Authorization", &basic(user, "s3cret"))
                 .call(),
         )
     };
@@ -350,4 +338,10 @@ fn a_rotated_certificate_serves_the_next_handshake() {
         200
     );
     assert!(first_ca.agent(None).get(&url).call().is_err());
+}
+
+/// An `Authorization` header value for basic auth.
+fn basic(user: &str, password: &str) -> String {
+    let credentials = format!("{user}:{password}");
+    format!("Basic {}", base64::encode(credentials.as_bytes()))
 }

@@ -118,22 +118,21 @@ impl CollectorFlags for FilesystemFlags {
 /// directory above a mount point renamed changes the table without waking its poll.
 const MOUNT_TABLE_MAX_AGE: Duration = Duration::from_secs(300);
 
-/// Whether `table`, an open `/proc/<pid>/mountinfo`, still shows the mounts it showed when it
-/// was last asked (or opened). procfs wakes `poll` with POLLPRI on a mount table when a mount is
-/// added, removed or changed in its namespace, as libmount and systemd watch it. A file that is
-/// not on procfs (a test fixture, a copied table) cannot tell, and counts as changed.
-fn mount_table_unchanged(table: &File) -> bool {
-    let fd = table.as_raw_fd();
+/// Whether `file` is on procfs, where a mount table can say it changed. A table elsewhere (a
+/// test fixture, a copied table) cannot, so it is read again every scrape.
+fn on_procfs(file: &File) -> bool {
     // SAFETY: a plain C struct, for which all zeroes is a valid value.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: fstatfs only writes into the struct we own; `table` keeps fd open meanwhile.
-    let on_procfs =
-        unsafe { libc::fstatfs(fd, &mut fs) } == 0 && fs.f_type == libc::PROC_SUPER_MAGIC;
-    if !on_procfs {
-        return false;
-    }
+    // SAFETY: fstatfs only writes into the struct we own; `file` keeps its fd open meanwhile.
+    unsafe { libc::fstatfs(file.as_raw_fd(), &mut fs) == 0 && fs.f_type == libc::PROC_SUPER_MAGIC }
+}
+
+/// Whether `table`, an open `/proc/<pid>/mountinfo`, still shows the mounts it showed when it
+/// was last asked (or opened). procfs wakes `poll` with POLLPRI on a mount table when a mount is
+/// added, removed or changed in its namespace, as libmount and systemd watch it.
+fn mount_table_unchanged(table: &File) -> bool {
     let mut wanted = libc::pollfd {
-        fd,
+        fd: table.as_raw_fd(),
         events: libc::POLLPRI,
         revents: 0,
     };
@@ -381,8 +380,8 @@ pub struct FilesystemCollector {
     /// waits behind another scrape's hung statfs (which would make a healthy mount look stuck).
     worker: Mutex<Option<mpsc::Sender<Batch>>>,
     stuck: StuckSet,
-    /// The mounts selected from `root_mounts` when it was last read, and when that was: kept
-    /// while the kernel reports no change to that mount table, for at most
+    /// The mounts selected from `root_mounts` when it was last read, and when that was: kept,
+    /// when the table is on procfs, while the kernel reports no change to it, for at most
     /// [`MOUNT_TABLE_MAX_AGE`].
     selected: Mutex<Option<(Arc<Vec<MountEntry>>, Instant)>>,
 }
@@ -420,7 +419,8 @@ impl FilesystemCollector {
         }
         let (text, from_root) = self.read_mount_table()?;
         let mounts = Arc::new(select_mounts(parse_mountinfo(&text)?, &self.options));
-        *selected = from_root.then(|| (Arc::clone(&mounts), Instant::now()));
+        let keep = from_root && self.root_mounts.if_open(on_procfs) == Some(true);
+        *selected = keep.then(|| (Arc::clone(&mounts), Instant::now()));
         Ok(mounts)
     }
 
@@ -1263,6 +1263,7 @@ mod tests {
 
         let table = KeptFile::new(format!("/proc/{pid}/mountinfo").into());
         table.read_into(&mut String::new()).unwrap();
+        assert_eq!(table.if_open(on_procfs), Some(true));
         let unchanged = || table.if_open(mount_table_unchanged);
         assert_eq!(unchanged(), Some(true), "changed without a mount");
 
